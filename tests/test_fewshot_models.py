@@ -35,6 +35,28 @@ def test_im2col_conv_equals_xla_conv_with_gradients():
         np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-4)
 
 
+def test_im2col_second_order_meta_gradient_equals_xla(x64):
+    """MAML's meta-gradient differentiates the inner gradient, i.e. the im2col conv's custom
+    backward pass: it must equal the one through ``lax.conv`` (float64)."""
+    task = _episode(jax.random.PRNGKey(2), n_way=2, size=6)
+
+    def meta_grad(conv):
+        learner = LEARNERS["maml"](convnet(2, (6, 6, 1), width=3, blocks=2, conv=conv), 0.4,
+                                   "cross_entropy")
+        meta = learner.init(jax.random.PRNGKey(0))
+
+        def outer(m):
+            phi = inner_loop(learner, m, task.support_x, task.support_y, 2)
+            return learner.loss(m, phi, task.query_x, task.query_y)
+
+        return jax.jit(jax.value_and_grad(outer))(meta)
+
+    (a, ga), (b, gb) = meta_grad("xla"), meta_grad("im2col")
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    for u, v in zip(jax.tree.leaves(ga), jax.tree.leaves(gb), strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12)
+
+
 def test_max_pool_and_batch_norm_match_references():
     """max_pool equals lax.reduce_window (floor on odd sides); batch norm gives zero mean and
     unit variance per channel before the affine part."""

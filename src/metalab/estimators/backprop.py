@@ -25,7 +25,7 @@ import math
 import jax
 
 from metalab.errors import require
-from metalab.estimators.base import Estimate, Estimator, mean_over_tasks
+from metalab.estimators.base import Estimate, Estimator, mean_value_and_grad
 from metalab.learners.base import Fast, Learner, Meta
 from metalab.tasks.base import Task
 
@@ -98,9 +98,7 @@ def _unrolled(first_order: bool, truncate: int | None, remat: bool, remat_block:
                           truncate=truncate, remat_block=block)
             return learner.loss(meta, phi, task.query_x, task.query_y)
 
-        loss, grad = jax.value_and_grad(
-            lambda m: mean_over_tasks(lambda t: task_loss(m, t), tasks, task_map)
-        )(meta)
+        loss, grad = mean_value_and_grad(task_loss, meta, tasks, task_map)
         return loss, grad, {}
 
     return estimate

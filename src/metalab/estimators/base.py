@@ -17,7 +17,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from metalab.estimators.task_map import map_tasks
+from metalab.estimators.task_map import map_tasks, resolve
 from metalab.learners.base import Learner, Meta
 from metalab.tasks.base import Task
 
@@ -47,3 +47,22 @@ def mean_estimates(
     """Map a per-task ``(loss, grad, metrics)`` over the task axis (``task_map`` as in
     ``mean_over_tasks``) and average every leaf."""
     return jax.tree.map(lambda a: jnp.mean(a, axis=0), map_tasks(per_task, tasks, task_map))
+
+
+def mean_value_and_grad(
+    task_loss: Callable[[Meta, Task], jax.Array], meta: Meta, tasks: Task,
+    task_map: str = "vmap",
+) -> tuple[jax.Array, Meta]:
+    """Mean over tasks of ``task_loss(meta, task)`` and its gradient in ``meta``.
+
+    Under ``vmap`` this is the gradient of the batched mean (one program; the sum over tasks
+    happens inside the weight-gradient products). Under ``map`` and ``unroll`` each task's
+    value and gradient are taken inside the loop, so no task's activations outlive its
+    iteration: the gradient *of* a ``lax.map`` would stack every task's residuals in buffers
+    of [tasks, ...] (measured on CPU: ~20% of a conv-net meta-step spent filling them).
+    """
+    if resolve(task_map) == "vmap":
+        return jax.value_and_grad(lambda m: mean_over_tasks(lambda t: task_loss(m, t), tasks,
+                                                            "vmap"))(meta)
+    per_task = map_tasks(lambda t: jax.value_and_grad(task_loss)(meta, t), tasks, task_map)
+    return jax.tree.map(lambda a: jnp.mean(a, axis=0), per_task)

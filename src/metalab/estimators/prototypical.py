@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import jax
 
-from metalab.estimators.base import Estimate, Estimator, mean_over_tasks
+from metalab.estimators.base import Estimate, Estimator, mean_value_and_grad
 from metalab.learners.base import Learner, Meta, cross_entropy
 from metalab.learners.protonet import query_logits
 from metalab.tasks.base import Task
@@ -18,7 +18,7 @@ def prototypical(task_map: str = "vmap") -> Estimator:
     """Exact gradient of the mean query cross-entropy of ProtoNet episodes (Snell et al. 2017).
 
     ``inner_steps`` is ignored (the adaptation is closed-form). ``task_map`` as in
-    ``mean_over_tasks``.
+    ``mean_value_and_grad``.
     """
 
     def estimate(
@@ -29,9 +29,7 @@ def prototypical(task_map: str = "vmap") -> Estimator:
         def task_loss(m: Meta, task: Task) -> jax.Array:
             return cross_entropy(query_logits(learner, m, task), task.query_y)
 
-        loss, grad = jax.value_and_grad(
-            lambda m: mean_over_tasks(lambda t: task_loss(m, t), tasks, task_map)
-        )(meta)
+        loss, grad = mean_value_and_grad(task_loss, meta, tasks, task_map)
         return loss, grad, {}
 
     return Estimator("prototypical", estimate, frozenset({"protonet"}))

@@ -5,13 +5,15 @@ dominates the cost of a conv-net meta-step (measurements in ``benchmarks/RESULTS
 
 * ``"vmap"``: one batched program. Per-task weights turn dense layers into batched matrix
   products and ``lax.conv`` into grouped convolutions (slow on CPU; fast on GPU).
-* ``"map"``: ``lax.map``, a sequential loop over tasks; small program, one task at a time.
+* ``"map"``: ``lax.map``, a sequential loop over tasks; small program, one task at a time,
+  whose activations stay in cache (with ``mean_value_and_grad`` taking each task's gradient
+  inside the loop).
 * ``"unroll"``: a Python loop over tasks inside the traced function; every task's ops are
   visible to XLA at once, so independent tasks run in parallel, at the price of a program
   (and a compile time) that grows with the meta-batch.
-* ``"auto"``: ``auto_strategy()``, i.e. ``vmap``. The per-backend choice is made where the cost
-  arises: on CPU the conv net picks its ``im2col`` convolution (``models/convnet.py``), so
-  that ``vmap`` yields batched matrix products rather than grouped convolutions.
+* ``"auto"``: ``auto_strategy()``: ``map`` on CPU, ``vmap`` on accelerators. On CPU the conv
+  net also picks its ``im2col`` convolution (``models/convnet.py``), as XLA's CPU convolution
+  gradients are slow even ungrouped.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ STRATEGIES = ("auto", "vmap", "map", "unroll")
 
 
 def auto_strategy() -> str:
-    """The strategy ``"auto"`` resolves to: ``vmap``, on every backend.
+    """The strategy ``"auto"`` resolves to: ``map`` on CPU, ``vmap`` elsewhere.
 
-    On accelerators vmap is the fastest; on CPU too once convolutions are not grouped (with the
-    conv net's CPU default ``conv="im2col"`` it beat ``map``; see ``benchmarks/RESULTS.md``),
-    and ``unroll`` compiles a program that grows with the meta-batch.
+    On CPU a task at a time keeps the conv net's activations small (second-order MAML, meta-batch
+    32: ``map`` 2.2x faster than ``vmap``, whose per-task weights give batched products over
+    [tasks, ...] buffers); ``unroll`` is as fast as ``map`` but compiles for minutes. On
+    accelerators one batched program fills the device. See ``benchmarks/RESULTS.md``.
     """
-    return "vmap"
+    return "map" if jax.default_backend() == "cpu" else "vmap"
 
 
 def check_strategy(strategy: str) -> None:
@@ -41,11 +44,15 @@ def check_strategy(strategy: str) -> None:
         raise ValueError(f"task mapping must be one of {STRATEGIES}, got {strategy!r}")
 
 
+def resolve(strategy: str) -> str:
+    """The concrete strategy a name stands for (``auto`` resolved for this backend)."""
+    check_strategy(strategy)
+    return auto_strategy() if strategy == "auto" else strategy
+
+
 def map_tasks(fn: Callable[[Any], Any], tasks: Any, strategy: str = "vmap") -> Any:
     """``fn`` applied to each task (leading axis of every leaf of ``tasks``), outputs stacked."""
-    check_strategy(strategy)
-    if strategy == "auto":
-        strategy = auto_strategy()
+    strategy = resolve(strategy)
     if strategy == "vmap":
         return jax.vmap(fn)(tasks)
     if strategy == "map":

@@ -141,7 +141,7 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
     seconds = time.perf_counter() - start
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6)
     acc = fewshot.evaluate(learner, state.meta, test_eps.sample, key, cfg.eval_episodes,
-                           cfg.eval_inner_steps, task_map="vmap")
+                           cfg.eval_inner_steps, task_map=cfg.task_map)
     mean, ci = fewshot.mean_ci95(acc)
     summary = {"test/accuracy": mean, "test/ci95": ci, "train/seconds": seconds,
                "train/final_loss": rundir.metrics()[-1]["loss"],

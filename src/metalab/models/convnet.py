@@ -11,7 +11,15 @@ Two implementations of the convolution compute the same function:
   per-task weights XLA turns it into a grouped convolution, which is slow on CPU.
 * ``"im2col"``: the nine shifted copies of the padded input are concatenated and multiplied by
   the kernel with one ``einsum``; under ``vmap`` this is a batched matrix product, which every
-  backend runs well (the CPU default of ``conv="auto"``).
+  backend runs well (the CPU default of ``conv="auto"``). Its input gradient is itself an
+  im2col convolution (of the output gradient with the flipped, transposed kernel) through a
+  ``custom_vjp``, instead of autodiff's scatter of nine slices back into place: 6-8% faster
+  for a second-order MAML meta-step on CPU and differentiable again.
+
+Two departures from the textbook block that leave the function unchanged and save work:
+the convolution has no bias (batch norm subtracts the channel mean, so a bias cancels
+exactly), and max-pooling comes before the ReLU (they commute), so the ReLU and its gradient
+touch a quarter of the activations.
 """
 
 from __future__ import annotations
@@ -34,16 +42,36 @@ def conv_xla(x: jax.Array, w: jax.Array) -> jax.Array:
     )
 
 
+def _patches(x: jax.Array) -> jax.Array:
+    """[..., H, W, C] -> [..., H, W, 9C]: the 3x3 neighbourhoods of the zero-padded input,
+    ordered (row, column, channel) like a ``HWIO`` kernel flattened."""
+    h, wd = x.shape[-3], x.shape[-2]
+    xp = jnp.pad(x, [(0, 0)] * (x.ndim - 3) + [(1, 1), (1, 1), (0, 0)])
+    return jnp.concatenate(
+        [xp[..., i : i + h, j : j + wd, :] for i in range(3) for j in range(3)], axis=-1
+    )
+
+
+@jax.custom_vjp
 def conv_im2col(x: jax.Array, w: jax.Array) -> jax.Array:
     """The same convolution as ``conv_xla``, as shifted slices and one matrix product."""
-    kh, kw = w.shape[0], w.shape[1]
-    h, wd = x.shape[-3], x.shape[-2]
-    pad = [(0, 0)] * (x.ndim - 3) + [(kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)]
-    xp = jnp.pad(x, pad)
-    patches = jnp.concatenate(
-        [xp[..., i : i + h, j : j + wd, :] for i in range(kh) for j in range(kw)], axis=-1
-    )
-    return jnp.einsum("...k,ko->...o", patches, w.reshape(kh * kw * w.shape[2], w.shape[3]))
+    return jnp.einsum("...k,ko->...o", _patches(x), w.reshape(-1, w.shape[-1]))
+
+
+def _conv_im2col_fwd(x: jax.Array, w: jax.Array) -> tuple[jax.Array, tuple]:
+    return conv_im2col(x, w), (x, w)
+
+
+def _conv_im2col_bwd(res: tuple, dy: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """dx = dy convolved with the kernel flipped in space and transposed in channels (stride
+    1, 'SAME'); dw = patches of x contracted with dy. Patches are recomputed, not stored."""
+    x, w = res
+    dw = jnp.einsum("...k,...o->ko", _patches(x), dy).reshape(w.shape)
+    dx = conv_im2col(dy, jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2))
+    return dx, dw
+
+
+conv_im2col.defvjp(_conv_im2col_fwd, _conv_im2col_bwd)
 
 
 def max_pool(x: jax.Array) -> jax.Array:
@@ -58,11 +86,13 @@ def max_pool(x: jax.Array) -> jax.Array:
 
 
 def batch_norm(x: jax.Array, gamma: jax.Array, beta: jax.Array) -> jax.Array:
-    """Normalise each channel by the mean and variance over the batch and spatial axes."""
+    """Normalise each channel by the mean and variance over the batch and spatial axes, both
+    from one pass over x (mean of x and of x squared), then scale and shift."""
     axes = tuple(range(x.ndim - 1))
-    mean = x.mean(axes, keepdims=True)
-    var = x.var(axes, keepdims=True)
-    return (x - mean) * jax.lax.rsqrt(var + BN_EPS) * _channels(gamma, x) + _channels(beta, x)
+    mean = x.mean(axes)
+    var = jnp.maximum((x * x).mean(axes) - mean * mean, 0.0)
+    scale = gamma * jax.lax.rsqrt(var + BN_EPS)
+    return x * _channels(scale, x) + _channels(beta - mean * scale, x)
 
 
 def _channels(v: jax.Array, x: jax.Array) -> jax.Array:
@@ -89,7 +119,7 @@ def convnet(
     blocks: int = 4,
     conv: str = "auto",
 ) -> Model:
-    """The conv net; params ``block{i}`` = {w [3, 3, Cin, width], b, gamma, beta} and
+    """The conv net; params ``block{i}`` = {w [3, 3, Cin, width], gamma, beta} and
     ``head`` = {w [features, n_way], b}. With ``n_way=None``, or params without ``head``,
     ``apply`` returns the flattened features (the embedding of Snell et al. 2017). ``conv``
     picks the convolution (see the module docstring)."""
@@ -106,7 +136,6 @@ def convnet(
             fan_in = 9 * c_in
             params[f"block{i}"] = {
                 "w": jax.random.normal(keys[i], (3, 3, c_in, width)) * math.sqrt(2.0 / fan_in),
-                "b": jnp.zeros((width,)),
                 "gamma": jnp.ones((width,)),
                 "beta": jnp.zeros((width,)),
             }
@@ -125,9 +154,7 @@ def convnet(
             x = x[None]
         for i in range(blocks):
             p = params[f"block{i}"]
-            x = impl(x, p["w"])
-            x = x + _channels(p["b"], x)
-            x = max_pool(jax.nn.relu(batch_norm(x, p["gamma"], p["beta"])))
+            x = jax.nn.relu(max_pool(batch_norm(impl(x, p["w"]), p["gamma"], p["beta"])))
         x = x.reshape(x.shape[0], -1)
         if "head" in params:
             x = x @ params["head"]["w"] + params["head"]["b"][None, :]
