@@ -124,7 +124,8 @@ def load_omniglot(data: Path | str, cache_dir: Path | str | None = None) -> Imag
             return ImageClasses(z["images"], z["group"], tuple(z["names"].tolist()))
     classes = decode_all(zips)
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(file.name + ".tmp.npz")
+    # a name of this process's own, so that runs decoding at once never share a partial file
+    tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp.npz")
     np.savez_compressed(tmp, images=classes.images, group=classes.group,
                         names=np.array(classes.names))
     os.replace(tmp, file)
