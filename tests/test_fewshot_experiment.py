@@ -90,3 +90,18 @@ def test_omniglot_protonet_then_official_runs(tmp_path):
     assert all(0.0 <= e <= 1.0 for e in errors)
     assert metrics["mean/error"] == pytest.approx(sum(errors) / 20)
     assert metrics["mean/error"] < 0.9  # far better than chance (95% error)
+
+
+def test_bench_omniglot_rows(capsys):
+    """`metalab bench omniglot --json`: one row per variant with the shared timing fields,
+    the first variant as baseline, and the variant auto picks on this backend marked."""
+    code = main(["bench", "omniglot", "--json", "--meta-batch", "2", "--width", "4",
+                 "--repeats", "1", "--variants", "im2col:vmap", "im2col:map", "--no-pytorch"])
+    assert code == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["conv"], r["task_map"]) for r in rows] == [("im2col", "vmap"), ("im2col", "map")]
+    for r in rows:
+        assert r["ms_per_meta_step"] > 0 and r["compile_s"] > 0 and r["peak_rss_mb"] > 0
+        assert r["speedup_vs_pytorch"] is None
+    assert rows[0]["speedup_vs_first"] == 1.0
+    assert [r["auto"] for r in rows] == [False, True]  # tests run on CPU

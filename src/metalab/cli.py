@@ -155,10 +155,11 @@ def _bench(name: str, argv: list[str]) -> int:
             print(json.dumps(row), flush=True)
     if not opts.json and rows:
         table = Table(title=f"metalab bench {name}")
-        for key in rows[0]:
+        columns = list(dict.fromkeys(k for row in rows for k in row))  # rows may differ
+        for key in columns:
             table.add_column(key)
         for row in rows:
-            table.add_row(*(str(v) for v in row.values()))
+            table.add_row(*(str(row.get(k, "")) for k in columns))
         Console().print(table)
     return 0
 

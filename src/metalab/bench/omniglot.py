@@ -1,10 +1,14 @@
-"""``metalab bench omniglot``: milliseconds per conv-net meta-step, by task mapping.
+"""``metalab bench omniglot``: milliseconds per conv-net meta-step, by conv and task mapping.
 
 Workload: the 4-block conv net (64 filters) on 28x28 inputs, 5-way 1-shot episodes with 5
 queries per class (random images: the cost does not depend on their content), meta-batch 32,
 inner SGD, outer Adam, one jit-compiled meta-step per configuration. Each row is one
-(learner, estimator, conv implementation, task mapping, inner steps); ``speedup_vs_vmap`` is
-the ratio to the plain ``vmap`` + ``xla`` row measured in the same run (the first row).
+(learner, estimator, conv implementation, task mapping, inner steps); ``auto`` marks the pair
+``conv="auto"``/``task_map="auto"`` picks on this backend. Baselines measured in the same run:
+``speedup_vs_first`` is the ratio to the first variant with the same learner, estimator and
+inner steps, and ``speedup_vs_pytorch`` the ratio to a plain PyTorch second-order MAML
+meta-step on the same workload (``bench/torch_maml.py``; MAML + backprop rows, when torch is
+installed).
 """
 
 from __future__ import annotations
@@ -19,30 +23,32 @@ import optax
 
 from metalab.bench.base import Bench, device_name, peak_rss_mb
 from metalab.errors import flag, require
-from metalab.estimators.task_map import STRATEGIES
+from metalab.estimators.task_map import STRATEGIES, resolve
 from metalab.experiments import fewshot
-from metalab.models.convnet import CONVS
+from metalab.models.convnet import CONVS, default_conv
 from metalab.tasks.episodes import Episodes, ImageClasses
 from metalab.training import init_state, make_meta_step, scan_steps
 
 
 @dataclass(frozen=True)
 class OmniglotBenchConfig:
-    """Default: MAML second order, each (conv, task mapping) pair, 1 inner step."""
+    """Default: MAML second order, each (conv, task mapping) pair, 1 inner step, and the
+    PyTorch baseline."""
 
     learners: tuple[str, ...] = ("maml",)
     estimators: tuple[str, ...] = ("backprop",)
-    variants: tuple[str, ...] = ("xla:vmap", "im2col:vmap", "xla:map", "im2col:map",
-                                 "xla:unroll")
-    """conv:task_map pairs; the first is the baseline of speedup_vs_vmap"""
+    variants: tuple[str, ...] = ("xla:vmap", "xla:map", "im2col:vmap", "im2col:map")
+    """conv:task_map pairs; the first is the baseline of speedup_vs_first"""
     inner_steps: tuple[int, ...] = (1,)
     meta_batch: int = 32
     n_way: int = 5
     k_shot: int = 1
     q_query: int = 5
     width: int = 64
-    repeats: int = 3
+    repeats: int = 2
     """timed calls per configuration after the compiling one (the best is reported)"""
+    pytorch: bool = True
+    """also time PyTorch MAML on the same workload, if torch is installed"""
 
     def __post_init__(self) -> None:
         for name in self.learners:
@@ -81,44 +87,72 @@ def time_steps(fn: Callable, args: tuple, repeats: int) -> tuple[float, float]:
     return compile_s, best
 
 
+def _pytorch_seconds(cfg: OmniglotBenchConfig, inner: int) -> float | None:
+    """Best PyTorch MAML meta-step time, or None when not asked for or torch is missing."""
+    if not cfg.pytorch:
+        return None
+    try:
+        from metalab.bench import torch_maml
+    except ImportError:
+        return None
+    _, best = torch_maml.time_meta_step(cfg.n_way, cfg.k_shot, cfg.q_query, cfg.meta_batch,
+                                        inner, cfg.width, cfg.repeats)
+    return best
+
+
 def rows(cfg: OmniglotBenchConfig) -> Iterator[dict]:
-    """One row per (learner, estimator, variant, inner steps)."""
+    """Per inner-step count: the PyTorch row (if any), then one row per (learner, estimator,
+    variant)."""
     episodes = Episodes.of(_classes(cfg), cfg.n_way, cfg.k_shot, cfg.q_query)
     optimizer = optax.adam(1e-3)
-    baseline: float | None = None
-    for learner_name in cfg.learners:
-        for est_name in cfg.estimators:
-            for variant in cfg.variants:
-                conv, _, task_map = variant.partition(":")
-                learner = fewshot.make_learner(learner_name, cfg.n_way, (28, 28, 1), cfg.width,
-                                               0.4, conv)
-                est = fewshot.make_estimator(learner_name, est_name, task_map)
-                for inner in cfg.inner_steps:
+    workload = f"omniglot-conv{cfg.width}-{cfg.n_way}w{cfg.k_shot}s{cfg.q_query}q"
+    chosen = (default_conv(), resolve("auto"))
+    for inner in cfg.inner_steps:
+        torch_s = _pytorch_seconds(cfg, inner)
+        if torch_s is not None:
+            from metalab.bench import torch_maml
+
+            yield {"workload": workload, "learner": "maml", "estimator": "backprop",
+                   "conv": "pytorch", "task_map": "python loop", "inner_steps": inner,
+                   "meta_batch": cfg.meta_batch, "ms_per_meta_step": round(torch_s * 1e3, 1),
+                   "device": f"cpu ({torch_maml.version()})"}
+        for learner_name in cfg.learners:
+            for est_name in cfg.estimators:
+                first: float | None = None
+                for variant in cfg.variants:
+                    conv, _, task_map = variant.partition(":")
+                    learner = fewshot.make_learner(learner_name, cfg.n_way, (28, 28, 1),
+                                                   cfg.width, 0.4, conv)
+                    est = fewshot.make_estimator(learner_name, est_name, task_map)
                     step = make_meta_step(learner, est, optimizer, episodes, cfg.meta_batch,
                                           inner, jax.random.PRNGKey(1))
                     state = init_state(learner, optimizer, jax.random.PRNGKey(0))
-                    fn = scan_steps(step, 1)
-                    compile_s, seconds = time_steps(fn, (state,), cfg.repeats)
-                    baseline = baseline or seconds
+                    compile_s, seconds = time_steps(scan_steps(step, 1), (state,), cfg.repeats)
+                    first = first or seconds
+                    same_as_torch = learner_name == "maml" and est.name == "backprop"
                     yield {
-                        "workload": f"omniglot-conv{cfg.width}-{cfg.n_way}w{cfg.k_shot}s"
-                                    f"{cfg.q_query}q",
+                        "workload": workload,
                         "learner": learner_name,
                         "estimator": est.name,
                         "conv": conv,
                         "task_map": task_map,
+                        "auto": (conv if conv != "auto" else chosen[0],
+                                 resolve(task_map)) == chosen,
                         "inner_steps": inner,
                         "meta_batch": cfg.meta_batch,
                         "steps_per_dispatch": 1,
                         "ms_per_meta_step": round(seconds * 1e3, 1),
                         "ms_per_meta_step_1_per_dispatch": round(seconds * 1e3, 1),
                         "speedup_vs_1_per_dispatch": 1.0,
-                        "speedup_vs_vmap": round(baseline / seconds, 2),
+                        "speedup_vs_first": round(first / seconds, 2),
+                        "speedup_vs_pytorch": (round(torch_s / seconds, 2)
+                                               if torch_s is not None and same_as_torch
+                                               else None),
                         "compile_s": round(compile_s, 1),
                         "peak_rss_mb": round(peak_rss_mb(), 1),
                         "device": device_name(),
                     }
 
 
-BENCH = Bench("omniglot", "ms per conv-net meta-step by task mapping", OmniglotBenchConfig,
-              rows)
+BENCH = Bench("omniglot", "ms per conv-net meta-step by conv and task mapping, vs PyTorch",
+              OmniglotBenchConfig, rows)
