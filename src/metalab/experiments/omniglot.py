@@ -171,7 +171,7 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
 EXPERIMENT = Experiment(
     name="omniglot",
     description="N-way K-shot Omniglot (or --dataset digits) with MAML, ANIL, ProtoNets, ...",
-    expected_time="90 min",
+    expected_time="10 min",
     config=OmniglotConfig,
     run=run,
 )

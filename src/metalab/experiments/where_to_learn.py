@@ -117,10 +117,10 @@ def make_learner(method: str, model, inner_lr: float, loss: str, cfg) -> Learner
     return LEARNERS[method](model, inner_lr, loss, **extra)
 
 
-def _train(stage, learner, cfg, rundir, tasks, meta_batch, inner_steps, steps):
+def _train(stage, learner, cfg, rundir, tasks, meta_batch, inner_steps, steps, task_map):
     optimizer = per_entry_adam(cfg.outer_lr, {"mask": cfg.mask_lr, "lr": cfg.rate_lr})
     k_init, k_run = jax.random.split(jax.random.PRNGKey(cfg.seed))
-    estimator = track_sparsity(ESTIMATORS[cfg.estimator](), learner)
+    estimator = track_sparsity(ESTIMATORS[cfg.estimator](task_map=task_map), learner)
     step = make_meta_step(learner, estimator, optimizer, tasks, meta_batch, inner_steps, k_run)
     start = time.perf_counter()
     state = train_stage(rundir, stage, init_state(learner, optimizer, k_init), step, steps,
@@ -137,7 +137,7 @@ def sinusoid(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, tuple[float, 
         learner = make_learner(method, mlp((1, 40, 40, 1)), cfg.sin_inner_lr, "mse", cfg)
         meta, seconds = _train(f"sinusoid.{method}", learner, cfg, rundir,
                                Sinusoid(cfg.sin_k_shot, cfg.sin_k_shot), cfg.sin_meta_batch,
-                               1, cfg.sin_steps)
+                               1, cfg.sin_steps, "vmap")
         curve = np.asarray(query_curve(learner, meta, tasks, 1))[:, 1]
         out[method] = (float(curve.mean()), float(curve.std(ddof=1) / np.sqrt(len(curve))),
                        meta, seconds, learner)
@@ -159,9 +159,10 @@ def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir):
         model = convnet(5, shape, width=cfg.width)
         learner = make_learner(method, model, cfg.fs_inner_lr, "cross_entropy", cfg)
         meta, seconds = _train(f"omniglot-{k_shot}shot.{method}", learner, cfg, rundir,
-                               train_eps, cfg.fs_meta_batch, cfg.fs_inner_steps, cfg.fs_steps)
+                               train_eps, cfg.fs_meta_batch, cfg.fs_inner_steps, cfg.fs_steps,
+                               "auto")
         acc = fewshot.evaluate(learner, meta, test_eps.sample, key, cfg.eval_episodes,
-                               cfg.eval_inner_steps)
+                               cfg.eval_inner_steps, task_map="auto")
         mean, ci = fewshot.mean_ci95(acc)
         out[method] = (mean, ci, meta, seconds, learner)
     return out
