@@ -74,6 +74,18 @@ def test_digits_protonet_tiny_run(tmp_path):
     assert (out / "sample_episodes.png").exists() and (out / "training_curves.png").exists()
 
 
+def test_digits_maml_reports_trained_and_test_step_counts(tmp_path):
+    """MAML trained with 1 inner step, tested with 2: both counts are evaluated on the same
+    episodes, the headline is the --eval-inner-steps one, and they differ (adaptation runs)."""
+    out = tmp_path / "run"
+    assert main(["run", "omniglot", "--dataset", "digits", "--learner", "maml",
+                 "--eval-inner-steps", "2", "--out", str(out), *TINY]) == 0
+    metrics = json.loads((out / "summary.json").read_text())["metrics"]
+    assert metrics["test/accuracy"] == metrics["test/accuracy_2_steps"]
+    assert metrics["test/ci95"] == metrics["test/ci95_2_steps"]
+    assert metrics["test/accuracy_1_steps"] != metrics["test/accuracy_2_steps"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "all_runs.zip").exists(),
                     reason="the Omniglot zips are not at ../shared/datasets/omniglot")

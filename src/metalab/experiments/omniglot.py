@@ -100,6 +100,16 @@ class OmniglotConfig:
 
 
 
+def test_inner_steps(cfg: OmniglotConfig) -> list[int]:
+    """Inner step counts evaluated: ``--eval-inner-steps`` (the headline ``test/accuracy``)
+    and the trained ``--inner-steps``, since a learned initialisation (or learned rates) tuned
+    for one step can overshoot with more (measured: ANIL 5-way 5-shot 90.8% at 1 step, 81.7% at
+    3). A closed-form learner has no inner steps: evaluated once."""
+    if cfg.learner in fewshot.CLOSED_FORM:
+        return [cfg.eval_inner_steps]
+    return sorted({cfg.inner_steps, cfg.eval_inner_steps})
+
+
 def image_shape(cfg: OmniglotConfig) -> tuple[int, int, int]:
     """Input shape of the conv net."""
     return (8, 8, 1) if cfg.dataset == "digits" else (28, 28, 1)
@@ -140,12 +150,17 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
                         chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
     seconds = time.perf_counter() - start
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6)
-    acc = fewshot.evaluate(learner, state.meta, test_eps.sample, key, cfg.eval_episodes,
-                           cfg.eval_inner_steps, task_map=cfg.task_map)
-    mean, ci = fewshot.mean_ci95(acc)
-    summary = {"test/accuracy": mean, "test/ci95": ci, "train/seconds": seconds,
-               "train/final_loss": rundir.metrics()[-1]["loss"],
-               "data/train_classes": len(train.names), "data/test_classes": len(test.names)}
+    summary = {}
+    for steps in test_inner_steps(cfg):
+        acc = fewshot.evaluate(learner, state.meta, test_eps.sample, key, cfg.eval_episodes,
+                               steps, task_map=cfg.task_map)
+        mean, ci = fewshot.mean_ci95(acc)
+        if steps == cfg.eval_inner_steps:
+            summary.update({"test/accuracy": mean, "test/ci95": ci})
+        summary.update({f"test/accuracy_{steps}_steps": mean, f"test/ci95_{steps}_steps": ci})
+    summary.update({"train/seconds": seconds, "train/final_loss": rundir.metrics()[-1]["loss"],
+                    "data/train_classes": len(train.names),
+                    "data/test_classes": len(test.names)})
 
     from metalab.experiments import omniglot_plots as plots
 
@@ -162,7 +177,8 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
         f"step(s) at lr {cfg.inner_lr} ({cfg.eval_inner_steps} at test), outer Adam "
         f"{cfg.outer_lr}, conv net width {cfg.width}; {seconds:.0f} s of training. Test: "
         f"accuracy on {cfg.eval_episodes} episodes with {cfg.eval_query} queries per class, "
-        f"mean and 95% confidence interval."
+        f"mean and 95% confidence interval, after {cfg.eval_inner_steps} inner step(s) "
+        f"(`test/accuracy`) and after each count in {test_inner_steps(cfg)}."
     )
     rundir.write_report("Few-shot classification", what, summary)
     return summary
