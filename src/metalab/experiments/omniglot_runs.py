@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jax
@@ -20,7 +20,12 @@ import numpy as np
 from metalab.errors import BadInput, require
 from metalab.experiments import fewshot
 from metalab.experiments.base import Experiment
-from metalab.experiments.omniglot import OmniglotConfig, initial_state, learner_of
+from metalab.experiments.omniglot import (
+    OmniglotConfig,
+    initial_state,
+    learner_of,
+    test_inner_steps,
+)
 from metalab.experiments.rundir import RunDir
 from metalab.tasks.base import Task
 from metalab.tasks.omniglot_runs import load_runs
@@ -84,23 +89,28 @@ def run(cfg: OneShotRunsConfig, rundir: RunDir) -> dict[str, float]:
     runs = load_runs(Path(cfg.data), option="--data")
     state = checkpointer.restore(initial_state(trained))
     steps = trained.eval_inner_steps if cfg.eval_inner_steps < 0 else cfg.eval_inner_steps
+    counts = test_inner_steps(replace(trained, eval_inner_steps=steps))
     labels = jnp.asarray(np.broadcast_to(np.arange(WAYS, dtype=np.int32), runs.labels.shape))
     tasks = Task(jnp.asarray(runs.support, jnp.float32) / 255.0, labels,
                  jnp.asarray(runs.query, jnp.float32) / 255.0, jnp.asarray(runs.labels))
     learner = learner_of(trained)
-    acc = jax.jit(lambda m, t: fewshot.accuracies(learner, m, t, steps))(state.meta, tasks)
-    errors = 1.0 - np.asarray(acc)
-    summary = {f"run{i + 1:02d}/error": float(e) for i, e in enumerate(errors)}
-    summary["mean/error"] = float(errors.mean())
-    summary["mean/ci95"] = float(1.96 * errors.std(ddof=1) / np.sqrt(len(errors)))
+    accuracies = jax.jit(fewshot.accuracies, static_argnums=(0, 3))
+    errors = {k: 1.0 - np.asarray(accuracies(learner, state.meta, tasks, k)) for k in counts}
+    summary = {f"run{i + 1:02d}/error": float(e) for i, e in enumerate(errors[steps])}
+    for k in counts:
+        mean = float(errors[k].mean())
+        ci = float(1.96 * errors[k].std(ddof=1) / np.sqrt(len(errors[k])))
+        if k == steps:
+            summary.update({"mean/error": mean, "mean/ci95": ci})
+        summary.update({f"mean/error_{k}_steps": mean, f"mean/ci95_{k}_steps": ci})
     summary["human/error"] = HUMAN_ERROR
     rundir.write_summary("omniglot-oneshot-runs", summary)
     what = (
-        f"The {len(errors)} official 20-way one-shot runs of Lake et al. (2015), classified by "
+        f"The {len(errors[steps])} official 20-way one-shot runs of Lake et al. (2015), classified by "
         f"the `{trained.learner}` model of `{folder}` ({trained.n_way}-way {trained.k_shot}-shot "
         f"training, {trained.steps} meta-steps) with {steps} inner step(s) on each run's 20 "
-        f"training images. Error = fraction of the 20 test images misclassified; people: "
-        f"{HUMAN_ERROR:.1%}."
+        f"training images (also with each count in {counts}). Error = fraction of the 20 test "
+        f"images misclassified; people: {HUMAN_ERROR:.1%}."
     )
     rundir.write_report("Official one-shot runs", what, summary)
     return summary
