@@ -157,7 +157,9 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
         mean, ci = fewshot.mean_ci95(acc)
         if steps == cfg.eval_inner_steps:
             summary.update({"test/accuracy": mean, "test/ci95": ci})
-        summary.update({f"test/accuracy_{steps}_steps": mean, f"test/ci95_{steps}_steps": ci})
+        if cfg.learner not in fewshot.CLOSED_FORM:
+            summary.update({f"test/accuracy_{steps}_steps": mean,
+                            f"test/ci95_{steps}_steps": ci})
     summary.update({"train/seconds": seconds, "train/final_loss": rundir.metrics()[-1]["loss"],
                     "data/train_classes": len(train.names),
                     "data/test_classes": len(test.names)})

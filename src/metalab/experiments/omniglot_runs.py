@@ -102,15 +102,16 @@ def run(cfg: OneShotRunsConfig, rundir: RunDir) -> dict[str, float]:
         ci = float(1.96 * errors[k].std(ddof=1) / np.sqrt(len(errors[k])))
         if k == steps:
             summary.update({"mean/error": mean, "mean/ci95": ci})
-        summary.update({f"mean/error_{k}_steps": mean, f"mean/ci95_{k}_steps": ci})
+        if trained.learner not in fewshot.CLOSED_FORM:
+            summary.update({f"mean/error_{k}_steps": mean, f"mean/ci95_{k}_steps": ci})
     summary["human/error"] = HUMAN_ERROR
     rundir.write_summary("omniglot-oneshot-runs", summary)
     what = (
-        f"The {len(errors[steps])} official 20-way one-shot runs of Lake et al. (2015), classified by "
-        f"the `{trained.learner}` model of `{folder}` ({trained.n_way}-way {trained.k_shot}-shot "
-        f"training, {trained.steps} meta-steps) with {steps} inner step(s) on each run's 20 "
-        f"training images (also with each count in {counts}). Error = fraction of the 20 test "
-        f"images misclassified; people: {HUMAN_ERROR:.1%}."
+        f"The {len(errors[steps])} official 20-way one-shot runs of Lake et al. (2015), "
+        f"classified by the `{trained.learner}` model of `{folder}` ({trained.n_way}-way "
+        f"{trained.k_shot}-shot training, {trained.steps} meta-steps) with {steps} inner "
+        f"step(s) on each run's 20 training images (also with each count in {counts}). "
+        f"Error = fraction of the 20 test images misclassified; people: {HUMAN_ERROR:.1%}."
     )
     rundir.write_report("Official one-shot runs", what, summary)
     return summary
