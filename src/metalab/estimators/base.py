@@ -64,5 +64,4 @@ def mean_value_and_grad(
     if resolve(task_map) == "vmap":
         return jax.value_and_grad(lambda m: mean_over_tasks(lambda t: task_loss(m, t), tasks,
                                                             "vmap"))(meta)
-    per_task = map_tasks(lambda t: jax.value_and_grad(task_loss)(meta, t), tasks, task_map)
-    return jax.tree.map(lambda a: jnp.mean(a, axis=0), per_task)
+    return mean_estimates(lambda t: jax.value_and_grad(task_loss)(meta, t), tasks, task_map)

@@ -22,9 +22,9 @@ from metalab.experiments import fewshot
 from metalab.experiments.base import Experiment
 from metalab.experiments.omniglot import (
     OmniglotConfig,
+    eval_step_counts,
     initial_state,
     learner_of,
-    test_inner_steps,
 )
 from metalab.experiments.rundir import RunDir
 from metalab.tasks.base import Task
@@ -89,7 +89,7 @@ def run(cfg: OneShotRunsConfig, rundir: RunDir) -> dict[str, float]:
     runs = load_runs(Path(cfg.data), option="--data")
     state = checkpointer.restore(initial_state(trained))
     steps = trained.eval_inner_steps if cfg.eval_inner_steps < 0 else cfg.eval_inner_steps
-    counts = test_inner_steps(replace(trained, eval_inner_steps=steps))
+    counts = eval_step_counts(replace(trained, eval_inner_steps=steps))
     labels = jnp.asarray(np.broadcast_to(np.arange(WAYS, dtype=np.int32), runs.labels.shape))
     tasks = Task(jnp.asarray(runs.support, jnp.float32) / 255.0, labels,
                  jnp.asarray(runs.query, jnp.float32) / 255.0, jnp.asarray(runs.labels))
