@@ -89,8 +89,10 @@ def time_steps(fn: Callable, args: tuple, repeats: int) -> tuple[float, float]:
     return compile_s, best
 
 
-def _pytorch_seconds(cfg: OmniglotBenchConfig, inner: int) -> float | None:
-    """Best PyTorch MAML meta-step time, or None when not asked for or torch is missing."""
+def _pytorch_row(cfg: OmniglotBenchConfig, inner: int,
+                 workload: str) -> tuple[dict, float] | None:
+    """The PyTorch MAML baseline row and its seconds per meta-step, or None when not asked
+    for or torch is missing."""
     if not cfg.pytorch:
         return None
     try:
@@ -99,7 +101,10 @@ def _pytorch_seconds(cfg: OmniglotBenchConfig, inner: int) -> float | None:
         return None
     _, best = torch_maml.time_meta_step(cfg.n_way, cfg.k_shot, cfg.q_query, cfg.meta_batch,
                                         inner, cfg.width, cfg.repeats)
-    return best
+    return {"workload": workload, "learner": "maml", "estimator": "backprop",
+            "conv": "pytorch", "task_map": "python loop", "inner_steps": inner,
+            "meta_batch": cfg.meta_batch, "ms_per_meta_step": round(best * 1e3, 1),
+            "device": f"cpu ({torch_maml.version()})"}, best
 
 
 def rows(cfg: OmniglotBenchConfig) -> Iterator[dict]:
@@ -110,14 +115,11 @@ def rows(cfg: OmniglotBenchConfig) -> Iterator[dict]:
     workload = f"omniglot-conv{cfg.width}-{cfg.n_way}w{cfg.k_shot}s{cfg.q_query}q"
     chosen = (default_conv(), resolve("auto"))
     for inner in cfg.inner_steps:
-        torch_s = _pytorch_seconds(cfg, inner)
-        if torch_s is not None:
-            from metalab.bench import torch_maml
-
-            yield {"workload": workload, "learner": "maml", "estimator": "backprop",
-                   "conv": "pytorch", "task_map": "python loop", "inner_steps": inner,
-                   "meta_batch": cfg.meta_batch, "ms_per_meta_step": round(torch_s * 1e3, 1),
-                   "device": f"cpu ({torch_maml.version()})"}
+        baseline = _pytorch_row(cfg, inner, workload)
+        torch_s = None
+        if baseline is not None:
+            torch_row, torch_s = baseline
+            yield torch_row
         for learner_name in cfg.learners:
             for est_name in cfg.estimators:
                 first: float | None = None

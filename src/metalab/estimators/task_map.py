@@ -31,7 +31,7 @@ def auto_strategy() -> str:
     """The strategy ``"auto"`` resolves to: ``map`` on CPU, ``vmap`` elsewhere.
 
     On CPU a task at a time keeps the conv net's activations small (second-order MAML, meta-batch
-    32: ``map`` 2.2x faster than ``vmap``, whose per-task weights give batched products over
+    32: ``map`` about 2x faster than ``vmap``, whose per-task weights give batched products over
     [tasks, ...] buffers); ``unroll`` compiles for minutes (88 s at meta-batch 32). On
     accelerators one batched program fills the device. See ``benchmarks/RESULTS.md``.
     """
