@@ -190,7 +190,7 @@ def test_lstm_reader_is_causal():
 
 def test_learning_dynamics_config_rejects_bad_input_before_compute():
     from metalab.errors import BadInput
-    from metalab.experiments.learning_dynamics import LearningDynamicsConfig
+    from metalab.experiments.dynamics.experiment import LearningDynamicsConfig
 
     with pytest.raises(BadInput, match="--noise"):
         LearningDynamicsConfig(noise=0.0)
@@ -202,8 +202,8 @@ def test_learning_dynamics_config_rejects_bad_input_before_compute():
 
 @pytest.mark.slow
 def test_learning_dynamics_runs_end_to_end(tmp_path):
-    from metalab.experiments.learning_dynamics import LearningDynamicsConfig, run
-    from metalab.experiments.rundir import RunDir
+    from metalab.experiments.dynamics.experiment import LearningDynamicsConfig, run
+    from metalab.runs.rundir import RunDir
 
     cfg = LearningDynamicsConfig(meta_steps=20, memory_steps=20, learner_steps=30,
                                  eval_tasks=20, log_every=10, checkpoint_every=10).resolved()

@@ -12,7 +12,7 @@ import pytest
 
 from metalab.cli import main
 from metalab.errors import Diverged
-from metalab.experiments.rundir import RunDir
+from metalab.runs.rundir import RunDir
 from metalab.training import Checkpointer, TrainState, fit
 
 TINY = ["--steps", "60", "--log-every", "10", "--checkpoint-every", "30", "--hidden", "8", "8",

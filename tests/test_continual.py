@@ -9,11 +9,12 @@ from jax.flatten_util import ravel_pytree
 
 from metalab.errors import BadInput
 from metalab.estimators.stream import learn_stream, retention_matrix, stream_backprop
-from metalab.experiments import continual, where_to_learn
-from metalab.experiments.rundir import RunDir
-from metalab.experiments.sinusoid import SinusoidConfig
+from metalab.experiments.sinusoid.experiment import SinusoidConfig
+from metalab.experiments.where_to_learn import continual
+from metalab.experiments.where_to_learn import experiment as where_to_learn
 from metalab.learners import LEARNERS, inner_loop
 from metalab.models import Model
+from metalab.runs.rundir import RunDir
 from metalab.tasks.sine_stream import SineStream
 
 

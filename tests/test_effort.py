@@ -196,7 +196,8 @@ def test_experiment_configs_reject_bad_input():
 
 
 def _tiny_run(name: str, tmp_path, **options) -> dict[str, float]:
-    from metalab.experiments import EXPERIMENTS, RunDir
+    from metalab.experiments import EXPERIMENTS
+    from metalab.runs import RunDir
 
     experiment = EXPERIMENTS[name]
     tiny = {"horizon": 1.0, "dt": 0.05, "opt_steps": 4, "log_every": 2, "checkpoint_every": 2}

@@ -259,7 +259,7 @@ def test_bad_settings_and_unsupported_learners():
     with pytest.raises(BadInput, match="--population"):
         ESTIMATORS["evolution"](population=0)
     assert "implicit" not in supporting("metasgd") and "reptile" not in supporting("metasgd")
-    from metalab.experiments.sinusoid import SinusoidConfig
+    from metalab.experiments.sinusoid.experiment import SinusoidConfig
 
     with pytest.raises(BadInput, match="--estimator.*backprop"):
         SinusoidConfig(methods=("metasgd",), estimator="implicit")

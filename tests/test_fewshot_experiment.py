@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from metalab.cli import main as _main
-from metalab.experiments.omniglot import OmniglotConfig
-from metalab.experiments.omniglot_runs import OneShotRunsConfig
+from metalab.experiments.fewshot.omniglot import OmniglotConfig
+from metalab.experiments.fewshot.oneshot_runs import OneShotRunsConfig
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "omniglot"
 

@@ -82,7 +82,8 @@ def _parse_config(cls: type, args: list[str], prog: str) -> Any:
 
 
 def _run(name: str, argv: list[str]) -> int:
-    from metalab.experiments import EXPERIMENTS, RunDir
+    from metalab.experiments import EXPERIMENTS
+    from metalab.runs import RunDir
 
     if name not in EXPERIMENTS:
         raise BadInput("EXPERIMENT", f"unknown experiment {name!r}; choose from "

@@ -24,7 +24,7 @@ import optax
 from metalab.bench.base import Bench, device_name, peak_rss_mb
 from metalab.errors import flag, require
 from metalab.estimators.task_map import STRATEGIES, resolve
-from metalab.experiments import fewshot
+from metalab.experiments.fewshot import common as fewshot
 from metalab.models.convnet import CONVS, default_conv
 from metalab.tasks.episodes import Episodes, ImageClasses
 from metalab.training import init_state, make_meta_step, scan_steps

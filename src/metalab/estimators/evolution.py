@@ -17,6 +17,8 @@ the same task batch (common random numbers), which cancels the task noise in eac
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
@@ -25,6 +27,7 @@ from metalab.errors import require
 from metalab.estimators.backprop import unroll
 from metalab.estimators.base import Estimate, Estimator, mean_over_tasks
 from metalab.learners.base import Learner, Meta
+from metalab.models.base import Params
 from metalab.tasks.base import Task
 
 
@@ -45,6 +48,29 @@ def meta_loss(learner: Learner, meta: Meta, tasks: Task, inner_steps: int) -> ja
     return mean_over_tasks(task_loss, tasks)
 
 
+def antithetic_gradient(
+    f: Callable[[Params], jax.Array],
+    params: Params,
+    key: jax.Array,
+    population: int,
+    sigma: float | jax.Array,
+    rank_shaping: bool = False,
+    fitness_map: Callable[[Callable, jax.Array], jax.Array] = jax.vmap,
+) -> tuple[Params, jax.Array]:
+    """Antithetic ES estimate of grad E f(params + sigma eps) from ``population`` pairs.
+
+    Returns the estimate (shaped like ``params``) and the 2P losses (first the +eps half).
+    ``fitness_map(fn, directions)`` evaluates the perturbations (``jax.vmap`` by default; pass
+    ``jax.lax.map`` to bound memory, or a sharded map to spread them over devices).
+    """
+    flat, unravel = ravel_pytree(params)
+    eps = jax.random.normal(key, (population, flat.shape[0]), flat.dtype)
+    losses = fitness_map(lambda d: f(unravel(flat + sigma * d)), jnp.concatenate([eps, -eps]))
+    shaped = centred_ranks(losses) if rank_shaping else losses
+    diff = shaped[:population] - shaped[population:]
+    return unravel(diff @ eps / (2 * sigma * population)), losses
+
+
 def evolution(population: int = 16, sigma: float = 0.01, rank_shaping: bool = False) -> Estimator:
     """Antithetic ES with ``population`` pairs of perturbations of standard deviation ``sigma``."""
     require(population >= 1, "--population", "must be at least 1")
@@ -53,16 +79,9 @@ def evolution(population: int = 16, sigma: float = 0.01, rank_shaping: bool = Fa
     def estimate(
         learner: Learner, meta: Meta, tasks: Task, key: jax.Array, inner_steps: int
     ) -> Estimate:
-        flat, unravel = ravel_pytree(meta)
-        eps = jax.random.normal(key, (population, flat.shape[0]), flat.dtype)
-
-        def fitness(direction: jax.Array) -> jax.Array:
-            return meta_loss(learner, unravel(flat + sigma * direction), tasks, inner_steps)
-
-        losses = jax.vmap(fitness)(jnp.concatenate([eps, -eps]))
-        shaped = centred_ranks(losses) if rank_shaping else losses
-        diff = shaped[:population] - shaped[population:]
-        grad = unravel(diff @ eps / (2 * sigma * population))
+        grad, losses = antithetic_gradient(
+            lambda m: meta_loss(learner, m, tasks, inner_steps), meta, key, population, sigma,
+            rank_shaping)
         loss = meta_loss(learner, meta, tasks, inner_steps)
         return loss, grad, {"es_loss_spread": jnp.std(losses)}
 

@@ -1,39 +1,51 @@
-"""Registered experiments: ``metalab run NAME`` looks them up in ``EXPERIMENTS``.
+"""Registered experiments, one subpackage per line of work: ``metalab run NAME``.
 
-To add one, write a module with an ``Experiment`` and add it to the list below.
+``EXPERIMENTS`` holds the built-ins; ``register_experiment`` adds one from user code, and
+installed packages add theirs through the entry-point group ``metalab.experiments`` (each
+entry point names an ``Experiment``), which ``load_plugins`` reads once when the CLI starts.
 """
 
-from metalab.experiments import (
-    continual,
-    effort_continual,
-    effort_curriculum,
-    effort_gain,
-    effort_maml,
-    effort_nonlinear,
-    estimator_accuracy,
-    learning_dynamics,
-    omniglot,
-    omniglot_runs,
-    sinusoid,
-    where_to_learn,
-)
-from metalab.experiments.base import Experiment as Experiment
-from metalab.experiments.rundir import RunDir as RunDir
+from importlib.metadata import entry_points
 
-EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e
-    for e in [
-        sinusoid.EXPERIMENT,
-        effort_gain.EXPERIMENT,
-        effort_nonlinear.EXPERIMENT,
-        effort_curriculum.EXPERIMENT,
-        effort_maml.EXPERIMENT,
-        effort_continual.EXPERIMENT,
-        learning_dynamics.EXPERIMENT,
-        estimator_accuracy.EXPERIMENT,
-        omniglot.EXPERIMENT,
-        omniglot_runs.EXPERIMENT,
-        where_to_learn.EXPERIMENT,
-        continual.EXPERIMENT,
-    ]
-}
+from metalab.experiments.dynamics import experiment as dynamics
+from metalab.experiments.effort import continual as effort_continual
+from metalab.experiments.effort import curriculum as effort_curriculum
+from metalab.experiments.effort import gain as effort_gain
+from metalab.experiments.effort import maml as effort_maml
+from metalab.experiments.effort import nonlinear as effort_nonlinear
+from metalab.experiments.estimators import accuracy as estimator_accuracy
+from metalab.experiments.fewshot import omniglot, oneshot_runs
+from metalab.experiments.sinusoid import experiment as sinusoid
+from metalab.experiments.where_to_learn import continual
+from metalab.experiments.where_to_learn import experiment as where_to_learn
+from metalab.registry import Registry
+from metalab.runs.experiment import Experiment
+
+ENTRY_POINT_GROUP = "metalab.experiments"
+
+EXPERIMENTS: Registry[Experiment] = Registry("experiment", "EXPERIMENT")
+for _module in (sinusoid, effort_gain, effort_nonlinear, effort_curriculum, effort_maml,
+                effort_continual, dynamics, estimator_accuracy, omniglot, oneshot_runs,
+                where_to_learn, continual):
+    EXPERIMENTS.register(_module.EXPERIMENT.name, _module.EXPERIMENT)
+
+
+def register_experiment(experiment: Experiment, *, replace: bool = False) -> Experiment:
+    """Make ``experiment`` available to ``metalab run`` and ``metalab list``."""
+    return EXPERIMENTS.register(experiment.name, experiment, replace=replace)
+
+
+def load_plugins() -> list[str]:
+    """Register the experiments installed packages declare under ``metalab.experiments``;
+    returns their names. An entry point that fails to load is reported, not fatal."""
+    loaded = []
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if point.name in EXPERIMENTS:
+            continue
+        experiment = point.load()
+        register_experiment(experiment)
+        loaded.append(experiment.name)
+    return loaded
+
+
+__all__ = ["EXPERIMENTS", "Experiment", "load_plugins", "register_experiment"]

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from metalab.experiments.fewshot import episode_logits  # noqa: E402
-from metalab.experiments.rundir import RunDir  # noqa: E402
-from metalab.learners.base import Learner, Meta  # noqa: E402
-from metalab.tasks.base import Task  # noqa: E402
+from metalab.experiments.fewshot.common import episode_logits
+from metalab.learners.base import Learner, Meta
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
+from metalab.tasks.base import Task
 
 
 def training_curves(rundir: RunDir, stage: str) -> None:
     """Query cross-entropy after adaptation on the training batches, per logged chunk."""
     points = [(r["step"], r["loss"]) for r in rundir.metrics() if r.get("stage") == stage]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     if points:
         steps, losses = zip(*points, strict=True)
         ax.plot(steps, losses, marker=".")
@@ -35,7 +32,7 @@ def sample_episodes(rundir: RunDir, learner: Learner, meta: Meta, tasks: Task,
     n = tasks.support_x.shape[0]
     n_support = tasks.support_x.shape[1]
     cols = max(n_support, n_query)
-    fig, axes = plt.subplots(2 * n, cols, figsize=(cols * 0.9, 2 * n * 1.0), squeeze=False)
+    fig, axes = subplots(2 * n, cols, figsize=(cols * 0.9, 2 * n * 1.0), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     preds = np.asarray(jax.jit(jax.vmap(

@@ -19,11 +19,11 @@ from metalab.errors import BadInput, require
 from metalab.estimators import ESTIMATORS, Estimator
 from metalab.estimators.prototypical import prototypical
 from metalab.estimators.task_map import map_tasks
-from metalab.experiments.progress import progress_bar
 from metalab.learners import LEARNERS, Learner, inner_loop
 from metalab.learners.base import Meta
 from metalab.learners.protonet import query_logits
 from metalab.models.convnet import convnet
+from metalab.runs.progress import progress_bar
 from metalab.tasks.base import Task
 from metalab.tasks.digits import load_digits
 from metalab.tasks.episodes import ImageClasses, split_by_group, with_rotations

@@ -5,16 +5,13 @@ mask pattern of each layer (the analyses of Zhao et al. 2021, figs. 2-4), shared
 from __future__ import annotations
 
 import jax
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from metalab.estimators.base import Estimator  # noqa: E402
-from metalab.experiments.rundir import RunDir  # noqa: E402
-from metalab.learners.base import Learner  # noqa: E402
-from metalab.learners.sparse import layer_names, update_fractions, update_gate  # noqa: E402
+from metalab.estimators.base import Estimator
+from metalab.learners.base import Learner
+from metalab.learners.sparse import layer_names, update_fractions, update_gate
+from metalab.runs.figures import colormap, subplots
+from metalab.runs.rundir import RunDir
 
 PREFIX = "update_fraction/"
 
@@ -45,9 +42,9 @@ def fraction_curves(rundir: RunDir, name: str = "update_fraction") -> None:
                     (r["step"], v))
     if not series:
         return
-    fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 3.6), squeeze=False)
+    fig, axes = subplots(1, len(series), figsize=(5 * len(series), 3.6), squeeze=False)
     for ax, (stage, layers) in zip(axes[0], series.items(), strict=True):
-        colors = plt.cm.tab20(np.arange(len(layers)) % 20)
+        colors = colormap("tab20", np.arange(len(layers)) % 20)
         for color, (layer, points) in zip(colors, layers.items(), strict=True):
             steps, values = zip(*points, strict=True)
             ax.plot(steps, values, label=layer, color=color)
@@ -66,7 +63,7 @@ def mask_images(rundir: RunDir, gate, title: str, name: str) -> None:
     leaves = jax.tree.leaves(gate)
     cols = min(len(leaves), 6)
     rows = -(-len(leaves) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.6 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(2.2 * cols, 2.6 * rows), squeeze=False)
     for ax in axes.flat[len(leaves):]:
         ax.axis("off")
     for ax, layer, g in zip(axes.flat, layer_names(gate), leaves, strict=False):

@@ -17,17 +17,14 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from metalab import effort as E  # noqa: E402
-from metalab.errors import require  # noqa: E402
-from metalab.experiments.base import Experiment  # noqa: E402
-from metalab.experiments.effort_common import EffortOptions, optimise_stage  # noqa: E402
-from metalab.experiments.rundir import RunDir  # noqa: E402
+from metalab import effort as E
+from metalab.errors import require
+from metalab.experiments.effort.common import EffortOptions, optimise_stage
+from metalab.runs.experiment import Experiment
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -120,7 +117,7 @@ def run(cfg: ContinualConfig, rundir: RunDir) -> dict[str, float]:
 
 def _plot(rundir: RunDir, trajs, phi: np.ndarray, cfg: ContinualConfig) -> None:
     t = np.arange(cfg.steps) * cfg.dt
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = subplots(1, 3, figsize=(15, 4))
     for name, ls in (("gated", "-"), ("ungated", "--")):
         for k, task in enumerate("AB"):
             axes[0].plot(t, trajs[name][:, k], ls=ls, color=f"C{k}", label=f"task {task}, {name}")

@@ -15,21 +15,18 @@ from dataclasses import dataclass, replace
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from metalab import effort as E  # noqa: E402
-from metalab.errors import flag, require  # noqa: E402
-from metalab.experiments.base import Experiment  # noqa: E402
-from metalab.experiments.effort_common import (  # noqa: E402
+from metalab import effort as E
+from metalab.errors import flag, require
+from metalab.experiments.effort.common import (
     UNROLL,
     EffortOptions,
     optimise_stage,
 )
-from metalab.experiments.rundir import RunDir  # noqa: E402
+from metalab.runs.experiment import Experiment
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -147,7 +144,7 @@ def run(cfg: MamlConfig, rundir: RunDir) -> dict[str, float]:
 
 
 def _plot(rundir: RunDir, curves, inits, cfg: MamlConfig) -> None:
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (a, b) = subplots(1, 2, figsize=(11, 4))
     t = np.arange(cfg.steps)
     for name, c in curves.items():
         a.plot(t, c.mean(0), label=name)

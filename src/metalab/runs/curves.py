@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import matplotlib
+from metalab.runs.figures import subplots
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from metalab.experiments.rundir import RunDir  # noqa: E402
+from metalab.runs.rundir import RunDir
 
 
 def training_curves(rundir: RunDir,
                     ylabel: str = "query MSE after adaptation (train batch)") -> None:
     """Meta-training loss per stage, from ``metrics.jsonl`` (shared by the experiments)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     stages: dict[str, list[tuple[int, float]]] = {}
     for r in rundir.metrics():
         if "loss" in r:

@@ -71,12 +71,9 @@ class RunDir:
         return [json.loads(x) for x in self.metrics_path.read_text().splitlines() if x.strip()]
 
     def save_figure(self, fig: Any, name: str) -> str:
-        """Save a matplotlib figure as ``name.png`` and close it; returns the file name."""
-        import matplotlib.pyplot as plt
-
+        """Save a figure (``runs.figures.subplots``) as ``name.png``; returns the file name."""
         file = f"{name}.png"
         fig.savefig(self.path / file, dpi=120, bbox_inches="tight")
-        plt.close(fig)
         if file not in self.figures:
             self.figures.append(file)
         return file

@@ -12,13 +12,13 @@ import numpy as np
 
 from metalab.errors import flag, require
 from metalab.estimators import ESTIMATORS, supporting
-from metalab.experiments.base import Experiment
-from metalab.experiments.curves import training_curves
-from metalab.experiments.rundir import RunDir
-from metalab.experiments.stage import train_stage
 from metalab.learners import LEARNERS, Learner, trajectory
 from metalab.learners.base import Meta
 from metalab.models import mlp
+from metalab.runs.curves import training_curves
+from metalab.runs.experiment import Experiment
+from metalab.runs.rundir import RunDir
+from metalab.runs.stage import train_stage
 from metalab.tasks import Sinusoid, Task
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
@@ -181,7 +181,7 @@ def run(cfg: SinusoidConfig, rundir: RunDir) -> dict[str, float]:
             np.mean(~np.isfinite(curve[:, 10]) | (curve[:, 10] > 1e6)))
         summary[f"{method}/train_seconds"] = seconds
 
-    from metalab.experiments import sinusoid_plots as plots
+    from metalab.experiments.sinusoid import plots
 
     training_curves(rundir)
     plots.adaptation_curves(rundir, curves)

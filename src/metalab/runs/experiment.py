@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from metalab.experiments.rundir import RunDir
+from metalab.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)

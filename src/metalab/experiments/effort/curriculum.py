@@ -15,23 +15,20 @@ from dataclasses import dataclass, replace
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from metalab import effort as E  # noqa: E402
-from metalab.errors import require  # noqa: E402
-from metalab.experiments.base import Experiment  # noqa: E402
-from metalab.experiments.effort_common import (  # noqa: E402
+from metalab import effort as E
+from metalab.errors import require
+from metalab.experiments.effort.common import (
     EffortOptions,
     ascent_curve,
     centre_time,
     optimise_stage,
     peak_time,
 )
-from metalab.experiments.rundir import RunDir  # noqa: E402
+from metalab.runs.experiment import Experiment
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -93,7 +90,7 @@ def run(cfg: CurriculumConfig, rundir: RunDir) -> dict[str, float]:
         summary[f"centre_time/task_{i}"] = float(centres[i])
     summary["easy_first"] = float(np.all(np.diff(centres) > 0))
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (a, b) = subplots(1, 2, figsize=(11, 4))
     t = np.arange(cfg.steps) * cfg.dt
     for i in range(k):
         line, = a.plot(t, psi[:, i], label=f"task {i} (s = {cfg.strengths[i]:g})")
@@ -105,7 +102,7 @@ def run(cfg: CurriculumConfig, rundir: RunDir) -> dict[str, float]:
     b.set(xlabel="time (units of tau)", ylabel="task loss", yscale="log",
           title="Loss: optimal (solid) vs uniform (dashed)")
     rundir.save_figure(fig, "engagement")
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = subplots(figsize=(5, 3.5))
     ax.plot(*ascent_curve(rundir, "engagement"))
     ax.set(xlabel="ascent step", ylabel="value V", title="Control optimisation")
     rundir.save_figure(fig, "value_ascent")

@@ -15,18 +15,15 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from metalab import effort as E  # noqa: E402
-from metalab.errors import require  # noqa: E402
-from metalab.experiments.base import Experiment  # noqa: E402
-from metalab.experiments.effort_common import UNROLL, optimise_stage, peak_time  # noqa: E402
-from metalab.experiments.effort_gain import ModeTaskOptions, optimal_gain, problem  # noqa: E402
-from metalab.experiments.rundir import RunDir  # noqa: E402
+from metalab import effort as E
+from metalab.errors import require
+from metalab.experiments.effort.common import UNROLL, optimise_stage, peak_time
+from metalab.experiments.effort.gain import ModeTaskOptions, optimal_gain, problem
+from metalab.runs.experiment import Experiment
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -131,7 +128,7 @@ def run(cfg: NonlinearConfig, rundir: RunDir) -> dict[str, float]:
 
 def _plot(rundir: RunDir, gains, losses, cfg: NonlinearConfig) -> None:
     n = len(cfg.strengths)
-    fig, axes = plt.subplots(1, len(gains), figsize=(4.2 * len(gains), 3.6), sharey=True)
+    fig, axes = subplots(1, len(gains), figsize=(4.2 * len(gains), 3.6), sharey=True)
     t = np.arange(cfg.steps) * cfg.dt
     for ax, (label, g) in zip(axes, gains.items(), strict=True):
         for i in range(n):
@@ -140,7 +137,7 @@ def _plot(rundir: RunDir, gains, losses, cfg: NonlinearConfig) -> None:
     axes[0].set_ylabel("optimal gain on the mode")
     axes[0].legend(fontsize=8)
     rundir.save_figure(fig, "gain_theory_vs_simulated")
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = subplots(figsize=(6.5, 4))
     for (act, label), curve in losses.items():
         ax.plot(t, curve, label=f"{act}, {label}", ls="-" if act == "linear" else "--")
     ax.set(xlabel="time (units of tau)", ylabel="held-out loss", yscale="log",

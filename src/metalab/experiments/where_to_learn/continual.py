@@ -20,24 +20,21 @@ import time
 from dataclasses import dataclass, replace
 
 import jax
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from metalab.errors import flag, require  # noqa: E402
-from metalab.estimators.stream import retention_matrix, stream_backprop  # noqa: E402
-from metalab.experiments.base import Experiment  # noqa: E402
-from metalab.experiments.rundir import RunDir  # noqa: E402
-from metalab.experiments.sparsity import fraction_curves, mask_images, track_sparsity  # noqa: E402
-from metalab.experiments.stage import train_stage  # noqa: E402
-from metalab.learners import LEARNERS, Learner  # noqa: E402
-from metalab.learners.sparse import update_fractions, update_gate  # noqa: E402
-from metalab.models import mlp  # noqa: E402
-from metalab.tasks.sine_stream import SineStream  # noqa: E402
-from metalab.training import init_state, make_meta_step  # noqa: E402
-from metalab.training.optimizers import per_entry_adam  # noqa: E402
+from metalab.errors import flag, require
+from metalab.estimators.stream import retention_matrix, stream_backprop
+from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
+from metalab.learners import LEARNERS, Learner
+from metalab.learners.sparse import update_fractions, update_gate
+from metalab.models import mlp
+from metalab.runs.experiment import Experiment
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
+from metalab.runs.stage import train_stage
+from metalab.tasks.sine_stream import SineStream
+from metalab.training import init_state, make_meta_step
+from metalab.training.optimizers import per_entry_adam
 
 
 @dataclass(frozen=True)
@@ -196,7 +193,7 @@ def _verdict(matrices: dict[str, np.ndarray]) -> str:
 
 def _plot_retention(rundir: RunDir, matrices: dict[str, np.ndarray]) -> None:
     t = np.arange(1, len(next(iter(matrices.values()))) + 1)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax1, ax2) = subplots(1, 2, figsize=(11, 4))
     for method, r in matrices.items():
         seen = np.array([r[i, : i + 1].mean() for i in range(len(r))])
         ax1.plot(t, seen, marker="o", label=method)
@@ -209,7 +206,7 @@ def _plot_retention(rundir: RunDir, matrices: dict[str, np.ndarray]) -> None:
     ax1.legend()
     fig.tight_layout()
     rundir.save_figure(fig, "retention")
-    fig, axes = plt.subplots(1, len(matrices), figsize=(3.6 * len(matrices), 3.4), squeeze=False)
+    fig, axes = subplots(1, len(matrices), figsize=(3.6 * len(matrices), 3.4), squeeze=False)
     vmax = max(float(np.log10(r.max())) for r in matrices.values())
     vmin = min(float(np.log10(r.min())) for r in matrices.values())
     for ax, (method, r) in zip(axes[0], matrices.items(), strict=True):

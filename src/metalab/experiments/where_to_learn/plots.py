@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from metalab.experiments.rundir import RunDir  # noqa: E402
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
 
 
 def comparison(rundir: RunDir, results: dict[str, dict[str, tuple]]) -> None:
     """One panel per problem: held-out MSE after one step (sinusoid, lower is better) or test
     accuracy (few-shot, higher is better) per method, with error bars."""
-    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6), squeeze=False)
+    fig, axes = subplots(1, len(results), figsize=(4.2 * len(results), 3.6), squeeze=False)
     for ax, (problem, res) in zip(axes[0], results.items(), strict=True):
         methods = list(res)
         values = np.array([res[m][0] for m in methods])

@@ -13,22 +13,19 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from metalab import effort as E  # noqa: E402
-from metalab.errors import require  # noqa: E402
-from metalab.experiments.base import Experiment  # noqa: E402
-from metalab.experiments.effort_common import (  # noqa: E402
+from metalab import effort as E
+from metalab.errors import require
+from metalab.experiments.effort.common import (
     EffortOptions,
     ascent_curve,
     optimise_stage,
     peak_time,
 )
-from metalab.experiments.rundir import RunDir  # noqa: E402
+from metalab.runs.experiment import Experiment
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -182,7 +179,7 @@ def _time(n: int, dt: float) -> np.ndarray:
 
 
 def _plot_gain(rundir: RunDir, gain: np.ndarray, s: np.ndarray, cfg: GainConfig) -> None:
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = subplots(figsize=(6.5, 4))
     t = _time(len(gain), cfg.dt)
     for i in range(len(s)):
         line, = ax.plot(t, gain[:, i], label=f"mode {i} (s = {s[i]:g})")
@@ -194,7 +191,7 @@ def _plot_gain(rundir: RunDir, gain: np.ndarray, s: np.ndarray, cfg: GainConfig)
 
 
 def _plot_modes(rundir, modes_on, modes_off, s, cfg) -> None:
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = subplots(figsize=(6.5, 4))
     t = _time(len(modes_on), cfg.dt)
     for i in range(len(s)):
         line, = ax.plot(t, modes_on[:, i] / s[i], label=f"mode {i}, controlled")
@@ -207,7 +204,7 @@ def _plot_modes(rundir, modes_on, modes_off, s, cfg) -> None:
 
 
 def _plot_value(rundir, perf_on, perf_off, cost_on, cfg) -> None:
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (a, b) = subplots(1, 2, figsize=(11, 4))
     t = _time(len(perf_on), cfg.dt)
     a.plot(t, -np.asarray(perf_on), label="loss, controlled")
     a.plot(t, -np.asarray(perf_off), "--", label="loss, uncontrolled")
@@ -221,7 +218,7 @@ def _plot_value(rundir, perf_on, perf_off, cost_on, cfg) -> None:
 
 
 def _plot_sweep(rundir: RunDir, sweep: dict[float, np.ndarray], s, cfg: GainConfig) -> None:
-    fig, axes = plt.subplots(1, len(sweep), figsize=(4 * len(sweep), 3.5), sharey=True)
+    fig, axes = subplots(1, len(sweep), figsize=(4 * len(sweep), 3.5), sharey=True)
     t = _time(len(next(iter(sweep.values()))), cfg.dt)
     for ax, beta in zip(axes, sorted(sweep), strict=True):
         for i in range(len(s)):

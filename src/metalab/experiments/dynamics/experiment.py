@@ -21,13 +21,13 @@ from metalab.analysis import mode_progress, mode_time_ratio, threshold_times
 from metalab.analysis import trajectory_similarity as similarity
 from metalab.errors import flag, require
 from metalab.estimators import ESTIMATORS
-from metalab.experiments import learning_dynamics_setup as setup
-from metalab.experiments.base import Experiment
-from metalab.experiments.curves import training_curves
-from metalab.experiments.rundir import RunDir
-from metalab.experiments.stage import train_stage
+from metalab.experiments.dynamics import setup
 from metalab.learners import maml
 from metalab.models import deep_linear
+from metalab.runs.curves import training_curves
+from metalab.runs.experiment import Experiment
+from metalab.runs.rundir import RunDir
+from metalab.runs.stage import train_stage
 from metalab.training import TrainState, init_state, make_meta_step
 
 LEARNERS = ("learner", "maml", "metasgd", "memory", "bayes")
@@ -215,7 +215,7 @@ def run(cfg: LearningDynamicsConfig, rundir: RunDir) -> dict[str, float]:
     ev = setup.eval_set(cfg, jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6))
     runs = trajectories(cfg, rundir, ev)
     summary, details = analyse(ev, runs)
-    from metalab.experiments import learning_dynamics_plots as plots
+    from metalab.experiments.dynamics import plots
 
     plots.mode_curves(rundir, cfg, details)
     plots.time_to_learn(rundir, cfg, details)

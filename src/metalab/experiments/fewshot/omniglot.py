@@ -16,11 +16,11 @@ import optax
 
 from metalab.errors import flag, require
 from metalab.estimators.task_map import STRATEGIES
-from metalab.experiments import fewshot
-from metalab.experiments.base import Experiment
-from metalab.experiments.rundir import RunDir
-from metalab.experiments.stage import train_stage
+from metalab.experiments.fewshot import common as fewshot
 from metalab.models.convnet import CONVS
+from metalab.runs.experiment import Experiment
+from metalab.runs.rundir import RunDir
+from metalab.runs.stage import train_stage
 from metalab.tasks.episodes import Episodes
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
@@ -164,7 +164,7 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
                     "data/train_classes": len(train.names),
                     "data/test_classes": len(test.names)})
 
-    from metalab.experiments import omniglot_plots as plots
+    from metalab.experiments.fewshot import plots
 
     plots.training_curves(rundir, cfg.learner)
     plots.sample_episodes(rundir, learner, state.meta, test_eps.sample(key, 3),

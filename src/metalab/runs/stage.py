@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from metalab.experiments.progress import progress_bar
-from metalab.experiments.rundir import RunDir
+from metalab.runs.progress import progress_bar
+from metalab.runs.rundir import RunDir
 from metalab.training.trainer import Metrics, TrainState, fit
 
 

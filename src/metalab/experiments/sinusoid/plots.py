@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from metalab.experiments.rundir import RunDir  # noqa: E402
-from metalab.learners.base import trajectory  # noqa: E402
-from metalab.tasks.sinusoid import function  # noqa: E402
+from metalab.learners.base import trajectory
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
+from metalab.tasks.sinusoid import function
 
 
 def adaptation_curves(rundir: RunDir, curves: dict[str, np.ndarray]) -> None:
     """Held-out query MSE versus inner steps, mean and standard error over tasks. The y-axis
     stops at twice the worst step-0 error, so a method whose adaptation diverges (marked in
     the legend) does not hide the others."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     top = 2 * max(float(c[:, 0].mean()) for c in curves.values())
     for method, c in curves.items():
         mean = c.mean(0)
@@ -54,7 +51,7 @@ def example_fits(rundir, cfg, learners, metas, tasks, amp, phase, n_tasks: int =
     truth = np.asarray(function(amp[:n_tasks], phase[:n_tasks], jnp.broadcast_to(
         grid, (n_tasks, *grid.shape))))
     methods = list(metas)
-    fig, axes = plt.subplots(n_tasks, len(methods), figsize=(3.2 * len(methods), 2.6 * n_tasks),
+    fig, axes = subplots(n_tasks, len(methods), figsize=(3.2 * len(methods), 2.6 * n_tasks),
                              squeeze=False, sharex=True)
     for i in range(n_tasks):
         for j, method in enumerate(methods):

@@ -19,17 +19,17 @@ import numpy as np
 
 from metalab.errors import flag, require
 from metalab.estimators import ESTIMATORS
-from metalab.experiments import fewshot
-from metalab.experiments import where_to_learn_plots as plots
-from metalab.experiments.base import Experiment
-from metalab.experiments.rundir import RunDir
-from metalab.experiments.sinusoid import query_curve
-from metalab.experiments.sparsity import fraction_curves, mask_images, track_sparsity
-from metalab.experiments.stage import train_stage
+from metalab.experiments.fewshot import common as fewshot
+from metalab.experiments.sinusoid.experiment import query_curve
+from metalab.experiments.where_to_learn import plots
+from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.sparse import update_fractions, update_gate
 from metalab.models import mlp
 from metalab.models.convnet import convnet
+from metalab.runs.experiment import Experiment
+from metalab.runs.rundir import RunDir
+from metalab.runs.stage import train_stage
 from metalab.tasks import Sinusoid
 from metalab.tasks.episodes import Episodes
 from metalab.training import init_state, make_meta_step

@@ -14,8 +14,8 @@ import optax
 from metalab.effort import Setting, ascent_step
 from metalab.effort.optimise import init
 from metalab.errors import require
-from metalab.experiments.rundir import RunDir
-from metalab.experiments.stage import train_stage
+from metalab.runs.rundir import RunDir
+from metalab.runs.stage import train_stage
 
 UNROLL = 5  # integration steps per scan iteration: ~2.5x faster ascent on 2 CPU cores
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from metalab.experiments.learning_dynamics_setup import distribution  # noqa: E402
-from metalab.experiments.rundir import RunDir  # noqa: E402
+from metalab.experiments.dynamics.setup import distribution
+from metalab.runs.figures import colormap, subplots
+from metalab.runs.rundir import RunDir
 
 
 def mode_labels(cfg: Any) -> tuple[str, list[str], np.ndarray]:
@@ -28,8 +25,8 @@ def mode_curves(rundir: RunDir, cfg: Any, details: dict[str, dict]) -> None:
     """Progress on each mode over learning, one panel per learner, side by side."""
     _, labels, _ = mode_labels(cfg)
     names = list(details)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.2), squeeze=False)
-    colors = plt.cm.viridis(np.linspace(0.0, 0.9, len(labels)))
+    fig, axes = subplots(1, len(names), figsize=(3.3 * len(names), 3.2), squeeze=False)
+    colors = colormap("viridis", np.linspace(0.0, 0.9, len(labels)))
     for ax, name in zip(axes[0], names, strict=True):
         d = details[name]
         for j, label in enumerate(labels):
@@ -47,7 +44,7 @@ def mode_curves(rundir: RunDir, cfg: Any, details: dict[str, dict]) -> None:
 def time_to_learn(rundir: RunDir, cfg: Any, details: dict[str, dict]) -> None:
     """Time to 50% and 90% of each mode versus its scale, relative to the first mode."""
     axis, _, scale = mode_labels(cfg)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(9, 3.6), sharey=True)
     for ax, key, level in ((axes[0], "t50", "50%"), (axes[1], "t90", "90%")):
         for name, d in details.items():
             with np.errstate(invalid="ignore", divide="ignore"):  # unreached modes: inf

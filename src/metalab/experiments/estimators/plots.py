@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from metalab.experiments.rundir import RunDir  # noqa: E402
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
 
 
 def versus_beta(rundir: RunDir, betas, linear: dict, sinusoid: dict, steps: int) -> None:
     """Relative error of the contrastive rules versus beta (log-log), with fitted slopes."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = subplots(1, 2, figsize=(10, 4))
     b = np.asarray(betas)
     titles = ("linear regression, converged inner solves",
               f"sinusoid MLP, {steps} inner steps per phase")
@@ -32,7 +29,7 @@ def versus_beta(rundir: RunDir, betas, linear: dict, sinusoid: dict, steps: int)
 
 def versus_steps(rundir: RunDir, name: str, title: str, steps, results: dict) -> None:
     """Cosine similarity and relative error of every estimator versus inner steps."""
-    fig, (ax_cos, ax_err) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (ax_cos, ax_err) = subplots(1, 2, figsize=(12, 4.5))
     styles = ["o-", "s-", "^-", "v-", "D-", "x-", "+-", "*-", "<-", ">-", "p-"]
     for style, (est, rows) in zip(styles * 2, results.items(), strict=False):
         ax_cos.semilogx(steps, rows[:, 0], style, label=est)

@@ -28,12 +28,12 @@ from metalab.errors import flag, require
 from metalab.estimators import ESTIMATORS, Estimator
 from metalab.estimators.closed_form import LinearTasks, exact_meta_gradient, linear_model
 from metalab.estimators.proximal import proximal_learner
-from metalab.experiments.base import Experiment
-from metalab.experiments.progress import progress_bar
-from metalab.experiments.rundir import RunDir
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import Meta
 from metalab.models import mlp
+from metalab.runs.experiment import Experiment
+from metalab.runs.progress import progress_bar
+from metalab.runs.rundir import RunDir
 from metalab.tasks import Sinusoid, Task
 
 PROXIMAL = ("implicit", "implicit-neumann", "contrastive", "contrastive-symmetric")
@@ -176,7 +176,7 @@ def run(cfg: EstimatorAccuracyConfig, rundir: RunDir) -> dict[str, float]:
 
 
 def _run(cfg: EstimatorAccuracyConfig, rundir: RunDir) -> dict[str, float]:
-    from metalab.experiments import estimator_accuracy_plots as plots
+    from metalab.experiments.estimators import plots
 
     key = jax.random.PRNGKey(cfg.seed)
     k_lin, k_sin, k_init, k_est = jax.random.split(key, 4)

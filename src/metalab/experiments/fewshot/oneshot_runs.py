@@ -18,15 +18,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab.errors import BadInput, require
-from metalab.experiments import fewshot
-from metalab.experiments.base import Experiment
-from metalab.experiments.omniglot import (
+from metalab.experiments.fewshot import common as fewshot
+from metalab.experiments.fewshot.omniglot import (
     OmniglotConfig,
     eval_step_counts,
     initial_state,
     learner_of,
 )
-from metalab.experiments.rundir import RunDir
+from metalab.runs.experiment import Experiment
+from metalab.runs.rundir import RunDir
 from metalab.tasks.base import Task
 from metalab.tasks.omniglot_runs import load_runs
 from metalab.training.checkpoint import Checkpointer

@@ -1,0 +1,1 @@
+"""Experiments: where_to_learn."""
