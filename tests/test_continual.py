@@ -49,7 +49,7 @@ def test_stream_equals_sequential_inner_loops_and_retention_matrix():
     trajectory = learn_stream(learner, meta, s.support_x, s.support_y, 2)
     phi, expected = meta["init"], []
     for t in range(3):
-        phi = inner_loop(learner, {**meta, "init": phi}, s.support_x[t], s.support_y[t], 2)
+        phi = inner_loop(learner, {**meta, "init": phi}, s.support_x[t], s.support_y[t], 2).phi
         got = jax.tree.map(lambda a, t=t: a[t], trajectory)
         for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(phi), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -9,7 +9,7 @@ from jax.flatten_util import ravel_pytree
 
 from metalab.bench.base import xla_temp_mb
 from metalab.errors import BadInput
-from metalab.estimators import ESTIMATORS, supporting
+from metalab.estimators import ESTIMATORS, supporting, supports
 from metalab.estimators.closed_form import (
     LinearTasks,
     exact_meta_gradient,
@@ -17,8 +17,8 @@ from metalab.estimators.closed_form import (
     proximal_solution,
     unrolled,
 )
-from metalab.estimators.proximal import proximal_learner
-from metalab.learners import LEARNERS, Learner
+from metalab.estimators.proximal import with_proximal
+from metalab.learners import GRADIENT_INNER_LOOP, LEARNERS, Learner
 from metalab.models import mlp
 from metalab.tasks import Sinusoid
 
@@ -62,14 +62,15 @@ def test_implicit_matches_exact_gradient(x64, name, settings):
 
 def test_contrastive_error_orders(x64):
     """Log-log slope of relative error vs beta over [1e-3, 1e-1]: ~1 one-sided, ~2 symmetric."""
-    learner, meta, tasks = _linear()
+    _, meta, tasks = _linear()
+    learner = LEARNERS["maml"](linear_model(4), LR, inner_opt="momentum", momentum=0.5)
     exact = exact_meta_gradient(meta["init"]["w"], tasks, LAM)
     betas = np.logspace(-3, -1, 3)
     for symmetric, slope_range in ((False, (0.9, 1.1)), (True, (1.8, 2.2))):
         errors = []
         for beta in betas:
             est = ESTIMATORS["contrastive"](beta=float(beta), lam=LAM, symmetric=symmetric,
-                                            tol=1e-13, momentum=0.5)
+                                            tol=1e-13)
             _, grad, metrics = _estimate(est, learner, meta, tasks, 5000)
             assert float(metrics["free_grad_norm"]) < 1e-12
             errors.append(_rel(grad["init"]["w"], exact))
@@ -90,7 +91,7 @@ def test_unrolled_estimators_match_closed_form(x64, name, settings, exact_steps)
     learner, meta, tasks = _linear()
     _, want = unrolled(meta["init"]["w"], tasks, LR, 13, LAM, exact_steps)
     est = ESTIMATORS[name](**settings)
-    _, grad, _ = _estimate(est, proximal_learner(learner, LAM), meta, tasks, 13)
+    _, grad, _ = _estimate(est, with_proximal(learner, LAM), meta, tasks, 13)
     assert _rel(grad["init"]["w"], want) < 1e-10
 
 
@@ -115,7 +116,7 @@ def test_proximal_estimators_on_anil_match_converged_backprop(x64):
     learner = LEARNERS["anil"](mlp((1, 8, 8, 1), "tanh"), 0.05, head="layer2")
     meta = learner.init(jax.random.PRNGKey(4))
     tasks = Sinusoid(5, 5).sample(jax.random.PRNGKey(3), 2)
-    _, want, _ = _estimate(ESTIMATORS["backprop-remat"](), proximal_learner(learner, 2.0), meta,
+    _, want, _ = _estimate(ESTIMATORS["backprop-remat"](), with_proximal(learner, 2.0), meta,
                            tasks, 500)
     for name, settings, tol in (("implicit", {"tol": 1e-11}, 1e-7),
                                 ("contrastive-symmetric", {"beta": 1e-3, "tol": 1e-11}, 1e-4)):
@@ -127,7 +128,8 @@ def _hand_unroll(learner: Learner, meta, task, steps, stop: bool):
     phi = learner.start(meta)
     for _ in range(steps):
         g = jax.grad(learner.loss, argnums=1)(meta, phi, task.support_x, task.support_y)
-        phi = learner.step(meta, phi, jax.lax.stop_gradient(g) if stop else g)
+        g = jax.lax.stop_gradient(g) if stop else g
+        phi = jax.tree.map(lambda p, d: p - 0.05 * d, phi, g)  # the learner's plain SGD
     return phi
 
 
@@ -171,9 +173,11 @@ def _cosine_learner() -> Learner:
         name="cosine",
         init=lambda key: {"init": jnp.array([0.3, 1.2, -2.0])},
         start=lambda meta: meta["init"],
-        step=lambda meta, phi, g: phi,
         loss=lambda meta, phi, x, y: jnp.sum(jnp.cos(phi)) + 0.0 * jnp.sum(x),
         predict=lambda meta, phi, x: x,
+        optimizer=lambda meta: optax.set_to_zero(),
+        inner_loss=lambda meta, phi, x, y: jnp.sum(jnp.cos(phi)),
+        properties=frozenset({GRADIENT_INNER_LOOP}),
     )
 
 
@@ -219,13 +223,15 @@ def test_closed_form_solution_is_stationary(x64):
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
 def test_contract_every_estimator(name):
     """Jitted inside a lax.scan over keys: finite outputs, gradient shaped like meta. Uses
-    Meta-SGD (two meta entries) where the estimator supports it, else MAML."""
-    learner_name = "metasgd" if name in supporting("metasgd") else "maml"
-    assert name in supporting("maml")
-    learner = LEARNERS[learner_name](mlp((1, 8, 1)), 0.01)
+    the first of Meta-SGD (two meta entries), MAML and ProtoNets the estimator can drive."""
     est = ESTIMATORS[name]()
+    learner = next(lrn for lrn in (LEARNERS[n](mlp((1, 8, 1)), 0.01) for n in
+                                   ("metasgd", "maml", "protonet")) if supports(est, lrn))
     meta = learner.init(jax.random.PRNGKey(0))
     tasks = Sinusoid(4, 4).sample(jax.random.PRNGKey(1), 2)
+    if learner.name == "protonet":  # classification episodes: two classes of two examples
+        labels = jnp.tile(jnp.array([0, 1, 0, 1]), (2, 1))
+        tasks = tasks._replace(support_y=labels, query_y=labels)
     keys = jax.random.split(jax.random.PRNGKey(2), 2)
     scanned = jax.jit(lambda m: jax.lax.scan(
         lambda c, k: (c, est.estimate(learner, m, tasks, k, 3)), None, keys)[1])
@@ -258,7 +264,9 @@ def test_bad_settings_and_unsupported_learners():
         ESTIMATORS["implicit"](solver="lu")
     with pytest.raises(BadInput, match="--population"):
         ESTIMATORS["evolution"](population=0)
-    assert "implicit" not in supporting("metasgd") and "reptile" not in supporting("metasgd")
+    metasgd = LEARNERS["metasgd"](mlp((1, 8, 1)))
+    assert "implicit" not in supporting(metasgd) and "reptile" not in supporting(metasgd)
+    assert supporting(LEARNERS["protonet"](mlp((1, 8, 1)))) == ["prototypical"]
     from metalab.experiments.sinusoid.experiment import SinusoidConfig
 
     with pytest.raises(BadInput, match="--estimator.*backprop"):

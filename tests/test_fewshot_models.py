@@ -46,7 +46,7 @@ def test_im2col_second_order_meta_gradient_equals_xla(x64):
         meta = learner.init(jax.random.PRNGKey(0))
 
         def outer(m):
-            phi = inner_loop(learner, m, task.support_x, task.support_y, 2)
+            phi = inner_loop(learner, m, task.support_x, task.support_y, 2).phi.phi
             return learner.loss(m, phi, task.query_x, task.query_y)
 
         return jax.jit(jax.value_and_grad(outer))(meta)
@@ -103,7 +103,7 @@ def test_anil_equals_metasgd_with_frozen_body(x64):
     task = _episode(jax.random.PRNGKey(1), size=4)
 
     def outer(learner, m):
-        phi = inner_loop(learner, m, task.support_x, task.support_y, 2)
+        phi = inner_loop(learner, m, task.support_x, task.support_y, 2).phi
         return learner.loss(m, phi, task.query_x, task.query_y)
 
     ga = jax.jit(jax.grad(lambda m: outer(anil, m)))(meta)
@@ -111,7 +111,7 @@ def test_anil_equals_metasgd_with_frozen_body(x64):
     np.testing.assert_allclose(outer(anil, meta), outer(msgd, meta_sgd), rtol=1e-10)
     for a, b in zip(jax.tree.leaves(ga["init"]), jax.tree.leaves(gs["init"]), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
-    phi = inner_loop(anil, meta, task.support_x, task.support_y, 1)
+    phi = inner_loop(anil, meta, task.support_x, task.support_y, 1).phi
     assert not np.allclose(phi["w"], meta["init"]["head"]["w"])
 
 

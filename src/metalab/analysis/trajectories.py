@@ -14,6 +14,7 @@ import jax.numpy as jnp
 
 from metalab.analysis.bayes import posterior_trajectory
 from metalab.learners.base import Learner, Meta
+from metalab.learners.inner import trajectory
 
 
 def gradient_trajectory(
@@ -26,21 +27,9 @@ def gradient_trajectory(
     every: int = 1,
 ) -> jax.Array:
     """Predictions [steps // every + 1, Q, m] on query_x after 0, every, 2 every, ... inner
-    steps of ``learner`` on the support set (full-batch gradient descent by its own rule)."""
-    if steps % every:
-        raise ValueError(f"steps ({steps}) must be a multiple of every ({every})")
-
-    def step(phi, _):
-        g = jax.grad(learner.loss, argnums=1)(meta, phi, support_x, support_y)
-        return learner.step(meta, phi, g), None
-
-    def chunk(phi, _):
-        phi, _ = jax.lax.scan(step, phi, None, length=every)
-        return phi, learner.predict(meta, phi, query_x)
-
-    phi0 = learner.start(meta)
-    _, preds = jax.lax.scan(chunk, phi0, None, length=steps // every)
-    return jnp.concatenate([learner.predict(meta, phi0, query_x)[None], preds])
+    steps of ``learner`` on the support set (full-batch, by its own inner optimiser)."""
+    return trajectory(learner, meta, support_x, support_y, steps,
+                      lambda phi: learner.predict(meta, phi, query_x), every)
 
 
 def bayes_predictions(

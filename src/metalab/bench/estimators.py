@@ -19,7 +19,7 @@ import optax
 
 from metalab.bench.base import Bench, meta_step_row, xla_temp_mb
 from metalab.errors import flag, require
-from metalab.estimators import ESTIMATORS, supporting
+from metalab.estimators import ESTIMATORS, require_support
 from metalab.learners import LEARNERS
 from metalab.models import mlp
 from metalab.tasks import Sinusoid
@@ -43,12 +43,9 @@ class EstimatorsBenchConfig:
     """minimum timed seconds per configuration"""
 
     def __post_init__(self) -> None:
-        require(self.learner in LEARNERS, "--learner", f"choose from {sorted(LEARNERS)}")
-        ok = supporting(self.learner)
+        learner = LEARNERS[self.learner](mlp((1, self.width, self.width, 1)), 0.01)
         for name in self.estimators:
-            require(name in ok, "--estimators",
-                    f"{name!r} is unknown or does not support {self.learner!r}; choose from "
-                    f"{', '.join(ok)}")
+            require_support(name, learner, "--estimators")
         require(all(t >= 1 for t in self.inner_steps), "--inner-steps", "must be >= 1")
         for name in ("width", "meta_batch", "k_shot"):
             require(getattr(self, name) > 0, flag(name), "must be positive")

@@ -54,10 +54,10 @@ class OmniglotBenchConfig:
 
     def __post_init__(self) -> None:
         for name in self.learners:
-            fewshot.check_learner_estimator(name, "auto")
-        for name in self.estimators:
-            require(name in fewshot.estimator_names(), "--estimators",
-                    f"choose from {fewshot.estimator_names()}")
+            learner = fewshot.conv_learner(name, self.n_way, (28, 28, 1), self.width, 0.4,
+                                           "im2col")
+            for estimator in self.estimators:
+                fewshot.check_learner_estimator(learner, estimator)
         for v in self.variants:
             conv, _, task_map = v.partition(":")
             require(conv in CONVS and task_map in STRATEGIES, "--variants",
@@ -125,9 +125,9 @@ def rows(cfg: OmniglotBenchConfig) -> Iterator[dict]:
                 first: float | None = None
                 for variant in cfg.variants:
                     conv, _, task_map = variant.partition(":")
-                    learner = fewshot.make_learner(learner_name, cfg.n_way, (28, 28, 1),
+                    learner = fewshot.conv_learner(learner_name, cfg.n_way, (28, 28, 1),
                                                    cfg.width, 0.4, conv)
-                    est = fewshot.make_estimator(learner_name, est_name, task_map)
+                    est = fewshot.make_estimator(learner, est_name, task_map)
                     step = make_meta_step(learner, est, optimizer, episodes, cfg.meta_batch,
                                           inner, jax.random.PRNGKey(1))
                     state = init_state(learner, optimizer, jax.random.PRNGKey(0))

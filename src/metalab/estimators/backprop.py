@@ -3,7 +3,7 @@
 ``backprop`` is second-order MAML (Finn et al. 2017); ``first_order`` drops the inner
 gradients' dependence on the meta-parameters (first-order MAML), so no Hessian terms appear.
 
-Two options trade accuracy or compute for memory:
+Two options trade accuracy or compute for memory (both implemented by ``inner_loop``):
 
 * ``truncate=k``: truncated backpropagation through time (Shaban et al. 2019, "Truncated
   back-propagation for bilevel optimization"): only the last k inner steps are differentiated
@@ -26,89 +26,33 @@ import jax
 
 from metalab.errors import require
 from metalab.estimators.base import Estimate, Estimator, mean_value_and_grad
-from metalab.learners.base import Fast, Learner, Meta
+from metalab.estimators.task_map import check_strategy
+from metalab.learners.base import Learner, Meta
+from metalab.learners.inner import inner_loop
 from metalab.tasks.base import Task
 
-INNER_UNROLL = 5
-"""inner steps unrolled per iteration of the inner ``lax.scan``"""
 
+def _unrolled(name: str, first_order: bool, truncate: int | None, remat: bool,
+              remat_block: int | None, task_map: str) -> Estimator:
+    check_strategy(task_map)
 
-def unroll(
-    learner: Learner,
-    meta: Meta,
-    phi: Fast,
-    x: jax.Array,
-    y: jax.Array,
-    steps: int,
-    *,
-    first_order: bool = False,
-    block: int = 0,
-) -> Fast:
-    """``steps`` inner updates on (x, y) from ``phi``.
-
-    first_order: hold each inner gradient constant. block: if positive, run the steps as
-    segments of ``block`` steps, each rematerialised in the backward pass.
-    """
-
-    def step(m: Meta, p: Fast) -> Fast:
-        g = jax.grad(learner.loss, argnums=1)(m, p, x, y)
-        if first_order:
-            g = jax.lax.stop_gradient(g)
-        return learner.step(m, p, g)
-
-    def scan(m: Meta, p: Fast, n: int) -> Fast:
-        # Unrolling up to INNER_UNROLL steps lets XLA fuse across them: conv-net MAML with 5
-        # inner steps on CPU 1.2x faster; the program grows by at most that factor.
-        unroll = max(1, min(n, INNER_UNROLL))
-        return jax.lax.scan(lambda q, _: (step(m, q), None), p, None, length=n,
-                            unroll=unroll)[0]
-
-    if block <= 0:
-        return scan(meta, phi, steps)
-    n_segments, rest = divmod(steps, block)
-    segment = jax.checkpoint(lambda m, p: scan(m, p, block), prevent_cse=False)
-    phi = jax.lax.scan(lambda q, _: (segment(meta, q), None), phi, None, length=n_segments)[0]
-    return scan(meta, phi, rest)
-
-
-def adapted(
-    learner: Learner,
-    meta: Meta,
-    task: Task,
-    steps: int,
-    *,
-    first_order: bool = False,
-    truncate: int | None = None,
-    remat_block: int = 0,
-) -> Fast:
-    """Fast weights after ``steps`` inner steps on the support set, differentiable as configured."""
-    exact = steps if truncate is None or first_order else min(truncate, steps)
-    phi = unroll(learner, meta, learner.start(meta), task.support_x, task.support_y,
-                 steps - exact, first_order=True)
-    return unroll(learner, meta, phi, task.support_x, task.support_y, exact,
-                  first_order=first_order, block=remat_block)
-
-
-def _unrolled(first_order: bool, truncate: int | None, remat: bool, remat_block: int | None,
-              task_map: str = "vmap"):
     def estimate(
         learner: Learner, meta: Meta, tasks: Task, key: jax.Array, inner_steps: int
     ) -> Estimate:
         del key
         exact = inner_steps if truncate is None else min(truncate, inner_steps)
-        block = 0
-        if remat:
-            block = remat_block or max(1, math.ceil(math.sqrt(exact)))
+        block = (remat_block or max(1, math.ceil(math.sqrt(exact)))) if remat else 0
 
         def task_loss(meta: Meta, task: Task) -> jax.Array:
-            phi = adapted(learner, meta, task, inner_steps, first_order=first_order,
-                          truncate=truncate, remat_block=block)
+            phi = inner_loop(learner, meta, task.support_x, task.support_y, inner_steps,
+                             first_order=first_order, truncate=truncate,
+                             remat_block=block).phi
             return learner.loss(meta, phi, task.query_x, task.query_y)
 
         loss, grad = mean_value_and_grad(task_loss, meta, tasks, task_map)
         return loss, grad, {}
 
-    return estimate
+    return Estimator(name, estimate)
 
 
 def backprop(
@@ -125,14 +69,14 @@ def backprop(
     require(truncate is None or truncate >= 0, "--truncate", "must be a non-negative integer")
     require(remat_block is None or remat_block >= 1, "--remat-block", "must be at least 1")
     name = "backprop" if truncate is None else "truncated"
-    return Estimator(name, _unrolled(False, truncate, remat, remat_block, task_map))
+    return _unrolled(name, False, truncate, remat, remat_block, task_map)
 
 
-def truncated(truncate: int = 5, remat: bool = False) -> Estimator:
+def truncated(truncate: int = 5, remat: bool = False, task_map: str = "vmap") -> Estimator:
     """TBPTT: backprop through the last ``truncate`` inner steps, first-order before them."""
-    return backprop(remat=remat, truncate=truncate)
+    return backprop(remat=remat, truncate=truncate, task_map=task_map)
 
 
 def first_order(task_map: str = "vmap") -> Estimator:
     """First-order MAML: backprop with each inner gradient held constant."""
-    return Estimator("first-order", _unrolled(True, None, False, None, task_map))
+    return _unrolled("first-order", True, None, False, None, task_map)

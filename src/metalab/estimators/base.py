@@ -6,7 +6,9 @@ exposes one pure function:
     loss, grad, metrics = estimator.estimate(learner, meta, tasks, key, inner_steps)
 
 ``loss`` is the mean query loss after adaptation, ``grad`` has the structure of ``meta`` and
-``metrics`` is a dict of scalars. ``inner_steps`` is static (a Python int).
+``metrics`` is a dict of scalars. ``inner_steps`` is static (a Python int). ``requires`` names
+the learner properties (``learners/base.py``) the estimator relies on; it drives a learner
+exactly when the learner declares all of them (``supports``).
 """
 
 from __future__ import annotations
@@ -18,19 +20,23 @@ import jax
 import jax.numpy as jnp
 
 from metalab.estimators.task_map import map_tasks, resolve
-from metalab.learners.base import Learner, Meta
+from metalab.learners.base import GRADIENT_INNER_LOOP, Learner, Meta
 from metalab.tasks.base import Task
 
 Estimate = tuple[jax.Array, Meta, dict[str, jax.Array]]
 
 
 class Estimator(NamedTuple):
-    """A named meta-gradient estimator; ``learners`` lists the learner names it supports
-    (``None`` means every learner)."""
+    """A named meta-gradient estimator and the learner properties it requires."""
 
     name: str
     estimate: Callable[[Learner, Meta, Task, jax.Array, int], Estimate]
-    learners: frozenset[str] | None = None
+    requires: frozenset[str] = frozenset({GRADIENT_INNER_LOOP})
+
+
+def supports(estimator: Estimator, learner: Learner) -> bool:
+    """Whether ``learner`` declares every property ``estimator`` requires."""
+    return estimator.requires <= learner.properties
 
 
 def mean_over_tasks(

@@ -24,9 +24,11 @@ import jax.numpy as jnp
 
 from metalab.errors import require
 from metalab.estimators.base import Estimate, Estimator, mean_estimates
-from metalab.estimators.implicit import PROXIMAL_LEARNERS
-from metalab.estimators.proximal import inner_objective, minimise
+from metalab.estimators.implicit import PROXIMAL_REQUIREMENTS
+from metalab.estimators.proximal import with_proximal
+from metalab.estimators.task_map import check_strategy
 from metalab.learners.base import Fast, Learner, Meta
+from metalab.learners.inner import Solution, inner_start, solve
 from metalab.tasks.base import Task
 
 
@@ -35,41 +37,44 @@ def contrastive(
     lam: float = 1.0,
     symmetric: bool = False,
     tol: float = 0.0,
-    momentum: float = 0.0,
     nudged_steps: int | None = None,
+    task_map: str = "vmap",
 ) -> Estimator:
-    """The contrastive rule with nudging strength ``beta`` on the proximal problem (``lam``).
+    """The contrastive rule with nudging strength ``beta`` on the proximal problem (``lam``,
+    unused for learners with their own proximal term).
 
     symmetric: nudge to +beta and -beta (both from phi_0) instead of comparing with phi_0.
-    tol, momentum: inner solver's stopping gradient norm (0 = fixed steps) and momentum.
+    tol: the inner solver's stopping gradient norm (0 = fixed steps).
     nudged_steps: step budget of each nudged phase (default: the free phase's ``inner_steps``).
+    Every nudged phase starts from phi_0 with a fresh inner optimiser state.
     """
     require(beta > 0, "--beta", "must be positive")
     require(lam > 0, "--lam", "must be positive")
     require(tol >= 0, "--tol", "must be non-negative")
-    require(0 <= momentum < 1, "--momentum", "must be in [0, 1)")
     require(nudged_steps is None or nudged_steps >= 1, "--nudged-steps", "must be at least 1")
+    check_strategy(task_map)
 
     def estimate(
         learner: Learner, meta: Meta, tasks: Task, key: jax.Array, inner_steps: int
     ) -> Estimate:
         del key
-        objective = inner_objective(learner, lam)
-
-        def total(m: Meta, p: Fast, b: float | jax.Array, task: Task) -> jax.Array:
-            inner = objective(m, p, task.support_x, task.support_y)
-            return inner + b * learner.loss(m, p, task.query_x, task.query_y)
+        learner = with_proximal(learner, lam)
 
         def per_task(task: Task) -> Estimate:
-            def phase(b: float, start: Fast, steps: int):
-                grad_fn = jax.grad(lambda p: total(meta, p, b, task))
-                return minimise(learner, meta, grad_fn, start, steps, tol=tol,
-                                momentum=momentum)
+            def total(m: Meta, p: Fast, b: float, *_: jax.Array) -> jax.Array:
+                inner = learner.inner_loss(m, p, task.support_x, task.support_y)
+                return inner + b * learner.loss(m, p, task.query_x, task.query_y)
+
+            def phase(b: float, start: Fast | None, steps: int) -> Solution:
+                state = None if start is None else inner_start(learner, meta, start)
+                return solve(learner, meta, task.support_x, task.support_y, steps,
+                             state=state, tol=tol,
+                             objective=lambda m, p, *_: total(m, p, b))
 
             def d_meta(p: Fast, b: float) -> Meta:
-                return jax.grad(total)(meta, p, b, task)
+                return jax.grad(total)(meta, p, b)
 
-            free = phase(0.0, learner.start(meta), inner_steps)
+            free = phase(0.0, None, inner_steps)
             nudge = nudged_steps or inner_steps
             plus = phase(beta, free.phi, nudge)
             if symmetric:
@@ -84,13 +89,14 @@ def contrastive(
             return loss, grad, {"free_grad_norm": free.grad_norm,
                                 "inner_steps_taken": steps.astype(jnp.float32)}
 
-        return mean_estimates(per_task, tasks)
+        return mean_estimates(per_task, tasks, task_map)
 
     name = "contrastive-symmetric" if symmetric else "contrastive"
-    return Estimator(name, estimate, PROXIMAL_LEARNERS)
+    return Estimator(name, estimate, PROXIMAL_REQUIREMENTS)
 
 
 def contrastive_symmetric(beta: float = 0.01, lam: float = 1.0, tol: float = 0.0,
-                          momentum: float = 0.0) -> Estimator:
+                          nudged_steps: int | None = None, task_map: str = "vmap") -> Estimator:
     """The symmetric (+-beta) contrastive rule."""
-    return contrastive(beta, lam, symmetric=True, tol=tol, momentum=momentum)
+    return contrastive(beta, lam, symmetric=True, tol=tol, nudged_steps=nudged_steps,
+                       task_map=task_map)

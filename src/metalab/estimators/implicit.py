@@ -13,8 +13,10 @@ or a truncated Neumann series, which equals backprop through ``terms`` gradient 
 the fixed point (recurrent backprop; Liao et al. 2018, Lorraine et al. 2020).
 
 The result is exact only when phi is the minimiser; the inner solve uses ``inner_steps`` of the
-learner's own step (or stops earlier at ``tol``), so A must be positive definite there (lam
-larger than the most negative Hessian eigenvalue) for CG to be meaningful.
+learner's own inner optimiser (or stops earlier at ``tol``), so A must be positive definite
+there (lam larger than the most negative Hessian eigenvalue) for CG to be meaningful. The
+learner must have a fixed inner rule: meta-parameters that act only through the update
+(Meta-SGD's rates) do not move phi* and would silently get a zero gradient.
 """
 
 from __future__ import annotations
@@ -27,14 +29,16 @@ import optax
 
 from metalab.errors import require
 from metalab.estimators.base import Estimate, Estimator, mean_estimates
-from metalab.estimators.proximal import inner_objective, minimise
-from metalab.learners.base import Fast, Learner, Meta
+from metalab.estimators.proximal import with_proximal
+from metalab.estimators.task_map import check_strategy
+from metalab.learners.base import FIXED_RULE, GRADIENT_INNER_LOOP, Fast, Learner, Meta
+from metalab.learners.inner import solve as solve_inner
 from metalab.tasks.base import Task
 
 Solve = Callable[[Callable[[Fast], Fast], Fast], Fast]
 
-# learners whose meta-parameters act only through the loss and the initialisation
-PROXIMAL_LEARNERS = frozenset({"maml", "anil"})
+PROXIMAL_REQUIREMENTS = frozenset({GRADIENT_INNER_LOOP, FIXED_RULE})
+"""what the implicit and contrastive estimators require of a learner"""
 
 
 def cg(maxiter: int = 20, tol: float = 1e-10) -> Solve:
@@ -62,13 +66,13 @@ def neumann(terms: int = 50, alpha: float = 0.01) -> Solve:
 
 
 def implicit_gradient(
-    learner: Learner, lam: float, solve: Solve, meta: Meta, phi: Fast, task: Task
+    learner: Learner, solve: Solve, meta: Meta, phi: Fast, task: Task
 ) -> Estimate:
-    """Query loss at ``phi`` and the implicit meta-gradient, taking ``phi`` as the minimiser."""
-    objective = inner_objective(learner, lam)
+    """Query loss at ``phi`` and the implicit meta-gradient, taking ``phi`` as the minimiser
+    of ``learner.inner_loss`` on the support set."""
 
     def optimality(m: Meta, p: Fast) -> Fast:
-        return jax.grad(objective, argnums=1)(m, p, task.support_x, task.support_y)
+        return jax.grad(learner.inner_loss, argnums=1)(m, p, task.support_x, task.support_y)
 
     loss, (direct, g_phi) = jax.value_and_grad(learner.loss, argnums=(0, 1))(
         meta, phi, task.query_x, task.query_y
@@ -91,17 +95,19 @@ def implicit(
     solver_steps: int = 20,
     alpha: float = 0.01,
     tol: float = 0.0,
-    momentum: float = 0.0,
+    task_map: str = "vmap",
 ) -> Estimator:
     """iMAML: inner proximal solve, then ``solver`` ("cg" or "neumann") on A v = grad L_out.
 
-    lam: proximal strength. solver_steps: CG iterations or Neumann terms. alpha: Neumann step.
-    tol, momentum: the inner solver's stopping gradient norm and heavy-ball momentum.
+    lam: proximal strength (unused for learners with their own proximal term).
+    solver_steps: CG iterations or Neumann terms. alpha: Neumann step.
+    tol: the inner solver's stopping gradient norm (0: always ``inner_steps`` steps).
     """
     require(lam > 0, "--lam", "must be positive")
     require(solver in ("cg", "neumann"), "--solver", "choose from cg, neumann")
     require(solver_steps >= 1, "--solver-steps", "must be at least 1")
-    require(0 <= momentum < 1, "--momentum", "must be in [0, 1)")
+    require(tol >= 0, "--tol", "must be non-negative")
+    check_strategy(task_map)
     solve = cg(solver_steps) if solver == "cg" else neumann(solver_steps, alpha)
     name = "implicit" if solver == "cg" else "implicit-neumann"
 
@@ -109,23 +115,22 @@ def implicit(
         learner: Learner, meta: Meta, tasks: Task, key: jax.Array, inner_steps: int
     ) -> Estimate:
         del key
-        objective = inner_objective(learner, lam)
+        learner = with_proximal(learner, lam)
 
         def per_task(task: Task) -> Estimate:
-            grad_in = jax.grad(objective, argnums=1)
-            sol = minimise(
-                learner, meta, lambda p: grad_in(meta, p, task.support_x, task.support_y),
-                learner.start(meta), inner_steps, tol=tol, momentum=momentum,
-            )
-            loss, grad, metrics = implicit_gradient(learner, lam, solve, meta, sol.phi, task)
+            sol = solve_inner(learner, meta, task.support_x, task.support_y, inner_steps,
+                              tol=tol)
+            loss, grad, metrics = implicit_gradient(learner, solve, meta, sol.phi, task)
             return loss, grad, {**metrics, "inner_grad_norm": sol.grad_norm,
                                 "inner_steps_taken": sol.steps.astype(jnp.float32)}
 
-        return mean_estimates(per_task, tasks)
+        return mean_estimates(per_task, tasks, task_map)
 
-    return Estimator(name, estimate, PROXIMAL_LEARNERS)
+    return Estimator(name, estimate, PROXIMAL_REQUIREMENTS)
 
 
-def implicit_neumann(lam: float = 1.0, terms: int = 50, alpha: float = 0.01) -> Estimator:
+def implicit_neumann(lam: float = 1.0, terms: int = 50, alpha: float = 0.01, tol: float = 0.0,
+                     task_map: str = "vmap") -> Estimator:
     """iMAML with a truncated Neumann series instead of CG (recurrent backprop)."""
-    return implicit(lam=lam, solver="neumann", solver_steps=terms, alpha=alpha)
+    return implicit(lam=lam, solver="neumann", solver_steps=terms, alpha=alpha, tol=tol,
+                    task_map=task_map)

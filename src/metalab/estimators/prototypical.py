@@ -1,7 +1,7 @@
 """The ProtoNet meta-gradient (Snell et al. 2017): exact gradient of the query cross-entropy
 through the closed-form prototypes; see ``learners/protonet.py`` for why ProtoNet has its own
-estimator. Not in ``ESTIMATORS`` (which lists estimators for gradient-based inner loops);
-``experiments/fewshot.py`` pairs it with the ``protonet`` learner.
+estimator. It requires the ``prototypes`` property, so it drives ``protonet`` and nothing else,
+and no gradient-inner-loop estimator drives ``protonet``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax
 
 from metalab.estimators.base import Estimate, Estimator, mean_value_and_grad
-from metalab.learners.base import Learner, Meta, cross_entropy
+from metalab.learners.base import PROTOTYPES, Learner, Meta, cross_entropy
 from metalab.learners.protonet import query_logits
 from metalab.tasks.base import Task
 
@@ -32,4 +32,4 @@ def prototypical(task_map: str = "vmap") -> Estimator:
         loss, grad = mean_value_and_grad(task_loss, meta, tasks, task_map)
         return loss, grad, {}
 
-    return Estimator("prototypical", estimate, frozenset({"protonet"}))
+    return Estimator("prototypical", estimate, frozenset({PROTOTYPES}))

@@ -7,9 +7,9 @@ mean(phi - theta); with one inner step it is the gradient of the support loss (j
 with more it picks up MAML-like terms that favour fast adaptation. No derivative of the inner
 loop is taken, so memory is flat in the number of inner steps.
 
-Only the initialisation receives a signal, so Reptile supports learners whose fast weights
-have the structure of ``meta["init"]`` and whose other meta-parameters would otherwise get a
-zero update: plain MAML.
+Only the initialisation receives a signal, so Reptile requires a learner whose fast weights
+start at ``meta["init"]`` (``learned-init``) and whose inner rule reads no other
+meta-parameter (``fixed-rule``), which would otherwise get a zero update: MAML, for example.
 """
 
 from __future__ import annotations
@@ -17,28 +17,31 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from metalab.estimators.backprop import unroll
+from metalab.errors import require
 from metalab.estimators.base import Estimate, Estimator, mean_estimates
-from metalab.learners.base import Learner, Meta
+from metalab.estimators.task_map import check_strategy
+from metalab.learners.base import FIXED_RULE, GRADIENT_INNER_LOOP, LEARNED_INIT, Learner, Meta
+from metalab.learners.inner import inner_loop
 from metalab.tasks.base import Task
 
 
-def reptile() -> Estimator:
+def reptile(task_map: str = "vmap") -> Estimator:
     """Reptile's direction theta - phi_T, averaged over the tasks (Nichol et al. 2018)."""
+    check_strategy(task_map)
 
     def estimate(
         learner: Learner, meta: Meta, tasks: Task, key: jax.Array, inner_steps: int
     ) -> Estimate:
         del key
+        require(set(meta) == {"init"}, "--learner", "Reptile moves only meta['init']; "
+                f"this learner also meta-learns {sorted(set(meta) - {'init'})}")
 
         def per_task(task: Task) -> Estimate:
-            phi = unroll(learner, meta, learner.start(meta), task.support_x, task.support_y,
-                         inner_steps)
+            phi = inner_loop(learner, meta, task.support_x, task.support_y, inner_steps).phi
             loss = learner.loss(meta, phi, task.query_x, task.query_y)
-            grad = {**jax.tree.map(jnp.zeros_like, meta),
-                    "init": jax.tree.map(jnp.subtract, meta["init"], phi)}
-            return loss, grad, {}
+            return loss, {"init": jax.tree.map(jnp.subtract, meta["init"], phi)}, {}
 
-        return mean_estimates(per_task, tasks)
+        return mean_estimates(per_task, tasks, task_map)
 
-    return Estimator("reptile", estimate, frozenset({"maml"}))
+    return Estimator("reptile", estimate,
+                     frozenset({GRADIENT_INNER_LOOP, LEARNED_INIT, FIXED_RULE}))

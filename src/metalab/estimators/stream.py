@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from metalab.estimators.base import Estimate, Estimator, mean_over_tasks
 from metalab.learners.base import Fast, Learner, Meta
+from metalab.learners.inner import InnerState, inner_loop, inner_start
 from metalab.tasks.base import Task
 
 
@@ -29,22 +30,16 @@ def learn_stream(
 ) -> Fast:
     """Fast weights after each task of the stream: a pytree with leading axis T.
 
-    xs, ys: [T, K, ...] support sets, learned in order with ``steps`` inner updates each.
+    xs, ys: [T, K, ...] support sets, learned in order with ``steps`` inner updates each; the
+    inner optimiser's state carries over from one task to the next.
     """
 
-    def one_task(phi: Fast, data: tuple[jax.Array, jax.Array]) -> tuple[Fast, Fast]:
+    def one_task(state: InnerState, data: tuple[jax.Array, jax.Array]):
         x, y = data
+        state = inner_loop(learner, meta, x, y, steps, state=state, first_order=first_order)
+        return state, state.phi
 
-        def step(p: Fast, _: None) -> tuple[Fast, None]:
-            g = jax.grad(learner.loss, argnums=1)(meta, p, x, y)
-            if first_order:
-                g = jax.lax.stop_gradient(g)
-            return learner.step(meta, p, g), None
-
-        phi = jax.lax.scan(step, phi, None, length=steps)[0]
-        return phi, phi
-
-    return jax.lax.scan(one_task, learner.start(meta), (xs, ys))[1]
+    return jax.lax.scan(one_task, inner_start(learner, meta), (xs, ys))[1]
 
 
 def retention_matrix(learner: Learner, meta: Meta, stream: Task, steps: int) -> jax.Array:

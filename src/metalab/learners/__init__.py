@@ -1,23 +1,46 @@
 """Learners: what is meta-learned and how the inner loop runs.
 
-``LEARNERS`` maps a name to a factory ``(model, inner_lr, loss) -> Learner``.
+``LEARNERS`` maps a name to a factory ``(model, inner_lr, loss, **options) -> Learner``;
+``register_learner`` adds one from user code.
 """
 
-from metalab.learners.anil import anil as anil
-from metalab.learners.base import Learner as Learner
-from metalab.learners.base import inner_loop as inner_loop
-from metalab.learners.base import trajectory as trajectory
-from metalab.learners.maml import maml as maml
-from metalab.learners.metasgd import metasgd as metasgd
-from metalab.learners.protonet import protonet as protonet
-from metalab.learners.sparse import sparse_maml as sparse_maml
-from metalab.learners.sparse import sparse_relu_maml as sparse_relu_maml
+from metalab.learners.anil import anil
+from metalab.learners.base import (
+    FIXED_RULE,
+    GRADIENT_INNER_LOOP,
+    LEARNED_INIT,
+    PROTOTYPES,
+    PROXIMAL,
+    SPARSE_UPDATES,
+    Learner,
+    cross_entropy,
+    mse,
+)
+from metalab.learners.gradient import init_learner
+from metalab.learners.inner import InnerState, inner_loop, inner_start, solve, trajectory
+from metalab.learners.maml import maml
+from metalab.learners.metasgd import metasgd
+from metalab.learners.optimizers import INNER_OPTIMIZERS, inner_optimizer, scale_by_rates
+from metalab.learners.protonet import protonet
+from metalab.learners.sparse import sparse_maml, sparse_relu_maml, update_gate
+from metalab.registry import Registry
 
-LEARNERS = {
-    "maml": maml,
-    "metasgd": metasgd,
-    "anil": anil,
-    "protonet": protonet,
-    "sparse-maml": sparse_maml,
-    "sparse-relu-maml": sparse_relu_maml,
-}
+LEARNERS: Registry = Registry("learner", "--learner")
+for _name, _factory in [("maml", maml), ("metasgd", metasgd), ("anil", anil),
+                        ("protonet", protonet), ("sparse-maml", sparse_maml),
+                        ("sparse-relu-maml", sparse_relu_maml)]:
+    LEARNERS.register(_name, _factory)
+
+
+def register_learner(name: str, factory, *, replace: bool = False):
+    """Make ``factory(model, inner_lr, loss, **options) -> Learner`` available as ``name``."""
+    return LEARNERS.register(name, factory, replace=replace)
+
+
+__all__ = [
+    "FIXED_RULE", "GRADIENT_INNER_LOOP", "INNER_OPTIMIZERS", "LEARNED_INIT", "LEARNERS",
+    "PROTOTYPES", "PROXIMAL", "SPARSE_UPDATES", "InnerState", "Learner", "anil",
+    "cross_entropy", "init_learner", "inner_loop", "inner_optimizer", "inner_start", "maml",
+    "metasgd", "mse", "protonet", "register_learner", "scale_by_rates", "solve",
+    "sparse_maml", "sparse_relu_maml", "trajectory", "update_gate",
+]

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import jax
 
-from metalab.learners.base import LOSSES, Learner
+from metalab.learners.base import FIXED_RULE, GRADIENT_INNER_LOOP, Learner, loss_fn
+from metalab.learners.optimizers import Preconditioner, inner_optimizer
 from metalab.models.base import Model
 
 
-def anil(model: Model, inner_lr: float = 0.01, loss: str = "mse", head: str = "head") -> Learner:
+def anil(model: Model, inner_lr: float = 0.01, loss: str = "mse", head: str = "head", *,
+         inner_opt: Preconditioner = "sgd", momentum: float = 0.9) -> Learner:
     """Inner step on the head only: phi <- phi - inner_lr * grad, phi = theta[head].
 
     ``head`` is the key of the output layer in the model's parameters (``head`` for the conv
     net, ``layer{n-1}`` for an n-layer MLP).
     """
-    loss_fn = LOSSES[loss]
+    task_loss = loss_fn(loss)
 
     def init(key: jax.Array) -> dict:
         theta = model.init(key)
@@ -32,14 +34,17 @@ def anil(model: Model, inner_lr: float = 0.01, loss: str = "mse", head: str = "h
     def full(meta: dict, phi) -> dict:
         return {**meta["init"], head: phi}
 
-    def step(meta: dict, phi, g):
-        return jax.tree.map(lambda p, d: p - inner_lr * d, phi, g)
+    def apply_loss(meta: dict, phi, x: jax.Array, y: jax.Array) -> jax.Array:
+        return task_loss(model.apply(full(meta, phi), x), y)
 
+    optimizer = inner_optimizer(inner_lr, inner_opt, momentum)
     return Learner(
         name="anil",
         init=init,
         start=lambda meta: meta["init"][head],
-        step=step,
-        loss=lambda meta, phi, x, y: loss_fn(model.apply(full(meta, phi), x), y),
+        loss=apply_loss,
         predict=lambda meta, phi, x: model.apply(full(meta, phi), x),
+        optimizer=lambda meta: optimizer,
+        inner_loss=apply_loss,
+        properties=frozenset({GRADIENT_INNER_LOOP, FIXED_RULE}),
     )

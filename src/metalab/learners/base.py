@@ -1,15 +1,19 @@
-"""The learner contract: what is meta-learned and how one inner step runs.
+"""The learner contract: what is meta-learned and how the inner loop runs.
 
-A learner is a small record of pure functions, so every estimator can drive every learner:
+A learner is a small record of pure functions over pytrees, so every estimator can drive every
+learner whose declared properties it needs:
 
-    meta  = learner.init(key)                  # meta-parameters (what the outer loop learns)
-    phi   = learner.start(meta)                # fast weights the inner loop starts from
-    g     = grad of learner.loss(meta, phi, x, y) w.r.t. phi
-    phi   = learner.step(meta, phi, g)         # one inner update
-    y_hat = learner.predict(meta, phi, x)
+    meta  = learner.init(key)                   # meta-parameters (what the outer loop learns)
+    phi   = learner.start(meta)                 # fast weights the inner loop starts from
+    opt   = learner.optimizer(meta)             # the inner update: an optax transformation
+    g     = grad of learner.inner_loss(meta, phi, x, y) w.r.t. phi
+    y_hat = learner.predict(meta, phi, x);  learner.loss(meta, phi, x, y)  (the outer loss)
 
-Every learner's meta-parameters are a dict whose entry ``"init"`` is the learned
-initialisation theta (the thing Reptile and implicit methods move towards the adapted weights).
+The inner update is an ``optax.GradientTransformation`` built from the meta-parameters, so
+meta-learned rates and masks scale or gate it (Meta-SGD, sparse-MAML) and any optax
+preconditioner (momentum, Nesterov, Adam) composes with them; its state travels with the fast
+weights (``learners/inner.py``). ``properties`` says what an estimator may rely on (see the
+constants below); estimators list what they require, so compatibility is data, not names.
 """
 
 from __future__ import annotations
@@ -18,10 +22,27 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
+import optax
 
 Meta = Any
 Fast = Any
+Loss = Callable[[Meta, Fast, jax.Array, jax.Array], jax.Array]
+
+GRADIENT_INNER_LOOP = "gradient-inner-loop"
+"""The learner adapts by steps of ``optimizer(meta)`` on ``inner_loss`` (not in closed form)."""
+LEARNED_INIT = "learned-init"
+"""``start(meta)`` is ``meta["init"]``: the fast weights have the initialisation's structure."""
+FIXED_RULE = "fixed-rule"
+"""``optimizer(meta)`` reads no meta-parameter, so the inner solution depends on meta only
+through the inner objective and the start: what implicit and contrastive gradients assume."""
+PROXIMAL = "proximal"
+"""``inner_loss`` already holds a pull towards meta-learned values (a proximal term), so
+implicit and contrastive estimators use it as it is instead of adding iMAML's."""
+SPARSE_UPDATES = "sparse-updates"
+"""Meta-learned gates leave some fast weights exactly unchanged by the inner loop (sparse-MAML's
+masks, sparse-ReLU-MAML's rectified rates); ``learners.sparse.update_gate`` shows which."""
+PROTOTYPES = "prototypes"
+"""Adapts in closed form from class prototypes (ProtoNets); driven by its own estimator."""
 
 
 class Learner(NamedTuple):
@@ -30,73 +51,32 @@ class Learner(NamedTuple):
     name: str
     init: Callable[[jax.Array], Meta]
     start: Callable[[Meta], Fast]
-    step: Callable[[Meta, Fast, Fast], Fast]
-    loss: Callable[[Meta, Fast, jax.Array, jax.Array], jax.Array]
+    loss: Loss  # the outer (query) loss of fast weights phi
     predict: Callable[[Meta, Fast, jax.Array], jax.Array]
-
-
-def inner_loop(
-    learner: Learner,
-    meta: Meta,
-    x: jax.Array,
-    y: jax.Array,
-    steps: int,
-    *,
-    first_order: bool = False,
-    remat: bool = False,
-) -> Fast:
-    """Run ``steps`` inner updates on (x, y) from ``learner.start(meta)`` as one ``lax.scan``.
-
-    first_order: treat each inner gradient as a constant (first-order MAML, Finn et al. 2017).
-    remat: recompute each step's activations in the backward pass (``jax.checkpoint``).
-    """
-
-    def body(phi: Fast, _: None) -> tuple[Fast, None]:
-        g = jax.grad(learner.loss, argnums=1)(meta, phi, x, y)
-        if first_order:
-            g = jax.lax.stop_gradient(g)
-        return learner.step(meta, phi, g), None
-
-    if remat:
-        body = jax.checkpoint(body)
-    phi, _ = jax.lax.scan(body, learner.start(meta), None, length=steps)
-    return phi
-
-
-def trajectory(
-    learner: Learner,
-    meta: Meta,
-    x: jax.Array,
-    y: jax.Array,
-    steps: int,
-    measure: Callable[[Fast], Any],
-) -> Any:
-    """``measure(phi_t)`` for t = 0..steps along the inner loop on (x, y), stacked on axis 0.
-
-    Used to evaluate adaptation (query loss or predictions after each inner step) in one scan.
-    """
-
-    def body(phi: Fast, _: None) -> tuple[Fast, Any]:
-        g = jax.grad(learner.loss, argnums=1)(meta, phi, x, y)
-        return learner.step(meta, phi, g), measure(phi)
-
-    phi, seen = jax.lax.scan(body, learner.start(meta), None, length=steps)
-    last = measure(phi)
-    return jax.tree.map(lambda s, f: jnp.concatenate([s, f[None]]), seen, last)
+    optimizer: Callable[[Meta], optax.GradientTransformation]
+    inner_loss: Loss  # the objective the inner loop descends (``loss`` plus any regulariser)
+    properties: frozenset[str] = frozenset()
 
 
 def mse(pred: jax.Array, y: jax.Array) -> jax.Array:
     """Mean squared error over all elements."""
-    return jnp.mean((pred - y) ** 2)
+    return optax.losses.squared_error(pred, y).mean()
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Mean softmax cross-entropy with integer labels."""
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    return -jnp.mean(jnp.take_along_axis(logp, labels[..., None].astype(jnp.int32), axis=-1))
+    return optax.losses.softmax_cross_entropy_with_integer_labels(
+        logits, labels.astype(jax.numpy.int32)).mean()
 
 
 LOSSES: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
     "mse": mse,
     "cross_entropy": cross_entropy,
 }
+
+
+def loss_fn(name: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """The loss called ``name``; ``ValueError`` naming the choices otherwise."""
+    if name not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {name!r}")
+    return LOSSES[name]

@@ -9,29 +9,18 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from metalab.learners.base import LOSSES, Learner
+from metalab.learners.base import Learner
+from metalab.learners.gradient import init_learner
+from metalab.learners.optimizers import Preconditioner
 from metalab.models.base import Model
 
 
-def metasgd(model: Model, inner_lr: float = 0.01, loss: str = "mse") -> Learner:
-    """Meta-parameters ``{"init": theta, "lr": alpha}``; inner step phi <- phi - alpha * grad.
-
-    ``inner_lr`` is the value every alpha starts from.
-    """
-    loss_fn = LOSSES[loss]
-
-    def init(key: jax.Array) -> dict:
-        theta = model.init(key)
-        return {"init": theta, "lr": jax.tree.map(lambda p: jnp.full_like(p, inner_lr), theta)}
-
-    def step(meta: dict, phi, g):
-        return jax.tree.map(lambda p, a, d: p - a * d, phi, meta["lr"], g)
-
-    return Learner(
-        name="metasgd",
-        init=init,
-        start=lambda meta: meta["init"],
-        step=step,
-        loss=lambda meta, phi, x, y: loss_fn(model.apply(phi, x), y),
-        predict=lambda meta, phi, x: model.apply(phi, x),
+def metasgd(model: Model, inner_lr: float = 0.01, loss: str = "mse", *,
+            inner_opt: Preconditioner = "sgd", momentum: float = 0.9) -> Learner:
+    """Meta-parameters ``{"init": theta, "lr": alpha}``; inner step phi <- phi - alpha * grad
+    (or ``inner_opt``'s direction scaled by alpha). Every alpha starts at ``inner_lr``."""
+    return init_learner(
+        "metasgd", model, loss, lambda meta: meta["lr"], inner_opt=inner_opt, momentum=momentum,
+        extras=lambda key, theta: {"lr": jax.tree.map(lambda p: jnp.full_like(p, inner_lr),
+                                                      theta)},
     )

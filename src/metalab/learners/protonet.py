@@ -5,13 +5,12 @@ p_c = mean of f(x) over the support examples of class c, and a query x is classi
 softmax(-||f(x) - p_c||^2) (squared Euclidean distance, as in the paper).
 
 Design. The adaptation needs the support *data* to build the prototypes, while the ``Learner``
-contract's inner update ``step(meta, phi, grad)`` only sees a gradient, and its ``loss`` serves
-both as inner and outer loss. So ProtoNet does not pretend to have an inner loop: its
-``Learner`` record (registered as ``protonet``) has the embedding as fast weights, an identity
-``step`` and ``predict`` = the embedding; the episode-level computation lives here, in
-``query_logits``, and its meta-gradient in the ``prototypical`` estimator, which is the exact
-gradient of the query cross-entropy through the prototypes. Experiments pair the learner with
-that estimator (its ``learners`` field admits only ``protonet``).
+contract's inner update only sees a gradient. So ProtoNet does not pretend to have an inner
+loop: its ``Learner`` record (registered as ``protonet``) has the embedding as fast weights, an
+inner optimiser that changes nothing, ``predict`` = the embedding and the property
+``prototypes`` instead of ``gradient-inner-loop``; the episode-level computation lives here,
+in ``query_logits``, and its meta-gradient in the ``prototypical`` estimator (which requires
+``prototypes``), the exact gradient of the query cross-entropy through the prototypes.
 
 The number of classes is not fixed: prototypes are built for every label value up to the
 support size and absent classes get a logit of -1e9, so one embedding serves 5-way training
@@ -22,8 +21,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
 
-from metalab.learners.base import Learner, Meta, cross_entropy
+from metalab.learners.base import PROTOTYPES, Learner, Meta, cross_entropy
 from metalab.models.base import Model
 from metalab.tasks.base import Task
 
@@ -55,7 +55,8 @@ def protonet(model: Model, inner_lr: float = 0.0, loss: str = "cross_entropy") -
     """The embedding ``model`` (without its ``head``, if it has one) as a ``Learner`` record.
 
     ``inner_lr`` and ``loss`` are accepted for a uniform factory signature and unused: there
-    is no gradient inner loop (``step`` is the identity) and the loss is always the
+    is no gradient inner loop (the inner optimiser is ``optax.set_to_zero``) and the loss is
+    always the
     cross-entropy of distance logits. ``loss(meta, phi, x, y)`` scores a labelled set against
     its own prototypes.
     """
@@ -76,7 +77,9 @@ def protonet(model: Model, inner_lr: float = 0.0, loss: str = "cross_entropy") -
         name="protonet",
         init=init,
         start=lambda meta: meta["init"],
-        step=lambda meta, phi, g: phi,
         loss=own_loss,
         predict=embed,
+        optimizer=lambda meta: optax.set_to_zero(),
+        inner_loss=own_loss,
+        properties=frozenset({PROTOTYPES}),
     )

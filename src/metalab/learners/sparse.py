@@ -22,7 +22,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from metalab.learners.base import LOSSES, Learner
+from metalab.learners.base import SPARSE_UPDATES, Learner
+from metalab.learners.gradient import init_learner
+from metalab.learners.optimizers import Preconditioner
 from metalab.models.base import Model, Params
 
 
@@ -59,70 +61,51 @@ def sparse_maml(
     *,
     mask_scale: float = 0.5,
     mask_shift: float = 0.0,
+    inner_opt: Preconditioner = "sgd",
+    momentum: float = 0.9,
 ) -> Learner:
     """Meta-parameters ``{"init": theta, "mask": m}``; inner step
-    phi <- phi - inner_lr * heaviside_ste(m) * grad.
+    phi <- phi - inner_lr * heaviside_ste(m) * grad (or ``inner_opt``'s direction, gated).
 
     theta is drawn from ``key`` exactly as MAML's, so both start from the same weights.
     """
-    loss_fn = LOSSES[loss]
-
-    def init(key: jax.Array) -> dict:
-        theta = model.init(key)
-        mask = init_mask_logits(jax.random.fold_in(key, 1), theta, mask_scale, mask_shift)
-        return {"init": theta, "mask": mask}
-
-    def step(meta: dict, phi, g):
-        return jax.tree.map(
-            lambda p, m, d: p - inner_lr * heaviside_ste(m) * d, phi, meta["mask"], g
-        )
-
-    return Learner(
-        name="sparse-maml",
-        init=init,
-        start=lambda meta: meta["init"],
-        step=step,
-        loss=lambda meta, phi, x, y: loss_fn(model.apply(phi, x), y),
-        predict=lambda meta, phi, x: model.apply(phi, x),
+    return init_learner(
+        "sparse-maml", model, loss,
+        lambda meta: jax.tree.map(lambda m: inner_lr * heaviside_ste(m), meta["mask"]),
+        inner_opt=inner_opt, momentum=momentum, properties=frozenset({SPARSE_UPDATES}),
+        extras=lambda key, theta: {"mask": init_mask_logits(jax.random.fold_in(key, 1), theta,
+                                                            mask_scale, mask_shift)},
     )
 
 
-def sparse_relu_maml(model: Model, inner_lr: float = 0.01, loss: str = "mse") -> Learner:
+def sparse_relu_maml(model: Model, inner_lr: float = 0.01, loss: str = "mse", *,
+                     inner_opt: Preconditioner = "sgd", momentum: float = 0.9) -> Learner:
     """Meta-parameters ``{"init": theta, "lr": a}``; inner step phi <- phi - relu(a) * grad.
 
     Every rate starts at ``inner_lr``; a rate pushed below zero freezes its weight exactly
     (and, ReLU's gradient being zero there, stays frozen), which is how sparsity emerges.
     With all rates positive this is Meta-SGD.
     """
-    loss_fn = LOSSES[loss]
-
-    def init(key: jax.Array) -> dict:
-        theta = model.init(key)
-        return {"init": theta, "lr": jax.tree.map(lambda p: jnp.full_like(p, inner_lr), theta)}
-
-    def step(meta: dict, phi, g):
-        return jax.tree.map(lambda p, a, d: p - jax.nn.relu(a) * d, phi, meta["lr"], g)
-
-    return Learner(
-        name="sparse-relu-maml",
-        init=init,
-        start=lambda meta: meta["init"],
-        step=step,
-        loss=lambda meta, phi, x, y: loss_fn(model.apply(phi, x), y),
-        predict=lambda meta, phi, x: model.apply(phi, x),
+    return init_learner(
+        "sparse-relu-maml", model, loss, lambda meta: jax.tree.map(jax.nn.relu, meta["lr"]),
+        inner_opt=inner_opt, momentum=momentum, properties=frozenset({SPARSE_UPDATES}),
+        extras=lambda key, theta: {"lr": jax.tree.map(lambda p: jnp.full_like(p, inner_lr),
+                                                      theta)},
     )
 
 
-def update_gate(learner_name: str, meta: dict) -> Params | None:
-    """Per-weight 0/1 array: 1 where the inner loop changes the weight; None if not sparse.
+def update_gate(learner: Learner, meta: dict) -> Params:
+    """Per-weight 0/1 array: 1 where the inner loop changes the fast weight.
 
-    sparse-MAML: 1[m >= 0]; sparse-ReLU-MAML: 1[rate > 0]. Other learners update every weight.
+    Read off the learner's own inner update (a probe gradient of ones from a fresh optimiser
+    state), so it holds for any learner: sparse-MAML gives 1[m >= 0], sparse-ReLU-MAML
+    1[rate > 0], MAML all ones.
     """
-    if learner_name == "sparse-maml":
-        return jax.tree.map(lambda m: (m >= 0).astype(jnp.float32), meta["mask"])
-    if learner_name == "sparse-relu-maml":
-        return jax.tree.map(lambda a: (a > 0).astype(jnp.float32), meta["lr"])
-    return None
+    phi = learner.start(meta)
+    opt = learner.optimizer(meta)
+    ones = jax.tree.map(jnp.ones_like, phi)
+    updates, _ = opt.update(ones, opt.init(phi), phi)
+    return jax.tree.map(lambda u: (u != 0).astype(jnp.float32), updates)
 
 
 def update_fractions(gate: Params) -> dict[str, jax.Array]:

@@ -60,15 +60,10 @@ def make_meta_step(
         loss, grad, metrics = estimator.estimate(learner, state.meta, batch, k_est, inner_steps)
         updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
         meta = optax.apply_updates(state.meta, updates)
-        metrics = {"loss": loss, "grad_norm": tree_norm(grad), **metrics}
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grad), **metrics}
         return TrainState(meta, opt_state, state.step + 1), metrics
 
     return meta_step
-
-
-def tree_norm(tree) -> jax.Array:
-    """Euclidean norm of all leaves together."""
-    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
 
 
 def scan_steps(

@@ -1,13 +1,12 @@
 """Shared pieces of the few-shot classification experiments: data, learners, evaluation.
 
-Learner selection is table-driven: any name in ``LEARNERS`` works with the gradient-based
-estimators; learners listed in ``CLOSED_FORM`` (ProtoNet) adapt without an inner loop and bring
-their own estimator and episode logits.
+Learner selection is data-driven: any name in ``LEARNERS`` works with the estimators whose
+requirements it meets; a learner with the ``prototypes`` property (ProtoNet) adapts without
+an inner loop, takes the ``prototypical`` estimator and scores episodes by ``query_logits``.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,12 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metalab.errors import BadInput, require
-from metalab.estimators import ESTIMATORS, Estimator
-from metalab.estimators.prototypical import prototypical
+from metalab.errors import BadInput
+from metalab.estimators import ESTIMATORS, Estimator, require_support
 from metalab.estimators.task_map import map_tasks
 from metalab.learners import LEARNERS, Learner, inner_loop
-from metalab.learners.base import Meta
+from metalab.learners.base import PROTOTYPES, Meta
 from metalab.learners.protonet import query_logits
 from metalab.models.convnet import convnet
 from metalab.runs.progress import progress_bar
@@ -29,47 +27,29 @@ from metalab.tasks.digits import load_digits
 from metalab.tasks.episodes import ImageClasses, split_by_group, with_rotations
 from metalab.tasks.omniglot import load_omniglot
 
-CLOSED_FORM: dict[str, tuple[Callable[..., Estimator], Callable[[Learner, Meta, Task], jax.Array]]]
-CLOSED_FORM = {"protonet": (prototypical, query_logits)}
-"""learner name -> (estimator factory, ``logits(learner, meta, task)``)"""
-
 DEFAULT_DATA = "../shared/datasets/omniglot"
 
 
-def estimator_names() -> list[str]:
-    """Every name ``--estimator`` accepts (besides ``auto``)."""
-    return sorted(ESTIMATORS) + sorted({f().name for f, _ in CLOSED_FORM.values()})
+def closed_form(learner: Learner) -> bool:
+    """Whether ``learner`` adapts in closed form (no inner steps to count or vary)."""
+    return PROTOTYPES in learner.properties
 
 
-def check_learner_estimator(learner: str, estimator: str) -> None:
+def check_learner_estimator(learner: Learner, estimator: str) -> None:
     """``BadInput`` unless the pair can train (checked before any data is read)."""
-    require(learner in LEARNERS, "--learner",
-            f"unknown learner {learner!r}; choose from {sorted(LEARNERS)}")
-    names = estimator_names()
-    require(estimator == "auto" or estimator in names, "--estimator",
-            f"unknown estimator {estimator!r}; choose auto or one of {names}")
+    if estimator != "auto":
+        require_support(estimator, learner)
+
+
+def make_estimator(learner: Learner, estimator: str, task_map: str) -> Estimator:
+    """``estimator`` (auto: ``prototypical`` for closed-form learners, else ``backprop``) with
+    tasks mapped by ``task_map``."""
     if estimator == "auto":
-        return
-    own = CLOSED_FORM[learner][0]().name if learner in CLOSED_FORM else None
-    require(own is None or estimator == own, "--estimator",
-            f"{learner} adapts in closed form; use auto or {own}")
-    require(own is not None or estimator in ESTIMATORS, "--estimator",
-            f"{estimator} trains only {sorted(CLOSED_FORM)}; use auto or one of "
-            f"{sorted(ESTIMATORS)}")
+        estimator = "prototypical" if closed_form(learner) else "backprop"
+    return ESTIMATORS[estimator](task_map=task_map)
 
 
-def make_estimator(learner: str, estimator: str, task_map: str) -> Estimator:
-    """The estimator for ``learner``: its own if closed-form, else ``estimator`` (auto:
-    backprop), with tasks mapped by ``task_map`` where the estimator takes that setting."""
-    if learner in CLOSED_FORM:
-        return CLOSED_FORM[learner][0](task_map=task_map)
-    factory = ESTIMATORS["backprop" if estimator == "auto" else estimator]
-    if "task_map" in inspect.signature(factory).parameters:
-        return factory(task_map=task_map)
-    return factory()  # estimators without a task-mapping setting vmap
-
-
-def make_learner(name: str, n_way: int, image_shape: tuple[int, int, int], width: int,
+def conv_learner(name: str, n_way: int, image_shape: tuple[int, int, int], width: int,
                  inner_lr: float, conv: str) -> Learner:
     """``LEARNERS[name]`` over the 4-block conv net with an ``n_way`` head."""
     model = convnet(n_way, image_shape, width=width, conv=conv)
@@ -102,9 +82,9 @@ def check_classes(classes: ImageClasses, which: str, n_way: int, per_class: int)
 
 def episode_logits(learner: Learner, meta: Meta, task: Task, steps: int) -> jax.Array:
     """Query logits of one episode after adaptation (``steps`` inner steps, or closed form)."""
-    if learner.name in CLOSED_FORM:
-        return CLOSED_FORM[learner.name][1](learner, meta, task)
-    phi = inner_loop(learner, meta, task.support_x, task.support_y, steps)
+    if closed_form(learner):
+        return query_logits(learner, meta, task)
+    phi = inner_loop(learner, meta, task.support_x, task.support_y, steps).phi
     return learner.predict(meta, phi, task.query_x)
 
 

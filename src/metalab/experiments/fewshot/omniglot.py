@@ -73,7 +73,7 @@ class OmniglotConfig:
     """reduced budget for smoke tests (about 2 minutes on 2 CPU cores)"""
 
     def __post_init__(self) -> None:
-        fewshot.check_learner_estimator(self.learner, self.estimator)
+        fewshot.check_learner_estimator(learner_of(self), self.estimator)
         for name in ("n_way", "k_shot", "q_query", "meta_batch", "steps", "width",
                      "eval_query", "log_every"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
@@ -105,7 +105,7 @@ def eval_step_counts(cfg: OmniglotConfig) -> list[int]:
     and the trained ``--inner-steps``, since a learned initialisation (or learned rates) tuned
     for one step can overshoot with more (measured: ANIL 5-way 5-shot 91.1% at 1 step, 82.9%
     at 3). A closed-form learner has no inner steps: evaluated once."""
-    if cfg.learner in fewshot.CLOSED_FORM:
+    if fewshot.closed_form(learner_of(cfg)):
         return [cfg.eval_inner_steps]
     return sorted({cfg.inner_steps, cfg.eval_inner_steps})
 
@@ -117,7 +117,7 @@ def image_shape(cfg: OmniglotConfig) -> tuple[int, int, int]:
 
 def learner_of(cfg: OmniglotConfig):
     """The configured learner over the conv net."""
-    return fewshot.make_learner(cfg.learner, cfg.n_way, image_shape(cfg), cfg.width,
+    return fewshot.conv_learner(cfg.learner, cfg.n_way, image_shape(cfg), cfg.width,
                                 cfg.inner_lr, cfg.conv)
 
 
@@ -139,7 +139,7 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
     fewshot.check_classes(train, "training", cfg.n_way, cfg.k_shot + cfg.q_query)
     fewshot.check_classes(test, "test", cfg.n_way, cfg.k_shot + cfg.eval_query)
     learner = learner_of(cfg)
-    estimator = fewshot.make_estimator(cfg.learner, cfg.estimator, cfg.task_map)
+    estimator = fewshot.make_estimator(learner, cfg.estimator, cfg.task_map)
     train_eps = Episodes.of(train, cfg.n_way, cfg.k_shot, cfg.q_query)
     test_eps = Episodes.of(test, cfg.n_way, cfg.k_shot, cfg.eval_query)
     _, k_run = jax.random.split(jax.random.PRNGKey(cfg.seed))
@@ -157,7 +157,7 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
         mean, ci = fewshot.mean_ci95(acc)
         if steps == cfg.eval_inner_steps:
             summary.update({"test/accuracy": mean, "test/ci95": ci})
-        if cfg.learner not in fewshot.CLOSED_FORM:
+        if not fewshot.closed_form(learner):
             summary.update({f"test/accuracy_{steps}_steps": mean,
                             f"test/ci95_{steps}_steps": ci})
     summary.update({"train/seconds": seconds, "train/final_loss": rundir.metrics()[-1]["loss"],

@@ -73,7 +73,7 @@ def trained_config(folder: Path) -> OmniglotConfig:
     cfg = OmniglotConfig(**values)
     if cfg.dataset != "omniglot":
         raise BadInput("--checkpoint", f"{folder} was trained on {cfg.dataset}, not omniglot")
-    if cfg.learner not in fewshot.CLOSED_FORM and cfg.n_way != WAYS:
+    if not fewshot.closed_form(learner_of(cfg)) and cfg.n_way != WAYS:
         raise BadInput("--checkpoint", f"{folder} has a {cfg.n_way}-way {cfg.learner} head; "
                        f"the official runs are {WAYS}-way (train with --n-way {WAYS})")
     return cfg
@@ -102,7 +102,7 @@ def run(cfg: OneShotRunsConfig, rundir: RunDir) -> dict[str, float]:
         ci = float(1.96 * errors[k].std(ddof=1) / np.sqrt(len(errors[k])))
         if k == steps:
             summary.update({"mean/error": mean, "mean/ci95": ci})
-        if trained.learner not in fewshot.CLOSED_FORM:
+        if not fewshot.closed_form(learner):
             summary.update({f"mean/error_{k}_steps": mean, f"mean/ci95_{k}_steps": ci})
     summary["human/error"] = HUMAN_ERROR
     rundir.write_summary("omniglot-oneshot-runs", summary)

@@ -11,7 +11,7 @@ import jax
 import numpy as np
 
 from metalab.errors import flag, require
-from metalab.estimators import ESTIMATORS, supporting
+from metalab.estimators import ESTIMATORS, require_support
 from metalab.learners import LEARNERS, Learner, trajectory
 from metalab.learners.base import Meta
 from metalab.models import mlp
@@ -68,21 +68,16 @@ class SinusoidConfig:
         require(
             self.learner is None or self.learner in LEARNERS,
             "--learner",
-            f"unknown learner {self.learner!r}; choose from {sorted(LEARNERS)}",
+            f"unknown learner {self.learner!r}; choose from {', '.join(LEARNERS)}",
         )
         require(
             self.estimator in ESTIMATORS,
             "--estimator",
-            f"unknown estimator {self.estimator!r}; choose from {sorted(ESTIMATORS)}",
+            f"unknown estimator {self.estimator!r}; choose from {', '.join(ESTIMATORS)}",
         )
         for method in (self.learner,) if self.learner else self.methods:
-            name = method if method in LEARNERS else "maml"
-            require(
-                method in ("fomaml", "pretrained") or self.estimator in supporting(name),
-                "--estimator",
-                f"{self.estimator!r} does not support learner {name!r}; "
-                f"choose from {', '.join(supporting(name))}",
-            )
+            if method not in ("fomaml", "pretrained"):
+                require_support(self.estimator, _learner(method, self))
         for name in ("steps", "meta_batch", "k_shot", "eval_query", "log_every"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
         require(self.inner_steps >= 1, "--inner-steps", "must be at least 1")

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metalab.learners.base import trajectory
+from metalab.learners import trajectory
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.tasks.sinusoid import function

@@ -26,6 +26,7 @@ from metalab.errors import flag, require
 from metalab.estimators.stream import retention_matrix, stream_backprop
 from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
 from metalab.learners import LEARNERS, Learner
+from metalab.learners.base import SPARSE_UPDATES
 from metalab.learners.sparse import update_fractions, update_gate
 from metalab.models import mlp
 from metalab.runs.experiment import Experiment
@@ -143,8 +144,8 @@ def run(cfg: ContinualConfig, rundir: RunDir) -> dict[str, float]:
             matrices["untrained"] = evaluate(learner, start_meta, held_out, cfg.inner_steps)
         matrices[method] = evaluate(learner, meta, held_out, cfg.inner_steps)
         summary[f"{method}/train_seconds"] = seconds
-        gate = update_gate(learner.name, meta)
-        if gate is not None:
+        if SPARSE_UPDATES in learner.properties:
+            gate = update_gate(learner, meta)
             for layer, f in update_fractions(gate).items():
                 summary[f"{method}/update_fraction/{layer}"] = float(f)
             mask_images(rundir, gate, f"{method}: weights the inner loop updates",

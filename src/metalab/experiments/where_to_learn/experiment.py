@@ -24,6 +24,7 @@ from metalab.experiments.sinusoid.experiment import query_curve
 from metalab.experiments.where_to_learn import plots
 from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
 from metalab.learners import LEARNERS, Learner
+from metalab.learners.base import SPARSE_UPDATES
 from metalab.learners.sparse import update_fractions, update_gate
 from metalab.models import mlp
 from metalab.models.convnet import convnet
@@ -111,7 +112,7 @@ class WhereToLearnConfig:
 
 
 
-def make_learner(method: str, model, inner_lr: float, loss: str, cfg) -> Learner:
+def masked_learner(method: str, model, inner_lr: float, loss: str, cfg) -> Learner:
     """``LEARNERS[method]`` with this experiment's mask initialisation for sparse-MAML."""
     extra = {"mask_shift": cfg.mask_shift} if method == "sparse-maml" else {}
     return LEARNERS[method](model, inner_lr, loss, **extra)
@@ -134,7 +135,7 @@ def sinusoid(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, tuple[float, 
         jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6), cfg.sin_eval_tasks)
     out = {}
     for method in cfg.methods:
-        learner = make_learner(method, mlp((1, 40, 40, 1)), cfg.sin_inner_lr, "mse", cfg)
+        learner = masked_learner(method, mlp((1, 40, 40, 1)), cfg.sin_inner_lr, "mse", cfg)
         meta, seconds = _train(f"sinusoid.{method}", learner, cfg, rundir,
                                Sinusoid(cfg.sin_k_shot, cfg.sin_k_shot), cfg.sin_meta_batch,
                                1, cfg.sin_steps, "vmap")
@@ -157,7 +158,7 @@ def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir):
     out = {}
     for method in cfg.methods:
         model = convnet(5, shape, width=cfg.width)
-        learner = make_learner(method, model, cfg.fs_inner_lr, "cross_entropy", cfg)
+        learner = masked_learner(method, model, cfg.fs_inner_lr, "cross_entropy", cfg)
         meta, seconds = _train(f"omniglot-{k_shot}shot.{method}", learner, cfg, rundir,
                                train_eps, cfg.fs_meta_batch, cfg.fs_inner_steps, cfg.fs_steps,
                                "auto")
@@ -183,9 +184,9 @@ def run(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, float]:
             summary.setdefault(f"{method}/{metric}", value)
             summary[f"{problem}/{method}/{metric}_err"] = err
             summary[f"{problem}/{method}/train_seconds"] = seconds
-            gate = update_gate(learner.name, meta)
-            if gate is None:
+            if SPARSE_UPDATES not in learner.properties:
                 continue
+            gate = update_gate(learner, meta)
             for layer, f in update_fractions(gate).items():
                 summary[f"{problem}/{method}/update_fraction/{layer}"] = float(f)
                 summary.setdefault(f"{method}/update_fraction/{layer}", float(f))

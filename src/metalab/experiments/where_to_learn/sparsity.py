@@ -8,7 +8,7 @@ import jax
 import numpy as np
 
 from metalab.estimators.base import Estimator
-from metalab.learners.base import Learner
+from metalab.learners.base import SPARSE_UPDATES, Learner
 from metalab.learners.sparse import layer_names, update_fractions, update_gate
 from metalab.runs.figures import colormap, subplots
 from metalab.runs.rundir import RunDir
@@ -22,13 +22,12 @@ def track_sparsity(estimator: Estimator, learner: Learner) -> Estimator:
 
     def estimate(lrn, meta, tasks, key, inner_steps):
         loss, grad, metrics = estimator.estimate(lrn, meta, tasks, key, inner_steps)
-        gate = update_gate(learner.name, meta)
-        if gate is not None:
-            fractions = update_fractions(gate)
+        if SPARSE_UPDATES in learner.properties:
+            fractions = update_fractions(update_gate(learner, meta))
             metrics = {**metrics, **{PREFIX + n: f for n, f in fractions.items()}}
         return loss, grad, metrics
 
-    return Estimator(estimator.name, estimate, estimator.learners)
+    return estimator._replace(estimate=estimate)
 
 
 def fraction_curves(rundir: RunDir, name: str = "update_fraction") -> None:

@@ -1,0 +1,64 @@
+"""The shared construction of learners that adapt a learned initialisation by gradient steps.
+
+MAML, Meta-SGD, sparse-MAML and sparse-ReLU-MAML differ only in what else is meta-learned
+(nothing, rates, mask logits) and in how that scales the inner update; ``init_learner`` builds
+all of them from a ``rates(meta)`` function and the extra meta-parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+from metalab.learners.base import (
+    FIXED_RULE,
+    GRADIENT_INNER_LOOP,
+    LEARNED_INIT,
+    Learner,
+    Meta,
+    loss_fn,
+)
+from metalab.learners.optimizers import Preconditioner, inner_optimizer
+from metalab.models.base import Model, Params
+
+
+def init_learner(
+    name: str,
+    model: Model,
+    loss: str,
+    rates: Callable[[Meta], Any],
+    *,
+    inner_opt: Preconditioner = "sgd",
+    momentum: float = 0.9,
+    extras: Callable[[jax.Array, Params], dict] | None = None,
+    properties: frozenset[str] = frozenset(),
+) -> Learner:
+    """A learner with meta-parameters ``{"init": theta, **extras(key, theta)}`` whose inner
+    update is ``inner_opt``'s direction scaled by ``rates(meta)``.
+
+    If ``extras`` is None, ``rates`` must not read meta (the rule is fixed: MAML), which makes
+    the learner eligible for implicit and contrastive meta-gradients. ``properties`` adds to
+    the ones every such learner has (see ``learners/base.py``).
+    """
+    task_loss = loss_fn(loss)
+
+    def init(key: jax.Array) -> dict:
+        theta = model.init(key)
+        return {"init": theta, **(extras(key, theta) if extras else {})}
+
+    def apply_loss(meta: Meta, phi: Params, x: jax.Array, y: jax.Array) -> jax.Array:
+        return task_loss(model.apply(phi, x), y)
+
+    properties |= {GRADIENT_INNER_LOOP, LEARNED_INIT} | ({FIXED_RULE} if extras is None else set())
+    return Learner(
+        name=name,
+        init=init,
+        start=lambda meta: meta["init"],
+        loss=apply_loss,
+        predict=lambda meta, phi, x: model.apply(phi, x),
+        optimizer=lambda meta: inner_optimizer(rates(meta), inner_opt, momentum),
+        inner_loss=apply_loss,
+        properties=properties,
+    )
