@@ -19,7 +19,7 @@ from metalab.estimators.base import (
 )
 from metalab.estimators.contrastive import contrastive, contrastive_symmetric
 from metalab.estimators.evolution import antithetic_gradient, evolution
-from metalab.estimators.implicit import cg, implicit, implicit_neumann, neumann
+from metalab.estimators.implicit import cg, implicit, implicit_neumann, neumann, t1_t2
 from metalab.estimators.prototypical import prototypical
 from metalab.estimators.proximal import with_proximal
 from metalab.estimators.reptile import reptile
@@ -36,6 +36,7 @@ for _name, _factory in [
     ("reptile", reptile),
     ("implicit", implicit),
     ("implicit-neumann", implicit_neumann),
+    ("t1-t2", t1_t2),
     ("contrastive", contrastive),
     ("contrastive-symmetric", contrastive_symmetric),
     ("evolution", evolution),
@@ -69,6 +70,5 @@ __all__ = [
     "contrastive", "contrastive_symmetric", "evolution", "first_order", "implicit",
     "implicit_neumann", "map_tasks", "mean_estimates", "mean_over_tasks",
     "mean_value_and_grad", "neumann", "prototypical", "register_estimator", "reptile",
-    "require_support",
-    "supporting", "supports", "truncated", "with_proximal",
+    "require_support", "supporting", "supports", "t1_t2", "truncated", "with_proximal",
 ]

@@ -15,12 +15,18 @@ initialisation d_meta F = -lam (phi - theta), the paper's rule lam (phi_0 - phi_
 the beta d_meta L_out term (zero there) keeps the rule exact when the query loss reads meta
 directly. The bias is O(beta) (one-sided) or O(beta^2) (symmetric) plus the inner solver's
 error divided by beta, so small beta needs accurate inner solves.
+
+The free phase runs ``inner_steps`` of the learner's inner optimiser; each nudged phase runs
+``nudged_steps`` at ``nudged_lr_scale`` times its rate (``optax.scale`` chained after it: the
+paper's separate nudged learning rate) and starts from phi_0 with a fresh optimiser state, so
+momentum carried over from the free phase does not leak into the difference.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from metalab.errors import require
 from metalab.estimators.base import Estimate, Estimator, mean_estimates
@@ -38,6 +44,7 @@ def contrastive(
     symmetric: bool = False,
     tol: float = 0.0,
     nudged_steps: int | None = None,
+    nudged_lr_scale: float = 1.0,
     task_map: str = "vmap",
 ) -> Estimator:
     """The contrastive rule with nudging strength ``beta`` on the proximal problem (``lam``,
@@ -46,12 +53,14 @@ def contrastive(
     symmetric: nudge to +beta and -beta (both from phi_0) instead of comparing with phi_0.
     tol: the inner solver's stopping gradient norm (0 = fixed steps).
     nudged_steps: step budget of each nudged phase (default: the free phase's ``inner_steps``).
+    nudged_lr_scale: the nudged phases' inner learning rate relative to the free phase's.
     Every nudged phase starts from phi_0 with a fresh inner optimiser state.
     """
     require(beta > 0, "--beta", "must be positive")
     require(lam > 0, "--lam", "must be positive")
     require(tol >= 0, "--tol", "must be non-negative")
     require(nudged_steps is None or nudged_steps >= 1, "--nudged-steps", "must be at least 1")
+    require(nudged_lr_scale > 0, "--nudged-lr-scale", "must be positive")
     check_strategy(task_map)
 
     def estimate(
@@ -59,6 +68,8 @@ def contrastive(
     ) -> Estimate:
         del key
         learner = with_proximal(learner, lam)
+        nudged = learner._replace(optimizer=lambda m: optax.chain(
+            learner.optimizer(m), optax.scale(nudged_lr_scale)))
 
         def per_task(task: Task) -> Estimate:
             def total(m: Meta, p: Fast, b: float, *_: jax.Array) -> jax.Array:
@@ -66,9 +77,9 @@ def contrastive(
                 return inner + b * learner.loss(m, p, task.query_x, task.query_y)
 
             def phase(b: float, start: Fast | None, steps: int) -> Solution:
-                state = None if start is None else inner_start(learner, meta, start)
-                return solve(learner, meta, task.support_x, task.support_y, steps,
-                             state=state, tol=tol,
+                runner = learner if start is None else nudged
+                return solve(runner, meta, task.support_x, task.support_y, steps,
+                             state=inner_start(runner, meta, start), tol=tol,
                              objective=lambda m, p, *_: total(m, p, b))
 
             def d_meta(p: Fast, b: float) -> Meta:
@@ -96,7 +107,8 @@ def contrastive(
 
 
 def contrastive_symmetric(beta: float = 0.01, lam: float = 1.0, tol: float = 0.0,
-                          nudged_steps: int | None = None, task_map: str = "vmap") -> Estimator:
+                          nudged_steps: int | None = None, nudged_lr_scale: float = 1.0,
+                          task_map: str = "vmap") -> Estimator:
     """The symmetric (+-beta) contrastive rule."""
     return contrastive(beta, lam, symmetric=True, tol=tol, nudged_steps=nudged_steps,
-                       task_map=task_map)
+                       nudged_lr_scale=nudged_lr_scale, task_map=task_map)

@@ -134,3 +134,13 @@ def implicit_neumann(lam: float = 1.0, terms: int = 50, alpha: float = 0.01, tol
     """iMAML with a truncated Neumann series instead of CG (recurrent backprop)."""
     return implicit(lam=lam, solver="neumann", solver_steps=terms, alpha=alpha, tol=tol,
                     task_map=task_map)
+
+
+def t1_t2(lam: float = 1.0, alpha: float = 0.01, tol: float = 0.0,
+          task_map: str = "vmap") -> Estimator:
+    """T1-T2 (Luketina, Berglund, Greff and Raiko, ICML 2016): the implicit gradient with the
+    inverse Hessian replaced by ``alpha`` I (a one-term Neumann series), i.e. the hypergradient
+    through the last inner step only, taken at the inner solution. ``alpha``: the inner rate."""
+    est = implicit(lam=lam, solver="neumann", solver_steps=1, alpha=alpha, tol=tol,
+                   task_map=task_map)
+    return est._replace(name="t1-t2")

@@ -16,6 +16,9 @@ from metalab.learners.base import (
     cross_entropy,
     mse,
 )
+from metalab.learners.cavia import cavia
+from metalab.learners.complex_synapse import complex_synapse
+from metalab.learners.dual_system import dual_system
 from metalab.learners.gradient import init_learner
 from metalab.learners.inner import InnerState, inner_loop, inner_start, solve, trajectory
 from metalab.learners.maml import maml
@@ -28,7 +31,9 @@ from metalab.registry import Registry
 LEARNERS: Registry = Registry("learner", "--learner")
 for _name, _factory in [("maml", maml), ("metasgd", metasgd), ("anil", anil),
                         ("protonet", protonet), ("sparse-maml", sparse_maml),
-                        ("sparse-relu-maml", sparse_relu_maml)]:
+                        ("sparse-relu-maml", sparse_relu_maml),
+                        ("complex-synapse", complex_synapse), ("dual-system", dual_system),
+                        ("cavia", cavia)]:
     LEARNERS.register(_name, _factory)
 
 
@@ -39,8 +44,8 @@ def register_learner(name: str, factory, *, replace: bool = False):
 
 __all__ = [
     "FIXED_RULE", "GRADIENT_INNER_LOOP", "INNER_OPTIMIZERS", "LEARNED_INIT", "LEARNERS",
-    "PROTOTYPES", "PROXIMAL", "SPARSE_UPDATES", "InnerState", "Learner", "anil",
-    "cross_entropy", "init_learner", "inner_loop", "inner_optimizer", "inner_start", "maml",
-    "metasgd", "mse", "protonet", "register_learner", "scale_by_rates", "solve",
-    "sparse_maml", "sparse_relu_maml", "trajectory", "update_gate",
+    "PROTOTYPES", "PROXIMAL", "SPARSE_UPDATES", "InnerState", "Learner", "anil", "cavia",
+    "complex_synapse", "cross_entropy", "dual_system", "init_learner", "inner_loop",
+    "inner_optimizer", "inner_start", "maml", "metasgd", "mse", "protonet", "register_learner",
+    "scale_by_rates", "solve", "sparse_maml", "sparse_relu_maml", "trajectory", "update_gate",
 ]
