@@ -1,0 +1,1 @@
+"""VS-ML experiments: `vsml` (learned rules across data families) and `vsml-backprop`."""

@@ -1,0 +1,194 @@
+"""``metalab run vsml-backprop``: clone online backprop into a VS-ML rule, then let it learn
+forward-only for far longer than it was trained (Kirsch & Schmidhuber 2021, section 3.2,
+Figure 3). ``metalab.vsml.clone`` describes the teacher, the student and the loss.
+
+The rule is fitted on 100-example streams of one family with teacher forcing, then runs
+without a teacher on ``--eval-steps`` (default 2,000) examples of that family's held-out split
+and of unseen families; its online accuracy curve is compared with the teacher (online SGD on
+the same layer, same initial weights distribution and rate) on the same streams.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, replace
+
+import jax
+import numpy as np
+import optax
+
+from metalab.errors import flag, require
+from metalab.experiments.vsml.evaluate import online_curves
+from metalab.runs.curves import training_curves
+from metalab.runs.experiment import Experiment
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
+from metalab.runs.stage import train_stage
+from metalab.tasks.families import load_family
+from metalab.tasks.online import draw_stream, stream_classes
+from metalab.training import TrainState
+from metalab.vsml import clone_loss, clone_start, init_rule, teacher_sgd, vsml
+
+OFFLINE_FAMILIES = ("digits", "iris", "wine", "breast_cancer", "random", "sum", "mnist1d")
+
+
+@dataclass(frozen=True)
+class CloneConfig:
+    """Settings of ``metalab run vsml-backprop``."""
+
+    train_on: str = "digits"
+    """family whose training split the rule is cloned on"""
+    families: tuple[str, ...] = ("digits", "mnist1d", "wine", "sum")
+    """families to run the clone on (held-out split; the others are unseen)"""
+    alpha: float = 0.5
+    """the teacher's SGD rate (per weight; it absorbs the 1/n_in of the layer's mean)"""
+    steps: int = 2000
+    """cloning steps (Adam)"""
+    lr: float = 3e-3
+    clip: float = 25.0
+    seeds: int = 3
+    episodes: int = 16
+    """teacher-forced streams per cloning step"""
+    stream_steps: int = 100
+    n_in: int = 16
+    n_classes: int = 5
+    eval_steps: int = 2000
+    """examples per evaluation stream (at least 10x --stream-steps shows generalisation in
+    time)"""
+    eval_streams: int = 64
+    log_every: int = 50
+    checkpoint_every: int = 500
+    seed: int = 0
+    quick: bool = False
+    """reduced budget (about 3 minutes on 2 CPU cores)"""
+
+    def __post_init__(self) -> None:
+        require(self.train_on in OFFLINE_FAMILIES, "--train-on",
+                f"choose an offline family from {OFFLINE_FAMILIES}")
+        for name in self.families:
+            require(name in OFFLINE_FAMILIES, "--families",
+                    f"unknown family {name!r}; choose from {OFFLINE_FAMILIES}")
+        if "mnist1d" in (self.train_on, *self.families):
+            try:
+                import mnist1d  # noqa: F401
+            except ImportError:
+                require(False, "--families", "mnist1d needs `pip install 'metalab[mnist1d]'`")
+        for name in ("steps", "seeds", "episodes", "stream_steps", "n_in", "eval_steps",
+                     "eval_streams", "log_every"):
+            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
+        require(self.n_classes >= 2, "--n-classes", "must be at least 2")
+        for name in ("alpha", "lr", "clip"):
+            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require(self.checkpoint_every > 0 and self.checkpoint_every % self.log_every == 0,
+                "--checkpoint-every", f"must be a multiple of --log-every ({self.log_every})")
+
+    def resolved(self) -> CloneConfig:
+        """``quick``: fewer cloning steps and evaluation streams, 1,000-example streams."""
+        if not self.quick:
+            return self
+        return replace(self, steps=min(self.steps, 400), eval_streams=min(self.eval_streams, 16),
+                       eval_steps=min(self.eval_steps, 1000))
+
+
+def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
+    """Clone, then compare forward-only learning with the teacher on every family."""
+    family = load_family(cfg.train_on, "train")
+    classes = stream_classes(family, cfg.n_classes)
+    optimizer = optax.chain(optax.clip_by_global_norm(cfg.clip), optax.adam(cfg.lr))
+
+    def loss(rule, key):
+        def one(k):
+            k_s, k_t = jax.random.split(k)
+            stream = draw_stream(family, k_s, cfg.stream_steps, classes, cfg.n_in)
+            return clone_loss(rule, k_t, stream, classes, cfg.alpha)
+
+        return jax.vmap(one)(jax.random.split(key, cfg.episodes)).mean()
+
+    run_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), zlib.crc32(b"clone"))
+
+    def one_seed(rule, opt_state, key):
+        value, grad = jax.value_and_grad(loss)(rule, key)
+        updates, opt_state = optimizer.update(grad, opt_state, rule)
+        return optax.apply_updates(rule, updates), opt_state, {
+            "loss": value, "grad_norm": optax.global_norm(grad)}
+
+    def meta_step(state: TrainState):
+        keys = jax.random.split(jax.random.fold_in(run_key, state.step), cfg.seeds)
+        rule, opt_state, metrics = jax.vmap(one_seed)(state.meta, state.opt_state, keys)
+        return TrainState(rule, opt_state, state.step + 1), metrics
+
+    rules = jax.vmap(init_rule)(jax.random.split(jax.random.PRNGKey(cfg.seed), cfg.seeds))
+    init = TrainState(rules, jax.vmap(optimizer.init)(rules), np.zeros((), np.int32))
+    start = time.perf_counter()
+    state = train_stage(rundir, "clone", init, meta_step, cfg.steps, chunk=cfg.log_every,
+                        checkpoint_every=cfg.checkpoint_every)
+    summary: dict[str, float] = {"clone/train_seconds": time.perf_counter() - start}
+
+    student = clone_start(vsml(backward=True))
+    teacher = teacher_sgd(cfg.alpha)
+    eval_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6)
+    shape = (cfg.eval_streams, cfg.eval_steps, cfg.n_classes, cfg.n_in)
+    curves: dict[str, dict[str, np.ndarray]] = {"clone": {}, "sgd": {}}
+    tail = max(1, cfg.eval_steps // 10)
+    for j, name in enumerate(cfg.families):
+        fam = load_family(name, "test")
+        key = jax.random.fold_in(eval_key, j)
+        curves["clone"][name] = online_curves(student, state.meta, fam, key, *shape)
+        curves["sgd"][name] = online_curves(teacher, jax.vmap(teacher.init)(
+            jax.random.split(key, cfg.seeds)), fam, key, *shape)
+        summary[f"chance/{name}"] = 1.0 / stream_classes(fam, cfg.n_classes)
+        for who, per in curves.items():
+            summary[f"{who}/{name}/final_accuracy"] = float(per[name][..., -tail:].mean())
+            summary[f"{who}/{name}/online_accuracy"] = float(per[name].mean())
+    for who in curves:
+        summary[f"{who}/final_accuracy"] = summary[f"{who}/{cfg.train_on}/final_accuracy"] \
+            if cfg.train_on in cfg.families else float(np.mean(
+                [summary[f"{who}/{n}/final_accuracy"] for n in cfg.families]))
+    summary["clone/final_loss"] = float(np.mean(
+        [r["loss"] for r in rundir.metrics() if r.get("stage") == "clone"][-1:]))
+
+    training_curves(rundir, ylabel="teacher-forced regression loss")
+    _curves_figure(rundir, curves, cfg, [summary[f"chance/{n}"] for n in cfg.families])
+    rundir.write_summary("vsml-backprop", summary)
+    what = (
+        f"A VS-ML sub-LSTM cloned from online SGD (rate {cfg.alpha}) on a {cfg.n_in}x"
+        f"{cfg.n_classes} layer y = mean_i w_ij tanh(x_i) + b_j: {cfg.steps} Adam steps x "
+        f"{cfg.seeds} seeds on teacher-forced {cfg.stream_steps}-example streams of "
+        f"{cfg.train_on}; then run forward-only, without the teacher, on {cfg.eval_streams} "
+        f"held-out {cfg.eval_steps}-example streams per family and seed, next to SGD itself. "
+        f"`final_accuracy`: online accuracy over the last {tail} examples (without a family: "
+        f"on {cfg.train_on})."
+    )
+    rundir.write_report("VS-ML cloning backprop", what, summary)
+    return summary
+
+
+def _curves_figure(rundir: RunDir, curves, cfg: CloneConfig, chance: list[float],
+                   window: int = 50) -> None:
+    fig, axes = subplots(1, len(cfg.families), figsize=(3.6 * len(cfg.families), 3),
+                         squeeze=False)
+    kernel = np.ones(window) / window
+    for k, name in enumerate(cfg.families):
+        ax = axes[0, k]
+        for who, per in curves.items():
+            mean = np.convolve(per[name].mean(axis=(0, 1)), kernel, mode="valid")
+            ax.plot(np.arange(len(mean)) + window, mean, label=who)
+        ax.axhline(chance[k], color="k", ls=":", lw=1)
+        ax.axvline(cfg.stream_steps, color="grey", ls="--", lw=1)
+        seen = "seen" if name == cfg.train_on else "unseen"
+        ax.set(title=f"{name} ({seen})", xlabel="example in stream", ylabel="online accuracy")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"Forward-only clone vs SGD (dashed: cloning stream length; "
+                 f"moving average of {window})")
+    fig.tight_layout()
+    rundir.save_figure(fig, "clone_curves")
+
+
+EXPERIMENT = Experiment(
+    name="vsml-backprop",
+    description="VS-ML rule cloned from online backprop, run forward-only, compared with SGD",
+    expected_time="15 min (--quick: 3 min)",
+    config=CloneConfig,
+    run=run,
+)

@@ -1,0 +1,34 @@
+"""VS-ML: learned learning rules in which every weight is a tiny LSTM sharing its parameters
+with all other weights (Kirsch & Schmidhuber, NeurIPS 2021, "Meta learning backpropagation and
+improving it"). Learning is running the network forward on a stream; the shared LSTM
+parameters are the rule, meta-trained by evolution strategies or by gradients. See
+``docs/vsml.md``."""
+
+from metalab.vsml.baselines import hebbian as hebbian
+from metalab.vsml.baselines import meta_rnn as meta_rnn
+from metalab.vsml.baselines import online_adam as online_adam
+from metalab.vsml.baselines import online_sgd as online_sgd
+from metalab.vsml.clone import clone_loss as clone_loss
+from metalab.vsml.clone import clone_start as clone_start
+from metalab.vsml.clone import teacher_sgd as teacher_sgd
+from metalab.vsml.episode import OnlineLearner as OnlineLearner
+from metalab.vsml.episode import online_correct as online_correct
+from metalab.vsml.episode import online_loss as online_loss
+from metalab.vsml.episode import run_stream as run_stream
+from metalab.vsml.layer import LayerState as LayerState
+from metalab.vsml.layer import init_layer_state as init_layer_state
+from metalab.vsml.layer import init_rule as init_rule
+from metalab.vsml.layer import layer_step as layer_step
+from metalab.vsml.network import vsml as vsml
+from metalab.vsml.train import init_train_state as init_train_state
+from metalab.vsml.train import make_step as make_step
+from metalab.vsml.train import meta_optimizer as meta_optimizer
+from metalab.vsml.train import population_map as population_map
+from metalab.vsml.train import stream_loss as stream_loss
+
+__all__ = [
+    "LayerState", "OnlineLearner", "clone_loss", "clone_start", "hebbian", "init_layer_state",
+    "init_rule", "init_train_state", "layer_step", "make_step", "meta_optimizer", "meta_rnn",
+    "online_adam", "online_correct", "online_loss", "online_sgd", "population_map",
+    "run_stream", "stream_loss", "teacher_sgd", "vsml",
+]

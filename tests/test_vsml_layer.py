@@ -1,0 +1,84 @@
+"""The VS-ML layer and network (Kirsch & Schmidhuber 2021): the vectorised layer equals a naive
+loop over weights, is equivariant to permuting units, and the network's contract holds."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from metalab.tasks.online import Stream
+from metalab.vsml.episode import online_correct, online_loss, run_stream
+from metalab.vsml.layer import LayerState, init_layer_state, init_rule, layer_step, naive_step
+from metalab.vsml.network import vsml
+
+
+def _random_layer(n_in: int, n_out: int, seed: int = 0):
+    k = jax.random.split(jax.random.PRNGKey(seed), 5)
+    rule = jax.tree.map(lambda a: a + 0.3 * jax.random.normal(k[0], a.shape), init_rule(k[1]))
+    state = init_layer_state(k[2], n_in, n_out)
+    state = state._replace(h=0.5 * jax.random.normal(k[3], state.h.shape))
+    fwd = jax.random.normal(k[4], (n_in, 8))
+    bwd = jax.random.normal(jax.random.fold_in(k[4], 1), (n_out, 8))
+    return rule, state, fwd, bwd
+
+
+def test_rule_has_the_papers_parameter_count():
+    rule = init_rule(jax.random.PRNGKey(0))
+    assert sum(a.size for a in jax.tree.leaves(rule)) == 2384
+
+
+def test_vectorised_layer_equals_naive_loop():
+    rule, state, fwd, bwd = _random_layer(4, 3)
+    fast = layer_step(rule, state, fwd, bwd, ticks=2)
+    slow = naive_step(rule, state, fwd, bwd, ticks=2)
+    for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(slow), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_layer_is_equivariant_to_permuting_inputs_and_outputs():
+    rule, state, fwd, bwd = _random_layer(6, 4, seed=1)
+    p_in, p_out = np.array([3, 0, 5, 1, 4, 2]), np.array([2, 3, 1, 0])
+    permuted = LayerState(state.h[p_in][:, p_out], state.c[p_in][:, p_out])
+    new, out_f, out_b = layer_step(rule, state, fwd, bwd)
+    new_p, out_fp, out_bp = layer_step(rule, permuted, fwd[p_in], bwd[p_out])
+    np.testing.assert_allclose(new_p.c, new.c[p_in][:, p_out], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out_fp, out_f[p_out], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out_bp, out_b[p_in], rtol=1e-5, atol=1e-6)
+
+
+def test_initial_state_breaks_symmetry_in_half_the_cell():
+    state = init_layer_state(jax.random.PRNGKey(0), 64, 10)
+    assert not np.any(state.h)
+    assert np.all(state.c[..., 8:] == 0) and np.std(state.c[..., :8]) > 0.05
+
+
+@pytest.mark.parametrize("hidden", [(), (5,)])
+def test_network_runs_any_shape_and_reveals_labels_after_predicting(hidden):
+    learner = vsml(hidden)
+    rule = learner.init(jax.random.PRNGKey(0))
+    k = jax.random.PRNGKey(1)
+    x = jax.random.normal(k, (12, 7))
+    labels = jnp.arange(12) % 3
+    logits = jax.jit(run_stream, static_argnums=(0, 4))(learner, rule, k, Stream(x, labels), 3)
+    assert logits.shape == (12, 3) and np.all(np.isfinite(logits))
+    assert np.all(np.abs(logits) <= 100.0)
+    other = Stream(x, labels.at[5].set((labels[5] + 1) % 3))
+    changed = run_stream(learner, rule, k, other, 3)
+    np.testing.assert_array_equal(logits[:6], changed[:6])  # label 5 is seen after step 5
+    assert not np.allclose(logits[6:], changed[6:])
+
+
+def test_untrained_rule_is_at_chance():
+    learner = vsml()
+    rule = learner.init(jax.random.PRNGKey(0))
+    keys = jax.random.split(jax.random.PRNGKey(1), 64)
+
+    def accuracy(k):
+        k_x, k_y, k_s = jax.random.split(k, 3)
+        stream = Stream(jax.random.normal(k_x, (100, 16)), jax.random.randint(k_y, (100,), 0, 4))
+        return online_correct(learner, rule, k_s, stream, 4).mean()
+
+    acc = jax.jit(jax.vmap(accuracy))(keys)
+    assert abs(float(acc.mean()) - 0.25) < 4 * float(acc.std()) / 8 + 0.01
+    loss = online_loss(learner, rule, keys[0], Stream(jnp.zeros((5, 16)), jnp.zeros(5, int)), 4)
+    assert abs(float(loss) - np.log(4)) < 0.05
