@@ -16,6 +16,8 @@ from metalab.experiments.effort import nonlinear as effort_nonlinear
 from metalab.experiments.estimators import accuracy as estimator_accuracy
 from metalab.experiments.fewshot import omniglot, oneshot_runs
 from metalab.experiments.sinusoid import experiment as sinusoid
+from metalab.experiments.vsml import backprop as vsml_backprop
+from metalab.experiments.vsml import experiment as vsml
 from metalab.experiments.where_to_learn import continual
 from metalab.experiments.where_to_learn import experiment as where_to_learn
 from metalab.registry import Registry
@@ -26,7 +28,7 @@ ENTRY_POINT_GROUP = "metalab.experiments"
 EXPERIMENTS: Registry[Experiment] = Registry("experiment", "EXPERIMENT")
 for _module in (sinusoid, effort_gain, effort_nonlinear, effort_curriculum, effort_maml,
                 effort_continual, dynamics, estimator_accuracy, omniglot, oneshot_runs,
-                where_to_learn, continual):
+                where_to_learn, continual, vsml, vsml_backprop):
     EXPERIMENTS.register(_module.EXPERIMENT.name, _module.EXPERIMENT)
 
 
