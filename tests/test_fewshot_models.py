@@ -46,7 +46,7 @@ def test_im2col_second_order_meta_gradient_equals_xla(x64):
         meta = learner.init(jax.random.PRNGKey(0))
 
         def outer(m):
-            phi = inner_loop(learner, m, task.support_x, task.support_y, 2).phi.phi
+            phi = inner_loop(learner, m, task.support_x, task.support_y, 2).phi
             return learner.loss(m, phi, task.query_x, task.query_y)
 
         return jax.jit(jax.value_and_grad(outer))(meta)
