@@ -32,3 +32,11 @@ def require(condition: bool, option: str, message: str) -> None:
     """Raise ``BadInput(option, message)`` unless ``condition`` holds."""
     if not condition:
         raise BadInput(option, message)
+
+
+def require_cadence(log_every: int, checkpoint_every: int) -> None:
+    """``BadInput`` unless checkpoints fall on metrics lines: resume replays whole chunks of
+    ``--log-every`` meta-steps, so ``--checkpoint-every`` must be a positive multiple of it."""
+    require(log_every > 0, "--log-every", "must be a positive integer")
+    require(checkpoint_every > 0 and checkpoint_every % log_every == 0, "--checkpoint-every",
+            f"must be a positive multiple of --log-every ({log_every})")

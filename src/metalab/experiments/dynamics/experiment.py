@@ -19,7 +19,7 @@ import optax
 
 from metalab.analysis import mode_progress, mode_time_ratio, threshold_times
 from metalab.analysis import trajectory_similarity as similarity
-from metalab.errors import flag, require
+from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS
 from metalab.experiments.dynamics import setup
 from metalab.learners import maml
@@ -111,10 +111,7 @@ class LearningDynamicsConfig:
                      "inner_lr"):
             value = getattr(self, name)
             require(value is None or value > 0, flag(name), "must be positive")
-        require(
-            self.checkpoint_every > 0 and self.checkpoint_every % self.log_every == 0,
-            "--checkpoint-every", f"must be a positive multiple of --log-every ({self.log_every})",
-        )
+        require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> LearningDynamicsConfig:
         """Variant defaults filled in; ``quick`` shrinks the budget."""

@@ -13,7 +13,7 @@ import optax
 
 from metalab.effort import Setting, ascent_step
 from metalab.effort.optimise import init
-from metalab.errors import require
+from metalab.errors import require, require_cadence
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 
@@ -56,11 +56,7 @@ class EffortOptions:
         require(self.opt_steps > 0, "--opt-steps", "must be a positive integer")
         require(self.opt_lr > 0, "--opt-lr", "must be positive")
         require(self.log_every > 0, "--log-every", "must be a positive integer")
-        require(
-            self.checkpoint_every > 0 and self.checkpoint_every % self.log_every == 0,
-            "--checkpoint-every",
-            f"must be a positive multiple of --log-every ({self.log_every})",
-        )
+        require_cadence(self.log_every, self.checkpoint_every)
 
     @property
     def steps(self) -> int:

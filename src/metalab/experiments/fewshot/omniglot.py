@@ -14,7 +14,7 @@ from typing import Literal
 import jax
 import optax
 
-from metalab.errors import flag, require
+from metalab.errors import flag, require, require_cadence
 from metalab.estimators.task_map import STRATEGIES
 from metalab.experiments.fewshot import common as fewshot
 from metalab.models.convnet import CONVS
@@ -86,10 +86,7 @@ class OmniglotConfig:
         require(self.mask_lr > 0, "--mask-lr", "must be positive")
         require(self.conv in CONVS, "--conv", f"choose from {CONVS}")
         require(self.task_map in STRATEGIES, "--task-map", f"choose from {STRATEGIES}")
-        require(
-            self.checkpoint_every > 0 and self.checkpoint_every % self.log_every == 0,
-            "--checkpoint-every", f"must be a positive multiple of --log-every ({self.log_every})",
-        )
+        require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> OmniglotConfig:
         """The configuration actually run: ``quick`` shrinks the budget."""

@@ -10,7 +10,7 @@ from typing import Literal
 import jax
 import numpy as np
 
-from metalab.errors import flag, require
+from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS, require_support
 from metalab.learners import LEARNERS, Learner, trajectory
 from metalab.learners.base import Meta
@@ -87,11 +87,7 @@ class SinusoidConfig:
         require(self.outer_lr > 0, "--outer-lr", "must be positive")
         require(self.mask_lr > 0, "--mask-lr", "must be positive")
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
-        require(
-            self.checkpoint_every > 0 and self.checkpoint_every % self.log_every == 0,
-            "--checkpoint-every",
-            f"must be a positive multiple of --log-every ({self.log_every})",
-        )
+        require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> SinusoidConfig:
         """The configuration actually run: ``learner`` sets ``methods``; ``quick`` shrinks the

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import jax
 import numpy as np
 
-from metalab.errors import flag, require
+from metalab.errors import flag, require, require_cadence
 from metalab.estimators.stream import retention_matrix, stream_backprop
 from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
 from metalab.learners import LEARNERS, Learner
@@ -83,9 +83,7 @@ class ContinualConfig:
         for name in ("inner_lr", "outer_lr", "mask_lr"):
             require(getattr(self, name) > 0, flag(name), "must be positive")
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
-        require(self.checkpoint_every > 0 and self.checkpoint_every % self.log_every == 0,
-                "--checkpoint-every", f"must be a positive multiple of --log-every "
-                f"({self.log_every})")
+        require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> ContinualConfig:
         """The configuration actually run: ``quick`` shrinks the budget."""

@@ -17,7 +17,7 @@ from typing import Literal
 import jax
 import numpy as np
 
-from metalab.errors import flag, require
+from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS
 from metalab.experiments.fewshot import common as fewshot
 from metalab.experiments.sinusoid.experiment import query_curve
@@ -98,9 +98,7 @@ class WhereToLearnConfig:
         require(self.eval_episodes >= 100, "--eval-episodes", "must be at least 100")
         for name in ("outer_lr", "mask_lr", "rate_lr", "sin_inner_lr", "fs_inner_lr"):
             require(getattr(self, name) > 0, flag(name), "must be positive")
-        require(self.checkpoint_every > 0 and self.checkpoint_every % self.log_every == 0,
-                "--checkpoint-every", f"must be a positive multiple of --log-every "
-                f"({self.log_every})")
+        require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> WhereToLearnConfig:
         """The configuration actually run: ``quick`` shrinks the budget."""
