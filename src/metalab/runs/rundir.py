@@ -13,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from metalab.atomic import atomic_write
 from metalab.training.checkpoint import Checkpointer
 
 
@@ -36,7 +36,7 @@ class RunDir:
     def write_config(self, experiment: str, config: Any) -> None:
         """Write ``config.json`` with the experiment name and every resolved field."""
         payload = {"experiment": experiment, "config": dataclasses.asdict(config)}
-        _atomic_write(self.path / "config.json", json.dumps(payload, indent=2))
+        atomic_write(self.path / "config.json", json.dumps(payload, indent=2))
 
     def checkpointer(self, stage: str) -> Checkpointer:
         """The checkpointer of one training stage (e.g. one method of a comparison)."""
@@ -58,7 +58,7 @@ class RunDir:
             return
         lines = [line for line in self.metrics_path.read_text().splitlines() if line.strip()]
         kept = [line for line in lines if keep(json.loads(line))]
-        _atomic_write(self.metrics_path, "".join(line + "\n" for line in kept))
+        atomic_write(self.metrics_path, "".join(line + "\n" for line in kept))
 
     def rewind(self, stage: str, step: int) -> None:
         """Drop this stage's metric lines past ``step`` (the checkpoint a resume starts from)."""
@@ -81,7 +81,7 @@ class RunDir:
     def write_summary(self, experiment: str, metrics: dict[str, float]) -> None:
         """Write ``summary.json``; non-finite values become null."""
         clean = {k: (float(v) if math.isfinite(float(v)) else None) for k, v in metrics.items()}
-        _atomic_write(
+        atomic_write(
             self.path / "summary.json",
             json.dumps({"experiment": experiment, "metrics": clean}, indent=2),
         )
@@ -100,15 +100,10 @@ class RunDir:
         parts += list(sections)
         if figures:
             parts += ["## Figures", figures]
-        _atomic_write(self.path / "report.md", "\n\n".join(parts) + "\n")
+        atomic_write(self.path / "report.md", "\n\n".join(parts) + "\n")
 
 
 def _fmt(v: float) -> str:
     v = float(v)
     return f"{v:.4g}" if math.isfinite(v) else str(v)
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

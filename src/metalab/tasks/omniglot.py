@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from metalab.atomic import atomic_write
 from metalab.errors import BadInput
 from metalab.tasks.episodes import ImageClasses
 
@@ -124,9 +125,7 @@ def load_omniglot(data: Path | str, cache_dir: Path | str | None = None) -> Imag
             return ImageClasses(z["images"], z["group"], tuple(z["names"].tolist()))
     classes = decode_all(zips)
     cache.mkdir(parents=True, exist_ok=True)
-    # a name of this process's own, so that runs decoding at once never share a partial file
-    tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, images=classes.images, group=classes.group,
-                        names=np.array(classes.names))
-    os.replace(tmp, file)
+    atomic_write(file, lambda f: np.savez_compressed(f, images=classes.images,
+                                                     group=classes.group,
+                                                     names=np.array(classes.names)))
     return classes

@@ -7,11 +7,12 @@ A checkpoint is written to a temporary file in the same folder and moved into pl
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import equinox as eqx
+
+from metalab.atomic import atomic_write
 
 
 class Checkpointer:
@@ -25,13 +26,8 @@ class Checkpointer:
     def save(self, tree: Any, step: int, **info: Any) -> None:
         """Atomically write ``tree`` and a JSON sidecar ``{"step": step, **info}``."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.tree_path.with_suffix(".eqx.tmp")
-        with open(tmp, "wb") as f:
-            eqx.tree_serialise_leaves(f, tree)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.tree_path)
-        _atomic_write_text(self.meta_path, json.dumps({"step": step, **info}))
+        atomic_write(self.tree_path, lambda f: eqx.tree_serialise_leaves(f, tree))
+        atomic_write(self.meta_path, json.dumps({"step": step, **info}))
 
     def info(self) -> dict | None:
         """The sidecar of the last checkpoint, or None if there is none."""
@@ -43,8 +39,3 @@ class Checkpointer:
         """Load the saved leaves into a tree shaped like ``like``."""
         return eqx.tree_deserialise_leaves(self.tree_path, like)
 
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
