@@ -62,15 +62,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def _list() -> int:
     from metalab.bench import BENCHES
-    from metalab.experiments import EXPERIMENTS
+    from metalab.estimators import ESTIMATORS
+    from metalab.experiments import EXPERIMENTS, load_plugins
+    from metalab.learners import LEARNERS
+    from metalab.tasks import TASKS
 
-    width = max(map(len, EXPERIMENTS))
+    load_plugins()
+    width = max(map(len, [*EXPERIMENTS, *BENCHES]))
     print("experiments (metalab run NAME [--quick]; time at default settings, 2 CPU cores):")
     for e in EXPERIMENTS.values():
         print(f"  {e.name:<{width}}  ~{e.expected_time:<8} {e.description}")
     print("benchmarks (metalab bench NAME [--json]):")
     for b in BENCHES.values():
         print(f"  {b.name:<{width}}  {b.description}")
+    for title, registry in (("learners", LEARNERS), ("estimators", ESTIMATORS),
+                            ("task families", TASKS)):
+        print(f"{title}: {', '.join(registry)}")
     return 0
 
 
@@ -82,12 +89,10 @@ def _parse_config(cls: type, args: list[str], prog: str) -> Any:
 
 
 def _run(name: str, argv: list[str]) -> int:
-    from metalab.experiments import EXPERIMENTS
+    from metalab.experiments import EXPERIMENTS, load_plugins
     from metalab.runs import RunDir
 
-    if name not in EXPERIMENTS:
-        raise BadInput("EXPERIMENT", f"unknown experiment {name!r}; choose from "
-                       f"{', '.join(EXPERIMENTS)} (see `metalab list`)")
+    load_plugins()
     experiment = EXPERIMENTS[name]
     front = argparse.ArgumentParser(add_help=False)
     front.add_argument("--out", type=Path, default=None)
@@ -142,8 +147,6 @@ def _print_summary(name: str, summary: dict[str, float], seconds: float, out: Pa
 def _bench(name: str, argv: list[str]) -> int:
     from metalab.bench import BENCHES
 
-    if name not in BENCHES:
-        raise BadInput("BENCH", f"unknown benchmark {name!r}; choose from {', '.join(BENCHES)}")
     bench = BENCHES[name]
     front = argparse.ArgumentParser(add_help=False)
     front.add_argument("--json", action="store_true")

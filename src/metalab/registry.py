@@ -40,7 +40,7 @@ class Registry(Generic[T]):
     def __getitem__(self, name: str) -> T:
         if name not in self._entries:
             raise BadInput(self.option, f"unknown {self.kind} {name!r}; choose from "
-                           f"{', '.join(self._entries)}")
+                           f"{', '.join(self._entries)} (see `metalab list`)")
         return self._entries[name]
 
     def __contains__(self, name: object) -> bool:

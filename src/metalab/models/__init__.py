@@ -1,7 +1,9 @@
 """Models as (init, apply) pairs of pure functions over pytrees of arrays."""
 
-from metalab.models.base import Model as Model
-from metalab.models.base import Params as Params
-from metalab.models.linear import deep_linear as deep_linear
-from metalab.models.lstm import lstm_reader as lstm_reader
-from metalab.models.mlp import mlp as mlp
+from metalab.models.base import Model, Params
+from metalab.models.convnet import convnet
+from metalab.models.linear import deep_linear
+from metalab.models.lstm import lstm_reader
+from metalab.models.mlp import mlp
+
+__all__ = ["Model", "Params", "convnet", "deep_linear", "lstm_reader", "mlp"]

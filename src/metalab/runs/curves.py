@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from metalab.runs.figures import subplots
-
 from metalab.runs.rundir import RunDir
 
 

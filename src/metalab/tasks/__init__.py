@@ -1,8 +1,26 @@
-"""Task distributions: pure, jit-able samplers of support/query batches."""
+"""Task distributions: pure, jit-able samplers of support/query batches.
 
-from metalab.tasks.base import Task as Task
-from metalab.tasks.base import TaskDistribution as TaskDistribution
-from metalab.tasks.fourier import FourierSeries as FourierSeries
-from metalab.tasks.linear import LinearRegression as LinearRegression
-from metalab.tasks.linear import LinearTruth as LinearTruth
-from metalab.tasks.sinusoid import Sinusoid as Sinusoid
+``TASKS`` maps a name to a factory ``(**settings) -> TaskDistribution``; ``register_tasks``
+adds one from user code (anything with ``sample(key, n) -> Task`` qualifies).
+"""
+
+from metalab.registry import Registry
+from metalab.tasks.base import Task, TaskDistribution
+from metalab.tasks.fourier import FourierSeries
+from metalab.tasks.linear import LinearRegression, LinearTruth
+from metalab.tasks.sine_stream import SineStream
+from metalab.tasks.sinusoid import Sinusoid
+
+TASKS: Registry = Registry("task family", "--tasks")
+for _name, _factory in [("sinusoid", Sinusoid), ("linear-regression", LinearRegression),
+                        ("fourier-series", FourierSeries), ("sine-stream", SineStream)]:
+    TASKS.register(_name, _factory)
+
+
+def register_tasks(name: str, factory, *, replace: bool = False):
+    """Make ``factory(**settings) -> TaskDistribution`` available as ``name``."""
+    return TASKS.register(name, factory, replace=replace)
+
+
+__all__ = ["TASKS", "FourierSeries", "LinearRegression", "LinearTruth", "SineStream",
+           "Sinusoid", "Task", "TaskDistribution", "register_tasks"]

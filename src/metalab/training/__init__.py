@@ -1,9 +1,17 @@
-"""The outer loop and checkpoints."""
+"""The outer loop: optax outer optimisers, many meta-steps per dispatch, checkpoints, sharding."""
 
-from metalab.training.checkpoint import Checkpointer as Checkpointer
-from metalab.training.trainer import TrainState as TrainState
-from metalab.training.trainer import fit as fit
-from metalab.training.trainer import init_state as init_state
-from metalab.training.trainer import make_meta_step as make_meta_step
-from metalab.training.trainer import resume_or_init as resume_or_init
-from metalab.training.trainer import scan_steps as scan_steps
+from metalab.training.checkpoint import Checkpointer
+from metalab.training.optimizers import per_entry_adam
+from metalab.training.sharding import shard_tasks
+from metalab.training.trainer import (
+    Metrics,
+    TrainState,
+    fit,
+    init_state,
+    make_meta_step,
+    resume_or_init,
+    scan_steps,
+)
+
+__all__ = ["Checkpointer", "Metrics", "TrainState", "fit", "init_state", "make_meta_step",
+           "per_entry_adam", "resume_or_init", "scan_steps", "shard_tasks"]
