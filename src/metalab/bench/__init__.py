@@ -1,9 +1,14 @@
 """Benchmarks behind ``metalab bench NAME``: each yields one JSON-able row per configuration.
 
-To add one, write a module with a ``Bench`` and add it to ``BENCHES``.
+To add one, write a module with a ``Bench`` and register it in ``BENCHES``.
 """
 
-from metalab.bench import estimators, omniglot, sinusoid
-from metalab.bench.base import Bench as Bench
+from metalab.bench import estimators, omniglot, sinusoid, vsml
+from metalab.bench.base import Bench
+from metalab.registry import Registry
 
-BENCHES: dict[str, Bench] = {b.name: b for b in [sinusoid.BENCH, estimators.BENCH, omniglot.BENCH]}
+BENCHES: Registry[Bench] = Registry("benchmark", "BENCH")
+for _module in (sinusoid, estimators, omniglot, vsml):
+    BENCHES.register(_module.BENCH.name, _module.BENCH)
+
+__all__ = ["BENCHES", "Bench"]

@@ -57,9 +57,10 @@ def teacher_sgd(alpha: float) -> OnlineLearner:
         w, b = state
         logits = jnp.tanh(x) @ w / x.shape[0] + b
         e = jax.nn.softmax(logits) - jax.nn.one_hot(label, b.shape[0])
-        return (w - alpha * jnp.tanh(x)[:, None] * e[None], b - alpha * e), logits
+        rate = meta["alpha"]
+        return (w - rate * jnp.tanh(x)[:, None] * e[None], b - rate * e), logits
 
-    return OnlineLearner("sgd-teacher", lambda key: {}, start, step)
+    return OnlineLearner("sgd-teacher", lambda key: {"alpha": jnp.asarray(alpha)}, start, step)
 
 
 def clone_loss(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alpha: float,
@@ -68,7 +69,8 @@ def clone_loss(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alpha
     m = rule["fwd_w"].shape[1]
     n_in = stream.x.shape[-1]
     teacher = teacher_sgd(alpha)
-    w0, b0 = teacher.start({}, key, n_in, n_classes)
+    meta = teacher.init(key)
+    w0, b0 = teacher.start(meta, key, n_in, n_classes)
     s = rule["w_h"].shape[0]
     c = jnp.zeros((n_in, n_classes, s))
     start = LayerState(jnp.zeros_like(c), c)
@@ -82,7 +84,7 @@ def clone_loss(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alpha
         fwd_in = embed(x, m)
         forward, _, _ = layer_step(rule, layer, fwd_in, jnp.zeros((n_classes, m)), ticks)
         readout = forward.h @ rule["fwd_w"][:, READOUT] + rule["fwd_b"][READOUT]
-        (w_new, b_new), logits = teacher.step({}, (w, b), x, label)
+        (w_new, b_new), logits = teacher.step(meta, (w, b), x, label)
         error = jax.nn.softmax(logits) - jax.nn.one_hot(label, n_classes)
         backward, _, _ = layer_step(rule, forward, fwd_in, embed(error, m), ticks)
         target_r = w * jnp.tanh(x)[:, None] + b[None]

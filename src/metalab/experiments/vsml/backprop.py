@@ -19,7 +19,7 @@ import numpy as np
 import optax
 
 from metalab.errors import flag, require
-from metalab.experiments.vsml.evaluate import online_curves
+from metalab.experiments.vsml.evaluate import online_curves, seed_keys
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
@@ -134,9 +134,10 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
     for j, name in enumerate(cfg.families):
         fam = load_family(name, "test")
         key = jax.random.fold_in(eval_key, j)
-        curves["clone"][name] = online_curves(student, state.meta, fam, key, *shape)
-        curves["sgd"][name] = online_curves(teacher, jax.vmap(teacher.init)(
-            jax.random.split(key, cfg.seeds)), fam, key, *shape)
+        keys = seed_keys(key, cfg.seeds)
+        curves["clone"][name] = online_curves(student, state.meta, keys, fam, *shape)
+        curves["sgd"][name] = online_curves(
+            teacher, {"alpha": np.full(cfg.seeds, cfg.alpha, np.float32)}, keys, fam, *shape)
         summary[f"chance/{name}"] = 1.0 / stream_classes(fam, cfg.n_classes)
         for who, per in curves.items():
             summary[f"{who}/{name}/final_accuracy"] = float(per[name][..., -tail:].mean())

@@ -24,7 +24,7 @@ import numpy as np
 
 from metalab.errors import flag, require
 from metalab.experiments.vsml import plots
-from metalab.experiments.vsml.evaluate import best_rate, online_curves
+from metalab.experiments.vsml.evaluate import online_curves, rate_grid, seed_keys, stack
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
@@ -214,26 +214,35 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
 
     eval_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6)
     shape = (cfg.eval_streams, cfg.eval_steps, cfg.n_classes, cfg.n_in)
+    same_rule = [n for n in metas if n != "vsml" and n.startswith(("vsml", "untrained"))]
+    rows = [rules[f] for f in cfg.train_on] + [metas[n] for n in same_rule]
     curves: dict[str, dict[str, np.ndarray]] = {}
     matrix = np.zeros((len(cfg.train_on), len(cfg.families)))
     for j, fam in enumerate(cfg.families):
         key, family = jax.random.fold_in(eval_key, j), eval_fams[fam]
         summary[f"chance/{fam}"] = 1.0 / stream_classes(family, cfg.n_classes)
-        for i, f in enumerate(cfg.train_on):
-            c = online_curves(vsml(cfg.hidden), rules[f], family, key, *shape)
-            matrix[i, j] = c.mean()
-            summary[f"matrix/{f}/{fam}/online_accuracy"] = matrix[i, j]
-        for name, meta in metas.items():
-            learner = vsml(cfg.hidden) if name.startswith(("vsml", "untrained")) else \
-                learned(name, cfg)
-            curves.setdefault(name, {})[fam] = online_curves(learner, meta, family, key, *shape)
+        every = online_curves(vsml(cfg.hidden), stack(*rows),
+                              seed_keys(key, cfg.seeds, len(rows)), family, *shape)
+        blocks = np.split(every, len(rows))
+        matrix[:, j] = [b.mean() for b in blocks[: len(cfg.train_on)]]
+        for f, value in zip(cfg.train_on, matrix[:, j], strict=True):
+            summary[f"matrix/{f}/{fam}/online_accuracy"] = value
+        curves.setdefault("vsml", {})[fam] = blocks[0]
+        for name, block in zip(same_rule, blocks[len(cfg.train_on):], strict=True):
+            curves.setdefault(name, {})[fam] = block
+        for name in ("meta-rnn", "hebbian"):
+            if name in metas:
+                curves.setdefault(name, {})[fam] = online_curves(
+                    learned(name, cfg), metas[name], seed_keys(key, cfg.seeds), family, *shape)
         for name, make, rates in (("sgd", online_sgd, cfg.sgd_rates),
                                   ("adam", online_adam, cfg.adam_rates)):
             if name in cfg.baselines:
-                c, best = best_rate(lambda r, make=make: make(r, cfg.hidden), rates, family,
-                                    key, cfg.seeds, *shape)
-                curves.setdefault(name, {})[fam] = c
-                summary[f"{name}/{fam}/best_lr"] = best
+                grid = online_curves(make(rates[0], cfg.hidden), rate_grid(rates, cfg.seeds),
+                                     seed_keys(key, cfg.seeds, len(rates)), family, *shape)
+                per_rate = np.split(grid, len(rates))
+                best = int(np.argmax([c.mean() for c in per_rate]))
+                curves.setdefault(name, {})[fam] = per_rate[best]
+                summary[f"{name}/{fam}/best_lr"] = rates[best]
     for name, per_family in curves.items():
         for fam, c in per_family.items():
             per_seed = c.mean(axis=(1, 2))

@@ -1,0 +1,115 @@
+"""``metalab bench vsml``: milliseconds per ES meta-step of a VS-ML layer and sub-LSTM ticks
+per second (Kirsch & Schmidhuber 2021; the issue's CPU target is 35 M ticks/s on 2 cores).
+
+A tick is one micro-tick of one sub-LSTM (one weight), so an ES step of a ``n_in x n_out``
+layer with ``population`` perturbed evaluations (``population / 2`` antithetic pairs) of a
+``steps``-example stream at 2 micro-ticks runs n_in n_out population steps 2 ticks. The whole
+ES step (streams, every evaluation's scan over time, the gradient and the Adam update) is one
+jit-compiled call. As a baseline in the same run, each row also times the same number of ticks
+of the per-weight gate matmul alone ([n_in n_out, 16] x [16, 64], then a cheap state update),
+the bound the issue quotes; ``fraction_of_matmul_bound`` is the ratio.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from metalab.bench.base import Bench, device_name, peak_rss_mb
+from metalab.errors import require
+from metalab.tasks.families import load_family
+from metalab.vsml import init_train_state, make_step, meta_optimizer, stream_loss, vsml
+
+
+@dataclass(frozen=True)
+class VSMLBenchConfig:
+    """Default workload: 64x10 and 784x10 layers, population 32 and 128, 100-step streams."""
+
+    layers: tuple[str, ...] = ("64x10", "784x10")
+    """layer shapes n_in x n_out"""
+    populations: tuple[int, ...] = (32, 128)
+    """perturbed evaluations per ES step (antithetic pairs = half)"""
+    steps: int = 100
+    """examples per stream"""
+    chunk: int = 64
+    """evaluations per device evaluated at once (``population_map``)"""
+    repeats: int = 3
+    """timed calls per configuration after the compiling one (the best is kept)"""
+
+    def __post_init__(self) -> None:
+        for layer in self.layers:
+            parts = layer.split("x")
+            require(len(parts) == 2 and all(p.isdigit() and int(p) > 0 for p in parts),
+                    "--layers", f"{layer!r} is not N_INxN_OUT, e.g. 64x10")
+        require(all(p >= 2 and p % 2 == 0 for p in self.populations), "--populations",
+                "must be even numbers >= 2 (antithetic pairs)")
+        require(self.steps > 0, "--steps", "must be positive")
+        require(self.chunk > 0, "--chunk", "must be positive")
+        require(self.repeats > 0, "--repeats", "must be positive")
+
+
+def _best_seconds(fn: Callable, arg, repeats: int) -> tuple[float, float]:
+    """(compile seconds, best of ``repeats`` steady-state seconds) of ``fn(arg)``."""
+    start = time.perf_counter()
+    jax.block_until_ready(fn(arg))
+    compile_s = time.perf_counter() - start
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(arg))
+        best = min(best, time.perf_counter() - t0)
+    return compile_s, best
+
+
+def _matmul_bound(weights: int, population: int, ticks: int) -> Callable:
+    """The gate matmul alone over the same ticks, population batched as the ES step does."""
+    rule = vsml().init(jax.random.PRNGKey(0))
+
+    def run(h: jax.Array) -> jax.Array:
+        def body(h, _):
+            z = jnp.einsum("pns,sg->png", h, rule["w_h"])
+            return 0.5 * h + z[..., : h.shape[-1]], None
+
+        return jax.lax.scan(body, h, None, length=ticks)[0]
+
+    return jax.jit(run), jnp.zeros((population, weights, rule["w_h"].shape[0]))
+
+
+def rows(cfg: VSMLBenchConfig) -> Iterator[dict]:
+    """One row per (layer, population)."""
+    learner = vsml()
+    for layer in cfg.layers:
+        n_in, n_out = map(int, layer.split("x"))
+        # `random` streams take any number of classes, so the layer has n_out outputs
+        loss = stream_loss(learner, load_family("random", "train"), cfg.steps, n_out, n_in,
+                           episodes=1)
+        for population in cfg.populations:
+            opt = meta_optimizer("es")
+            step = make_step(loss, "es", opt, jax.random.PRNGKey(1), population // 2, 0.05,
+                             cfg.chunk)
+            state = init_train_state(learner, opt, jax.random.PRNGKey(0), seeds=1)
+            compile_s, seconds = _best_seconds(jax.jit(step), state, cfg.repeats)
+            ticks = n_in * n_out * population * cfg.steps * 2
+            bound_fn, h = _matmul_bound(n_in * n_out, population, cfg.steps * 2)
+            _, bound = _best_seconds(bound_fn, h, cfg.repeats)
+            yield {
+                "workload": f"vsml-es-{layer}",
+                "population": population,
+                "pairs": population // 2,
+                "stream_steps": cfg.steps,
+                "ms_per_es_step": round(seconds * 1e3, 1),
+                "mticks_per_s": round(ticks / seconds / 1e6, 2),
+                "matmul_bound_mticks_per_s": round(ticks / bound / 1e6, 2),
+                "fraction_of_matmul_bound": round(bound / seconds, 3),
+                "compile_s": round(compile_s, 2),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "device": device_name(),
+            }
+
+
+BENCH = Bench("vsml", "ms per ES meta-step and sub-LSTM ticks/s of VS-ML layers",
+              VSMLBenchConfig, rows)
