@@ -84,9 +84,9 @@ def test_scores_of_a_known_matrix():
 
 def test_bad_options_fail_before_compute():
     with pytest.raises(BadInput, match="--methods"):
-        continual.ContinualConfig(methods=("nope",))
+        continual.SparseContinualConfig(methods=("nope",))
     with pytest.raises(BadInput, match="--n-functions"):
-        continual.ContinualConfig(n_functions=1)
+        continual.SparseContinualConfig(n_functions=1)
     with pytest.raises(BadInput, match="--methods"):
         where_to_learn.WhereToLearnConfig(methods=("protonet",))
     with pytest.raises(BadInput, match="--learner"):
@@ -95,7 +95,7 @@ def test_bad_options_fail_before_compute():
 
 
 def test_small_continual_run_reports_retention_and_masks(tmp_path):
-    cfg = continual.ContinualConfig(
+    cfg = continual.SparseContinualConfig(
         methods=("sparse-maml",), n_functions=3, k_shot=4, inner_steps=1, steps=4,
         meta_batch=2, hidden=(8,), eval_streams=4, log_every=2, checkpoint_every=4)
     summary = continual.run(cfg, RunDir(tmp_path))

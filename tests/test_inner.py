@@ -86,8 +86,8 @@ def test_trajectory_measures_the_same_loop():
     seen = trajectory(learner, meta, task.support_x, task.support_y, 6, lambda p: p, every=3)
     for i, steps in enumerate((0, 3, 6)):
         want = inner_loop(learner, meta, task.support_x, task.support_y, steps).phi
-        np.testing.assert_allclose(ravel_pytree(jax.tree.map(lambda a: a[i], seen))[0],
-                                   ravel_pytree(want)[0], rtol=1e-6, atol=1e-7)
+        got = ravel_pytree(jax.tree.map(lambda a, i=i: a[i], seen))[0]
+        np.testing.assert_allclose(got, ravel_pytree(want)[0], rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("inner_opt", [o for o in INNER_OPTIMIZERS if o != "sgd"])

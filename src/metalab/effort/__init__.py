@@ -9,7 +9,7 @@ from metalab.effort.controls import effort as effort
 from metalab.effort.controls import neutral as neutral
 from metalab.effort.controls import project as project
 from metalab.effort.controls import tangent as tangent
-from metalab.effort.dynamics import LinearTasks as LinearTasks
+from metalab.effort.dynamics import TaskCovariances as TaskCovariances
 from metalab.effort.dynamics import Trajectory as Trajectory
 from metalab.effort.dynamics import from_teachers as from_teachers
 from metalab.effort.dynamics import simulate as simulate

@@ -26,10 +26,10 @@ import jax.numpy as jnp
 
 from metalab.effort.controls import Control, Weights
 
-Method = Literal["euler", "rk4"]
+Integrator = Literal["euler", "rk4"]
 
 
-class LinearTasks(NamedTuple):
+class TaskCovariances(NamedTuple):
     """K regression tasks given by their second-order statistics (one row per task)."""
 
     sxx: jax.Array  # [K, d_in, d_in] input covariance E[x x^T]
@@ -45,7 +45,7 @@ class Trajectory(NamedTuple):
     final: Weights  # weights after the last step
 
 
-def from_teachers(teachers: jax.Array, sxx: jax.Array, noise_var: float = 0.0) -> LinearTasks:
+def from_teachers(teachers: jax.Array, sxx: jax.Array, noise_var: float = 0.0) -> TaskCovariances:
     """Tasks y = W*_k x + noise from teachers [K, d_out, d_in] and an input covariance.
 
     ``noise_var`` is the variance of the output noise per output unit; it sets the loss floor
@@ -55,7 +55,7 @@ def from_teachers(teachers: jax.Array, sxx: jax.Array, noise_var: float = 0.0) -
     sxx = jnp.broadcast_to(sxx, (k, d_in, d_in))
     syx = teachers @ sxx
     syy = jnp.einsum("koi,kij,koj->k", teachers, sxx, teachers) + d_out * noise_var
-    return LinearTasks(sxx, syx, syy)
+    return TaskCovariances(sxx, syx, syy)
 
 
 def effective(w: Weights, u: Control) -> Weights:
@@ -71,7 +71,7 @@ def _gates(u: Control, n_tasks: int, hidden: int) -> jax.Array:
     return u.gating
 
 
-def task_losses(tasks: LinearTasks, w: Weights, u: Control) -> jax.Array:
+def task_losses(tasks: TaskCovariances, w: Weights, u: Control) -> jax.Array:
     """Loss E||y - y_hat||^2 / 2 of each task [K], from the covariances (gates of task k)."""
     wt = effective(w, u)
     gates = _gates(u, tasks.sxx.shape[0], wt.w1.shape[0])
@@ -81,7 +81,7 @@ def task_losses(tasks: LinearTasks, w: Weights, u: Control) -> jax.Array:
     return 0.5 * tasks.syy - cross + 0.5 * quad
 
 
-def velocity(tasks: LinearTasks, w: Weights, u: Control, tau: float, decay: float) -> Weights:
+def velocity(tasks: TaskCovariances, w: Weights, u: Control, tau: float, decay: float) -> Weights:
     """dW/dt of the controlled average dynamics (the training loss is the engagement-weighted
     mean of the task losses; engagement 1 on every task is the plain mean)."""
     wt = effective(w, u)
@@ -99,7 +99,7 @@ def velocity(tasks: LinearTasks, w: Weights, u: Control, tau: float, decay: floa
     return Weights((rate * g1 - decay * w.w1) / tau, (rate * g2 - decay * w.w2) / tau)
 
 
-def _step(tasks, w, u, dt, tau, decay, method: Method) -> Weights:
+def _step(tasks, w, u, dt, tau, decay, method: Integrator) -> Weights:
     def f(v: Weights) -> Weights:
         return velocity(tasks, v, u, tau, decay)
 
@@ -117,7 +117,7 @@ def _step(tasks, w, u, dt, tau, decay, method: Method) -> Weights:
 
 
 def simulate(
-    tasks: LinearTasks,
+    tasks: TaskCovariances,
     w0: Weights,
     control: Control,
     steps: int,
@@ -125,7 +125,7 @@ def simulate(
     *,
     tau: float = 1.0,
     decay: float = 0.0,
-    method: Method = "euler",
+    method: Integrator = "euler",
     unroll: int = 1,
 ) -> Trajectory:
     """Integrate the controlled average dynamics for ``steps`` steps of size ``dt``.

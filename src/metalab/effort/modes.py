@@ -14,10 +14,10 @@ import jax
 import jax.numpy as jnp
 
 from metalab.effort.controls import Control, Weights
-from metalab.effort.dynamics import LinearTasks, from_teachers
+from metalab.effort.dynamics import TaskCovariances, from_teachers
 
 
-def mode_task(strengths: jax.Array, noise_var: float = 0.0) -> LinearTasks:
+def mode_task(strengths: jax.Array, noise_var: float = 0.0) -> TaskCovariances:
     """One task (K = 1) with whitened inputs and Syx = diag(strengths), in its mode basis."""
     s = jnp.asarray(strengths)
     return from_teachers(jnp.diag(s)[None], jnp.eye(s.shape[0]), noise_var)

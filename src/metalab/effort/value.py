@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from metalab.effort.controls import Control, Weights, effort
-from metalab.effort.dynamics import LinearTasks, Method, Trajectory, simulate
+from metalab.effort.dynamics import Integrator, TaskCovariances, Trajectory, simulate
 
 CostKind = Literal["exp", "quadratic"]
 
@@ -32,7 +32,7 @@ class Setting:
     dt: float = 0.05  # step size in units of time
     tau: float = 1.0  # time constant of learning
     decay: float = 0.0  # weight decay lambda
-    method: Method = "euler"
+    method: Integrator = "euler"
     gamma: float = 0.9  # discount per unit of time, in (0, 1]
     beta: float = 0.1  # cost scale
     cost: CostKind = "exp"
@@ -62,7 +62,7 @@ def value_of(
 
 
 def evaluate(
-    control: Control, tasks: LinearTasks, w0: Weights, setting: Setting
+    control: Control, tasks: TaskCovariances, w0: Weights, setting: Setting
 ) -> tuple[jax.Array, Trajectory]:
     """Run the controlled average dynamics and return (V, trajectory); differentiable."""
     traj = simulate(

@@ -30,7 +30,7 @@ from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 from metalab.training import TrainState, init_state, make_meta_step
 
-LEARNERS = ("learner", "maml", "metasgd", "memory", "bayes")
+DYNAMICS_LEARNERS = ("learner", "maml", "metasgd", "memory", "bayes")
 VARIANT_DEFAULTS = {
     "linear": {"hidden": 16, "learner_steps": 1500, "learner_lr": 0.1, "inner_lr": 0.05,
                "noise": 0.1},

@@ -28,7 +28,7 @@ from metalab.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)
-class ContinualConfig(EffortOptions):
+class EffortContinualConfig(EffortOptions):
     """Settings of ``metalab run effort-continual``."""
 
     dim: int = 3
@@ -50,12 +50,12 @@ class ContinualConfig(EffortOptions):
         require(self.strength > 0, "--strength", "must be positive")
         require(self.init_scale > 0, "--init-scale", "must be positive")
 
-    def resolved(self) -> ContinualConfig:
+    def resolved(self) -> EffortContinualConfig:
         """The configuration actually run: ``quick`` shrinks the optimisation."""
         return replace(self, opt_steps=min(self.opt_steps, 300)) if self.quick else self
 
 
-def problem(cfg: ContinualConfig) -> tuple[E.LinearTasks, E.Weights, jax.Array]:
+def problem(cfg: EffortContinualConfig) -> tuple[E.TaskCovariances, E.Weights, jax.Array]:
     """Two tasks with random orthogonal maps of equal strength, the initial weights, and the
     fixed engagement schedule [T, 2] (task A, then task B, each at full rate)."""
     keys = jax.random.split(jax.random.PRNGKey(cfg.seed), 4)
@@ -69,7 +69,7 @@ def problem(cfg: ContinualConfig) -> tuple[E.LinearTasks, E.Weights, jax.Array]:
     return tasks, w0, schedule
 
 
-def run(cfg: ContinualConfig, rundir: RunDir) -> dict[str, float]:
+def run(cfg: EffortContinualConfig, rundir: RunDir) -> dict[str, float]:
     """Optimise the gates, compare with no gating, write figures and report."""
     tasks, w0, schedule = problem(cfg)
     setting = cfg.setting()
@@ -115,7 +115,7 @@ def run(cfg: ContinualConfig, rundir: RunDir) -> dict[str, float]:
     return summary
 
 
-def _plot(rundir: RunDir, trajs, phi: np.ndarray, cfg: ContinualConfig) -> None:
+def _plot(rundir: RunDir, trajs, phi: np.ndarray, cfg: EffortContinualConfig) -> None:
     t = np.arange(cfg.steps) * cfg.dt
     fig, axes = subplots(1, 3, figsize=(15, 4))
     for name, ls in (("gated", "-"), ("ungated", "--")):
@@ -138,6 +138,6 @@ EXPERIMENT = Experiment(
     name="effort-continual",
     description="neuron gating across a task switch: value and forgetting with and without",
     expected_time="1 min",
-    config=ContinualConfig,
+    config=EffortContinualConfig,
     run=run,
 )

@@ -60,7 +60,7 @@ class CurriculumConfig(EffortOptions):
         return replace(self, opt_steps=min(self.opt_steps, 300)) if self.quick else self
 
 
-def tasks_of(cfg: CurriculumConfig) -> tuple[E.LinearTasks, E.Weights]:
+def tasks_of(cfg: CurriculumConfig) -> tuple[E.TaskCovariances, E.Weights]:
     """One task per direction: teacher s_k e_k e_k^T on inputs x_k (others silent)."""
     k = len(cfg.strengths)
     eye = jnp.eye(k)

@@ -77,7 +77,7 @@ class GainConfig(ModeTaskOptions):
         return replace(self, opt_steps=min(self.opt_steps, 300), sweep_betas=())
 
 
-def problem(cfg: ModeTaskOptions) -> tuple[E.LinearTasks, E.Weights]:
+def problem(cfg: ModeTaskOptions) -> tuple[E.TaskCovariances, E.Weights]:
     """The mode task and its small decoupled initial weights."""
     s = jnp.asarray(cfg.strengths)
     return E.mode_task(s, cfg.noise_var), E.decoupled_init(len(cfg.strengths), cfg.init_strength)

@@ -69,7 +69,7 @@ class MamlConfig(EffortOptions):
         return replace(self, opt_steps=min(self.opt_steps, 300)) if self.quick else self
 
 
-def sample_tasks(cfg: MamlConfig, n: int, salt: int) -> E.LinearTasks:
+def sample_tasks(cfg: MamlConfig, n: int, salt: int) -> E.TaskCovariances:
     """``n`` tasks, stacked for vmap: every field has a leading [n] axis and K = 1."""
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), salt)
     g = jax.random.normal(key, (n, cfg.dim, cfg.dim)) / jnp.sqrt(cfg.dim)
@@ -78,14 +78,14 @@ def sample_tasks(cfg: MamlConfig, n: int, salt: int) -> E.LinearTasks:
     return jax.tree.map(lambda x: x[:, None], tasks)
 
 
-def _curves(w0: E.Weights, tasks: E.LinearTasks, cfg: MamlConfig) -> jax.Array:
+def _curves(w0: E.Weights, tasks: E.TaskCovariances, cfg: MamlConfig) -> jax.Array:
     """Loss of every task at every step [n, T] when learning from ``w0``."""
     def one(task):
         return E.simulate(task, w0, E.Control(), cfg.steps, cfg.dt, unroll=UNROLL).losses[:, 0]
     return jax.vmap(one)(tasks)
 
 
-def objective(cfg: MamlConfig, tasks: E.LinearTasks, k: int | None):
+def objective(cfg: MamlConfig, tasks: E.TaskCovariances, k: int | None):
     """Mean loss after ``k`` inner steps (MAML), or for ``k = None`` minus the mean value."""
     def f(w0: E.Weights) -> tuple[jax.Array, None]:
         if k is None:

@@ -18,6 +18,7 @@ from metalab.errors import flag, require, require_cadence
 from metalab.estimators.task_map import STRATEGIES
 from metalab.experiments.fewshot import common as fewshot
 from metalab.models.convnet import CONVS
+from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
@@ -163,7 +164,7 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
 
     from metalab.experiments.fewshot import plots
 
-    plots.training_curves(rundir, cfg.learner)
+    training_curves(rundir, "query cross-entropy after adaptation (train batch)")
     plots.sample_episodes(rundir, learner, state.meta, test_eps.sample(key, 3),
                           cfg.eval_inner_steps)
     rundir.write_summary("omniglot", summary)

@@ -13,18 +13,6 @@ from metalab.runs.rundir import RunDir
 from metalab.tasks.base import Task
 
 
-def training_curves(rundir: RunDir, stage: str) -> None:
-    """Query cross-entropy after adaptation on the training batches, per logged chunk."""
-    points = [(r["step"], r["loss"]) for r in rundir.metrics() if r.get("stage") == stage]
-    fig, ax = subplots(figsize=(6, 4))
-    if points:
-        steps, losses = zip(*points, strict=True)
-        ax.plot(steps, losses, marker=".")
-    ax.set(xlabel="meta-step", ylabel="query cross-entropy after adaptation (train batch)",
-           yscale="log", title=f"Meta-training ({stage})")
-    rundir.save_figure(fig, "training_curves")
-
-
 def sample_episodes(rundir: RunDir, learner: Learner, meta: Meta, tasks: Task,
                     steps: int, n_query: int = 10) -> None:
     """Per held-out episode: the support images (one row, labelled) and the first queries

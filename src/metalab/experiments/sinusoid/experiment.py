@@ -23,7 +23,8 @@ from metalab.tasks import Sinusoid, Task
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
 
-Method = Literal["maml", "fomaml", "metasgd", "pretrained", "sparse-maml", "sparse-relu-maml"]
+SinusoidMethod = Literal["maml", "fomaml", "metasgd", "pretrained", "sparse-maml",
+                         "sparse-relu-maml"]
 EVAL_STEPS = (0, 1, 10)
 
 
@@ -31,7 +32,7 @@ EVAL_STEPS = (0, 1, 10)
 class SinusoidConfig:
     """Settings of ``metalab run sinusoid`` (defaults are ``metalab demo``'s)."""
 
-    methods: tuple[Method, ...] = ("maml", "fomaml", "metasgd", "pretrained")
+    methods: tuple[SinusoidMethod, ...] = ("maml", "fomaml", "metasgd", "pretrained")
     """methods to train; `pretrained` is joint training on all tasks, then fine-tuning"""
     learner: str | None = None
     """shorthand for `--methods LEARNER`: train only this registered learner"""

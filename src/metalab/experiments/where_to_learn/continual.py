@@ -39,7 +39,7 @@ from metalab.training.optimizers import per_entry_adam
 
 
 @dataclass(frozen=True)
-class ContinualConfig:
+class SparseContinualConfig:
     """Settings of ``metalab run continual``."""
 
     methods: tuple[str, ...] = ("maml", "sparse-maml")
@@ -85,7 +85,7 @@ class ContinualConfig:
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
         require_cadence(self.log_every, self.checkpoint_every)
 
-    def resolved(self) -> ContinualConfig:
+    def resolved(self) -> SparseContinualConfig:
         """The configuration actually run: ``quick`` shrinks the budget."""
         if not self.quick:
             return self
@@ -93,11 +93,11 @@ class ContinualConfig:
                        log_every=50, checkpoint_every=300)
 
 
-def _learner(method: str, cfg: ContinualConfig, stream: SineStream) -> Learner:
+def _learner(method: str, cfg: SparseContinualConfig, stream: SineStream) -> Learner:
     return LEARNERS[method](mlp((stream.input_dim, *cfg.hidden, 1)), cfg.inner_lr)
 
 
-def train(method: str, cfg: ContinualConfig, rundir: RunDir, stream: SineStream):
+def train(method: str, cfg: SparseContinualConfig, rundir: RunDir, stream: SineStream):
     """Meta-train one method for the stream; returns (untrained meta, trained meta, seconds)."""
     learner = _learner(method, cfg, stream)
     optimizer = per_entry_adam(cfg.outer_lr, {"mask": cfg.mask_lr})
@@ -128,7 +128,7 @@ def scores(r: np.ndarray) -> dict[str, float]:
     }
 
 
-def run(cfg: ContinualConfig, rundir: RunDir) -> dict[str, float]:
+def run(cfg: SparseContinualConfig, rundir: RunDir) -> dict[str, float]:
     """Train every method, measure retention on shared held-out streams, write the report."""
     stream = SineStream(cfg.n_functions, cfg.k_shot, cfg.k_shot)
     held_out = stream.sample(jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6),
@@ -159,7 +159,7 @@ def run(cfg: ContinualConfig, rundir: RunDir) -> dict[str, float]:
     return summary
 
 
-def _describe(cfg: ContinualConfig) -> str:
+def _describe(cfg: SparseContinualConfig) -> str:
     return (
         f"Streams of {cfg.n_functions} sinusoids (input: x and the function's one-hot index), "
         f"{cfg.k_shot} support points each, learned in order with {cfg.inner_steps} inner "
@@ -220,6 +220,6 @@ EXPERIMENT = Experiment(
     name="continual",
     description="MAML vs sparse-MAML on a stream of sinusoids: retention and forgetting",
     expected_time="12 min",
-    config=ContinualConfig,
+    config=SparseContinualConfig,
     run=run,
 )
