@@ -146,3 +146,11 @@ def test_divergent_run_exits_1_with_the_step(tmp_path, capsys):
             "--inner-lr", "1e6"]
     assert cli(args) == 1
     assert "non-finite loss at meta-step" in capsys.readouterr().err
+
+
+def test_version_exits_0(capsys):
+    from metalab import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and __version__ in capsys.readouterr().out

@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from metalab import __version__
 from metalab.errors import BadInput, Diverged
 
 console = Console(stderr=True)
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="metalab", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"metalab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="registered experiments and benchmarks")
     p_run = sub.add_parser("run", help="run an experiment", add_help=False)
