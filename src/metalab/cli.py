@@ -37,8 +37,16 @@ def main(argv: list[str] | None = None) -> int:
                    add_help=False)
     p_bench = sub.add_parser("bench", help="run a benchmark", add_help=False)
     p_bench.add_argument("bench")
+    p_data = sub.add_parser("data", help="fetch or verify the Omniglot release files")
+    p_data.add_argument("action", choices=("fetch", "verify"))
+    p_data.add_argument("dataset", nargs="?", default="omniglot", choices=("omniglot",))
+    p_data.add_argument("--dir", type=Path, default=None,
+                        help="data folder (default: $METALAB_DATA/omniglot, else the cache)")
+    p_data.add_argument("--files", nargs="+", default=None,
+                        help="release files (default: every pinned file)")
+    p_data.add_argument("--base-url", default=None, help="mirror of the release")
     args, rest = parser.parse_known_args(argv)
-    if args.command == "list" and rest:
+    if args.command in ("list", "data") and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         if args.command == "list":
@@ -47,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run("sinusoid", rest)
         if args.command == "bench":
             return _bench(args.bench, rest)
+        if args.command == "data":
+            return _data(args)
         return _run(args.experiment, rest)
     except BadInput as e:
         console.print(f"[red]error:[/red] {e}")
@@ -80,6 +90,32 @@ def _list() -> int:
     for title, registry in (("learners", LEARNERS), ("estimators", ESTIMATORS),
                             ("task families", TASKS)):
         print(f"{title}: {', '.join(registry)}")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    """``metalab data fetch|verify``: exit 0 when every file is there and verified."""
+    from metalab.runs import progress_bar
+    from metalab.tasks import download
+
+    folder = download.data_dir(args.dir)
+    names = args.files or list(download.OMNIGLOT)
+    unknown = sorted(set(names) - set(download.OMNIGLOT))
+    if unknown:
+        raise BadInput("--files", f"unknown files {unknown}; choose from "
+                       f"{', '.join(download.OMNIGLOT)}")
+    if args.action == "fetch":
+        for name in names:
+            with progress_bar(name, download.OMNIGLOT[name].size) as advance:
+                download.fetch(name, folder, base_url=args.base_url or download.BASE_URL,
+                               progress=advance)
+    problems = download.verify(folder, names)
+    for name, problem in problems.items():
+        print(f"{name}: {problem or 'ok'}")
+    if any(problems.values()):
+        raise BadInput("--dir", f"{folder} does not hold verified copies of every file; run "
+                       "`metalab data fetch` or put the official files there")
+    print(f"verified in {folder}")
     return 0
 
 
