@@ -7,6 +7,8 @@ entry point names an ``Experiment``), which ``load_plugins`` reads once when the
 
 from importlib.metadata import entry_points
 
+from metalab.experiments.contrastive import beta_error, hyperparameters
+from metalab.experiments.contrastive import experiment as contrastive
 from metalab.experiments.dynamics import experiment as dynamics
 from metalab.experiments.effort import continual as effort_continual
 from metalab.experiments.effort import curriculum as effort_curriculum
@@ -28,7 +30,8 @@ ENTRY_POINT_GROUP = "metalab.experiments"
 EXPERIMENTS: Registry[Experiment] = Registry("experiment", "EXPERIMENT")
 for _module in (sinusoid, effort_gain, effort_nonlinear, effort_curriculum, effort_maml,
                 effort_continual, dynamics, estimator_accuracy, omniglot, oneshot_runs,
-                where_to_learn, continual, vsml, vsml_backprop):
+                where_to_learn, continual, vsml, vsml_backprop, contrastive,
+                hyperparameters, beta_error):
     EXPERIMENTS.register(_module.EXPERIMENT.name, _module.EXPERIMENT)
 
 

@@ -1,0 +1,1 @@
+"""Experiments: contrastive meta-learning (Zucchet et al. 2022)."""

@@ -1,0 +1,313 @@
+"""Contrastive meta-learning against implicit, truncated and first-order meta-gradients
+(Zucchet, Schug, von Oswald, Zhao and Sacramento, NeurIPS 2022, sec. 5.3 and 5.5).
+
+* sinusoid regression (tanh MLP 1-40-40-1): the dual system (gain modulation), CAVIA and MAML
+  on the same body; MAML is iMAML's proximal model (the pull ``sinusoid_lam`` is added for every
+  estimator, so all of them target the same meta-objective);
+* Omniglot 5-way 1-shot and 20-way 1-shot: the complex synapse over the 4-block conv net, with
+  a fixed consolidation strength (the paper's released setting: iMAML's model) and a learned
+  one.
+
+Every estimator runs the same free-phase budget of inner steps (SGD with Nesterov momentum 0.9,
+as in the paper); the contrastive rules add their nudged phases. Each (learner, estimator)
+pair trains ``seeds`` seeds as one compiled program and is scored on the same held-out tasks:
+the mean over seeds with a Student-t 95% confidence interval, the milliseconds of one seed's
+meta-step and the XLA temporary memory of its compiled program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metalab.errors import flag, require
+from metalab.estimators import ESTIMATORS, require_support, with_proximal
+from metalab.estimators.task_map import STRATEGIES, map_tasks
+from metalab.experiments.contrastive import common
+from metalab.experiments.fewshot import common as fewshot
+from metalab.learners import LEARNERS, Learner, inner_loop
+from metalab.models import mlp
+from metalab.models.convnet import CONVS, convnet
+from metalab.runs.experiment import Experiment
+from metalab.runs.rundir import RunDir
+from metalab.tasks import Sinusoid, Task
+from metalab.tasks.episodes import Episodes
+from metalab.training.optimizers import per_entry_adam
+
+Problem = Literal["sinusoid", "omniglot-5w1s", "omniglot-20w1s"]
+SYNAPSES = ("complex-synapse-fixed-lambda", "complex-synapse-learned-lambda")
+
+
+@dataclass(frozen=True)
+class ContrastiveConfig:
+    """Settings of ``metalab run contrastive`` (Omniglot defaults: the paper's, except the
+    meta-step budget, 500 instead of 3,750, and 5 training queries per class instead of 15)."""
+
+    problems: tuple[Problem, ...] = ("sinusoid", "omniglot-5w1s", "omniglot-20w1s")
+    estimators: tuple[str, ...] = common.ESTIMATOR_NAMES
+    """meta-gradient estimators compared on every learner"""
+    seeds: int = 3
+    """independent seeds per (learner, estimator), trained as one vmapped program"""
+    sinusoid_learners: tuple[str, ...] = ("dual-system", "cavia", "maml")
+    sinusoid_steps: int = 3000
+    sinusoid_meta_batch: int = 25
+    sinusoid_inner_steps: int = 100
+    sinusoid_nudged_steps: int = 50
+    sinusoid_inner_lr: float = 0.01
+    sinusoid_outer_lr: float = 1e-3
+    sinusoid_beta: float = 0.1
+    sinusoid_lam: float = 1.0
+    """pull towards the fast initial values (dual system, CAVIA's context, MAML's init)"""
+    context: int = 5
+    """CAVIA's context entries"""
+    eval_tasks: int = 500
+    """held-out sinusoid tasks (100 query points each)"""
+    omniglot_steps: int = 500
+    """meta-steps per Omniglot setting (the paper: 3,750)"""
+    inner_steps: int = 200
+    """free-phase inner steps on Omniglot, in training and at test (the paper: 200)"""
+    nudged_steps: int = 100
+    """steps of each nudged phase on Omniglot (the paper: 100)"""
+    inner_lr: float = 0.01
+    outer_lr: float = 0.01
+    lam: float = 0.5
+    """the complex synapse's consolidation strength (its initial value when learned)"""
+    beta_5way: float = 0.1
+    beta_20way: float = 0.03
+    meta_batch_5way: int = 32
+    meta_batch_20way: int = 16
+    q_query: int = 5
+    """query images per class in training episodes (test: 15)"""
+    width: int = 64
+    """filters per conv block"""
+    nudged_lr_scale: float = 1.0
+    """nudged phases' inner learning rate relative to the free phase's"""
+    truncate: int = 20
+    """exact steps of truncated backprop (Omniglot; sinusoid: a fifth of its inner steps)"""
+    eval_episodes: int = 300
+    data: str = fewshot.DEFAULT_DATA
+    cache_dir: str = ""
+    test_alphabets: int = 3
+    conv: str = "auto"
+    task_map: str = "auto"
+    log_every: int = 50
+    checkpoint_every: int = 500
+    seed: int = 0
+    quick: bool = False
+    """reduced budget (minutes on 2 CPU cores): fewer and shorter phases, a narrow conv net"""
+
+    def __post_init__(self) -> None:
+        require(len(self.problems) > 0, "--problems", "give at least one problem")
+        require(len(self.estimators) > 0, "--estimators", "give at least one estimator")
+        for name in self.estimators:
+            require(name in ESTIMATORS, "--estimators",
+                    f"unknown estimator {name!r}; choose from {', '.join(ESTIMATORS)}")
+        for name in self.sinusoid_learners:
+            require(name in ("dual-system", "cavia", "maml"), "--sinusoid-learners",
+                    f"unknown learner {name!r}; choose from dual-system, cavia, maml")
+        for name in ("seeds",):
+            require(getattr(self, name) >= 2, flag(name), "need at least 2 for an interval")
+        for name in ("sinusoid_steps", "sinusoid_meta_batch", "sinusoid_inner_steps",
+                     "sinusoid_nudged_steps", "context", "omniglot_steps", "inner_steps",
+                     "nudged_steps", "meta_batch_5way", "meta_batch_20way", "q_query",
+                     "width", "truncate", "log_every"):
+            require(getattr(self, name) >= 1, flag(name), "must be a positive integer")
+        for name in ("sinusoid_inner_lr", "sinusoid_outer_lr", "sinusoid_beta",
+                     "sinusoid_lam", "inner_lr", "outer_lr", "lam", "beta_5way",
+                     "beta_20way", "nudged_lr_scale"):
+            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require(self.eval_tasks >= 10, "--eval-tasks", "must be at least 10")
+        require(self.eval_episodes >= 10, "--eval-episodes", "must be at least 10")
+        require(self.conv in CONVS, "--conv", f"choose from {CONVS}")
+        require(self.task_map in STRATEGIES, "--task-map", f"choose from {STRATEGIES}")
+        require(self.checkpoint_every > 0 and self.checkpoint_every % self.log_every == 0,
+                "--checkpoint-every", f"must be a positive multiple of --log-every "
+                f"({self.log_every})")
+        for problem in self.problems:
+            for learner in learners(self, problem).values():
+                for name in self.estimators:
+                    require_support(name, learner, "--estimators")
+
+    def resolved(self) -> ContrastiveConfig:
+        """``quick``: short phases, few meta-steps, a conv net 8 filters wide (a smoke test of
+        the pipeline on Omniglot, not a measurement)."""
+        if not self.quick:
+            return self
+        return replace(self, quick=False, sinusoid_steps=200, sinusoid_meta_batch=10,
+                       sinusoid_inner_steps=30, sinusoid_nudged_steps=15, eval_tasks=100,
+                       omniglot_steps=10, inner_steps=10, nudged_steps=5, meta_batch_5way=2,
+                       meta_batch_20way=2, q_query=2, width=8, truncate=3, eval_episodes=20,
+                       log_every=10, checkpoint_every=100)
+
+
+def learners(cfg: ContrastiveConfig, problem: str) -> dict[str, Learner]:
+    """The learners compared on ``problem``, by the name used in summary keys."""
+    if problem == "sinusoid":
+        body = mlp((1, 40, 40, 1), "tanh")
+        lr, lam = cfg.sinusoid_inner_lr, cfg.sinusoid_lam
+        made = {
+            "dual-system": LEARNERS["dual-system"](body, lr, lam=lam),
+            "cavia": LEARNERS["cavia"](mlp((1 + cfg.context, 40, 40, 1), "tanh"), lr,
+                                       context=cfg.context, lam=lam, inner_opt="nesterov"),
+            "maml": with_proximal(LEARNERS["maml"](body, lr, inner_opt="nesterov"), lam),
+        }
+        return {name: made[name] for name in cfg.sinusoid_learners}
+    n_way = n_way_of(problem)
+    net = convnet(n_way, (28, 28, 1), width=cfg.width, conv=cfg.conv)
+    return {name: LEARNERS["complex-synapse"](net, cfg.inner_lr, "cross_entropy", lam=cfg.lam,
+                                              learn_lam=name.endswith("learned-lambda"))
+            for name in SYNAPSES}
+
+
+def n_way_of(problem: str) -> int:
+    """5 or 20 for the Omniglot problems."""
+    return 5 if problem == "omniglot-5w1s" else 20
+
+
+def settings(cfg: ContrastiveConfig, problem: str) -> dict:
+    """Meta-batch, inner steps, nudged steps, beta, lam, truncation, outer rate, meta-steps."""
+    if problem == "sinusoid":
+        t = cfg.sinusoid_inner_steps
+        return {"meta_batch": cfg.sinusoid_meta_batch, "inner_steps": t,
+                "nudged_steps": cfg.sinusoid_nudged_steps, "beta": cfg.sinusoid_beta,
+                "lam": cfg.sinusoid_lam, "truncate": max(1, t // 5),
+                "outer_lr": cfg.sinusoid_outer_lr, "steps": cfg.sinusoid_steps}
+    five = problem == "omniglot-5w1s"
+    return {"meta_batch": cfg.meta_batch_5way if five else cfg.meta_batch_20way,
+            "inner_steps": cfg.inner_steps, "nudged_steps": cfg.nudged_steps,
+            "beta": cfg.beta_5way if five else cfg.beta_20way, "lam": cfg.lam,
+            "truncate": cfg.truncate, "outer_lr": cfg.outer_lr, "steps": cfg.omniglot_steps}
+
+
+def sinusoid_scores(learner: Learner, metas, tasks: Task, steps: int) -> np.ndarray:
+    """Query MSE per seed after ``steps`` inner steps, averaged over the held-out tasks."""
+
+    def per_task(meta, task: Task) -> jax.Array:
+        phi = inner_loop(learner, meta, task.support_x, task.support_y, steps).phi
+        return learner.loss(meta, phi, task.query_x, task.query_y)
+
+    fn = jax.jit(jax.vmap(lambda m: jax.vmap(lambda t: per_task(m, t))(tasks).mean()))
+    return np.asarray(fn(metas))
+
+
+def omniglot_scores(learner: Learner, metas, episodes: Episodes, key: jax.Array, n: int,
+                    steps: int, task_map: str, chunk: int = 25) -> np.ndarray:
+    """Query accuracy per seed on the same ``n`` test episodes, in jitted chunks."""
+
+    def accuracy(meta, batch: Task) -> jax.Array:
+        def one(task: Task) -> jax.Array:
+            phi = inner_loop(learner, meta, task.support_x, task.support_y, steps).phi
+            return jnp.mean(jnp.argmax(learner.predict(meta, phi, task.query_x), -1)
+                            == task.query_y)
+
+        return map_tasks(one, batch, task_map)
+
+    fn = jax.jit(lambda m, k: jax.vmap(lambda mm: accuracy(mm, episodes.sample(k, chunk)))(m))
+    parts = [np.asarray(fn(metas, jax.random.fold_in(key, i))) for i in range(-(-n // chunk))]
+    return np.concatenate(parts, axis=1)[:, :n].mean(axis=1)
+
+
+def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
+    """Every problem, learner and estimator; table, figures, summary and report."""
+    summary: dict[str, float] = {}
+    notes: list[str] = []
+    data = None
+    if any(p.startswith("omniglot") for p in cfg.problems):
+        data = fewshot.load_classes("omniglot", cfg.data, cfg.cache_dir, cfg.test_alphabets, 0)
+    for problem in cfg.problems:
+        s = settings(cfg, problem)
+        if problem == "sinusoid":
+            tasks = Sinusoid(10, 10)
+            held_out = Sinusoid(10, 100).sample(jax.random.PRNGKey(cfg.seed + 10**6),
+                                                cfg.eval_tasks)
+            task_map, metric = "vmap", "query_mse"
+        else:
+            train, test = data
+            n_way = n_way_of(problem)
+            fewshot.check_classes(train, "training", n_way, 1 + cfg.q_query)
+            fewshot.check_classes(test, "test", n_way, 1 + 15)
+            tasks = Episodes.of(train, n_way, 1, cfg.q_query)
+            test_eps = Episodes.of(test, n_way, 1, 15)
+            task_map, metric = cfg.task_map, "test_accuracy"
+        optimizer = per_entry_adam(s["outer_lr"])
+        for lname, learner in learners(cfg, problem).items():
+            for ename in cfg.estimators:
+                est = common.make_estimator(ename, beta=s["beta"], lam=s["lam"],
+                                            nudged_steps=s["nudged_steps"],
+                                            nudged_lr_scale=cfg.nudged_lr_scale,
+                                            truncate=s["truncate"], task_map=task_map)
+                key = f"{problem}/{lname}/{ename}"
+                state, failure = common.train_seeds(
+                    rundir, key.replace("/", "."), learner, est, optimizer, tasks,
+                    s["meta_batch"], s["inner_steps"], s["steps"], cfg.seed, cfg.seeds,
+                    cfg.log_every, cfg.checkpoint_every)
+                ms, temp = common.step_cost(learner, est, optimizer, tasks, s["meta_batch"],
+                                            s["inner_steps"], cfg.seed)
+                summary[f"{key}/ms_per_meta_step"] = ms
+                summary[f"{key}/xla_temp_mb"] = temp
+                if state is None:
+                    notes.append(f"`{key}` {failure}.")
+                    continue
+                if problem == "sinusoid":
+                    scores = sinusoid_scores(learner, state.meta, held_out, s["inner_steps"])
+                else:
+                    scores = omniglot_scores(learner, state.meta, test_eps,
+                                             jax.random.PRNGKey(cfg.seed + 10**6),
+                                             cfg.eval_episodes, s["inner_steps"], task_map)
+                if not np.all(np.isfinite(scores)):
+                    notes.append(f"`{key}`: adaptation diverged on held-out tasks for "
+                                 f"{int(np.sum(~np.isfinite(scores)))} of {cfg.seeds} seeds.")
+                    continue
+                mean, ci = common.mean_ci95(scores)
+                summary[f"{key}/{metric}"] = mean
+                summary[f"{key}/{metric}_ci95"] = ci
+                rundir.log({"stage": "result", "key": key, metric: mean, "ci95": ci,
+                            "per_seed": [float(v) for v in scores], "ms_per_meta_step": ms,
+                            "xla_temp_mb": temp})
+
+    from metalab.experiments.contrastive import plots
+
+    plots.comparison(rundir, cfg.problems, summary)
+    plots.training(rundir, cfg.problems)
+    rundir.write_summary("contrastive", summary)
+    rundir.write_report("Contrastive meta-learning", describe(cfg), summary,
+                        sections=[plots.table(cfg.problems, summary), *(
+                            ["## Failures\n\n" + "\n".join(f"- {n}" for n in notes)]
+                            if notes else [])])
+    return summary
+
+
+def describe(cfg: ContrastiveConfig) -> str:
+    """The report's description of what ran."""
+    return (
+        f"Estimators {', '.join(cfg.estimators)} drive each learner for the same free-phase "
+        f"budget; {cfg.seeds} seeds each, mean and Student-t 95% CI over seeds. Sinusoid "
+        f"(amplitude 0.1-5, 10 shots, tanh MLP 1-40-40-1): {cfg.sinusoid_steps} meta-steps of "
+        f"{cfg.sinusoid_meta_batch} tasks, {cfg.sinusoid_inner_steps} inner steps (nudged "
+        f"{cfg.sinusoid_nudged_steps}, beta {cfg.sinusoid_beta}) of Nesterov SGD at "
+        f"{cfg.sinusoid_inner_lr}, pull lam {cfg.sinusoid_lam}, outer Adam "
+        f"{cfg.sinusoid_outer_lr}; query MSE on {cfg.eval_tasks} held-out tasks. Omniglot "
+        f"(complex synapse, conv net width {cfg.width}, lam {cfg.lam} fixed or learned): "
+        f"{cfg.omniglot_steps} meta-steps, meta-batch {cfg.meta_batch_5way} (5-way) / "
+        f"{cfg.meta_batch_20way} (20-way), {cfg.inner_steps} free steps (also at test) and "
+        f"{cfg.nudged_steps} nudged, beta {cfg.beta_5way} / {cfg.beta_20way}, truncated "
+        f"backprop through the last {cfg.truncate}, outer Adam {cfg.outer_lr}; accuracy on "
+        f"{cfg.eval_episodes} test episodes (15 queries per class) from "
+        f"{cfg.test_alphabets} held-out alphabets. ms per meta-step and XLA temporary memory "
+        "are for one seed's compiled meta-step."
+    )
+
+
+EXPERIMENT = Experiment(
+    name="contrastive",
+    description="contrastive rule vs implicit, truncated and first-order: complex synapse on "
+                "Omniglot, dual system and CAVIA on sinusoids",
+    expected_time="quick: ~15 min; default (500 Omniglot meta-steps at the paper's phases): "
+                  "days on 2 CPU cores, use an accelerator",
+    config=ContrastiveConfig,
+    run=run,
+)
