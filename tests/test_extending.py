@@ -6,7 +6,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
+import pytest
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOC = DOCS / "extending.md"
 
 
 def test_extending_walkthrough_runs(tmp_path):
@@ -21,6 +24,16 @@ def test_extending_walkthrough_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "estimator 'implicit' cannot drive learner 'tensor-rates'" in proc.stdout
     assert "backprop query MSE" in proc.stdout and "first-order query MSE" in proc.stdout
+
+
+@pytest.mark.parametrize("job", range(3))
+def test_python_first_snippets_run(job):
+    """Each job of docs/python.md, self-contained, in its own interpreter."""
+    blocks = re.findall(r"```python\n(.*?)```", (DOCS / "python.md").read_text(), re.S)
+    assert len(blocks) == 3
+    proc = subprocess.run([sys.executable, "-c", blocks[job]], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_entry_point_experiments_are_listed_and_run(tmp_path):
