@@ -7,7 +7,6 @@ data; nothing is computed), 1 any other failure (including divergence).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -128,48 +127,63 @@ def _parse_config(cls: type, args: list[str], prog: str) -> Any:
 
 def _run(name: str, argv: list[str]) -> int:
     from metalab.experiments import EXPERIMENTS, load_plugins
-    from metalab.runs import RunDir
+    from metalab.runs.rundir import open_run
 
     load_plugins()
     experiment = EXPERIMENTS[name]
     front = argparse.ArgumentParser(add_help=False)
     front.add_argument("--out", type=Path, default=None)
     front.add_argument("--resume", type=Path, default=None)
+    front.add_argument("--max-loss", type=float, default=None)
     opts, rest = front.parse_known_args(argv)
     if opts.resume is not None:
-        config, out = _resumed_config(experiment, opts, rest)
+        config, out, max_loss = _resumed_config(experiment, opts, rest)
     else:
         config = _parse_config(experiment.config, rest, f"metalab run {name}").resolved()
         out = opts.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if (out / "checkpoints").exists() or (out / "summary.json").exists():
-            raise BadInput("--out", f"{out} already holds a run; continue it with "
-                           f"--resume {out} or choose another folder")
-    rundir = RunDir(out, resume=opts.resume is not None)
-    rundir.write_config(name, config)
-    console.print(f"[bold]{name}[/bold] -> {out}")
-    start = time.perf_counter()
-    summary = experiment.run(config, rundir)
+        max_loss = opts.max_loss
+    if max_loss is not None and not max_loss > 0:
+        raise BadInput("--max-loss", "must be a positive number (the largest loss accepted "
+                       "before the run is stopped as diverged)")
+    if experiment.check is not None:
+        experiment.check(config)
+    with open_run(out, resume=opts.resume is not None, max_loss=max_loss) as rundir:
+        rundir.write_config(name, config)
+        console.print(f"[bold]{name}[/bold] -> {out}")
+        start = time.perf_counter()
+        summary = experiment.run(config, rundir)
     _print_summary(name, summary, time.perf_counter() - start, out)
     return 0
 
 
-def _resumed_config(experiment, opts: argparse.Namespace, rest: list[str]) -> tuple[Any, Path]:
-    """The configuration saved in the run folder being resumed."""
+def _resumed_config(experiment, opts: argparse.Namespace,
+                    rest: list[str]) -> tuple[Any, Path, float | None]:
+    """The configuration and loss bound saved in the run folder being resumed; its
+    checkpoints are checked readable before anything is written."""
+    from metalab.runs.experiment import config_from_json
+    from metalab.training.checkpoint import Checkpointer
+
     folder: Path = opts.resume
-    if rest or (opts.out is not None and opts.out != folder):
+    if rest or opts.max_loss is not None or (opts.out is not None and opts.out != folder):
         raise BadInput("--resume", "takes the configuration from the run folder; pass no "
                        "other options")
     path = folder / "config.json"
     if not path.is_file():
-        raise BadInput("--resume", f"{path} not found; give the folder of an earlier run")
-    payload = json.loads(path.read_text())
-    if payload.get("experiment") != experiment.name:
-        raise BadInput("--resume", f"{folder} is a {payload.get('experiment')!r} run, not "
-                       f"{experiment.name!r}")
-    fields = {f.name for f in dataclasses.fields(experiment.config)}
-    values = {k: tuple(v) if isinstance(v, list) else v
-              for k, v in payload["config"].items() if k in fields}
-    return experiment.config(**values), folder
+        raise BadInput("--resume", f"{path} not found; give the folder of an earlier run "
+                       "(a run stopped before writing it has nothing to resume: start anew)")
+    try:
+        payload = json.loads(path.read_text())
+    except ValueError as e:
+        raise BadInput("--resume", f"{path} is not valid JSON ({e}); restore it or start "
+                       "a new run") from e
+    if not isinstance(payload, dict) or payload.get("experiment") != experiment.name:
+        found = payload.get("experiment") if isinstance(payload, dict) else None
+        raise BadInput("--resume", f"{folder} is a {found!r} run, not {experiment.name!r}; "
+                       f"resume it with metalab run {found} --resume {folder}")
+    config = config_from_json(experiment.config, payload.get("config"), "--resume", str(path))
+    for stage in sorted((folder / "checkpoints").glob("*/")):
+        Checkpointer(stage).info()
+    return config, folder, payload.get("max_loss")
 
 
 def _print_summary(name: str, summary: dict[str, float], seconds: float, out: Path) -> None:

@@ -13,13 +13,16 @@ class BadInput(ValueError):
 
 
 class Diverged(RuntimeError):
-    """A NaN or inf appeared in training; the last good checkpoint is kept (exit code 1)."""
+    """Training went bad (a NaN or inf, or a loss above the bound) at ``step``; nothing from
+    that chunk was saved, so the last checkpoint is a good state (exit code 1)."""
 
-    def __init__(self, step: int, what: str = "loss"):
+    def __init__(self, step: int, what: str = "non-finite loss"):
         self.step = step
+        self.what = what
         super().__init__(
-            f"non-finite {what} at meta-step {step}; the last good checkpoint was kept. "
-            "Lower the learning rates or inner steps and resume or restart."
+            f"{what} at meta-step {step}; the last good checkpoint was kept. Lower the "
+            "learning rates or inner steps and start a new run (--resume would diverge at "
+            "the same step)."
         )
 
 

@@ -1,20 +1,24 @@
 """The experiment contract: a named, configured run that writes a run folder.
 
 An experiment's configuration is a frozen dataclass with defaults (parsed from the command
-line by tyro) that validates itself in ``__post_init__`` by raising ``BadInput``, so bad input
-fails before any compute. Every configuration has ``quick`` (reduced budget, about 2 minutes
-on 2 CPU cores), ``seed`` and ``resolved()``, which returns the configuration actually run
-(``quick`` applied); the CLI writes that to ``config.json`` and passes it to ``run``.
+line by tyro) that validates itself in ``__post_init__`` by raising ``BadInput``. Input that
+needs more than the configuration (data folders and files, earlier runs) is validated by the
+experiment's optional ``check(config)``, which the CLI calls before the run folder is created,
+so refused input writes nothing. Every configuration has ``quick`` (reduced budget, about 2
+minutes on 2 CPU cores), ``seed`` and ``resolved()``, which returns the configuration actually
+run (``quick`` applied); the CLI writes that to ``config.json`` and passes it to ``run``.
 ``run(config, rundir)`` trains, evaluates, writes figures, ``summary.json`` and ``report.md``
 (through ``rundir``) and returns the summary metrics.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from metalab.errors import BadInput
 from metalab.runs.rundir import RunDir
 
 
@@ -27,3 +31,25 @@ class Experiment:
     expected_time: str  # wall time at default settings on 2 CPU cores, e.g. "3 min"
     config: type
     run: Callable[[Any, RunDir], dict[str, float]]
+    check: Callable[[Any], None] | None = None  # BadInput on bad data, before any write
+
+
+def config_from_json(cls: type, values: Any, option: str, source: str) -> Any:
+    """``cls`` built from the ``config`` object of a ``config.json`` (lists become tuples).
+
+    ``BadInput`` naming ``option`` if a key is unknown to ``cls`` (a run from another
+    version): dropping it would silently run a different configuration.
+    """
+    if not isinstance(values, dict):
+        raise BadInput(option, f"{source} holds no configuration object; give the folder "
+                       "of a metalab run")
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise BadInput(option, f"{source} has settings {unknown} that this version of "
+                       f"{cls.__name__} does not know; use the metalab version that wrote it "
+                       "or remove them from config.json")
+    try:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    except TypeError as e:  # a value of the wrong type reaching __post_init__
+        raise BadInput(option, f"{source} has a value of the wrong type ({e}); fix or "
+                       "remove it in config.json") from e

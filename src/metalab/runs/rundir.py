@@ -6,36 +6,60 @@
     report.md       what ran, the key numbers as a table, the figures
     *.png           figures
     checkpoints/    one sub-folder per training stage
+    INCOMPLETE      present from the start of a run until it finishes (so a killed run
+                    never looks finished)
+    .lock           held (flock) by the one process writing the folder
+
+On ``--resume`` the metrics already logged are replayed rather than rewritten: each new line
+is compared with the next old one and the file is cut at the first difference, and
+``rewind`` skips a stage's lines up to its checkpoint; a resumed run therefore ends with the
+lines an uninterrupted run writes, in the same order, whatever it logs besides training.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import math
-from collections.abc import Callable, Iterable
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from metalab.atomic import atomic_write
+from metalab.errors import BadInput
 from metalab.training.checkpoint import Checkpointer
+
+MARKER = "INCOMPLETE"
+LOCK = ".lock"
 
 
 class RunDir:
     """Writes one run's files; ``resume=True`` reopens an existing folder to continue it."""
 
-    def __init__(self, path: Path | str, resume: bool = False):
+    def __init__(self, path: Path | str, resume: bool = False, *,
+                 max_loss: float | None = None):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.metrics_path = self.path / "metrics.jsonl"
         self.resume = resume
+        self.max_loss = max_loss  # divergence bound for every training stage
         self.figures: list[str] = []
-        if not resume and self.metrics_path.exists():
+        self._replay: list[str] | None = None  # old lines while resuming, else None
+        self._cursor = 0  # old lines confirmed by the resumed run
+        if resume and self.metrics_path.exists():
+            self._replay = self.metrics_path.read_text().split("\n")[:-1]  # drops a torn tail
+        elif self.metrics_path.exists():
             self.metrics_path.unlink()
 
     def write_config(self, experiment: str, config: Any) -> None:
         """Write ``config.json`` with the experiment name and every resolved field."""
         payload = {"experiment": experiment, "config": dataclasses.asdict(config)}
+        if self.max_loss is not None:
+            payload["max_loss"] = self.max_loss
         atomic_write(self.path / "config.json", json.dumps(payload, indent=2))
 
     def checkpointer(self, stage: str) -> Checkpointer:
@@ -43,32 +67,56 @@ class RunDir:
         return Checkpointer(self.path / "checkpoints" / stage)
 
     def log(self, record: dict[str, Any]) -> None:
-        """Append one JSON line to ``metrics.jsonl`` and flush it."""
+        """Append one JSON line to ``metrics.jsonl`` (while resuming: confirm the old one)."""
+        line = json.dumps(record)
+        if self._replay is not None:
+            if self._cursor < len(self._replay) and self._replay[self._cursor] == line:
+                self._cursor += 1
+                return
+            self.settle()
         with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(line + "\n")
 
     def logger(self, stage: str) -> Callable[[int, dict[str, float]], None]:
         """A ``log(step, metrics)`` callback tagging each line with ``stage``."""
         return lambda step, metrics: self.log({"stage": stage, "step": step, **metrics})
 
     def keep_metrics(self, keep: Callable[[dict], bool]) -> None:
-        """Rewrite ``metrics.jsonl`` keeping only the lines ``keep`` accepts (used on resume to
-        drop lines logged after the last checkpoint, which will be logged again)."""
-        if not self.metrics_path.exists():
-            return
-        lines = [line for line in self.metrics_path.read_text().splitlines() if line.strip()]
-        kept = [line for line in lines if keep(json.loads(line))]
-        atomic_write(self.metrics_path, "".join(line + "\n" for line in kept))
+        """Rewrite ``metrics.jsonl`` keeping only the lines ``keep`` accepts."""
+        self.settle()
+        if self.metrics_path.exists():
+            kept = [line for line in self._lines() if keep(json.loads(line))]
+            atomic_write(self.metrics_path, "".join(line + "\n" for line in kept))
 
     def rewind(self, stage: str, step: int) -> None:
-        """Drop this stage's metric lines past ``step`` (the checkpoint a resume starts from)."""
-        self.keep_metrics(lambda r: r.get("stage") != stage or r.get("step", 0) <= step)
+        """Keep this stage's lines up to ``step`` (the checkpoint a resume starts from); its
+        later lines are dropped (while resuming: replayed, kept only if logged again)."""
+        if self._replay is None:
+            self.keep_metrics(lambda r: r.get("stage") != stage or r.get("step", 0) <= step)
+            return
+        while self._cursor < len(self._replay):
+            record = json.loads(self._replay[self._cursor])
+            if record.get("stage") != stage or record.get("step", 0) > step:
+                break
+            self._cursor += 1
+
+    def settle(self) -> None:
+        """End the replay of a resumed run: cut ``metrics.jsonl`` after the confirmed lines."""
+        if self._replay is not None:
+            confirmed = self._replay[: self._cursor]
+            self._replay = None
+            atomic_write(self.metrics_path, "".join(line + "\n" for line in confirmed))
 
     def metrics(self) -> list[dict]:
         """All logged lines."""
+        return [json.loads(line) for line in self._lines()]
+
+    def _lines(self) -> list[str]:
+        if self._replay is not None:
+            return self._replay[: self._cursor]
         if not self.metrics_path.exists():
             return []
-        return [json.loads(x) for x in self.metrics_path.read_text().splitlines() if x.strip()]
+        return [x for x in self.metrics_path.read_text().split("\n")[:-1] if x.strip()]
 
     def save_figure(self, fig: Any, name: str) -> str:
         """Save a figure (``runs.figures.subplots``) as ``name.png``; returns the file name."""
@@ -107,3 +155,90 @@ def _fmt(v: float) -> str:
     v = float(v)
     return f"{v:.4g}" if math.isfinite(v) else str(v)
 
+
+
+@contextmanager
+def open_run(path: Path | str, *, resume: bool,
+             max_loss: float | None = None) -> Iterator[RunDir]:
+    """Claim ``path`` for this process and mark it ``INCOMPLETE`` until the block completes.
+
+    ``BadInput`` (nothing written) if another process holds the folder or, for a new run, if
+    it holds a run or other files. If the block raises ``BadInput`` in a folder this call
+    created, the folder is removed: refused input leaves nothing behind.
+    """
+    path = Path(path)
+    option = "--resume" if resume else "--out"
+    _require_unlocked(path, option)
+    if not resume:
+        _require_new(path)
+    created = not path.exists()
+    lock = _lock(path, option)
+    try:
+        if not resume:
+            _require_new(path)  # again under the lock: another process may have begun
+        atomic_write(path / MARKER, "This run has not finished (it was stopped or is still "
+                     f"running); continue it with --resume {path}\n")
+        rundir = RunDir(path, resume, max_loss=max_loss)
+        yield rundir
+        rundir.settle()
+        (path / MARKER).unlink()
+    except BadInput:
+        if created:
+            shutil.rmtree(path)
+        raise
+    finally:
+        os.close(lock)
+
+
+def _require_new(path: Path) -> None:
+    """``BadInput`` unless ``path`` is missing or empty (a stale lock file aside)."""
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise BadInput("--out", f"{path} is a file; give a new or empty folder")
+    names = {p.name for p in path.iterdir()} - {LOCK}
+    if not names:
+        return
+    started = names & {"config.json", "metrics.jsonl", "checkpoints"}
+    if MARKER in names or (started and "summary.json" not in names):
+        raise BadInput("--out", f"{path} holds an unfinished run; continue it with "
+                       f"--resume {path}, or delete the folder or choose another to start over")
+    if started:
+        raise BadInput("--out", f"{path} holds a finished run; choose another folder "
+                       "(or delete this one)")
+    raise BadInput("--out", f"{path} is not empty and holds no run; give a new or empty folder")
+
+
+def _lock(path: Path, option: str) -> int:
+    """The file descriptor of an exclusive ``flock`` on ``path/.lock``, which the kernel
+    drops when the process dies (a killed run never leaves its folder stuck)."""
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _flock(fd, path, option)
+    except BadInput:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def _require_unlocked(path: Path, option: str) -> None:
+    """``BadInput`` if another process holds ``path``'s lock (nothing is written)."""
+    if (path / LOCK).exists():
+        fd = os.open(path / LOCK, os.O_RDONLY)
+        try:
+            _flock(fd, path, option)
+        finally:
+            os.close(fd)
+
+
+def _flock(fd: int, path: Path, option: str) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = (path / LOCK).read_text().strip() or "?"
+        raise BadInput(option, f"{path} is being written by another metalab process (pid "
+                       f"{holder}); wait for it to finish or stop it, or choose another "
+                       "folder") from None

@@ -18,16 +18,18 @@ def train_stage(
     *,
     chunk: int,
     checkpoint_every: int,
+    max_loss: float | None = None,
 ) -> TrainState:
     """Train ``stage`` to ``steps`` meta-steps, continuing from its checkpoint if it has one.
 
-    Metric lines logged after the checkpoint (by an interrupted attempt) are dropped first,
-    so the finished ``metrics.jsonl`` equals that of an uninterrupted run.
+    Metrics are rewound to the step the restored state holds (lines an interrupted attempt
+    logged after it are dropped or replayed), so the finished ``metrics.jsonl`` equals that
+    of an uninterrupted run. ``max_loss`` (default: the run's ``--max-loss``) bounds the
+    loss; see ``fit`` for the divergence checks.
     """
     checkpointer = rundir.checkpointer(stage)
-    info = checkpointer.info()
-    state = init if info is None else checkpointer.restore(init)
-    rundir.rewind(stage, 0 if info is None else info["step"])
+    state = init if checkpointer.info() is None else checkpointer.restore(init)
+    rundir.rewind(stage, int(state.step))
     with progress_bar(stage, steps) as advance:
         advance(int(state.step))
         return fit(
@@ -39,4 +41,5 @@ def train_stage(
             checkpoint_every=checkpoint_every,
             log=rundir.logger(stage),
             advance=advance,
+            max_loss=rundir.max_loss if max_loss is None else max_loss,
         )

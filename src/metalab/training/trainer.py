@@ -87,25 +87,27 @@ def fit(
     checkpoint_every: int = 1000,
     log: Callable[[int, dict[str, float]], None] | None = None,
     advance: Callable[[int], None] | None = None,
+    max_loss: float | None = None,
 ) -> TrainState:
     """Run meta-steps from ``state.step`` up to ``steps`` in jitted chunks.
 
-    After each chunk: raise ``Diverged`` naming the first non-finite step (no checkpoint is
-    written, so the last good one stays), call ``log(step, chunk means)``, and checkpoint
-    every ``checkpoint_every`` steps and at the end. Chunk boundaries are multiples of
-    ``chunk``, so a resumed run compiles and runs the same programs as an uninterrupted one.
+    After each chunk, ``Diverged`` names the first meta-step whose loss or gradient norm is
+    non-finite, whose loss exceeds ``max_loss``, or after which any leaf of the state
+    (meta-parameters, optimiser state) is non-finite; nothing of that chunk is logged or
+    saved, so the last checkpoint is a good state. Otherwise ``log(step, chunk means)`` is
+    called and a checkpoint written every ``checkpoint_every`` steps and at the end. Chunk
+    boundaries are multiples of ``chunk``, so a resumed run compiles and runs the same
+    programs as an uninterrupted one.
     """
     compiled: dict[int, Callable] = {}
     done = int(state.step)
     while done < steps:
         n = min(chunk - done % chunk, steps - done)
         if n not in compiled:
-            compiled[n] = scan_steps(meta_step, n)
+            compiled[n] = scan_steps(_with_state_check(meta_step), n)
         state, metrics = compiled[n](state)
         host = {k: np.asarray(v) for k, v in metrics.items()}
-        bad = ~np.isfinite(host["loss"])
-        if bad.any():
-            raise Diverged(done + int(np.argmax(bad)) + 1)
+        _check_divergence(host, done, max_loss)
         done += n
         if log is not None:
             log(done, {k: float(v.mean()) for k, v in host.items()})
@@ -114,6 +116,35 @@ def fit(
         if checkpointer is not None and (done % checkpoint_every == 0 or done == steps):
             checkpointer.save(state, done)
     return state
+
+
+def _with_state_check(meta_step):
+    """``meta_step`` also reporting whether every leaf of the new state is finite."""
+
+    def checked(state: TrainState) -> tuple[TrainState, Metrics]:
+        state, metrics = meta_step(state)
+        leaves = [jnp.isfinite(x).all() for x in jax.tree.leaves(state)
+                  if jnp.issubdtype(x.dtype, jnp.inexact)]
+        return state, {**metrics, _FINITE: jnp.stack(leaves).all() if leaves else jnp.True_}
+
+    return checked
+
+
+_FINITE = "_state_finite"
+
+
+def _check_divergence(host: dict[str, np.ndarray], done: int, max_loss: float | None) -> None:
+    """Raise ``Diverged`` at the first bad meta-step of a chunk; drop the state flag."""
+    finite = host.pop(_FINITE)
+    checks = [(~np.isfinite(host["loss"]), "non-finite loss"),
+              (~np.isfinite(host.get("grad_norm", 0.0)), "non-finite gradient norm"),
+              (~finite, "non-finite parameters or optimiser state")]
+    if max_loss is not None:
+        checks.append((host["loss"] > max_loss, f"loss above the bound {max_loss:g}"))
+    bad = [(int(np.argmax(mask)), what) for mask, what in checks if mask.any()]
+    if bad:
+        offset, what = min(bad, key=lambda b: b[0])
+        raise Diverged(done + offset + 1, what)
 
 
 def resume_or_init(state: TrainState, checkpointer: Checkpointer | None) -> TrainState:

@@ -130,12 +130,19 @@ def initial_state(cfg: OmniglotConfig):
     return init_state(learner_of(cfg), optimizer_of(cfg), k_init)
 
 
-def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
-    """Check data, meta-train, evaluate on held-out alphabets, write figures and report."""
+def load_data(cfg: OmniglotConfig):
+    """(train, test) classes, ``BadInput`` if the data cannot make the configured episodes
+    (also the experiment's ``check``, run before the run folder is created)."""
     train, test = fewshot.load_classes(cfg.dataset, cfg.data, cfg.cache_dir,
                                        cfg.test_alphabets, cfg.split_seed)
     fewshot.check_classes(train, "training", cfg.n_way, cfg.k_shot + cfg.q_query)
     fewshot.check_classes(test, "test", cfg.n_way, cfg.k_shot + cfg.eval_query)
+    return train, test
+
+
+def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
+    """Check data, meta-train, evaluate on held-out alphabets, write figures and report."""
+    train, test = load_data(cfg)
     learner = learner_of(cfg)
     estimator = fewshot.make_estimator(learner, cfg.estimator, cfg.task_map)
     train_eps = Episodes.of(train, cfg.n_way, cfg.k_shot, cfg.q_query)
@@ -190,4 +197,5 @@ EXPERIMENT = Experiment(
     expected_time="10 min",
     config=OmniglotConfig,
     run=run,
+    check=load_data,
 )

@@ -8,7 +8,6 @@ and the mean; people make 4.5% errors (Lake et al. 2015).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,8 +24,8 @@ from metalab.experiments.fewshot.omniglot import (
     initial_state,
     learner_of,
 )
-from metalab.runs.experiment import Experiment
-from metalab.runs.rundir import RunDir
+from metalab.runs.experiment import Experiment, config_from_json
+from metalab.runs.rundir import MARKER, RunDir
 from metalab.tasks.base import Task
 from metalab.tasks.omniglot_runs import load_runs
 from metalab.training.checkpoint import Checkpointer
@@ -67,10 +66,7 @@ def trained_config(folder: Path) -> OmniglotConfig:
     if payload.get("experiment") != "omniglot":
         raise BadInput("--checkpoint", f"{folder} is a {payload.get('experiment')!r} run, "
                        "not an 'omniglot' run")
-    fields = {f.name for f in dataclasses.fields(OmniglotConfig)}
-    values = {k: tuple(v) if isinstance(v, list) else v
-              for k, v in payload["config"].items() if k in fields}
-    cfg = OmniglotConfig(**values)
+    cfg = config_from_json(OmniglotConfig, payload.get("config"), "--checkpoint", str(path))
     if cfg.dataset != "omniglot":
         raise BadInput("--checkpoint", f"{folder} was trained on {cfg.dataset}, not omniglot")
     if not fewshot.closed_form(learner_of(cfg)) and cfg.n_way != WAYS:
@@ -79,14 +75,25 @@ def trained_config(folder: Path) -> OmniglotConfig:
     return cfg
 
 
-def run(cfg: OneShotRunsConfig, rundir: RunDir) -> dict[str, float]:
-    """Error on each of the official runs and their mean."""
+def load_inputs(cfg: OneShotRunsConfig):
+    """(trained config, its checkpointer, the official runs), ``BadInput`` if any is
+    missing or unreadable (also the experiment's ``check``, run before any write)."""
     folder = Path(cfg.checkpoint)
     trained = trained_config(folder)
     checkpointer = Checkpointer(folder / "checkpoints" / trained.learner)
     if checkpointer.info() is None:
-        raise BadInput("--checkpoint", f"{folder} holds no {trained.learner} checkpoint")
-    runs = load_runs(Path(cfg.data), option="--data")
+        raise BadInput("--checkpoint", f"{folder} holds no {trained.learner} checkpoint; "
+                       "give the folder of a finished omniglot run")
+    if (folder / MARKER).exists():
+        raise BadInput("--checkpoint", f"{folder} is an unfinished run; finish it with "
+                       f"metalab run omniglot --resume {folder}")
+    return trained, checkpointer, load_runs(Path(cfg.data), option="--data")
+
+
+def run(cfg: OneShotRunsConfig, rundir: RunDir) -> dict[str, float]:
+    """Error on each of the official runs and their mean."""
+    folder = Path(cfg.checkpoint)
+    trained, checkpointer, runs = load_inputs(cfg)
     state = checkpointer.restore(initial_state(trained))
     steps = trained.eval_inner_steps if cfg.eval_inner_steps < 0 else cfg.eval_inner_steps
     counts = eval_step_counts(replace(trained, eval_inner_steps=steps))
@@ -123,4 +130,5 @@ EXPERIMENT = Experiment(
     expected_time="1 min",
     config=OneShotRunsConfig,
     run=run,
+    check=load_inputs,
 )
