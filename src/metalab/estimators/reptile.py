@@ -7,9 +7,9 @@ mean(phi - theta); with one inner step it is the gradient of the support loss (j
 with more it picks up MAML-like terms that favour fast adaptation. No derivative of the inner
 loop is taken, so memory is flat in the number of inner steps.
 
-Only the initialisation receives a signal, so Reptile requires a learner whose fast weights
-start at ``meta["init"]`` (``learned-init``) and whose inner rule reads no other
-meta-parameter (``fixed-rule``), which would otherwise get a zero update: MAML, for example.
+Only the initialisation receives a signal, so Reptile requires a learner whose only
+meta-parameter is the fast weights' initialisation (``learned-init``: any other would get a
+zero update) and whose inner rule is fixed (``fixed-rule``): MAML, for example.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from metalab.errors import require
 from metalab.estimators.base import Estimate, Estimator, mean_estimates
 from metalab.estimators.task_map import check_strategy
 from metalab.learners.base import FIXED_RULE, GRADIENT_INNER_LOOP, LEARNED_INIT, Learner, Meta
@@ -33,8 +32,6 @@ def reptile(task_map: str = "vmap") -> Estimator:
         learner: Learner, meta: Meta, tasks: Task, key: jax.Array, inner_steps: int
     ) -> Estimate:
         del key
-        require(set(meta) == {"init"}, "--learner", "Reptile moves only meta['init']; "
-                f"this learner also meta-learns {sorted(set(meta) - {'init'})}")
 
         def per_task(task: Task) -> Estimate:
             phi = inner_loop(learner, meta, task.support_x, task.support_y, inner_steps).phi

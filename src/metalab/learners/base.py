@@ -31,7 +31,8 @@ Loss = Callable[[Meta, Fast, jax.Array, jax.Array], jax.Array]
 GRADIENT_INNER_LOOP = "gradient-inner-loop"
 """The learner adapts by steps of ``optimizer(meta)`` on ``inner_loss`` (not in closed form)."""
 LEARNED_INIT = "learned-init"
-"""``start(meta)`` is ``meta["init"]``: the fast weights have the initialisation's structure."""
+"""Everything meta-learned is the fast weights' initialisation: ``meta`` is ``{"init": theta}``
+and ``start(meta)`` is theta (what Reptile needs: it moves theta and nothing else)."""
 FIXED_RULE = "fixed-rule"
 """``optimizer(meta)`` reads no meta-parameter, so the inner solution depends on meta only
 through the inner objective and the start: what implicit and contrastive gradients assume."""

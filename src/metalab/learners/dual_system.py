@@ -20,7 +20,6 @@ from metalab.errors import require
 from metalab.learners.base import (
     FIXED_RULE,
     GRADIENT_INNER_LOOP,
-    LEARNED_INIT,
     PROXIMAL,
     Fast,
     Learner,
@@ -85,5 +84,5 @@ def dual_system(model: Model, inner_lr: float = 0.01, loss: str = "mse", *,
         predict=lambda meta, phi, x: modulated(meta["slow"], phi, x, act),
         optimizer=lambda meta: optimizer,
         inner_loss=inner,
-        properties=frozenset({GRADIENT_INNER_LOOP, LEARNED_INIT, FIXED_RULE, PROXIMAL}),
+        properties=frozenset({GRADIENT_INNER_LOOP, FIXED_RULE, PROXIMAL}),
     )

@@ -39,8 +39,8 @@ def init_learner(
     update is ``inner_opt``'s direction scaled by ``rates(meta)``.
 
     If ``extras`` is None, ``rates`` must not read meta (the rule is fixed: MAML), which makes
-    the learner eligible for implicit and contrastive meta-gradients. ``properties`` adds to
-    the ones every such learner has (see ``learners/base.py``).
+    the learner eligible for implicit and contrastive meta-gradients and for Reptile.
+    ``properties`` adds to the ones every such learner has (see ``learners/base.py``).
     """
     task_loss = loss_fn(loss)
 
@@ -51,7 +51,7 @@ def init_learner(
     def apply_loss(meta: Meta, phi: Params, x: jax.Array, y: jax.Array) -> jax.Array:
         return task_loss(model.apply(phi, x), y)
 
-    properties |= {GRADIENT_INNER_LOOP, LEARNED_INIT} | ({FIXED_RULE} if extras is None else set())
+    properties |= {GRADIENT_INNER_LOOP} | ({FIXED_RULE, LEARNED_INIT} if extras is None else set())
     return Learner(
         name=name,
         init=init,
