@@ -13,6 +13,7 @@ from metalab.experiments.contrastive.experiment import ContrastiveConfig
 from metalab.experiments.contrastive.experiment import run as run_contrastive
 from metalab.experiments.contrastive.hyperparameters import HyperConfig
 from metalab.experiments.contrastive.hyperparameters import run as run_hyper
+from metalab.experiments.contrastive.importance import ImportanceConfig
 from metalab.learners import LEARNERS
 from metalab.models import mlp
 from metalab.runs.rundir import RunDir
@@ -29,6 +30,8 @@ from metalab.tasks import Sinusoid
     (HyperConfig, {"n_train": 1000, "n_val": 700}, "--n-val"),
     (BetaErrorConfig, {"betas": (0.1,)}, "--betas"),
     (BetaErrorConfig, {"free_steps": (10, 30000)}, "--max-steps"),
+    (ImportanceConfig, {"seeds": 1}, "--seeds"),
+    (ImportanceConfig, {"beta": -1.0}, "--beta"),
 ])
 def test_bad_settings_fail_before_compute(config, settings, option):
     with pytest.raises(BadInput, match=option):

@@ -7,7 +7,7 @@ entry point names an ``Experiment``), which ``load_plugins`` reads once when the
 
 from importlib.metadata import entry_points
 
-from metalab.experiments.contrastive import beta_error, hyperparameters
+from metalab.experiments.contrastive import beta_error, hyperparameters, importance
 from metalab.experiments.contrastive import experiment as contrastive
 from metalab.experiments.dynamics import experiment as dynamics
 from metalab.experiments.effort import continual as effort_continual
@@ -31,7 +31,7 @@ EXPERIMENTS: Registry[Experiment] = Registry("experiment", "EXPERIMENT")
 for _module in (sinusoid, effort_gain, effort_nonlinear, effort_curriculum, effort_maml,
                 effort_continual, dynamics, estimator_accuracy, omniglot, oneshot_runs,
                 where_to_learn, continual, vsml, vsml_backprop, contrastive,
-                hyperparameters, beta_error):
+                hyperparameters, beta_error, importance):
     EXPERIMENTS.register(_module.EXPERIMENT.name, _module.EXPERIMENT)
 
 

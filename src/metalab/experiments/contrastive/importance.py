@@ -1,0 +1,194 @@
+"""Beyond the paper: do a complex synapse's meta-learned strengths lambda_i track each
+parameter's importance, as elastic weight consolidation sets them (Kirkpatrick et al. 2017)?
+
+A complex synapse with learned lambda (Zucchet et al. 2022) is meta-trained by the symmetric
+contrastive rule on a stream of sinusoid tasks (tanh MLP 1-40-40-1). Then:
+
+* **importance**: the diagonal Fisher information of earlier tasks, F_i = E_x (d f(x)/d phi_i)^2
+  at each task's adapted weights (a unit-variance Gaussian likelihood, so F needs no labels),
+  averaged over tasks of the training stream; reported as the Spearman rank correlation of
+  lambda_i with F_i over all parameters, per seed;
+* **forgetting**: for held-out task pairs (A, B), adapt to A from omega, then to B with the
+  consolidation anchored at phi_A and strengths (a) the learned lambda, (b) one fixed lambda
+  with the same mean, (c) EWC's Fisher of A scaled to the same mean. Forgetting is
+  L_A(phi_B) - L_A(phi_A) on A's query points; the new task's loss L_B(phi_B) shows what the
+  protection costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+from scipy import stats
+
+from metalab.errors import flag, require
+from metalab.experiments.contrastive import common
+from metalab.learners import LEARNERS, Learner, inner_loop
+from metalab.learners.base import Meta
+from metalab.models import mlp
+from metalab.runs.experiment import Experiment
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
+from metalab.tasks import Sinusoid, Task
+
+STRENGTHS = ("learned", "fixed", "ewc")
+
+
+@dataclass(frozen=True)
+class ImportanceConfig:
+    """Settings of ``metalab run synapse-importance``."""
+
+    steps: int = 1000
+    meta_batch: int = 16
+    inner_steps: int = 100
+    nudged_steps: int = 50
+    inner_lr: float = 0.01
+    outer_lr: float = 3e-3
+    beta: float = 0.1
+    lam: float = 1.0
+    """initial consolidation strength"""
+    fisher_tasks: int = 200
+    """earlier tasks the Fisher information is averaged over"""
+    pairs: int = 200
+    """held-out (A, B) task pairs of the forgetting test"""
+    seeds: int = 3
+    log_every: int = 50
+    seed: int = 0
+    quick: bool = False
+    """about 3 minutes on 2 CPU cores"""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "meta_batch", "inner_steps", "nudged_steps", "fisher_tasks",
+                     "pairs", "log_every"):
+            require(getattr(self, name) >= 1, flag(name), "must be a positive integer")
+        for name in ("inner_lr", "outer_lr", "beta", "lam"):
+            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require(self.seeds >= 2, "--seeds", "need at least 2 for an interval")
+
+    def resolved(self) -> ImportanceConfig:
+        """``quick``: 200 meta-steps, shorter phases, fewer evaluation tasks."""
+        if not self.quick:
+            return self
+        return replace(self, quick=False, steps=200, meta_batch=8, inner_steps=50,
+                       nudged_steps=25, fisher_tasks=50, pairs=50)
+
+
+def fisher(learner: Learner, meta: Meta, phi, x: jax.Array) -> jax.Array:
+    """Diagonal Fisher of a unit-variance Gaussian output at ``phi`` over inputs ``x``,
+    flattened: mean over x of (d f(x) / d phi)^2."""
+    grads = jax.vmap(lambda xi: ravel_pytree(jax.grad(
+        lambda p: learner.predict(meta, p, xi[None])[0, 0])(phi))[0])(x)
+    return jnp.mean(grads**2, axis=0)
+
+
+def analyse(learner: Learner, meta: Meta, earlier: Task, pairs: tuple[Task, Task],
+            steps: int) -> dict[str, jax.Array]:
+    """Rank-correlation inputs and forgetting of one seed's meta-parameters."""
+    unravel = ravel_pytree(meta["omega"])[1]
+    lam = ravel_pytree(jax.tree.map(jnp.exp, meta["rho"]))[0]
+
+    def adapt(m: Meta, task: Task):
+        return inner_loop(learner, m, task.support_x, task.support_y, steps).phi
+
+    def task_fisher(task: Task) -> jax.Array:
+        return fisher(learner, meta, adapt(meta, task), task.query_x)
+
+    mean_fisher = jax.vmap(task_fisher)(earlier).mean(0)
+
+    def forgetting(a: Task, b: Task) -> jax.Array:
+        phi_a = adapt(meta, a)
+        f_a = fisher(learner, meta, phi_a, a.query_x)
+        options = {"learned": lam, "fixed": jnp.full_like(lam, lam.mean()),
+                   "ewc": f_a * lam.mean() / (f_a.mean() + 1e-12)}
+        before = learner.loss(meta, phi_a, a.query_x, a.query_y)
+        rows = []
+        for name in STRENGTHS:
+            anchored = {"omega": phi_a, "rho": unravel(jnp.log(options[name] + 1e-12))}
+            phi_b = adapt(anchored, b)
+            rows.append(jnp.stack([learner.loss(meta, phi_b, a.query_x, a.query_y) - before,
+                                   learner.loss(meta, phi_b, b.query_x, b.query_y)]))
+        return jnp.stack(rows)  # [strengths, (forgetting, new-task loss)]
+
+    return {"lambda": lam, "fisher": mean_fisher,
+            "forgetting": jax.vmap(forgetting)(*pairs).mean(0)}
+
+
+def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
+    """Meta-train, correlate lambda with Fisher, measure forgetting; figure and report."""
+    learner = LEARNERS["complex-synapse"](mlp((1, 40, 40, 1), "tanh"), cfg.inner_lr,
+                                          lam=cfg.lam)
+    est = common.make_estimator("contrastive-symmetric", beta=cfg.beta, lam=cfg.lam,
+                                nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
+                                truncate=1, task_map="vmap")
+    state, failure = common.train_seeds(
+        rundir, "complex-synapse", learner, est, optax.adam(cfg.outer_lr), Sinusoid(10, 10),
+        cfg.meta_batch, cfg.inner_steps, cfg.steps, cfg.seed, cfg.seeds, cfg.log_every,
+        cfg.steps)
+    if state is None:
+        rundir.write_report("Learned strengths vs importance", f"Meta-training {failure}.", {})
+        return {}
+    key = jax.random.PRNGKey(cfg.seed + 10**6)
+    k1, k2, k3 = jax.random.split(key, 3)
+    held = Sinusoid(10, 50)
+    earlier = held.sample(k1, cfg.fisher_tasks)
+    pairs = (held.sample(k2, cfg.pairs), held.sample(k3, cfg.pairs))
+    out = jax.jit(jax.vmap(lambda m: analyse(learner, m, earlier, pairs, cfg.inner_steps)))(
+        state.meta)
+    lam, fish = np.asarray(out["lambda"]), np.asarray(out["fisher"])
+    rho = [stats.spearmanr(lam[s], fish[s]).statistic for s in range(cfg.seeds)]
+    forget = np.asarray(out["forgetting"])  # [seeds, strengths, 2]
+    summary: dict[str, float] = {}
+    summary["spearman_lambda_fisher"], summary["spearman_lambda_fisher_ci95"] = \
+        common.mean_ci95(rho)
+    summary["lambda_spread_log10"] = float(np.mean(np.log10(lam).std(axis=1)))
+    for i, name in enumerate(STRENGTHS):
+        for j, what in enumerate(("forgetting", "new_task_mse")):
+            summary[f"{name}/{what}"], summary[f"{name}/{what}_ci95"] = \
+                common.mean_ci95(forget[:, i, j])
+    figure(rundir, lam[0], fish[0], rho, forget)
+    rundir.write_summary("synapse-importance", summary)
+    what = (
+        f"Complex synapse with learned strengths (initial lambda {cfg.lam}) meta-trained by "
+        f"the symmetric contrastive rule (beta {cfg.beta}, {cfg.inner_steps} free and "
+        f"{cfg.nudged_steps} nudged Nesterov steps at {cfg.inner_lr}) for {cfg.steps} "
+        f"meta-steps of {cfg.meta_batch} sinusoid tasks, {cfg.seeds} seeds. Spearman "
+        f"correlation of lambda_i with the diagonal Fisher of {cfg.fisher_tasks} earlier tasks "
+        f"at their adapted weights; forgetting on {cfg.pairs} held-out (A, B) pairs with the "
+        "consolidation anchored at phi_A: learned lambda, one fixed lambda of the same mean, "
+        "EWC's Fisher of A scaled to the same mean. Mean and 95% CI over seeds."
+    )
+    rundir.write_report("Learned strengths vs importance (EWC)", what, summary)
+    return summary
+
+
+def figure(rundir: RunDir, lam: np.ndarray, fish: np.ndarray, rho: list[float],
+           forget: np.ndarray) -> None:
+    """Left: lambda_i against Fisher_i (first seed). Right: forgetting and new-task loss."""
+    fig, (ax, bx) = subplots(1, 2, figsize=(11, 4.2))
+    ax.loglog(fish + 1e-12, lam, ".", ms=3, alpha=0.5)
+    ax.set(xlabel="Fisher information of earlier tasks F_i", ylabel="learned lambda_i",
+           title=f"Spearman rho = {np.mean(rho):.2f} (mean over seeds)")
+    x = np.arange(len(STRENGTHS))
+    for j, (what, shift) in enumerate((("forgetting L_A(phi_B) - L_A(phi_A)", -0.15),
+                                       ("new-task query MSE L_B(phi_B)", 0.15))):
+        vals = forget[:, :, j]
+        half = [common.mean_ci95(vals[:, i])[1] for i in range(len(STRENGTHS))]
+        bx.errorbar(x + shift, vals.mean(0), yerr=half, fmt="o", capsize=3, label=what)
+    bx.set_xticks(x, STRENGTHS)
+    bx.set(ylabel="MSE", title="Consolidation anchored at task A's solution")
+    bx.legend(fontsize=7)
+    rundir.save_figure(fig, "importance")
+
+
+EXPERIMENT = Experiment(
+    name="synapse-importance",
+    description="learned complex-synapse strengths vs Fisher importance (EWC) and forgetting",
+    expected_time="quick: ~3 min; default: ~15 min",
+    config=ImportanceConfig,
+    run=run,
+)
