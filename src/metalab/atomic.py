@@ -3,7 +3,8 @@
 Every writer of run state (config, metrics rewrites, summary, report, checkpoints, the Omniglot
 cache) goes through ``atomic_write``: the data goes to a temporary file in the same folder,
 named per process so concurrent writers never share one, is flushed to disk, and is moved into
-place with ``os.replace``.
+place with ``os.replace``; the folder is then flushed too, so the new name survives a power
+cut.
 """
 
 from __future__ import annotations
@@ -26,3 +27,8 @@ def atomic_write(path: Path | str, data: str | bytes | Callable[[BinaryIO], None
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
