@@ -90,15 +90,15 @@ def _held_out_accuracy(learner, rules, family, n_in, n_classes):
 def test_short_meta_training_improves_held_out_online_accuracy():
     learner, n_in, n_classes = vsml(), 8, 2
     train, test = load_family("digits", "train"), load_family("digits", "test")
-    loss = stream_loss(learner, train, 60, n_classes, n_in, episodes=4, remat=True)
-    opt = meta_optimizer("grad", 0.05)
+    loss = stream_loss(learner, train, 40, n_classes, n_in, episodes=2, remat=True)
+    opt = meta_optimizer("grad", 0.1)
     state = init_train_state(learner, opt, jax.random.PRNGKey(0), seeds=1)
     before = _held_out_accuracy(learner, state.meta, test, n_in, n_classes)
     step = make_step(loss, "grad", opt, jax.random.PRNGKey(1))
     state, _ = scan_steps(step, 150)(state)
     after = _held_out_accuracy(learner, state.meta, test, n_in, n_classes)
     assert abs(float(before.mean()) - 0.5) < 0.05
-    assert float(after.mean()) > float(before.mean()) + 0.1
+    assert float(after.mean()) > float(before.mean()) + 0.15
 
 
 @pytest.mark.parametrize("config, option", [

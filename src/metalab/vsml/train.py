@@ -108,7 +108,7 @@ def make_step(loss: Loss, method: MetaOptimizer, optimizer: optax.GradientTransf
             value, grad = jax.value_and_grad(loss)(meta, k_streams)
             extra = {}
         updates, opt_state = optimizer.update(grad, opt_state, meta)
-        norm = optax.global_norm(grad)
+        norm = optax.tree.norm(grad)
         return optax.apply_updates(meta, updates), opt_state, {"loss": value,
                                                                "grad_norm": norm, **extra}
 

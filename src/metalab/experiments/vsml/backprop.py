@@ -111,7 +111,7 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
         value, grad = jax.value_and_grad(loss)(rule, key)
         updates, opt_state = optimizer.update(grad, opt_state, rule)
         return optax.apply_updates(rule, updates), opt_state, {
-            "loss": value, "grad_norm": optax.global_norm(grad)}
+            "loss": value, "grad_norm": optax.tree.norm(grad)}
 
     def meta_step(state: TrainState):
         keys = jax.random.split(jax.random.fold_in(run_key, state.step), cfg.seeds)
