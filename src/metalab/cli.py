@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from metalab import __version__
@@ -58,10 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             return _data(args)
         return _run(args.experiment, rest)
     except BadInput as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)  # paths unbroken
         return 2
     except Diverged as e:
-        console.print(f"[red]diverged:[/red] {e}")
+        console.print(f"[red]diverged:[/red] {escape(str(e))}", soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         console.print("interrupted; continue with --resume RUN_DIR")
@@ -131,7 +132,7 @@ def _run(name: str, argv: list[str]) -> int:
 
     load_plugins()
     experiment = EXPERIMENTS[name]
-    front = argparse.ArgumentParser(add_help=False)
+    front = argparse.ArgumentParser(prog=f"metalab run {name}", add_help=False)
     front.add_argument("--out", type=Path, default=None)
     front.add_argument("--resume", type=Path, default=None)
     front.add_argument("--max-loss", type=float, default=None)

@@ -53,3 +53,6 @@ def config_from_json(cls: type, values: Any, option: str, source: str) -> Any:
     except TypeError as e:  # a value of the wrong type reaching __post_init__
         raise BadInput(option, f"{source} has a value of the wrong type ({e}); fix or "
                        "remove it in config.json") from e
+    except BadInput as e:
+        raise BadInput(option, f"{source} holds an invalid setting ({e}); fix it there or "
+                       "start a new run") from e
