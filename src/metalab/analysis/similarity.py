@@ -42,9 +42,15 @@ def trajectory_similarity(
     reference: jax.Array,
     target: jax.Array,
     levels: Sequence[float] = (0.25, 0.5, 0.75),
+    *,
+    if_unreached: float | None = None,
 ) -> float:
     """Mean residual cosine between trajectories preds [T, ...] and reference [T', ...]
-    (e.g. the Bayes-optimal learner's) at the progress ``levels`` both reach; NaN if none."""
+    (e.g. the Bayes-optimal learner's) at the progress ``levels`` both reach.
+
+    If they reach none, ``ValueError`` saying how far each got, unless ``if_unreached`` gives
+    the value to return instead (e.g. NaN, for a summary that records "no common level").
+    """
     scores = []
     for level in levels:
         a, b = at_progress(preds, target, level), at_progress(reference, target, level)
@@ -52,4 +58,11 @@ def trajectory_similarity(
             continue
         ra, rb = (a - target).ravel(), (b - target).ravel()
         scores.append(float(ra @ rb / (jnp.linalg.norm(ra) * jnp.linalg.norm(rb))))
-    return float(sum(scores) / len(scores)) if scores else float("nan")
+    if scores:
+        return float(sum(scores) / len(scores))
+    if if_unreached is not None:
+        return if_unreached
+    reached = [float(overall_progress(p, target).max()) for p in (preds, reference)]
+    raise ValueError(f"the trajectories reach progress {reached[0]:.3g} and {reached[1]:.3g} "
+                     f"at most, no common level of {tuple(levels)}; train longer, pass lower "
+                     "levels, or pass if_unreached")

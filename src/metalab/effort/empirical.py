@@ -6,7 +6,9 @@ average dynamics of ``dynamics.simulate`` must match; with a nonlinear hidden la
 how far the linear theory of Carrasco-Davis, Masis and Saxe 2023 carries over ("beyond
 linear"). Gradients come from ``jax.grad`` of the sampled loss, not from the covariance
 formulas, and the whole run is a ``lax.scan``, differentiable with respect to the control.
-Only the gain and learning-rate signals apply here (one task).
+Every signal applies as in the average dynamics: with several tasks (batches with a leading
+task axis [K, B, ...]) the training loss is the engagement-weighted mean of the task losses,
+and task k's gates multiply the hidden units (after the nonlinearity) in its loss.
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ def predict(w: Weights, x: jax.Array, activation: Activation) -> jax.Array:
 def sample_loss(w: Weights, x: jax.Array, y: jax.Array, activation: Activation) -> jax.Array:
     """Mean over the batch of ||y - y_hat||^2 / 2 (the sampled version of the average loss)."""
     return 0.5 * jnp.mean(jnp.sum((y - predict(w, x, activation)) ** 2, axis=1))
+
+
+def task_sample_losses(w: Weights, x: jax.Array, y: jax.Array, gates: jax.Array,
+                       activation: Activation) -> jax.Array:
+    """Each task's sampled loss [K] for x [K, B, d_in], y [K, B, d_out] under its gates
+    [K, hidden]: y_hat = W2 diag(gate_k) act(W1 x)."""
+    hidden = _ACT[activation](jnp.einsum("kbi,hi->kbh", x, w.w1)) * gates[:, None, :]
+    pred = jnp.einsum("kbh,oh->kbo", hidden, w.w2)
+    return 0.5 * jnp.mean(jnp.sum((y - pred) ** 2, axis=2), axis=1)
 
 
 def gaussian_batches(
@@ -68,24 +79,42 @@ def simulate_sampled(
     activation: Activation = "linear",
     unroll: int = 1,
 ) -> Trajectory:
-    """Gradient descent with step dt / tau for ``steps`` steps (losses on ``evaluation``).
+    """Gradient descent with step dt / tau for ``steps`` steps; losses [T, K] per task on
+    ``evaluation`` (arrays [K, N, ...], or [N, ...] for one task, as the batches).
 
-    Step n: W <- W - (dt / tau) (lr_n (1 + g_n) * dL_batch/dW~ + decay W), with the loss of
-    the controlled network W~ recorded on ``evaluation`` before the step.
+    Step n: W <- W - (dt / tau) (lr_n (1 + g_n) * dL_n/dW~ + decay W) with
+    L_n = sum_k psi_nk L_k(W~, gates_nk) / K (engagement psi, 1 if unset), the losses of the
+    controlled network W~ recorded before the step. ``ValueError`` if the engagement or gating
+    does not have one entry per task.
     """
-    eval_x, eval_y = evaluation
+    eval_x, eval_y = _tasks_first(evaluation)
+    n_tasks, hidden = eval_x.shape[0], w0.w1.shape[0]
+    for name, signal, shape in (("engagement", control.engagement, (steps, n_tasks)),
+                                ("gating", control.gating, (steps, n_tasks, hidden))):
+        if signal is not None and signal.shape != shape:
+            raise ValueError(f"{name} has shape {signal.shape}, expected {shape} (steps, "
+                             "tasks as in the evaluation data, hidden units)")
 
     def body(w: Weights, inputs: tuple[jax.Array, Control]):
         step, u = inputs
         wt = effective(w, u)
-        x, y = batches(step)
-        grad = jax.grad(sample_loss)(wt, x, y, activation)
+        x, y = _tasks_first(batches(step))
+        gates = jnp.ones((n_tasks, hidden)) if u.gating is None else u.gating
+        weight = jnp.ones(n_tasks) if u.engagement is None else u.engagement
+        grad = jax.grad(lambda v: jnp.mean(
+            weight * task_sample_losses(v, x, y, gates, activation)))(wt)
         if u.gain is not None:
             grad = Weights(grad.w1 * (1.0 + u.gain.w1), grad.w2 * (1.0 + u.gain.w2))
         rate = 1.0 if u.lr is None else u.lr
         new = jax.tree.map(lambda p, g: p - dt / tau * (rate * g + decay * p), w, grad)
-        return new, (sample_loss(wt, eval_x, eval_y, activation), w)
+        return new, (task_sample_losses(wt, eval_x, eval_y, gates, activation), w)
 
     final, (losses, path) = jax.lax.scan(
         body, w0, (jnp.arange(steps), control), unroll=unroll)
-    return Trajectory(losses[:, None], path, final)
+    return Trajectory(losses, path, final)
+
+
+def _tasks_first(xy: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+    """Data with a leading task axis: one task's [N, d] arrays become [1, N, d]."""
+    x, y = xy
+    return (x[None], y[None]) if x.ndim == 2 else (x, y)

@@ -195,7 +195,8 @@ def analyse(ev: setup.EvalSet, runs: dict) -> tuple[dict[str, float], dict[str, 
                          "unit": unit, "t50": np.asarray(t50), "t90": np.asarray(t90)}
         summary[f"{name}/mode_time_ratio"] = float(mode_time_ratio(progress, times, 0.5))
         summary[f"{name}/mode_time_ratio_90"] = float(mode_time_ratio(progress, times, 0.9))
-        summary[f"{name}/bayes_similarity"] = similarity(preds, bayes, ev.target)
+        summary[f"{name}/bayes_similarity"] = similarity(  # null: no common progress level
+            preds, bayes, ev.target, if_unreached=float("nan"))
         summary[f"{name}/final_query_mse"] = float(jnp.mean((preds[-1] - ev.target) ** 2))
         summary[f"{name}/final_progress_last_mode"] = float(progress[-1, -1])
     return summary, details
