@@ -309,3 +309,21 @@ def test_resume_refuses_unknown_config_keys(tmp_path, capsys):
         {"experiment": "sinusoid", "config": {"steps": 10, "warp_drive": True}}))
     assert main(["run", "sinusoid", "--resume", str(tmp_path)]) == 2
     assert "warp_drive" in capsys.readouterr().err
+
+
+def test_a_checkpoint_holding_nan_is_refused(tmp_path):
+    """Earlier versions could save a diverged state; resuming from it is refused."""
+    ckpt = Checkpointer(tmp_path)
+    bad = TrainState({"w": jnp.full(3, jnp.nan)}, {"m": jnp.zeros(3)}, jnp.ones((), jnp.int32))
+    ckpt.save(bad, 1)
+    with pytest.raises(BadInput, match="non-finite values.*delete"):
+        ckpt.restore(tiny_state())
+
+
+def test_resume_sweeps_temporary_files_of_a_killed_writer(tmp_path):
+    stale = tmp_path / "checkpoints" / "s" / ".state.ckpt.99999.tmp"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half")
+    with open_run(tmp_path, resume=True):
+        pass
+    assert not stale.exists()

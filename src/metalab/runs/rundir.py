@@ -176,6 +176,8 @@ def open_run(path: Path | str, *, resume: bool,
     try:
         if not resume:
             _require_new(path)  # again under the lock: another process may have begun
+        for stale in path.rglob(".*.tmp"):  # left by a writer killed inside atomic_write
+            stale.unlink()
         atomic_write(path / MARKER, "This run has not finished (it was stopped or is still "
                      f"running); continue it with --resume {path}\n")
         rundir = RunDir(path, resume, max_loss=max_loss)

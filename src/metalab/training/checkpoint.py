@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import equinox as eqx
+import jax
+import numpy as np
 
 from metalab.atomic import atomic_write
 from metalab.errors import BadInput
@@ -81,9 +83,13 @@ class Checkpointer:
 
     def _load(self, body: bytes, like: Any) -> Any:
         try:
-            return eqx.tree_deserialise_leaves(io.BytesIO(body), like)
+            tree = eqx.tree_deserialise_leaves(io.BytesIO(body), like)
         except Exception as e:  # noqa: BLE001 - any decoding failure means a damaged file
             raise self._damaged(f"does not match this run's state ({e})") from e
+        if not all(np.isfinite(x).all() for x in jax.tree.leaves(tree)
+                   if np.issubdtype(np.asarray(x).dtype, np.inexact)):
+            raise self._damaged("holds non-finite values (a diverged state)")
+        return tree
 
     def _damaged(self, why: str) -> BadInput:
         return BadInput(str(self.folder), f"checkpoint {why}; delete {self.folder} to "
