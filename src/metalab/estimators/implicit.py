@@ -7,7 +7,7 @@ F(phi, meta) = grad_phi L_in(phi, meta) = 0 holds, so by the implicit function t
 
 with A = d_phi F = Hess L_support + lam I. For a learned initialisation d_meta F = -lam I and
 this is iMAML's (I + H / lam)^{-1} grad L_out. The linear system is solved matrix-free with
-Hessian-vector products (forward-over-reverse ``jax.jvp`` of the gradient), the solver passed
+Hessian-vector products (reverse-over-reverse: the vjp of the gradient), the solver passed
 in as ``solve(matvec, b)`` as in jaxopt's implicit differentiation: conjugate gradient (iMAML)
 or a truncated Neumann series, which equals backprop through ``terms`` gradient steps taken at
 the fixed point (recurrent backprop; Liao et al. 2018, Lorraine et al. 2020).
@@ -78,8 +78,12 @@ def implicit_gradient(
         meta, phi, task.query_x, task.query_y
     )
 
+    # A is a Hessian, so A v = A^T v: one linearisation by reverse mode serves every
+    # product, and works through custom_vjp layers (the im2col conv), which forward mode does not
+    hvp = jax.vjp(lambda p: optimality(meta, p), phi)[1]
+
     def matvec(v: Fast) -> Fast:
-        return jax.jvp(lambda p: optimality(meta, p), (phi,), (v,))[1]
+        return hvp(v)[0]
 
     v = solve(matvec, g_phi)
     (cross,) = jax.vjp(lambda m: optimality(m, phi), meta)[1](v)

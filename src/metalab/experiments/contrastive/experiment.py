@@ -18,6 +18,7 @@ meta-step and the XLA temporary memory of its compiled program.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Literal
 
 import jax
@@ -183,31 +184,28 @@ def settings(cfg: ContrastiveConfig, problem: str) -> dict:
             "truncate": cfg.truncate, "outer_lr": cfg.outer_lr, "steps": cfg.omniglot_steps}
 
 
-def sinusoid_scores(learner: Learner, metas, tasks: Task, steps: int) -> np.ndarray:
-    """Query MSE per seed after ``steps`` inner steps, averaged over the held-out tasks."""
+@partial(jax.jit, static_argnums=(0, 3, 4))
+def scores(learner: Learner, metas, tasks: Task, steps: int, task_map: str) -> jax.Array:
+    """[seeds, tasks]: the query loss (regression) or accuracy (classification) of every
+    seed's meta-parameters on every task after ``steps`` inner steps. Jitted once per learner,
+    so the estimators of one learner share the program."""
 
-    def per_task(meta, task: Task) -> jax.Array:
+    def one(meta, task: Task) -> jax.Array:
         phi = inner_loop(learner, meta, task.support_x, task.support_y, steps).phi
-        return learner.loss(meta, phi, task.query_x, task.query_y)
-
-    fn = jax.jit(jax.vmap(lambda m: jax.vmap(lambda t: per_task(m, t))(tasks).mean()))
-    return np.asarray(fn(metas))
-
-
-def omniglot_scores(learner: Learner, metas, episodes: Episodes, key: jax.Array, n: int,
-                    steps: int, task_map: str, chunk: int = 25) -> np.ndarray:
-    """Query accuracy per seed on the same ``n`` test episodes, in jitted chunks."""
-
-    def accuracy(meta, batch: Task) -> jax.Array:
-        def one(task: Task) -> jax.Array:
-            phi = inner_loop(learner, meta, task.support_x, task.support_y, steps).phi
+        if jnp.issubdtype(task.query_y.dtype, jnp.integer):
             return jnp.mean(jnp.argmax(learner.predict(meta, phi, task.query_x), -1)
                             == task.query_y)
+        return learner.loss(meta, phi, task.query_x, task.query_y)
 
-        return map_tasks(one, batch, task_map)
+    return jax.vmap(lambda m: map_tasks(lambda t: one(m, t), tasks, task_map))(metas)
 
-    fn = jax.jit(lambda m, k: jax.vmap(lambda mm: accuracy(mm, episodes.sample(k, chunk)))(m))
-    parts = [np.asarray(fn(metas, jax.random.fold_in(key, i))) for i in range(-(-n // chunk))]
+
+def evaluate(learner: Learner, metas, sample, key: jax.Array, n: int, steps: int,
+             task_map: str, chunk: int = 25) -> np.ndarray:
+    """Mean score per seed on the same ``n`` tasks drawn by ``sample(key, k)``, in chunks."""
+    parts = [np.asarray(scores(learner, metas, sample(jax.random.fold_in(key, i),
+                                                      min(chunk, n)), steps, task_map))
+             for i in range(-(-n // chunk))]
     return np.concatenate(parts, axis=1)[:, :n].mean(axis=1)
 
 
@@ -221,9 +219,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
     for problem in cfg.problems:
         s = settings(cfg, problem)
         if problem == "sinusoid":
-            tasks = Sinusoid(10, 10)
-            held_out = Sinusoid(10, 100).sample(jax.random.PRNGKey(cfg.seed + 10**6),
-                                                cfg.eval_tasks)
+            tasks, held_out, n_eval = Sinusoid(10, 10), Sinusoid(10, 100), cfg.eval_tasks
             task_map, metric = "vmap", "query_mse"
         else:
             train, test = data
@@ -231,7 +227,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
             fewshot.check_classes(train, "training", n_way, 1 + cfg.q_query)
             fewshot.check_classes(test, "test", n_way, 1 + 15)
             tasks = Episodes.of(train, n_way, 1, cfg.q_query)
-            test_eps = Episodes.of(test, n_way, 1, 15)
+            held_out, n_eval = Episodes.of(test, n_way, 1, 15), cfg.eval_episodes
             task_map, metric = cfg.task_map, "test_accuracy"
         optimizer = per_entry_adam(s["outer_lr"])
         for lname, learner in learners(cfg, problem).items():
@@ -252,21 +248,18 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
                 if state is None:
                     notes.append(f"`{key}` {failure}.")
                     continue
-                if problem == "sinusoid":
-                    scores = sinusoid_scores(learner, state.meta, held_out, s["inner_steps"])
-                else:
-                    scores = omniglot_scores(learner, state.meta, test_eps,
-                                             jax.random.PRNGKey(cfg.seed + 10**6),
-                                             cfg.eval_episodes, s["inner_steps"], task_map)
-                if not np.all(np.isfinite(scores)):
+                per_seed = evaluate(learner, state.meta, held_out.sample,
+                                    jax.random.PRNGKey(cfg.seed + 10**6), n_eval,
+                                    s["inner_steps"], task_map)
+                if not np.all(np.isfinite(per_seed)):
                     notes.append(f"`{key}`: adaptation diverged on held-out tasks for "
-                                 f"{int(np.sum(~np.isfinite(scores)))} of {cfg.seeds} seeds.")
+                                 f"{int(np.sum(~np.isfinite(per_seed)))} of {cfg.seeds} seeds.")
                     continue
-                mean, ci = common.mean_ci95(scores)
+                mean, ci = common.mean_ci95(per_seed)
                 summary[f"{key}/{metric}"] = mean
                 summary[f"{key}/{metric}_ci95"] = ci
                 rundir.log({"stage": "result", "key": key, metric: mean, "ci95": ci,
-                            "per_seed": [float(v) for v in scores], "ms_per_meta_step": ms,
+                            "per_seed": [float(v) for v in per_seed], "ms_per_meta_step": ms,
                             "xla_temp_mb": temp})
 
     from metalab.experiments.contrastive import plots
