@@ -129,3 +129,59 @@ def test_task_batches_are_really_split_across_devices():
     assert got["devices"] == 4 and "tasks" in got["spec"]
     assert got["shard_rows"] == [2, 2, 2, 2]
     assert got["constrained"] >= 4  # support and query, inputs and targets
+
+
+@pytest.mark.usefixtures("x64")
+def test_sinusoid_evaluation_measures_the_query_set_after_adaptation():
+    """query_curve against numbers computed by hand for a linear model y = w x + b: the MSE
+    on the query points before and after one SGD step on the support points."""
+    from metalab.experiments.sinusoid.experiment import query_curve
+    from metalab.tasks import Task
+
+    learner = maml(mlp((1, 1)), 0.1)
+    meta = {"init": {"layer0": {"w": jnp.array([[0.5]]), "b": jnp.array([0.2])}}}
+    xs, ys = np.array([1.0, -2.0, 3.0]), np.array([2.0, 0.0, 1.0])
+    xq, yq = np.array([0.5, 4.0]), np.array([-1.0, 3.0])
+    tasks = Task(jnp.asarray(xs)[None, :, None], jnp.asarray(ys)[None, :, None],
+                 jnp.asarray(xq)[None, :, None], jnp.asarray(yq)[None, :, None])
+    w, b = 0.5, 0.2
+    r = w * xs + b - ys
+    w1, b1 = w - 0.1 * 2 * np.mean(r * xs), b - 0.1 * 2 * np.mean(r)
+    expected = [np.mean((w * xq + b - yq) ** 2), np.mean((w1 * xq + b1 - yq) ** 2)]
+    curve = np.asarray(query_curve(learner, meta, tasks, 1))
+    np.testing.assert_allclose(curve[0], expected, rtol=1e-12)
+
+
+class Evaluated(BaseException):
+    """Stops the omniglot experiment at its evaluation, carrying what it evaluated on."""
+
+
+def test_omniglot_evaluates_on_held_out_classes_only(tmp_path, monkeypatch):
+    """The episodes the experiment tests on hold only images of the held-out digits (all
+    their rotations), none of a training class."""
+    from metalab.experiments.fewshot import common as fewshot
+    from metalab.experiments.fewshot import omniglot
+    from metalab.runs.rundir import RunDir
+
+    cfg = omniglot.OmniglotConfig(dataset="digits", test_alphabets=3, eval_query=2, width=4,
+                                  steps=1, log_every=1, checkpoint_every=1, eval_episodes=100)
+    monkeypatch.setattr(omniglot, "train_stage", lambda rundir, stage, init, *a, **k: init)
+
+    def capture(learner, meta, sample, *args, **kwargs):
+        raise Evaluated(sample)
+
+    monkeypatch.setattr(fewshot, "evaluate", capture)
+    with pytest.raises(Evaluated) as stopped:
+        omniglot.run(cfg, RunDir(tmp_path))
+    episodes = stopped.value.args[0](jax.random.PRNGKey(0), 20)
+    train, test = omniglot.load_data(cfg)
+    assert len(np.unique(test.group)) == 3
+    assert not set(np.unique(test.group)) & set(np.unique(train.group))
+
+    def keys(images):
+        flat = np.asarray(images).reshape(-1, 64)
+        return {row.tobytes() for row in flat}
+
+    seen = keys(np.rint(np.concatenate([episodes.support_x, episodes.query_x], 1) * 255)
+                .astype(np.uint8))
+    assert seen <= keys(test.images) and not seen & keys(train.images)
