@@ -327,3 +327,15 @@ def test_resume_sweeps_temporary_files_of_a_killed_writer(tmp_path):
     with open_run(tmp_path, resume=True):
         pass
     assert not stale.exists()
+
+
+def test_divergence_of_one_vmapped_seed_names_its_step(tmp_path):
+    """Metrics with a seed axis [chunk, seeds]: the step is found along the chunk axis."""
+
+    def meta_step(state):
+        step = state.step + 1
+        loss = jnp.where((step >= 7) & (jnp.arange(3) == 2), jnp.nan, 1.0)
+        return TrainState(state.meta, state.opt_state, step), {"loss": loss}
+
+    with pytest.raises(Diverged, match="meta-step 7;"):
+        fit(tiny_state(), meta_step, 20, chunk=5)

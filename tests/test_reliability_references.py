@@ -185,3 +185,39 @@ def test_omniglot_evaluates_on_held_out_classes_only(tmp_path, monkeypatch):
     seen = keys(np.rint(np.concatenate([episodes.support_x, episodes.query_x], 1) * 255)
                 .astype(np.uint8))
     assert seen <= keys(test.images) and not seen & keys(train.images)
+
+
+@pytest.mark.usefixtures("x64")
+def test_stream_meta_objective_matches_a_linear_stream_in_closed_form():
+    """One SGD step per task on a linear model is affine in the weights, so after a stream
+    of T tasks theta_T = M theta_0 + m in closed form (numpy, float64): the stream loss is
+    the mean query MSE of all T tasks at theta_T and its meta-gradient is M^T dL/dtheta_T."""
+    from metalab.estimators.stream import stream_backprop
+    from metalab.tasks import Task
+
+    t, k, d, lr = 3, 4, 2, 0.1
+    rng = np.random.default_rng(0)
+    xs, xq = rng.normal(size=(t, k, d)), rng.normal(size=(t, k, d))
+    ys, yq = rng.normal(size=(t, k, 1)), rng.normal(size=(t, k, 1))
+    w0, b0 = rng.normal(size=(d, 1)), rng.normal(size=(1,))
+    features = lambda x: np.concatenate([x, np.ones((k, 1))], axis=1)  # noqa: E731
+    theta, transform = np.concatenate([w0[:, 0], b0]), np.eye(d + 1)
+    for i in range(t):
+        z = features(xs[i])
+        step = np.eye(d + 1) - 2 * lr / k * z.T @ z
+        theta = step @ theta + 2 * lr / k * z.T @ ys[i, :, 0]
+        transform = step @ transform
+    residuals = [features(xq[i]) @ theta - yq[i, :, 0] for i in range(t)]
+    loss = np.mean([np.mean(r**2) for r in residuals])
+    grad_final = sum(2 / k * features(xq[i]).T @ residuals[i] for i in range(t)) / t
+    grad = transform.T @ grad_final
+
+    learner = maml(mlp((d, 1)), lr)
+    meta = {"init": {"layer0": {"w": jnp.asarray(w0), "b": jnp.asarray(b0)}}}
+    streams = Task(*(jnp.asarray(a)[None] for a in (xs, ys, xq, yq)))
+    got_loss, got_grad, _ = stream_backprop().estimate(learner, meta, streams,
+                                                        jax.random.PRNGKey(0), 1)
+    np.testing.assert_allclose(float(got_loss), loss, rtol=1e-12)
+    layer = got_grad["init"]["layer0"]
+    np.testing.assert_allclose(np.concatenate([layer["w"][:, 0], layer["b"]]), grad,
+                               rtol=1e-10)

@@ -134,14 +134,18 @@ _FINITE = "_state_finite"
 
 
 def _check_divergence(host: dict[str, np.ndarray], done: int, max_loss: float | None) -> None:
-    """Raise ``Diverged`` at the first bad meta-step of a chunk; drop the state flag."""
+    """Raise ``Diverged`` at the first bad meta-step of a chunk (metrics [n] or [n, ...], e.g.
+    one loss per vmapped seed); drop the state flag."""
+    n = len(host["loss"])
     finite = host.pop(_FINITE)
+    grad_norm = host.get("grad_norm", np.zeros(n))
     checks = [(~np.isfinite(host["loss"]), "non-finite loss"),
-              (~np.isfinite(host.get("grad_norm", 0.0)), "non-finite gradient norm"),
+              (~np.isfinite(grad_norm), "non-finite gradient norm"),
               (~finite, "non-finite parameters or optimiser state")]
     if max_loss is not None:
         checks.append((host["loss"] > max_loss, f"loss above the bound {max_loss:g}"))
-    bad = [(int(np.argmax(mask)), what) for mask, what in checks if mask.any()]
+    bad = [(int(np.argmax(per_step)), what) for mask, what in checks
+           if (per_step := mask.reshape(n, -1).any(axis=1)).any()]
     if bad:
         offset, what = min(bad, key=lambda b: b[0])
         raise Diverged(done + offset + 1, what)
