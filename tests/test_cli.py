@@ -88,7 +88,15 @@ def test_demo_writes_the_run_folder(tmp_path):
             assert np.isfinite(summary["metrics"][f"{m}/query_mse_step{t}"])
     config = json.loads((out / "config.json").read_text())["config"]
     assert config["steps"] == 60 and config["methods"] == ["maml", "pretrained"]
-    assert "query_mse_step1" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert all(f"| `{k}` |" in report for k in summary["metrics"])
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["step"]) for r in lines] == [
+        (m, s) for m in ("maml", "pretrained") for s in range(10, 61, 10)]
+    assert all(np.isfinite(r["loss"]) and np.isfinite(r["grad_norm"]) for r in lines)
+    for m in ("maml", "pretrained"):
+        assert Checkpointer(out / "checkpoints" / m).info() == {"step": 60}
+    assert not (out / "INCOMPLETE").exists()  # finished
 
 
 def test_resume_after_interruption_is_bit_for_bit(tmp_path, monkeypatch):
@@ -110,9 +118,10 @@ def test_resume_after_interruption_is_bit_for_bit(tmp_path, monkeypatch):
     monkeypatch.setattr(RunDir, "log", flaky_log)
     broken = tmp_path / "broken"
     assert cli(["run", "sinusoid", "--out", str(broken), *args]) == 1
-    assert not (broken / "summary.json").exists()
+    assert not (broken / "summary.json").exists() and (broken / "INCOMPLETE").exists()
     monkeypatch.setattr(RunDir, "log", original_log)
     assert cli(["run", "sinusoid", "--resume", str(broken)]) == 0
+    assert not (broken / "INCOMPLETE").exists()
     assert _files(straight)[1:] == _files(broken)[1:]
     strip = lambda s: {k: v for k, v in s["metrics"].items() if "seconds" not in k}  # noqa: E731
     assert strip(_files(straight)[0]) == strip(_files(broken)[0])
