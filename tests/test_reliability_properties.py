@@ -1,4 +1,5 @@
-"""Property: any sinusoid configuration either runs its first meta-step (finite loss, the run
+"""Property: any configuration (of sinusoid, and of omniglot on the digits, whose data
+checks depend on the configuration) either runs its first meta-step (finite loss, the run
 folder claimed and marked ``INCOMPLETE``) or is refused with exit 2 before anything is
 written. Configurations are drawn by hypothesis across valid and invalid values."""
 
@@ -14,6 +15,7 @@ from hypothesis import event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from metalab.cli import main  # noqa: E402
+from metalab.experiments.fewshot import omniglot  # noqa: E402
 from metalab.experiments.sinusoid import experiment as sinusoid  # noqa: E402
 
 
@@ -52,17 +54,34 @@ ANY = {  # valid and invalid values
 OPTIONS = st.booleans().flatmap(lambda valid: st.fixed_dictionaries(VALID if valid else ANY))
 
 
-@settings(max_examples=10, deadline=None, database=None)  # about 2 s per compile
-@given(OPTIONS)
-def test_a_config_runs_its_first_step_or_is_refused_before_writing(options):
-    argv = [str(x) for name, value in options.items()
-            for x in (name, *(value if isinstance(value, list) else [value]))]
+FEWSHOT_VALID = {
+    "--dataset": st.just("digits"), "--learner": st.just("protonet"),
+    "--n-way": st.integers(2, 5), "--k-shot": st.integers(1, 3), "--q-query": st.integers(1, 3),
+    "--meta-batch": st.integers(1, 2), "--width": st.integers(1, 2),
+    "--test-alphabets": st.integers(2, 4), "--eval-query": st.integers(1, 5),
+}
+FEWSHOT_ANY = {
+    "--dataset": st.just("digits"),
+    "--learner": st.sampled_from(["maml", "anil", "protonet", "nope"]),
+    "--estimator": st.sampled_from(["auto", "backprop", "prototypical", "implicit"]),
+    "--n-way": st.integers(0, 40), "--k-shot": st.integers(0, 200),
+    "--q-query": st.integers(0, 3), "--meta-batch": st.integers(0, 2),
+    "--width": st.integers(0, 4), "--test-alphabets": st.integers(0, 11),
+    "--eval-query": st.integers(0, 5), "--inner-steps": st.integers(0, 2),
+}
+FEWSHOT = st.booleans().flatmap(
+    lambda valid: st.fixed_dictionaries(FEWSHOT_VALID if valid else FEWSHOT_ANY))
+
+
+def _runs_first_step_or_refuses(module, name: str, options: dict) -> None:
+    argv = [str(x) for flag, value in options.items()
+            for x in (flag, *(value if isinstance(value, list) else [value]))]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(sinusoid, "train_stage", first_step_only)
+            patch.setattr(module, "train_stage", first_step_only)
             try:
-                code = main(["run", "sinusoid", "--out", str(out), *argv])
+                code = main(["run", name, "--out", str(out), *argv])
             except SystemExit as e:  # tyro refuses some values itself
                 code = e.code
             except FirstStepDone:
@@ -72,3 +91,15 @@ def test_a_config_runs_its_first_step_or_is_refused_before_writing(options):
         assert code == 2, argv
         assert not out.exists(), argv
         event("refused")
+
+
+@settings(max_examples=10, deadline=None, database=None)  # about 2 s per compile
+@given(OPTIONS)
+def test_a_sinusoid_config_runs_its_first_step_or_is_refused_before_writing(options):
+    _runs_first_step_or_refuses(sinusoid, "sinusoid", options)
+
+
+@settings(max_examples=5, deadline=None, database=None)  # data checks: ~2 s each
+@given(FEWSHOT)
+def test_a_fewshot_config_runs_its_first_step_or_is_refused_before_writing(options):
+    _runs_first_step_or_refuses(omniglot, "omniglot", options)
