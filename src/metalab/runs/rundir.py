@@ -121,7 +121,8 @@ class RunDir:
     def save_figure(self, fig: Any, name: str) -> str:
         """Save a figure (``runs.figures.subplots``) as ``name.png``; returns the file name."""
         file = f"{name}.png"
-        fig.savefig(self.path / file, dpi=120, bbox_inches="tight")
+        atomic_write(self.path / file,
+                     lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"))
         if file not in self.figures:
             self.figures.append(file)
         return file
