@@ -339,3 +339,11 @@ def test_divergence_of_one_vmapped_seed_names_its_step(tmp_path):
 
     with pytest.raises(Diverged, match="meta-step 7;"):
         fit(tiny_state(), meta_step, 20, chunk=5)
+
+
+def test_bad_input_after_training_keeps_the_trained_state(tmp_path):
+    with pytest.raises(BadInput), open_run(tmp_path / "r", resume=False) as rundir:
+        rundir.checkpointer("s").save(tiny_state(), 1)
+        raise BadInput("--data-file", "found unreadable after training")
+    assert (tmp_path / "r" / "checkpoints" / "s" / "state.ckpt").exists()
+    assert (tmp_path / "r" / MARKER).exists()

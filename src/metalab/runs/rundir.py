@@ -165,7 +165,8 @@ def open_run(path: Path | str, *, resume: bool,
 
     ``BadInput`` (nothing written) if another process holds the folder or, for a new run, if
     it holds a run or other files. If the block raises ``BadInput`` in a folder this call
-    created, the folder is removed: refused input leaves nothing behind.
+    created before any checkpoint was written, the folder is removed: refused input leaves
+    nothing behind.
     """
     path = Path(path)
     option = "--resume" if resume else "--out"
@@ -186,7 +187,7 @@ def open_run(path: Path | str, *, resume: bool,
         rundir.settle()
         (path / MARKER).unlink()
     except BadInput:
-        if created:
+        if created and not (path / "checkpoints").exists():  # never delete trained state
             shutil.rmtree(path)
         raise
     finally:
