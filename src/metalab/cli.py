@@ -119,11 +119,18 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_config(cls: type, args: list[str], prog: str) -> Any:
+RUN_OPTIONS = (
+    "Run folder: --out DIR (a new or empty folder; default runs/NAME-TIME), --resume DIR "
+    "(continue an unfinished run with its saved settings, no other options), --max-loss X "
+    "(stop as diverged when the training loss exceeds X)."
+)
+
+
+def _parse_config(cls: type, args: list[str], prog: str, description: str | None = None) -> Any:
     """Build ``cls`` from command-line options with tyro (exit 2 on an unknown option)."""
     import tyro
 
-    return tyro.cli(cls, args=args, prog=prog)
+    return tyro.cli(cls, args=args, prog=prog, description=description)
 
 
 def _run(name: str, argv: list[str]) -> int:
@@ -140,7 +147,8 @@ def _run(name: str, argv: list[str]) -> int:
     if opts.resume is not None:
         config, out, max_loss = _resumed_config(experiment, opts, rest)
     else:
-        config = _parse_config(experiment.config, rest, f"metalab run {name}").resolved()
+        config = _parse_config(experiment.config, rest, f"metalab run {name}",
+                               f"{experiment.description}. {RUN_OPTIONS}").resolved()
         out = opts.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         max_loss = opts.max_loss
     if max_loss is not None and not max_loss > 0:
