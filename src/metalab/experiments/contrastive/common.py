@@ -103,14 +103,18 @@ def mean_ci95(per_seed: Any) -> tuple[float, float]:
 
 
 def make_estimator(name: str, *, beta: float, lam: float, nudged_steps: int,
-                   nudged_lr_scale: float, truncate: int, task_map: str) -> Estimator:
-    """``name`` from ``ESTIMATOR_NAMES`` (or t1-t2, implicit-neumann) at the shared settings."""
+                   nudged_lr_scale: float, truncate: int, task_map: str,
+                   inner_lr: float = 0.01) -> Estimator:
+    """``name`` from ``ESTIMATOR_NAMES`` (or t1-t2, implicit-neumann) at the shared settings;
+    Neumann's and T1-T2's step is the inner learning rate."""
     settings: dict[str, Any] = {"task_map": task_map}
     if name.startswith("contrastive"):
         settings |= {"beta": beta, "lam": lam, "nudged_steps": nudged_steps,
                      "nudged_lr_scale": nudged_lr_scale}
-    elif name.startswith("implicit") or name == "t1-t2":
+    elif name == "implicit":
         settings["lam"] = lam
+    elif name in ("implicit-neumann", "t1-t2"):
+        settings |= {"lam": lam, "alpha": inner_lr}
     elif name == "truncated":
         settings["truncate"] = truncate
     return ESTIMATORS[name](**settings)

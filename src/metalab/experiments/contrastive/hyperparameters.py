@@ -185,7 +185,8 @@ def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
         for name in cfg.estimators:
             est = common.make_estimator(name, beta=cfg.beta, lam=1.0,
                                         nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
-                                        truncate=cfg.truncate, task_map="vmap")
+                                        truncate=cfg.truncate, task_map="vmap",
+                                        inner_lr=cfg.inner_lr)
             step = make_meta_step(learner, est, optimizer, OneTask(split), 1, cfg.inner_steps,
                                   jax.random.PRNGKey(seed))
             start = time.perf_counter()

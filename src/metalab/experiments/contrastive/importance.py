@@ -150,6 +150,16 @@ def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
         for j, what in enumerate(("forgetting", "new_task_mse")):
             summary[f"{name}/{what}"], summary[f"{name}/{what}_ci95"] = \
                 common.mean_ci95(forget[:, i, j])
+    ratio = fish.max(axis=1) / fish.mean(axis=1)
+    summary["ewc/max_strength"] = float(np.mean(ratio * lam.mean(axis=1)))
+    notes = [f"Adaptation with the `{name}` strengths diverged (new-task MSE "
+             f"{summary[f'{name}/new_task_mse']:.3g}): "
+             + ("Fisher information is concentrated on few parameters, so at the same mean "
+                f"strength the largest reaches ~{summary['ewc/max_strength']:.3g}, beyond what "
+                f"Nesterov SGD at rate {cfg.inner_lr} keeps stable (~2/rate)."
+                if name == "ewc" else "the strengths are too large for the inner rate.")
+             for name in STRENGTHS
+             if not summary[f"{name}/new_task_mse"] < 100 * summary["fixed/new_task_mse"]]
     figure(rundir, lam[0], fish[0], rho, forget)
     rundir.write_summary("synapse-importance", summary)
     what = (
@@ -162,7 +172,8 @@ def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
         "consolidation anchored at phi_A: learned lambda, one fixed lambda of the same mean, "
         "EWC's Fisher of A scaled to the same mean. Mean and 95% CI over seeds."
     )
-    rundir.write_report("Learned strengths vs importance (EWC)", what, summary)
+    rundir.write_report("Learned strengths vs importance (EWC)", what, summary,
+                        sections=["## Diverged\n\n" + "\n".join(notes)] if notes else [])
     return summary
 
 
@@ -177,9 +188,12 @@ def figure(rundir: RunDir, lam: np.ndarray, fish: np.ndarray, rho: list[float],
     for j, (what, shift) in enumerate((("forgetting L_A(phi_B) - L_A(phi_A)", -0.15),
                                        ("new-task query MSE L_B(phi_B)", 0.15))):
         vals = forget[:, :, j]
+        keep = np.all(np.abs(vals) < 100 * np.abs(forget[:, 1, :]).max(), axis=0)
         half = [common.mean_ci95(vals[:, i])[1] for i in range(len(STRENGTHS))]
-        bx.errorbar(x + shift, vals.mean(0), yerr=half, fmt="o", capsize=3, label=what)
-    bx.set_xticks(x, STRENGTHS)
+        bx.errorbar((x + shift)[keep], vals.mean(0)[keep], yerr=np.array(half)[keep], fmt="o",
+                    capsize=3, label=what)
+    bx.set_xticks(x, [n if k else f"{n}\n(diverged)" for n, k in zip(STRENGTHS, keep,
+                                                                     strict=True)])
     bx.set(ylabel="MSE", title="Consolidation anchored at task A's solution")
     bx.legend(fontsize=7)
     rundir.save_figure(fig, "importance")
