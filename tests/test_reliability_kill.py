@@ -4,7 +4,7 @@ One uninterrupted run is the reference. Two workers (one per core) each start a 
 with SIGKILL at a random moment after it has claimed its folder, resume it, kill the resumed
 run, ... until they have killed ``KILLS`` processes, then let the last resume finish. Every
 finished folder must equal the reference byte for byte (metrics, checkpoints, config; the
-summary apart from timings), and every killed folder must be marked ``INCOMPLETE``. A shared
+summary apart from timings), and a killed run's folder must never look finished. A shared
 persistent compilation cache keeps each process to about three seconds.
 """
 
@@ -62,11 +62,13 @@ def _worker(folder, env, window, rng, record):
         if kills < KILLS and proc.poll() is None:
             proc.kill()
             proc.communicate()
-            kills += 1
-            assert (folder / "INCOMPLETE").exists(), "a killed run looks finished"
-            continue
-        err = proc.communicate()[1].decode()
-        assert proc.returncode == 0, err
+            if (folder / "INCOMPLETE").exists():
+                kills += 1
+                continue
+            # killed while printing the summary: the run had finished (checked below)
+        else:
+            err = proc.communicate()[1].decode()
+            assert proc.returncode == 0, err
         record.append((folder, kills))
         chains += 1
         if kills >= KILLS:

@@ -93,7 +93,7 @@ def _runs_first_step_or_refuses(module, name: str, options: dict) -> None:
         event("refused")
 
 
-@settings(max_examples=10, deadline=None, database=None)  # about 2 s per compile
+@settings(max_examples=8, deadline=None, database=None)  # about 2 s per compile
 @given(OPTIONS)
 def test_a_sinusoid_config_runs_its_first_step_or_is_refused_before_writing(options):
     _runs_first_step_or_refuses(sinusoid, "sinusoid", options)
