@@ -347,3 +347,20 @@ def test_bad_input_after_training_keeps_the_trained_state(tmp_path):
         raise BadInput("--data-file", "found unreadable after training")
     assert (tmp_path / "r" / "checkpoints" / "s" / "state.ckpt").exists()
     assert (tmp_path / "r" / MARKER).exists()
+
+
+def test_resume_names_settings_missing_from_an_older_config(tmp_path, capsys, monkeypatch):
+    """A setting added since the run was written takes its default, said out loud."""
+    import dataclasses
+
+    from metalab.experiments import EXPERIMENTS
+
+    quick = dataclasses.replace(EXPERIMENTS["sinusoid"], run=lambda cfg, rundir: {})
+    monkeypatch.setitem(EXPERIMENTS._entries, "sinusoid", quick)
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"experiment": "sinusoid", "config": {"steps": 10, "log_every": 10,
+                                              "checkpoint_every": 10}}))
+    assert main(["run", "sinusoid", "--resume", str(tmp_path)]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "has no setting 'meta_batch' (written by an earlier version); using its default 25" \
+        in err

@@ -7,6 +7,7 @@ data; nothing is computed), 1 any other failure (including divergence).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -190,6 +191,9 @@ def _resumed_config(experiment, opts: argparse.Namespace,
         raise BadInput("--resume", f"{folder} is a {found!r} run, not {experiment.name!r}; "
                        f"resume it with metalab run {found} --resume {folder}")
     config = config_from_json(experiment.config, payload.get("config"), "--resume", str(path))
+    for name in sorted(set(dataclasses.asdict(config)) - set(payload["config"])):
+        console.print(f"note: {path} has no setting {name!r} (written by an earlier version); "
+                      f"using its default {getattr(config, name)!r}", soft_wrap=True)
     for stage in sorted((folder / "checkpoints").glob("*/")):
         Checkpointer(stage).info()
     return config, folder, payload.get("max_loss")
