@@ -22,7 +22,14 @@ import jax.numpy as jnp
 from metalab.bench.base import Bench, device_name, peak_rss_mb
 from metalab.errors import require
 from metalab.tasks.families import load_family
-from metalab.vsml import init_train_state, make_step, meta_optimizer, stream_loss, vsml
+from metalab.vsml import (
+    chunk_for,
+    init_train_state,
+    make_step,
+    meta_optimizer,
+    stream_loss,
+    vsml,
+)
 
 
 @dataclass(frozen=True)
@@ -35,9 +42,10 @@ class VSMLBenchConfig:
     """perturbed evaluations per ES step (antithetic pairs = half)"""
     steps: int = 100
     """examples per stream"""
-    chunk: int = 64
-    """evaluations per device evaluated at once (``population_map``)"""
-    repeats: int = 3
+    chunk: int = 0
+    """evaluations per device evaluated at once (``population_map``); 0: ``chunk_for`` the
+    layer (64 for 64x10, 2 for 784x10)"""
+    repeats: int = 2
     """timed calls per configuration after the compiling one (the best is kept)"""
 
     def __post_init__(self) -> None:
@@ -48,7 +56,7 @@ class VSMLBenchConfig:
         require(all(p >= 2 and p % 2 == 0 for p in self.populations), "--populations",
                 "must be even numbers >= 2 (antithetic pairs)")
         require(self.steps > 0, "--steps", "must be positive")
-        require(self.chunk > 0, "--chunk", "must be positive")
+        require(self.chunk >= 0, "--chunk", "must be 0 (automatic) or positive")
         require(self.repeats > 0, "--repeats", "must be positive")
 
 
@@ -89,8 +97,9 @@ def rows(cfg: VSMLBenchConfig) -> Iterator[dict]:
                            episodes=1)
         for population in cfg.populations:
             opt = meta_optimizer("es")
+            chunk = cfg.chunk or chunk_for(n_in * n_out)
             step = make_step(loss, "es", opt, jax.random.PRNGKey(1), population // 2, 0.05,
-                             cfg.chunk)
+                             chunk)
             state = init_train_state(learner, opt, jax.random.PRNGKey(0), seeds=1)
             compile_s, seconds = _best_seconds(jax.jit(step), state, cfg.repeats)
             ticks = n_in * n_out * population * cfg.steps * 2
@@ -101,6 +110,7 @@ def rows(cfg: VSMLBenchConfig) -> Iterator[dict]:
                 "population": population,
                 "pairs": population // 2,
                 "stream_steps": cfg.steps,
+                "chunk": chunk,
                 "ms_per_es_step": round(seconds * 1e3, 1),
                 "mticks_per_s": round(ticks / seconds / 1e6, 2),
                 "matmul_bound_mticks_per_s": round(ticks / bound / 1e6, 2),

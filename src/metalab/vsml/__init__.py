@@ -20,6 +20,7 @@ from metalab.vsml.layer import init_layer_state as init_layer_state
 from metalab.vsml.layer import init_rule as init_rule
 from metalab.vsml.layer import layer_step as layer_step
 from metalab.vsml.network import vsml as vsml
+from metalab.vsml.train import chunk_for as chunk_for
 from metalab.vsml.train import init_train_state as init_train_state
 from metalab.vsml.train import make_step as make_step
 from metalab.vsml.train import meta_optimizer as meta_optimizer
@@ -27,8 +28,8 @@ from metalab.vsml.train import population_map as population_map
 from metalab.vsml.train import stream_loss as stream_loss
 
 __all__ = [
-    "LayerState", "OnlineLearner", "clone_loss", "clone_start", "hebbian", "init_layer_state",
-    "init_rule", "init_train_state", "layer_step", "make_step", "meta_optimizer", "meta_rnn",
-    "online_adam", "online_correct", "online_loss", "online_sgd", "population_map",
-    "run_stream", "stream_loss", "teacher_sgd", "vsml",
+    "LayerState", "OnlineLearner", "chunk_for", "clone_loss", "clone_start", "hebbian",
+    "init_layer_state", "init_rule", "init_train_state", "layer_step", "make_step",
+    "meta_optimizer", "meta_rnn", "online_adam", "online_correct", "online_loss", "online_sgd",
+    "population_map", "run_stream", "stream_loss", "teacher_sgd", "vsml",
 ]

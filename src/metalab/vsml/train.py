@@ -76,6 +76,13 @@ def population_map(chunk: int = 64) -> Callable[[Callable, jax.Array], jax.Array
     return fitness_map
 
 
+def chunk_for(weights: int, budget: int = 16384) -> int:
+    """Evaluations per ``population_map`` chunk for a network of ``weights`` sub-LSTMs: enough
+    to fill ``budget`` weights (about 2 MB of per-weight state), so a chunk stays in cache.
+    On 2 CPU cores a 784x10 layer ran ~2.6x faster one evaluation at a time than 64 at once."""
+    return max(1, min(64, budget // weights))
+
+
 def meta_optimizer(method: MetaOptimizer, lr: float | None = None, clip: float = 25.0
                    ) -> optax.GradientTransformation:
     """The paper's outer optimiser: Adam 0.025 for ES; clipping then Adam 1e-3 for gradients."""

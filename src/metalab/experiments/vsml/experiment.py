@@ -33,6 +33,7 @@ from metalab.tasks.families import BUILTIN, Family, load_family
 from metalab.tasks.online import stream_classes
 from metalab.vsml import (
     OnlineLearner,
+    chunk_for,
     hebbian,
     init_train_state,
     make_step,
@@ -98,13 +99,13 @@ class VSMLConfig:
     adam_rates: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1)
     eval_steps: int = 500
     """examples per evaluation stream (longer than training: does learning continue?)"""
-    eval_streams: int = 128
+    eval_streams: int = 64
     """evaluation streams per family and seed"""
     log_every: int = 50
     checkpoint_every: int = 200
     seed: int = 0
     quick: bool = False
-    """reduced budget (about 5 minutes on 2 CPU cores)"""
+    """reduced budget (about 10 minutes on 2 busy CPU cores)"""
 
     def __post_init__(self) -> None:
         known = (*BUILTIN, "file")
@@ -174,7 +175,10 @@ def train(stage: str, learner: OnlineLearner, family: Family, method: str, lr: f
     optimizer = meta_optimizer(method, lr, cfg.clip)
     k_init, k_run = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(cfg.seed),
                                                         zlib.crc32(stage.encode())))
-    step = make_step(loss, method, optimizer, k_run, cfg.population, cfg.sigma)
+    sizes = (cfg.n_in, *cfg.hidden, cfg.n_classes)
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    step = make_step(loss, method, optimizer, k_run, cfg.population, cfg.sigma,
+                     chunk_for(weights))
     start = time.perf_counter()
     state = train_stage(rundir, stage, init_train_state(learner, optimizer, k_init, cfg.seeds),
                         step, cfg.steps, chunk=cfg.log_every,
@@ -281,7 +285,7 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
 EXPERIMENT = Experiment(
     name="vsml",
     description="VS-ML learned learning rules: meta-train on one family, learn others online",
-    expected_time="25 min (--quick: 5 min)",
+    expected_time="90 min (--quick: 10 min)",
     config=VSMLConfig,
     run=run,
 )
