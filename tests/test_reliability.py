@@ -19,7 +19,8 @@ import pytest
 
 from metalab.cli import main
 from metalab.errors import BadInput, Diverged
-from metalab.runs.rundir import MARKER, RunDir, open_run
+from metalab.runs.claim import MARKER, open_run
+from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 from metalab.training import Checkpointer, TrainState, fit
 from metalab.training.checkpoint import MAGIC

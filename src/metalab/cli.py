@@ -136,7 +136,7 @@ def _parse_config(cls: type, args: list[str], prog: str, description: str | None
 
 def _run(name: str, argv: list[str]) -> int:
     from metalab.experiments import EXPERIMENTS, load_plugins
-    from metalab.runs.rundir import open_run
+    from metalab.runs.claim import open_run
 
     load_plugins()
     experiment = EXPERIMENTS[name]

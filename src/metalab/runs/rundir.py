@@ -6,9 +6,8 @@
     report.md       what ran, the key numbers as a table, the figures
     *.png           figures
     checkpoints/    one sub-folder per training stage
-    INCOMPLETE      present from the start of a run until it finishes (so a killed run
-                    never looks finished)
-    .lock           held (flock) by the one process writing the folder
+    INCOMPLETE      present from the start of a run until it finishes (``runs.claim``)
+    .lock           held (flock) by the one process writing the folder (``runs.claim``)
 
 On ``--resume`` the metrics already logged are replayed rather than rewritten: each new line
 is compared with the next old one and the file is cut at the first difference, and
@@ -19,22 +18,14 @@ lines an uninterrupted run writes, in the same order, whatever it logs besides t
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import math
-import os
-import shutil
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from metalab.atomic import atomic_write
-from metalab.errors import BadInput
 from metalab.training.checkpoint import Checkpointer
-
-MARKER = "INCOMPLETE"
-LOCK = ".lock"
 
 
 class RunDir:
@@ -155,94 +146,3 @@ class RunDir:
 def _fmt(v: float) -> str:
     v = float(v)
     return f"{v:.4g}" if math.isfinite(v) else str(v)
-
-
-
-@contextmanager
-def open_run(path: Path | str, *, resume: bool,
-             max_loss: float | None = None) -> Iterator[RunDir]:
-    """Claim ``path`` for this process and mark it ``INCOMPLETE`` until the block completes.
-
-    ``BadInput`` (nothing written) if another process holds the folder or, for a new run, if
-    it holds a run or other files. If the block raises ``BadInput`` in a folder this call
-    created before any checkpoint was written, the folder is removed: refused input leaves
-    nothing behind.
-    """
-    path = Path(path)
-    option = "--resume" if resume else "--out"
-    _require_unlocked(path, option)
-    if not resume:
-        _require_new(path)
-    created = not path.exists()
-    lock = _lock(path, option)
-    try:
-        if not resume:
-            _require_new(path)  # again under the lock: another process may have begun
-        for stale in path.rglob(".*.tmp"):  # left by a writer killed inside atomic_write
-            stale.unlink()
-        atomic_write(path / MARKER, "This run has not finished (it was stopped or is still "
-                     f"running); continue it with --resume {path}\n")
-        rundir = RunDir(path, resume, max_loss=max_loss)
-        yield rundir
-        rundir.settle()
-        (path / MARKER).unlink()
-    except BadInput:
-        if created and not (path / "checkpoints").exists():  # never delete trained state
-            shutil.rmtree(path)
-        raise
-    finally:
-        os.close(lock)
-
-
-def _require_new(path: Path) -> None:
-    """``BadInput`` unless ``path`` is missing or empty (a stale lock file aside)."""
-    if not path.exists():
-        return
-    if not path.is_dir():
-        raise BadInput("--out", f"{path} is a file; give a new or empty folder")
-    names = {p.name for p in path.iterdir()} - {LOCK}
-    if not names:
-        return
-    started = names & {"config.json", "metrics.jsonl", "checkpoints"}
-    if MARKER in names or (started and "summary.json" not in names):
-        raise BadInput("--out", f"{path} holds an unfinished run; continue it with "
-                       f"--resume {path}, or delete the folder or choose another to start over")
-    if started:
-        raise BadInput("--out", f"{path} holds a finished run; choose another folder "
-                       "(or delete this one)")
-    raise BadInput("--out", f"{path} is not empty and holds no run; give a new or empty folder")
-
-
-def _lock(path: Path, option: str) -> int:
-    """The file descriptor of an exclusive ``flock`` on ``path/.lock``, which the kernel
-    drops when the process dies (a killed run never leaves its folder stuck)."""
-    path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        _flock(fd, path, option)
-    except BadInput:
-        os.close(fd)
-        raise
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd
-
-
-def _require_unlocked(path: Path, option: str) -> None:
-    """``BadInput`` if another process holds ``path``'s lock (nothing is written)."""
-    if (path / LOCK).exists():
-        fd = os.open(path / LOCK, os.O_RDONLY)
-        try:
-            _flock(fd, path, option)
-        finally:
-            os.close(fd)
-
-
-def _flock(fd: int, path: Path, option: str) -> None:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = (path / LOCK).read_text().strip() or "?"
-        raise BadInput(option, f"{path} is being written by another metalab process (pid "
-                       f"{holder}); wait for it to finish or stop it, or choose another "
-                       "folder") from None

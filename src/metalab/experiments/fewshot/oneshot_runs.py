@@ -24,8 +24,9 @@ from metalab.experiments.fewshot.omniglot import (
     initial_state,
     learner_of,
 )
+from metalab.runs.claim import MARKER
 from metalab.runs.experiment import Experiment, config_from_json
-from metalab.runs.rundir import MARKER, RunDir
+from metalab.runs.rundir import RunDir
 from metalab.tasks.base import Task
 from metalab.tasks.omniglot_runs import load_runs
 from metalab.training.checkpoint import Checkpointer
