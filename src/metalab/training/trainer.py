@@ -118,6 +118,9 @@ def fit(
     return state
 
 
+_FINITE = "_state_finite"  # the metric carrying the state check, dropped before logging
+
+
 def _with_state_check(meta_step):
     """``meta_step`` also reporting whether every leaf of the new state is finite."""
 
@@ -125,12 +128,9 @@ def _with_state_check(meta_step):
         state, metrics = meta_step(state)
         leaves = [jnp.isfinite(x).all() for x in jax.tree.leaves(state)
                   if jnp.issubdtype(x.dtype, jnp.inexact)]
-        return state, {**metrics, _FINITE: jnp.stack(leaves).all() if leaves else jnp.True_}
+        return state, {**metrics, _FINITE: jnp.stack(leaves).all() if leaves else jnp.asarray(True)}
 
     return checked
-
-
-_FINITE = "_state_finite"
 
 
 def _check_divergence(host: dict[str, np.ndarray], done: int, max_loss: float | None) -> None:
