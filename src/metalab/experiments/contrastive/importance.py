@@ -152,8 +152,8 @@ def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
                 common.mean_ci95(forget[:, i, j])
     ratio = fish.max(axis=1) / fish.mean(axis=1)
     summary["ewc/max_strength"] = float(np.mean(ratio * lam.mean(axis=1)))
-    notes = [f"Adaptation with the `{name}` strengths diverged (new-task MSE "
-             f"{summary[f'{name}/new_task_mse']:.3g}): "
+    notes = [f"Adaptation with the `{name}` strengths diverged (the new-task MSE is "
+             f"{_words(summary[f'{name}/new_task_mse'])}): "
              + ("Fisher information is concentrated on few parameters, so at the same mean "
                 f"strength the largest reaches ~{summary['ewc/max_strength']:.3g}, beyond what "
                 f"Nesterov SGD at rate {cfg.inner_lr} keeps stable (~2/rate)."
@@ -175,6 +175,10 @@ def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
     rundir.write_report("Learned strengths vs importance (EWC)", what, summary,
                         sections=["## Diverged\n\n" + "\n".join(notes)] if notes else [])
     return summary
+
+
+def _words(value: float) -> str:
+    return f"{value:.3g}" if np.isfinite(value) else "not finite"
 
 
 def figure(rundir: RunDir, lam: np.ndarray, fish: np.ndarray, rho: list[float],
