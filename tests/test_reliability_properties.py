@@ -93,13 +93,13 @@ def _runs_first_step_or_refuses(module, name: str, options: dict) -> None:
         event("refused")
 
 
-@settings(max_examples=8, deadline=None, database=None)  # about 2 s per compile
+@settings(max_examples=6, deadline=None, database=None)  # about 2 s per compile
 @given(OPTIONS)
 def test_a_sinusoid_config_runs_its_first_step_or_is_refused_before_writing(options):
     _runs_first_step_or_refuses(sinusoid, "sinusoid", options)
 
 
-@settings(max_examples=5, deadline=None, database=None)  # data checks: ~2 s each
+@settings(max_examples=4, deadline=None, database=None)  # data checks: ~2 s each
 @given(FEWSHOT)
 def test_a_fewshot_config_runs_its_first_step_or_is_refused_before_writing(options):
     _runs_first_step_or_refuses(omniglot, "omniglot", options)
