@@ -30,7 +30,7 @@ def test_rule_has_the_papers_parameter_count():
 def test_vectorised_layer_equals_naive_loop():
     rule, state, fwd, bwd = _random_layer(4, 3)
     fast = layer_step(rule, state, fwd, bwd, ticks=2)
-    slow = naive_step(rule, state, fwd, bwd, ticks=2)
+    slow = jax.jit(naive_step, static_argnums=4)(rule, state, fwd, bwd, 2)
     for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(slow), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
@@ -59,11 +59,12 @@ def test_network_runs_any_shape_and_reveals_labels_after_predicting(hidden):
     k = jax.random.PRNGKey(1)
     x = jax.random.normal(k, (12, 7))
     labels = jnp.arange(12) % 3
-    logits = jax.jit(run_stream, static_argnums=(0, 4))(learner, rule, k, Stream(x, labels), 3)
+    run = jax.jit(run_stream, static_argnums=(0, 4))
+    logits = run(learner, rule, k, Stream(x, labels), 3)
     assert logits.shape == (12, 3) and np.all(np.isfinite(logits))
     assert np.all(np.abs(logits) <= 100.0)
     other = Stream(x, labels.at[5].set((labels[5] + 1) % 3))
-    changed = run_stream(learner, rule, k, other, 3)
+    changed = run(learner, rule, k, other, 3)
     np.testing.assert_array_equal(logits[:6], changed[:6])  # label 5 is seen after step 5
     assert not np.allclose(logits[6:], changed[6:])
 
@@ -71,7 +72,7 @@ def test_network_runs_any_shape_and_reveals_labels_after_predicting(hidden):
 def test_untrained_rule_is_at_chance():
     learner = vsml()
     rule = learner.init(jax.random.PRNGKey(0))
-    keys = jax.random.split(jax.random.PRNGKey(1), 64)
+    keys = jax.random.split(jax.random.PRNGKey(1), 32)
 
     def accuracy(k):
         k_x, k_y, k_s = jax.random.split(k, 3)
@@ -79,6 +80,6 @@ def test_untrained_rule_is_at_chance():
         return online_correct(learner, rule, k_s, stream, 4).mean()
 
     acc = jax.jit(jax.vmap(accuracy))(keys)
-    assert abs(float(acc.mean()) - 0.25) < 4 * float(acc.std()) / 8 + 0.01
+    assert abs(float(acc.mean()) - 0.25) < 4 * float(acc.std()) / np.sqrt(32) + 0.01
     loss = online_loss(learner, rule, keys[0], Stream(jnp.zeros((5, 16)), jnp.zeros(5, int)), 4)
     assert abs(float(loss) - np.log(4)) < 0.05
