@@ -303,8 +303,8 @@ EXPERIMENT = Experiment(
     name="contrastive",
     description="contrastive rule vs implicit, truncated and first-order: complex synapse on "
                 "Omniglot, dual system and CAVIA on sinusoids",
-    expected_time="quick: ~15 min; default (500 Omniglot meta-steps at the paper's phases): "
-                  "days on 2 CPU cores, use an accelerator",
+    expected_time="quick: ~25 min (Omniglot compile-bound); default (500 Omniglot "
+                  "meta-steps at the paper's phases): days on 2 CPU cores, use an accelerator",
     config=ContrastiveConfig,
     run=run,
 )
