@@ -24,7 +24,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from metalab.vsml.episode import OnlineLearner, cross_entropy
+from metalab.learners.base import cross_entropy
+from metalab.vsml.episode import OnlineLearner
 
 
 def _net_init(key: jax.Array, sizes: tuple[int, ...]) -> list[dict[str, jax.Array]]:
@@ -55,7 +56,7 @@ def _gradient_learner(name: str, make: type, lr: float, hidden: tuple[int, ...]
 
         def loss(p):
             logits = _net_apply(p, x[None])
-            return cross_entropy(logits, label[None])[0], logits[0]
+            return cross_entropy(logits, label[None]), logits[0]
 
         grad, logits = jax.grad(loss, has_aux=True)(params)
         updates, opt_state = make(meta["lr"]).update(grad, opt_state, params)

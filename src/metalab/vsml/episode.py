@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from metalab.learners.base import Meta, cross_entropy
 from metalab.tasks.online import Stream
 
-Meta = Any  # a pytree of meta-parameters (possibly empty)
 State = Any  # a pytree: the learner's fast state during one stream
 
 
@@ -55,17 +55,11 @@ def run_stream(learner: OnlineLearner, meta: Meta, key: jax.Array, stream: Strea
     return logits
 
 
-def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Per-step cross-entropy [T] of logits [T, C] against integer labels [T]."""
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    return -jnp.take_along_axis(logp, labels[:, None], axis=-1)[:, 0]
-
-
 def online_loss(learner: OnlineLearner, meta: Meta, key: jax.Array, stream: Stream,
                 n_classes: int, remat: bool = False) -> jax.Array:
     """The meta-loss: cumulative online cross-entropy, averaged over the stream's steps."""
-    return cross_entropy(run_stream(learner, meta, key, stream, n_classes, remat),
-                         stream.labels).mean()
+    logits = run_stream(learner, meta, key, stream, n_classes, remat)
+    return cross_entropy(logits, stream.labels)
 
 
 def online_correct(learner: OnlineLearner, meta: Meta, key: jax.Array, stream: Stream,

@@ -28,18 +28,19 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from metalab.estimators.evolution import antithetic_gradient
+from metalab.learners.base import Meta
 from metalab.tasks.families import Family
 from metalab.tasks.online import draw_stream, stream_classes
 from metalab.training import TrainState
-from metalab.vsml.episode import Meta, OnlineLearner, online_loss
+from metalab.vsml.episode import OnlineLearner, online_loss
 
 MetaOptimizer = Literal["es", "grad"]
-Loss = Callable[[Meta, jax.Array], jax.Array]
+StreamLoss = Callable[[Meta, jax.Array], jax.Array]
 MetaStep = Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
 
 
 def stream_loss(learner: OnlineLearner, family: Family, steps: int, n_classes: int, n_in: int,
-                episodes: int, remat: bool = False) -> Loss:
+                episodes: int, remat: bool = False) -> StreamLoss:
     """``loss(meta, key)``: mean online cross-entropy over ``episodes`` streams drawn from
     ``key`` (the same streams for every ``meta``, which ES's differences rely on)."""
     classes = stream_classes(family, n_classes)
@@ -98,7 +99,7 @@ def init_train_state(learner: OnlineLearner, optimizer: optax.GradientTransforma
     return TrainState(meta, jax.vmap(optimizer.init)(meta), jnp.zeros((), jnp.int32))
 
 
-def make_step(loss: Loss, method: MetaOptimizer, optimizer: optax.GradientTransformation,
+def make_step(loss: StreamLoss, method: MetaOptimizer, optimizer: optax.GradientTransformation,
               run_key: jax.Array, population: int = 32, sigma: float = 0.05,
               chunk: int = 64) -> MetaStep:
     """One meta-step of every seed: streams and ES directions from ``fold_in(run_key, step)``

@@ -11,9 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from metalab.learners.base import Meta
 from metalab.tasks.families import Family
 from metalab.tasks.online import draw_stream, stream_classes
-from metalab.vsml.episode import Meta, OnlineLearner, online_correct
+from metalab.vsml.episode import OnlineLearner, online_correct
 
 
 def seed_keys(key: jax.Array, seeds: int, groups: int = 1) -> jax.Array:

@@ -25,6 +25,7 @@ import numpy as np
 from metalab.errors import flag, require
 from metalab.experiments.vsml import plots
 from metalab.experiments.vsml.evaluate import online_curves, rate_grid, seed_keys, stack
+from metalab.learners.base import Meta
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
@@ -44,12 +45,9 @@ from metalab.vsml import (
     stream_loss,
     vsml,
 )
-from metalab.vsml.episode import Meta
+from metalab.vsml.train import MetaOptimizer
 
 Baseline = Literal["sgd", "adam", "meta-rnn", "hebbian", "untrained"]
-MetaOptimizer = Literal["grad", "es"]
-
-
 @dataclass(frozen=True)
 class VSMLConfig:
     """Settings of ``metalab run vsml``."""
@@ -165,7 +163,7 @@ def learned(name: str, cfg: VSMLConfig) -> OnlineLearner:
     return vsml(cfg.hidden)
 
 
-def train(stage: str, learner: OnlineLearner, family: Family, method: str, lr: float,
+def meta_train_rule(stage: str, learner: OnlineLearner, family: Family, method: str, lr: float,
           cfg: VSMLConfig, rundir: RunDir) -> tuple[Meta, float]:
     """Meta-train ``learner`` on ``family`` for every seed; returns stacked meta-parameters
     [seeds, ...] and seconds."""
@@ -197,19 +195,19 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
 
     rules: dict[str, Meta] = {}
     for f in cfg.train_on:
-        rules[f], secs = train(f"vsml-{f}", vsml(cfg.hidden), train_fams[f], cfg.meta_optimizer,
-                               lr[cfg.meta_optimizer], cfg, rundir)
+        rules[f], secs = meta_train_rule(f"vsml-{f}", vsml(cfg.hidden), train_fams[f],
+                                         cfg.meta_optimizer, lr[cfg.meta_optimizer], cfg, rundir)
         summary[f"matrix/{f}/train_seconds"] = secs
     metas: dict[str, Meta] = {"vsml": rules[first]}
     summary["vsml/train_seconds"] = summary[f"matrix/{first}/train_seconds"]
     if cfg.compare:
-        metas[f"vsml-{other}"], summary[f"vsml-{other}/train_seconds"] = train(
+        metas[f"vsml-{other}"], summary[f"vsml-{other}/train_seconds"] = meta_train_rule(
             f"vsml-{other}-{first}", vsml(cfg.hidden), train_fams[first], other, lr[other],
             cfg, rundir)
     for name in ("meta-rnn", "hebbian"):
         if name in cfg.baselines:
             rate = cfg.baseline_lr if cfg.meta_optimizer == "grad" else cfg.es_lr
-            metas[name], summary[f"{name}/train_seconds"] = train(
+            metas[name], summary[f"{name}/train_seconds"] = meta_train_rule(
                 f"{name}-{first}", learned(name, cfg), train_fams[first], cfg.meta_optimizer,
                 rate, cfg, rundir)
     if "untrained" in cfg.baselines:
