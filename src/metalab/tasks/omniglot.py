@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from metalab.atomic import atomic_write
 from metalab.errors import BadInput
+from metalab.tasks.download import data_dir
 from metalab.tasks.episodes import ImageClasses
 
 SIZE = 28
@@ -33,15 +34,19 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("METALAB_CACHE", Path.home() / ".cache" / "metalab"))
 
 
-def find_zips(data: Path) -> list[Path]:
-    """The official image zips in ``data``, sorted; ``BadInput`` if there are none."""
+def find_zips(data: Path | str | None) -> list[Path]:
+    """The official image zips in ``data`` (empty or None: ``download.data_dir()``), sorted;
+    ``BadInput`` if there are none."""
+    data = data_dir(data or None)
     if not data.is_dir():
         raise BadInput("--data", f"{data} is not a folder; give the folder holding the "
-                       "Omniglot zips (images_background*.zip, images_evaluation*.zip)")
+                       "Omniglot zips (images_background*.zip, images_evaluation*.zip), or "
+                       "fetch them there with `metalab data fetch omniglot`")
     zips = sorted({p for pattern in PATTERNS for p in data.glob(pattern)})
     if not zips:
         raise BadInput("--data", f"no images_background*.zip or images_evaluation*.zip in "
-                       f"{data}; give the folder of the official Omniglot release")
+                       f"{data}; give the folder of the official Omniglot release, or fetch "
+                       "it with `metalab data fetch omniglot`")
     return zips
 
 
@@ -115,9 +120,9 @@ def fingerprint(files: list[Path]) -> str:
     return h.hexdigest()
 
 
-def load_omniglot(data: Path | str, cache_dir: Path | str | None = None) -> ImageClasses:
+def load_omniglot(data: Path | str | None, cache_dir: Path | str | None = None) -> ImageClasses:
     """All characters of the Omniglot zips in ``data`` (cached under ``cache_dir``)."""
-    zips = find_zips(Path(data))
+    zips = find_zips(data)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     file = cache / f"omniglot-{fingerprint(zips)[:20]}.npz"
     if file.exists():

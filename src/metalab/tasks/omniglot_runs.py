@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from metalab.errors import BadInput
+from metalab.tasks.download import data_dir
 from metalab.tasks.omniglot import decode
 
 
@@ -26,9 +27,10 @@ class OneShotRuns(NamedTuple):
     labels: np.ndarray
 
 
-def load_runs(path: Path | str, option: str = "--data") -> OneShotRuns:
-    """Read ``all_runs.zip`` (or the folder holding it); ``BadInput`` names ``option``."""
-    path = Path(path)
+def load_runs(path: Path | str | None, option: str = "--data") -> OneShotRuns:
+    """Read ``all_runs.zip`` (or the folder holding it; empty or None: the data folder of
+    ``download.data_dir``); ``BadInput`` names ``option``."""
+    path = data_dir(path or None)
     if path.is_dir():
         path = path / "all_runs.zip"
     try:

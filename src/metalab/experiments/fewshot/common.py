@@ -27,7 +27,9 @@ from metalab.tasks.digits import load_digits
 from metalab.tasks.episodes import ImageClasses, split_by_group, with_rotations
 from metalab.tasks.omniglot import load_omniglot
 
-DEFAULT_DATA = "../shared/datasets/omniglot"
+DEFAULT_DATA = ""
+"""empty: ``$METALAB_DATA/omniglot``, else ``~/.cache/metalab/data/omniglot`` (never relative
+to the working directory; ``metalab data fetch omniglot`` fills it)"""
 
 
 def closed_form(learner: Learner) -> bool:
@@ -62,7 +64,7 @@ def load_classes(dataset: str, data: str, cache_dir: str, test_groups: int,
     if dataset == "digits":
         base = load_digits()
     else:
-        base = load_omniglot(Path(data), Path(cache_dir) if cache_dir else None)
+        base = load_omniglot(data, Path(cache_dir) if cache_dir else None)
     n_groups = len(np.unique(base.group))
     if not 0 < test_groups < n_groups:
         raise BadInput("--test-alphabets", f"must be between 1 and {n_groups - 1} "

@@ -33,7 +33,8 @@ class OmniglotConfig:
 
     dataset: Literal["omniglot", "digits"] = "omniglot"
     data: str = fewshot.DEFAULT_DATA
-    """folder holding the Omniglot zips (images_background*.zip, images_evaluation*.zip)"""
+    """folder holding the Omniglot zips (images_background*.zip, images_evaluation*.zip);
+    default $METALAB_DATA/omniglot, else ~/.cache/metalab/data/omniglot"""
     cache_dir: str = ""
     """where decoded images are cached (default $METALAB_CACHE or ~/.cache/metalab)"""
     learner: str = "maml"

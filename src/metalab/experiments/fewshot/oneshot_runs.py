@@ -42,7 +42,7 @@ class OneShotRunsConfig:
     checkpoint: str = ""
     """run folder of a finished `metalab run omniglot` (20-way, or any N for protonet)"""
     data: str = fewshot.DEFAULT_DATA
-    """folder holding all_runs.zip (or the zip itself)"""
+    """folder holding all_runs.zip (or the zip itself); default as `metalab run omniglot`"""
     eval_inner_steps: int = -1
     """inner steps on each run's support set (-1: the trained run's --eval-inner-steps)"""
     seed: int = 0
@@ -88,7 +88,7 @@ def load_inputs(cfg: OneShotRunsConfig):
     if (folder / MARKER).exists():
         raise BadInput("--checkpoint", f"{folder} is an unfinished run; finish it with "
                        f"metalab run omniglot --resume {folder}")
-    return trained, checkpointer, load_runs(Path(cfg.data), option="--data")
+    return trained, checkpointer, load_runs(cfg.data, option="--data")
 
 
 def run(cfg: OneShotRunsConfig, rundir: RunDir) -> dict[str, float]:

@@ -30,6 +30,7 @@ from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
+from metalab.tasks.download import data_dir
 from metalab.tasks.families import BUILTIN, Family, load_family
 from metalab.tasks.online import stream_classes
 from metalab.vsml import (
@@ -57,8 +58,9 @@ class VSMLConfig:
     families: tuple[str, ...] = ("digits", "iris", "wine", "breast_cancer", "mnist1d",
                                  "omniglot", "random", "sum")
     """families to evaluate online learning on (columns); `file` reads --data-file"""
-    omniglot: str = "../shared/datasets/omniglot"
-    """folder of the official Omniglot zips (family `omniglot`: background characters)"""
+    omniglot: str = ""
+    """folder of the official Omniglot zips (family `omniglot`: background characters);
+    default $METALAB_DATA/omniglot, else ~/.cache/metalab/data/omniglot"""
     omniglot_size: int = 8
     """Omniglot images are downsampled to this many pixels a side"""
     data_file: str | None = None
@@ -115,9 +117,11 @@ class VSMLConfig:
         require(len(self.families) > 0, "--families", "give at least one family")
         used = set(self.train_on) | set(self.families)
         if "omniglot" in used:
-            require(Path(self.omniglot).is_dir(), "--omniglot",
-                    f"{self.omniglot} is not a folder; give the folder of the Omniglot zips "
-                    "or drop omniglot from --families and --train-on")
+            folder = data_dir(self.omniglot or None)
+            require(folder.is_dir(), "--omniglot",
+                    f"{folder} is not a folder; give the folder of the Omniglot zips, fetch "
+                    "them with `metalab data fetch omniglot`, or drop omniglot from "
+                    "--families and --train-on")
         if "file" in used:
             require(self.data_file is not None and Path(self.data_file).is_file(),
                     "--data-file", "family `file` needs an existing .npz or IDX file")
