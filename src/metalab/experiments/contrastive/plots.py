@@ -39,7 +39,7 @@ def comparison(rundir: RunDir, problems, summary: dict[str, float]) -> None:
         if problem == "sinusoid":
             ax.set_yscale("log")
         ax.legend(fontsize=7)
-    fig.suptitle("Mean over seeds with 95% CI; missing points diverged")
+    fig.suptitle("Mean over seeds with 95% CI; missing points diverged", y=1.04)
     rundir.save_figure(fig, "comparison")
 
 
