@@ -104,6 +104,7 @@ def test_omniglot_protonet_then_official_runs(tmp_path):
     assert metrics["mean/error"] < 0.9  # far better than chance (95% error)
 
 
+@pytest.mark.slow  # 20 s of conv-net compiles; `metalab bench omniglot` is the real check
 def test_bench_omniglot_rows(capsys):
     """`metalab bench omniglot --json`: one row per variant with the shared timing fields,
     the first variant as baseline, and the variant auto picks on this backend marked."""

@@ -101,7 +101,13 @@ OPTIONS = {"anil": {"head": "layer1"}}  # the MLP's read-out is not called "head
 MODELS = {"cavia": mlp((1 + 4, 6, 1), "tanh")}  # the input and a 4-entry context
 
 
-@pytest.mark.parametrize("learner_name", GRADIENT_LEARNERS)
+# Learners whose estimator pairs tests/test_estimators.py already covers run with -m slow,
+# which keeps the default suite within its time budget (each case compiles ~10 estimators).
+COVERED = {"maml", "anil", "sparse-maml", "sparse-relu-maml"}
+
+
+@pytest.mark.parametrize("learner_name", [
+    pytest.param(n, marks=pytest.mark.slow) if n in COVERED else n for n in GRADIENT_LEARNERS])
 def test_every_estimator_drives_every_learner_with_an_inner_optimiser(learner_name):
     """The contract over the registry: for every learner with a gradient inner loop (each
     with a non-SGD inner optimiser, in turn momentum, Nesterov, Adam) and every estimator

@@ -99,6 +99,7 @@ def test_a_sinusoid_config_runs_its_first_step_or_is_refused_before_writing(opti
     _runs_first_step_or_refuses(sinusoid, "sinusoid", options)
 
 
+@pytest.mark.slow  # ~20 s; the sinusoid property test covers the same path by default
 @settings(max_examples=4, deadline=None, database=None)  # data checks: ~2 s each
 @given(FEWSHOT)
 def test_a_fewshot_config_runs_its_first_step_or_is_refused_before_writing(options):

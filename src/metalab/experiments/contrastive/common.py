@@ -13,9 +13,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
-from scipy import stats
 
 from metalab.bench.base import time_compiled
 from metalab.errors import Diverged
@@ -93,13 +91,6 @@ def step_cost(learner: Learner, estimator: Estimator, optimizer: optax.GradientT
     temp = analysis.temp_size_in_bytes / 2**20 if analysis is not None else float("nan")
     _, seconds = time_compiled(compiled, (state,), min_seconds=0.0, min_calls=1)
     return seconds * 1e3, temp
-
-
-def mean_ci95(per_seed: Any) -> tuple[float, float]:
-    """Mean over seeds and the half-width of its Student-t 95% confidence interval."""
-    x = np.asarray(per_seed, np.float64)
-    half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
-    return float(x.mean()), float(half)
 
 
 def make_estimator(name: str, *, beta: float, lam: float, nudged_steps: int,

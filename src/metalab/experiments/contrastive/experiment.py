@@ -35,6 +35,7 @@ from metalab.models import mlp
 from metalab.models.convnet import CONVS, convnet
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
+from metalab.runs.stats import mean_ci95
 from metalab.tasks import Sinusoid, Task
 from metalab.tasks.episodes import Episodes
 from metalab.training.optimizers import per_entry_adam
@@ -259,7 +260,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
                     notes.append(f"`{key}`: adaptation diverged on held-out tasks for "
                                  f"{int(np.sum(~np.isfinite(per_seed)))} of {cfg.seeds} seeds.")
                     continue
-                mean, ci = common.mean_ci95(per_seed)
+                mean, ci = mean_ci95(per_seed)
                 summary[f"{key}/{metric}"] = mean
                 summary[f"{key}/{metric}_ci95"] = ci
                 rundir.log({"stage": "result", "key": key, metric: mean, "ci95": ci,

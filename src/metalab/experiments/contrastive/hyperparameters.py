@@ -41,6 +41,7 @@ from metalab.models.base import Model
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
+from metalab.runs.stats import mean_ci95
 from metalab.tasks.base import Task
 from metalab.training import init_state, make_meta_step
 
@@ -209,9 +210,9 @@ def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
     for name, rows in results.items():
         val_loss, acc = np.array(rows).T
         summary[f"{name}/test_accuracy"], summary[f"{name}/test_accuracy_ci95"] = \
-            common.mean_ci95(acc)
+            mean_ci95(acc)
         summary[f"{name}/validation_loss"], summary[f"{name}/validation_loss_ci95"] = \
-            common.mean_ci95(val_loss)
+            mean_ci95(val_loss)
 
     from metalab.experiments.contrastive import plots
 

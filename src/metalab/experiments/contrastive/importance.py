@@ -34,6 +34,7 @@ from metalab.models import mlp
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
+from metalab.runs.stats import mean_ci95
 from metalab.tasks import Sinusoid, Task
 
 STRENGTHS = ("learned", "fixed", "ewc")
@@ -144,12 +145,12 @@ def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
     forget = np.asarray(out["forgetting"])  # [seeds, strengths, 2]
     summary: dict[str, float] = {}
     summary["spearman_lambda_fisher"], summary["spearman_lambda_fisher_ci95"] = \
-        common.mean_ci95(rho)
+        mean_ci95(rho)
     summary["lambda_spread_log10"] = float(np.mean(np.log10(lam).std(axis=1)))
     for i, name in enumerate(STRENGTHS):
         for j, what in enumerate(("forgetting", "new_task_mse")):
             summary[f"{name}/{what}"], summary[f"{name}/{what}_ci95"] = \
-                common.mean_ci95(forget[:, i, j])
+                mean_ci95(forget[:, i, j])
     ratio = fish.max(axis=1) / fish.mean(axis=1)
     summary["ewc/max_strength"] = float(np.mean(ratio * lam.mean(axis=1)))
     notes = [f"Adaptation with the `{name}` strengths diverged (the new-task MSE is "
@@ -193,7 +194,7 @@ def figure(rundir: RunDir, lam: np.ndarray, fish: np.ndarray, rho: list[float],
                                        ("new-task query MSE L_B(phi_B)", 0.15))):
         vals = forget[:, :, j]
         keep = np.all(np.abs(vals) < 100 * np.abs(forget[:, 1, :]).max(), axis=0)
-        half = [common.mean_ci95(vals[:, i])[1] for i in range(len(STRENGTHS))]
+        half = [mean_ci95(vals[:, i])[1] for i in range(len(STRENGTHS))]
         bx.errorbar((x + shift)[keep], vals.mean(0)[keep], yerr=np.array(half)[keep], fmt="o",
                     capsize=3, label=what)
     bx.set_xticks(x, [n if k else f"{n}\n(diverged)" for n, k in zip(STRENGTHS, keep,

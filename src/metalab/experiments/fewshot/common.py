@@ -116,6 +116,3 @@ def evaluate(learner: Learner, meta: Meta, sample: Callable[[jax.Array, int], Ta
     return np.concatenate(out)[:episodes]
 
 
-def mean_ci95(acc: np.ndarray) -> tuple[float, float]:
-    """Mean and the half-width of its normal 95% confidence interval."""
-    return float(acc.mean()), float(1.96 * acc.std(ddof=1) / np.sqrt(len(acc)))

@@ -22,6 +22,7 @@ from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
+from metalab.runs.stats import mean_ci95
 from metalab.tasks.episodes import Episodes
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
@@ -160,7 +161,7 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
     for steps in eval_step_counts(cfg):
         acc = fewshot.evaluate(learner, state.meta, test_eps.sample, key, cfg.eval_episodes,
                                steps, task_map=cfg.task_map)
-        mean, ci = fewshot.mean_ci95(acc)
+        mean, ci = mean_ci95(acc)
         if steps == cfg.eval_inner_steps:
             summary.update({"test/accuracy": mean, "test/ci95": ci})
         if not fewshot.closed_form(learner):

@@ -27,6 +27,7 @@ from metalab.experiments.fewshot.omniglot import (
 from metalab.runs.claim import MARKER
 from metalab.runs.experiment import Experiment, config_from_json
 from metalab.runs.rundir import RunDir
+from metalab.runs.stats import mean_ci95
 from metalab.tasks.base import Task
 from metalab.tasks.omniglot_runs import load_runs
 from metalab.training.checkpoint import Checkpointer
@@ -107,7 +108,7 @@ def run(cfg: OneShotRunsConfig, rundir: RunDir) -> dict[str, float]:
     summary = {f"run{i + 1:02d}/error": float(e) for i, e in enumerate(errors[steps])}
     for k in counts:
         mean = float(errors[k].mean())
-        ci = float(1.96 * errors[k].std(ddof=1) / np.sqrt(len(errors[k])))
+        _, ci = mean_ci95(errors[k])
         if k == steps:
             summary.update({"mean/error": mean, "mean/ci95": ci})
         if not fewshot.closed_form(learner):

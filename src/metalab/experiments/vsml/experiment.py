@@ -30,6 +30,7 @@ from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
+from metalab.runs.stats import mean_ci95
 from metalab.tasks.download import data_dir
 from metalab.tasks.families import BUILTIN, Family, load_family
 from metalab.tasks.online import stream_classes
@@ -251,10 +252,9 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
                 summary[f"{name}/{fam}/best_lr"] = rates[best]
     for name, per_family in curves.items():
         for fam, c in per_family.items():
-            per_seed = c.mean(axis=(1, 2))
-            summary[f"{name}/{fam}/online_accuracy"] = float(per_seed.mean())
-            summary[f"{name}/{fam}/online_accuracy_sem"] = float(
-                per_seed.std(ddof=1) / np.sqrt(len(per_seed))) if len(per_seed) > 1 else 0.0
+            mean, ci = mean_ci95(c.mean(axis=(1, 2)))  # over seeds
+            summary[f"{name}/{fam}/online_accuracy"] = mean
+            summary[f"{name}/{fam}/online_accuracy_ci95"] = ci
         unseen = [f for f in cfg.families if f != first]
         if unseen:
             summary[f"{name}/unseen_accuracy"] = float(np.mean(

@@ -31,6 +31,7 @@ from metalab.models.convnet import convnet
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
+from metalab.runs.stats import mean_ci95
 from metalab.tasks import Sinusoid
 from metalab.tasks.episodes import Episodes
 from metalab.training import init_state, make_meta_step
@@ -162,7 +163,7 @@ def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir):
                                "auto")
         acc = fewshot.evaluate(learner, meta, test_eps.sample, key, cfg.eval_episodes,
                                cfg.eval_inner_steps, task_map="auto")
-        mean, ci = fewshot.mean_ci95(acc)
+        mean, ci = mean_ci95(acc)
         out[method] = (mean, ci, meta, seconds, learner)
     return out
 
