@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metalab.errors import flag, require
+from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS, require_support, with_proximal
 from metalab.estimators.task_map import STRATEGIES, map_tasks
 from metalab.experiments.contrastive import common
@@ -126,9 +126,7 @@ class ContrastiveConfig:
         require(self.eval_episodes >= 10, "--eval-episodes", "must be at least 10")
         require(self.conv in CONVS, "--conv", f"choose from {CONVS}")
         require(self.task_map in STRATEGIES, "--task-map", f"choose from {STRATEGIES}")
-        require(self.checkpoint_every > 0 and self.checkpoint_every % self.log_every == 0,
-                "--checkpoint-every", f"must be a positive multiple of --log-every "
-                f"({self.log_every})")
+        require_cadence(self.log_every, self.checkpoint_every)
         for problem in self.problems:
             for learner in learners(self, problem).values():
                 for name in self.estimators:

@@ -18,7 +18,7 @@ import jax
 import numpy as np
 import optax
 
-from metalab.errors import flag, require
+from metalab.errors import flag, require, require_cadence
 from metalab.experiments.vsml.evaluate import online_curves, seed_keys
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment

@@ -22,7 +22,7 @@ from typing import Literal
 import jax
 import numpy as np
 
-from metalab.errors import flag, require
+from metalab.errors import flag, require, require_cadence
 from metalab.experiments.vsml import plots
 from metalab.experiments.vsml.evaluate import online_curves, rate_grid, seed_keys, stack
 from metalab.learners.base import Meta
@@ -143,9 +143,7 @@ class VSMLConfig:
                 "give positive rates")
         require(len(self.adam_rates) > 0 and min(self.adam_rates) > 0, "--adam-rates",
                 "give positive rates")
-        require(self.checkpoint_every > 0 and self.checkpoint_every % self.log_every == 0,
-                "--checkpoint-every", f"must be a positive multiple of --log-every "
-                f"({self.log_every})")
+        require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> VSMLConfig:
         """The configuration run; ``quick`` trains on digits and sum only, for fewer steps."""
