@@ -80,8 +80,7 @@ class CloneConfig:
         require(self.n_classes >= 2, "--n-classes", "must be at least 2")
         for name in ("alpha", "lr", "clip"):
             require(getattr(self, name) > 0, flag(name), "must be positive")
-        require(self.checkpoint_every > 0 and self.checkpoint_every % self.log_every == 0,
-                "--checkpoint-every", f"must be a multiple of --log-every ({self.log_every})")
+        require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> CloneConfig:
         """``quick``: fewer and shorter cloning streams, fewer steps, 1,000-example runs."""
