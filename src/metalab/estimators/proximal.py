@@ -17,14 +17,8 @@ driving the same learner target the same meta-objective.
 from __future__ import annotations
 
 import jax
-import optax
 
-from metalab.learners.base import PROXIMAL, Fast, Learner, Meta
-
-
-def sq_distance(phi: Fast, theta: Fast) -> jax.Array:
-    """||phi - theta||^2 summed over every leaf."""
-    return optax.tree.norm(jax.tree.map(lambda p, t: p - t, phi, theta), squared=True)
+from metalab.learners.base import PROXIMAL, Fast, Learner, Meta, elastic_penalty
 
 
 def with_proximal(learner: Learner, lam: float) -> Learner:
@@ -34,7 +28,7 @@ def with_proximal(learner: Learner, lam: float) -> Learner:
         return learner
 
     def inner_loss(meta: Meta, phi: Fast, x: jax.Array, y: jax.Array) -> jax.Array:
-        pull = 0.5 * lam * sq_distance(phi, learner.start(meta))
+        pull = elastic_penalty(lam, phi, learner.start(meta))
         return learner.inner_loss(meta, phi, x, y) + pull
 
     return learner._replace(inner_loss=inner_loss, properties=learner.properties | {PROXIMAL})

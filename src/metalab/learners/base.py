@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 
 Meta = Any
@@ -67,7 +68,17 @@ def mse(pred: jax.Array, y: jax.Array) -> jax.Array:
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Mean softmax cross-entropy with integer labels."""
     return optax.losses.softmax_cross_entropy_with_integer_labels(
-        logits, labels.astype(jax.numpy.int32)).mean()
+        logits, labels.astype(jnp.int32)).mean()
+
+
+def elastic_penalty(strength: Any, phi: Fast, anchor: Fast) -> jax.Array:
+    """sum_i strength_i / 2 (phi_i - anchor_i)^2; ``strength`` is one number or a pytree
+    shaped like ``phi`` (one strength per parameter)."""
+    diffs = jax.tree.map(jnp.subtract, phi, anchor)
+    if jax.tree_util.treedef_is_leaf(jax.tree.structure(strength)):
+        return 0.5 * strength * optax.tree.norm(diffs, squared=True)
+    return 0.5 * sum(jnp.sum(s * d * d) for s, d in
+                     zip(jax.tree.leaves(strength), jax.tree.leaves(diffs), strict=True))
 
 
 LOSSES: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {

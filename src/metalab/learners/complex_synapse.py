@@ -25,7 +25,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from metalab.errors import require
 from metalab.learners.base import (
@@ -35,20 +34,11 @@ from metalab.learners.base import (
     Fast,
     Learner,
     Meta,
+    elastic_penalty,
     loss_fn,
 )
 from metalab.learners.optimizers import Preconditioner, inner_optimizer
 from metalab.models.base import Model
-
-
-def elastic_penalty(strength: Any, phi: Fast, anchor: Fast) -> jax.Array:
-    """sum_i strength_i / 2 (phi_i - anchor_i)^2; ``strength`` is one number or a pytree
-    shaped like ``phi`` (one strength per parameter)."""
-    diffs = jax.tree.map(jnp.subtract, phi, anchor)
-    if jax.tree_util.treedef_is_leaf(jax.tree.structure(strength)):
-        return 0.5 * strength * optax.tree.norm(diffs, squared=True)
-    return 0.5 * sum(jnp.sum(s * d * d) for s, d in
-                     zip(jax.tree.leaves(strength), jax.tree.leaves(diffs), strict=True))
 
 
 def strengths(meta: Meta, lam: float) -> Any:

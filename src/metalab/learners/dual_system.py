@@ -24,9 +24,9 @@ from metalab.learners.base import (
     Fast,
     Learner,
     Meta,
+    elastic_penalty,
     loss_fn,
 )
-from metalab.learners.complex_synapse import elastic_penalty
 from metalab.learners.optimizers import Preconditioner, inner_optimizer
 from metalab.models.base import Model
 from metalab.models.mlp import ACTIVATIONS

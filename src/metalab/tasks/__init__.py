@@ -6,6 +6,7 @@ adds one from user code (anything with ``sample(key, n) -> Task`` qualifies).
 
 from metalab.registry import Registry
 from metalab.tasks.base import Task, TaskDistribution
+from metalab.tasks.episodes import Episodes, ImageClasses
 from metalab.tasks.fourier import FourierSeries
 from metalab.tasks.linear import LinearRegression, LinearTruth
 from metalab.tasks.sine_stream import SineStream
@@ -22,5 +23,5 @@ def register_tasks(name: str, factory, *, replace: bool = False):
     return TASKS.register(name, factory, replace=replace)
 
 
-__all__ = ["TASKS", "FourierSeries", "LinearRegression", "LinearTruth", "SineStream",
+__all__ = ["TASKS", "Episodes", "FourierSeries", "ImageClasses", "LinearRegression", "LinearTruth", "SineStream",
            "Sinusoid", "Task", "TaskDistribution", "register_tasks"]
