@@ -23,5 +23,5 @@ def register_tasks(name: str, factory, *, replace: bool = False):
     return TASKS.register(name, factory, replace=replace)
 
 
-__all__ = ["TASKS", "Episodes", "FourierSeries", "ImageClasses", "LinearRegression", "LinearTruth", "SineStream",
-           "Sinusoid", "Task", "TaskDistribution", "register_tasks"]
+__all__ = ["TASKS", "Episodes", "FourierSeries", "ImageClasses", "LinearRegression",
+           "LinearTruth", "SineStream", "Sinusoid", "Task", "TaskDistribution", "register_tasks"]
