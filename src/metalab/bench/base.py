@@ -67,7 +67,13 @@ def time_compiled(fn: Callable, args: tuple, *, min_seconds: float = 1.0,
 
 def xla_temp_mb(fn: Callable, args: tuple) -> float:
     """Temporary memory of the compiled program in MiB, from XLA's memory analysis."""
-    analysis = jax.jit(fn).lower(*args).compile().memory_analysis()
+    return compiled_temp_mb(jax.jit(fn).lower(*args).compile())
+
+
+def compiled_temp_mb(compiled: Any) -> float:
+    """Temporary memory of an already compiled program in MiB (NaN where XLA has no
+    analysis), so a caller that also times the program compiles it once."""
+    analysis = compiled.memory_analysis()
     return analysis.temp_size_in_bytes / 2**20 if analysis is not None else float("nan")
 
 

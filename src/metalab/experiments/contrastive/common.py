@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from metalab.bench.base import time_compiled
+from metalab.bench.base import compiled_temp_mb, time_compiled
 from metalab.errors import Diverged
 from metalab.estimators import ESTIMATORS, Estimator
 from metalab.learners.base import Learner
@@ -75,7 +75,7 @@ def train_seeds(rundir: RunDir, stage: str, learner: Learner, estimator: Estimat
         state = train_stage(rundir, stage, seeds_state(learner, optimizer, init_keys), step,
                             steps, chunk=chunk, checkpoint_every=checkpoint_every)
     except Diverged as err:
-        return None, f"diverged: the loss became non-finite by meta-step {err.step}"
+        return None, f"diverged: {err.what} at meta-step {err.step}"
     return state, ""
 
 
@@ -87,10 +87,8 @@ def step_cost(learner: Learner, estimator: Estimator, optimizer: optax.GradientT
     state = init_state(learner, optimizer, key)
     step = make_meta_step(learner, estimator, optimizer, tasks, meta_batch, inner_steps, key)
     compiled = jax.jit(step).lower(state).compile()
-    analysis = compiled.memory_analysis()
-    temp = analysis.temp_size_in_bytes / 2**20 if analysis is not None else float("nan")
     _, seconds = time_compiled(compiled, (state,), min_seconds=0.0, min_calls=1)
-    return seconds * 1e3, temp
+    return seconds * 1e3, compiled_temp_mb(compiled)
 
 
 def make_estimator(name: str, *, beta: float, lam: float, nudged_steps: int,
