@@ -18,7 +18,9 @@ from metalab.effort.dynamics import velocity as velocity
 from metalab.effort.empirical import fixed_batch as fixed_batch
 from metalab.effort.empirical import gaussian_batches as gaussian_batches
 from metalab.effort.empirical import simulate_sampled as simulate_sampled
+from metalab.effort.empirical import training_loss as training_loss
 from metalab.effort.modes import decoupled_init as decoupled_init
+from metalab.effort.modes import half_max_width as half_max_width
 from metalab.effort.modes import mode_gain as mode_gain
 from metalab.effort.modes import mode_strengths as mode_strengths
 from metalab.effort.modes import mode_task as mode_task
@@ -29,4 +31,5 @@ from metalab.effort.value import Setting as Setting
 from metalab.effort.value import cost as cost
 from metalab.effort.value import discounted as discounted
 from metalab.effort.value import evaluate as evaluate
+from metalab.effort.value import held_out_losses as held_out_losses
 from metalab.effort.value import value_of as value_of

@@ -6,7 +6,10 @@ combine freely; every signal carries a leading time axis [T], one value per inte
 
 - ``gain``: per-weight multiplicative gain g, the network computes with W~ = W * (1 + g) and
   the gradient on W is the gradient on W~ scaled by 1 + g (neutral 0);
-- ``lr``: a learning-rate multiplier, a schedule over time (neutral 1);
+- ``lr``: a learning-rate multiplier, a schedule over time (neutral 1); it multiplies the
+  whole update, weight decay included;
+- ``decay``: a weight-decay coefficient lambda(t) added to the training loss as
+  lambda ||W||^2 / 2 (neutral 0): with ``lr`` the hyper-parameter (bilevel) case of the paper;
 - ``engagement``: weight of each task (or item) in the training loss, a curriculum (neutral 1);
 - ``gating``: per-task gates on the hidden units, so only the gated units of the task being
   trained learn and compute its output, for continual learning (neutral 1).
@@ -26,7 +29,7 @@ import jax
 import jax.numpy as jnp
 from optax import projections
 
-SIGNALS = ("gain", "lr", "engagement", "gating")
+SIGNALS = ("gain", "lr", "engagement", "gating", "decay")
 
 
 class Weights(NamedTuple):
@@ -43,9 +46,10 @@ class Control(NamedTuple):
     lr: jax.Array | None = None  # [T]
     engagement: jax.Array | None = None  # [T, K]
     gating: jax.Array | None = None  # [T, K, hidden]
+    decay: jax.Array | None = None  # [T]
 
 
-NEUTRAL = {"gain": 0.0, "lr": 1.0, "engagement": 1.0, "gating": 1.0}
+NEUTRAL = {"gain": 0.0, "lr": 1.0, "engagement": 1.0, "gating": 1.0, "decay": 0.0}
 
 
 class Bounds(NamedTuple):
@@ -59,13 +63,15 @@ class Bounds(NamedTuple):
     lr: tuple[float, float] = (0.0, 4.0)
     engagement: tuple[float, float] = (0.0, 4.0)
     gating: tuple[float, float] = (0.0, 1.0)
+    decay: tuple[float, float] = (0.0, 2.0)
     budget: float | None = None
 
 
 def neutral(
     steps: int, w: Weights, n_tasks: int = 1, signals: Sequence[str] = ("gain",)
 ) -> Control:
-    """The uncontrolled trajectory of the given signals (gains 0, rate, engagement, gates 1)."""
+    """The uncontrolled trajectory of the given signals (gains and decay 0; rate, engagement
+    and gates 1)."""
     unknown = set(signals) - set(SIGNALS)
     if unknown:
         raise ValueError(f"unknown control signals {sorted(unknown)}; choose from {SIGNALS}")
@@ -75,6 +81,7 @@ def neutral(
         "lr": (steps,),
         "engagement": (steps, n_tasks),
         "gating": (steps, n_tasks, hidden),
+        "decay": (steps,),
     }
     fields = {}
     for name in signals:
@@ -114,7 +121,6 @@ def project(control: Control, bounds: Bounds) -> Control:
             lo, hi = getattr(bounds, name)
             fields[name] = jax.tree.map(lambda x, lo=lo, hi=hi: jnp.clip(x, lo, hi), value)
     return Control(**fields)
-
 
 
 def tangent(grad: Control, bounds: Bounds) -> Control:

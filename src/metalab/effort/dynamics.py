@@ -11,8 +11,14 @@ networks"):
 Carrasco-Davis, Masis and Saxe 2023 ("Meta-learning strategies through value maximization in
 neural networks", arXiv 2310.19919) add control signals to these dynamics; the ones here are
 those of ``controls.Control``: per-weight gains (W~ = W * (1 + g); the forward pass uses W~ and
-each gradient is scaled by 1 + g), a learning-rate multiplier, task engagement (weights of the
-tasks in the training loss) and per-task gates on the hidden units. Integration is a
+each gradient is scaled by 1 + g), a learning-rate multiplier, a weight-decay coefficient, task
+engagement (weights of the tasks in the training loss) and per-task gates on the hidden units.
+The training loss is
+
+    L_train(W) = sum_k psi_k L_k(W~, gates_k) / K + (lambda + lambda(t)) ||W||^2 / 2
+
+(fixed decay lambda plus the controlled lambda(t); ||W||^2 sums both layers), and
+tau dW/dt = -lr(t) dL_train/dW: the learning rate scales the decay term too. Integration is a
 ``lax.scan`` (Euler, or classical Runge-Kutta with the control held constant over a step), so
 the whole trajectory is differentiable with respect to the controls and the initial weights.
 """
@@ -82,8 +88,8 @@ def task_losses(tasks: TaskCovariances, w: Weights, u: Control) -> jax.Array:
 
 
 def velocity(tasks: TaskCovariances, w: Weights, u: Control, tau: float, decay: float) -> Weights:
-    """dW/dt of the controlled average dynamics (the training loss is the engagement-weighted
-    mean of the task losses; engagement 1 on every task is the plain mean)."""
+    """dW/dt = -lr dL_train/dW / tau of the controlled average dynamics (the engagement-weighted
+    mean of the task losses plus the weight-decay penalty; engagement 1 is the plain mean)."""
     wt = effective(w, u)
     n_tasks = tasks.sxx.shape[0]
     gates = _gates(u, n_tasks, wt.w1.shape[0])
@@ -96,7 +102,8 @@ def velocity(tasks: TaskCovariances, w: Weights, u: Control, tau: float, decay: 
     if u.gain is not None:
         g1, g2 = g1 * (1.0 + u.gain.w1), g2 * (1.0 + u.gain.w2)
     rate = 1.0 if u.lr is None else u.lr
-    return Weights((rate * g1 - decay * w.w1) / tau, (rate * g2 - decay * w.w2) / tau)
+    lam = decay if u.decay is None else decay + u.decay
+    return Weights(rate * (g1 - lam * w.w1) / tau, rate * (g2 - lam * w.w2) / tau)
 
 
 def _step(tasks, w, u, dt, tau, decay, method: Integrator) -> Weights:

@@ -47,6 +47,15 @@ def task_sample_losses(w: Weights, x: jax.Array, y: jax.Array, gates: jax.Array,
     return 0.5 * jnp.mean(jnp.sum((y - pred) ** 2, axis=2), axis=1)
 
 
+def training_loss(w: Weights, u: Control, x: jax.Array, y: jax.Array, gates: jax.Array,
+                  weight: jax.Array, decay: jax.Array | float,
+                  activation: Activation) -> jax.Array:
+    """The loss gradient descent follows: sum_k psi_k L_k(W~) / K + decay ||W||^2 / 2, with
+    W~ = W * (1 + g) (so its gradient on W carries the factor 1 + g) and the penalty on W."""
+    data = jnp.mean(weight * task_sample_losses(effective(w, u), x, y, gates, activation))
+    return data + 0.5 * decay * (jnp.sum(w.w1**2) + jnp.sum(w.w2**2))
+
+
 def gaussian_batches(
     key: jax.Array, teacher: jax.Array, noise_std: float, batch: int
 ) -> Batch:
@@ -82,9 +91,10 @@ def simulate_sampled(
     """Gradient descent with step dt / tau for ``steps`` steps; losses [T, K] per task on
     ``evaluation`` (arrays [K, N, ...], or [N, ...] for one task, as the batches).
 
-    Step n: W <- W - (dt / tau) (lr_n (1 + g_n) * dL_n/dW~ + decay W) with
-    L_n = sum_k psi_nk L_k(W~, gates_nk) / K (engagement psi, 1 if unset), the losses of the
-    controlled network W~ recorded before the step. ``ValueError`` if the engagement or gating
+    Step n: W <- W - (dt / tau) lr_n dL_n/dW with L_n = ``training_loss``: the
+    engagement-weighted task losses of W~ = W * (1 + g_n) plus (decay + decay_n) ||W||^2 / 2,
+    differentiated by ``jax.grad`` (engagement psi 1 if unset); the task losses of the
+    controlled network W~ are recorded before the step. ``ValueError`` if the engagement or gating
     does not have one entry per task.
     """
     eval_x, eval_y = _tasks_first(evaluation)
@@ -101,12 +111,10 @@ def simulate_sampled(
         x, y = _tasks_first(batches(step))
         gates = jnp.ones((n_tasks, hidden)) if u.gating is None else u.gating
         weight = jnp.ones(n_tasks) if u.engagement is None else u.engagement
-        grad = jax.grad(lambda v: jnp.mean(
-            weight * task_sample_losses(v, x, y, gates, activation)))(wt)
-        if u.gain is not None:
-            grad = Weights(grad.w1 * (1.0 + u.gain.w1), grad.w2 * (1.0 + u.gain.w2))
+        lam = decay if u.decay is None else decay + u.decay
+        grad = jax.grad(lambda v: training_loss(v, u, x, y, gates, weight, lam, activation))(w)
         rate = 1.0 if u.lr is None else u.lr
-        new = jax.tree.map(lambda p, g: p - dt / tau * (rate * g + decay * p), w, grad)
+        new = jax.tree.map(lambda p, g: p - dt / tau * rate * g, w, grad)
         return new, (task_sample_losses(wt, eval_x, eval_y, gates, activation), w)
 
     final, (losses, path) = jax.lax.scan(

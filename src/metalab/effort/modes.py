@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from metalab.effort.controls import Control, Weights
 from metalab.effort.dynamics import TaskCovariances, from_teachers
@@ -47,3 +48,20 @@ def mode_gain(control: Control) -> jax.Array:
     g1 = jnp.diagonal(control.gain.w1, axis1=1, axis2=2)
     g2 = jnp.diagonal(control.gain.w2, axis1=1, axis2=2)
     return 0.5 * (g1 + g2)
+
+
+def half_max_width(signal: np.ndarray, dt: float) -> np.ndarray:
+    """Full width at half maximum of each column of a [T, n] control (in units of time): the
+    length of the contiguous run around the column's peak where it stays at or above half the
+    peak. It measures how long effort is sustained; 0 for a column that never rises above 0."""
+    signal = np.asarray(signal)
+    widths = np.zeros(signal.shape[1])
+    for i, column in enumerate(signal.T):
+        peak = int(np.argmax(column))
+        if column[peak] <= 0:
+            continue
+        above = column >= 0.5 * column[peak]
+        lo = peak - int(np.argmin(above[peak::-1])) if not above[:peak + 1].all() else -1
+        hi = peak + int(np.argmin(above[peak:])) if not above[peak:].all() else len(column)
+        widths[i] = (hi - lo - 1) * dt
+    return widths

@@ -19,7 +19,13 @@ import jax
 import jax.numpy as jnp
 
 from metalab.effort.controls import Control, Weights, effort
-from metalab.effort.dynamics import Integrator, TaskCovariances, Trajectory, simulate
+from metalab.effort.dynamics import (
+    Integrator,
+    TaskCovariances,
+    Trajectory,
+    simulate,
+    task_losses,
+)
 
 CostKind = Literal["exp", "quadratic"]
 
@@ -61,13 +67,26 @@ def value_of(
     return discounted(performance - c, setting.dt, setting.gamma), performance, c
 
 
+def held_out_losses(test: TaskCovariances, trajectory: Trajectory, control: Control) -> jax.Array:
+    """Loss [T, K] of each test task along a trajectory, under the control of each step."""
+    return jax.vmap(task_losses, (None, 0, 0))(test, trajectory.weights, control)
+
+
 def evaluate(
-    control: Control, tasks: TaskCovariances, w0: Weights, setting: Setting
+    control: Control, tasks: TaskCovariances, w0: Weights, setting: Setting,
+    test: TaskCovariances | None = None,
 ) -> tuple[jax.Array, Trajectory]:
-    """Run the controlled average dynamics and return (V, trajectory); differentiable."""
+    """Run the controlled average dynamics and return (V, trajectory); differentiable.
+
+    The network learns from ``tasks``; with ``test`` (the same tasks' population statistics,
+    when ``tasks`` are those of a finite training set) performance is the test loss, the
+    bilevel, hyper-parameter case, and the trajectory's ``losses`` are the test losses.
+    """
     traj = simulate(
         tasks, w0, control, setting.steps, setting.dt,
         tau=setting.tau, decay=setting.decay, method=setting.method,
         unroll=setting.unroll,
     )
+    if test is not None:
+        traj = traj._replace(losses=held_out_losses(test, traj, control))
     return value_of(traj, control, setting)[0], traj
