@@ -20,7 +20,7 @@ from metalab.analysis import (
     trajectory_similarity,
 )
 from metalab.learners import maml
-from metalab.models import deep_linear, lstm_reader
+from metalab.models import deep_linear, lstm_plain, lstm_reader
 from metalab.tasks import FourierSeries, LinearRegression
 
 
@@ -186,6 +186,48 @@ def test_lstm_reader_is_causal():
     changed = model.apply(params, (sx, sy.at[3].add(1.0), qx))
     np.testing.assert_allclose(out[:4], changed[:4])
     assert not np.allclose(out[4:], changed[4:])
+
+
+def _numpy_plain_lstm(params, sx, sy, qx):
+    """The plain LSTM written out in numpy, step by step: a second implementation."""
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+
+    def cell(h, c, inp):
+        i, f, g, o = np.split(inp @ p["wx"] + h @ p["wh"] + p["b"], 4)
+        c = sig(f) * c + sig(i) * np.tanh(g)
+        return sig(o) * np.tanh(c), c
+
+    h = c = np.zeros(p["wh"].shape[0])
+    out = []
+    for t in range(len(sx) + 1):
+        if t:
+            h, c = cell(h, c, np.concatenate([sx[t - 1], sy[t - 1], [0.0]]))
+        out.append([cell(h, c, np.concatenate([q, np.zeros(sy.shape[1]), [1.0]]))[0]
+                    @ p["out_w"] + p["out_b"] for q in qx])
+    return np.array(out)
+
+
+def test_plain_lstm_reads_queries_only_through_the_cell(x64):
+    model = lstm_plain(2, 3, hidden=6)
+    params = model.init(jax.random.PRNGKey(13))
+    k = jax.random.split(jax.random.PRNGKey(14), 3)
+    sx, sy, qx = (jax.random.normal(k[0], (4, 2)), jax.random.normal(k[1], (4, 3)),
+                  jax.random.normal(k[2], (5, 2)))
+    apply = jax.jit(model.apply)
+    out = apply(params, (sx, sy, qx))
+    np.testing.assert_allclose(out, _numpy_plain_lstm(params, *map(np.asarray, (sx, sy, qx))),
+                               rtol=1e-10)
+    # the read-out is linear in h only: cut the x rows of the input weights and the query
+    # has no other path to the output
+    assert set(params) == {"wx", "wh", "b", "out_w", "out_b"}
+    assert params["out_w"].shape == (6, 3)
+    cut = {**params, "wx": params["wx"].at[:2].set(0.0)}
+    np.testing.assert_array_equal(apply(cut, (sx, sy, qx)), apply(cut, (sx, sy, qx + 1.0)))
+    assert not np.allclose(out, apply(params, (sx, sy, qx + 1.0)))
+    changed = apply(params, (sx, sy.at[2].add(1.0), qx))  # causal in the support
+    np.testing.assert_allclose(out[:3], changed[:3])
+    assert not np.allclose(out[3:], changed[3:])
 
 
 def test_learning_dynamics_config_rejects_bad_input_before_compute():

@@ -3,7 +3,7 @@
 from metalab.models.base import Model, Params
 from metalab.models.convnet import convnet
 from metalab.models.linear import deep_linear
-from metalab.models.lstm import lstm_reader
+from metalab.models.lstm import lstm_plain, lstm_reader
 from metalab.models.mlp import mlp
 
-__all__ = ["Model", "Params", "convnet", "deep_linear", "lstm_reader", "mlp"]
+__all__ = ["Model", "Params", "convnet", "deep_linear", "lstm_plain", "lstm_reader", "mlp"]

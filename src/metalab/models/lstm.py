@@ -5,6 +5,10 @@ state h_t summarises the data so far and sets the weights of a read-out that map
 Meta-trained across tasks to predict query targets after every prefix of the support sequence,
 its learning happens in its activations, not its weights: the kind of meta-learner
 Rabinowitz (2019) studies (after Hochreiter et al. 2001; Santoro et al. 2016).
+
+Two read-outs: ``lstm_reader`` (the state sets the weights of a read-out of x: a
+multiplicative read-out that builds a linear-in-features predictor in) and ``lstm_plain``
+(the paper's plain LSTM: the query x enters through the cell, the read-out is linear in h).
 """
 
 from __future__ import annotations
@@ -39,19 +43,12 @@ def lstm_reader(x_dim: int, y_dim: int, hidden: int = 64, features: int = 32) ->
             / jnp.sqrt((hidden + 1) * n_feat),
         }
 
-    def cell(params: dict, carry, xy: jax.Array):
-        h, c = carry
-        z = xy @ params["wx"] + h @ params["wh"] + params["b"]
-        i, f, g, o = jnp.split(z, 4)
-        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-        h = jax.nn.sigmoid(o) * jnp.tanh(c)
-        return (h, c), h
-
     def apply(params: dict, episode: tuple[jax.Array, jax.Array, jax.Array]) -> jax.Array:
         support_x, support_y, query_x = episode
         zero = jnp.zeros((hidden,), support_x.dtype)
         pairs = jnp.concatenate([support_x, support_y], axis=-1)
-        _, hs = jax.lax.scan(lambda carry, xy: cell(params, carry, xy), (zero, zero), pairs)
+        _, (hs, _) = jax.lax.scan(lambda s, xy: _both(lstm_cell(params, s, xy)),
+                                  (zero, zero), pairs)
         hs = jnp.concatenate([zero[None], hs])  # [K + 1, hidden]
         hs = jnp.concatenate([hs, jnp.ones((hs.shape[0], 1), hs.dtype)], axis=-1)
         readout = (hs @ params["out_w"]).reshape(hs.shape[0], y_dim, n_feat)  # G(h_t)
@@ -60,3 +57,56 @@ def lstm_reader(x_dim: int, y_dim: int, hidden: int = 64, features: int = 32) ->
         return jnp.einsum("tmf,qf->tqm", readout, phi)
 
     return Model(init, apply)
+
+
+def lstm_plain(x_dim: int, y_dim: int, hidden: int = 128) -> Model:
+    """A plain LSTM meta-learner (Rabinowitz 2019): every input, support pair or query, enters
+    only through the LSTM cell, and the prediction is a linear read-out of its hidden state.
+
+    ``apply(params, (support_x [K, x_dim], support_y [K, y_dim], query_x [Q, x_dim]))`` returns
+    predictions [K + 1, Q, y_dim]: step i reads [x_i, y_i, 0]; the prediction at a query x
+    after t pairs is ``out_w^T h' + out_b`` with h' the cell's output for [x, 0, 1] from the
+    state after t pairs (a probe step that does not change the state).
+    """
+    n_in = x_dim + y_dim + 1
+
+    def init(key: jax.Array) -> dict:
+        k_in, k_rec, k_out = jax.random.split(key, 3)
+        return {
+            "wx": jax.random.normal(k_in, (n_in, 4 * hidden)) / jnp.sqrt(n_in),
+            "wh": jax.random.normal(k_rec, (hidden, 4 * hidden)) / jnp.sqrt(hidden),
+            "b": jnp.zeros((4 * hidden,)).at[hidden : 2 * hidden].set(1.0),  # forget gate open
+            "out_w": jax.random.normal(k_out, (hidden, y_dim)) / jnp.sqrt(hidden),
+            "out_b": jnp.zeros((y_dim,)),
+        }
+
+    def apply(params: dict, episode: tuple[jax.Array, jax.Array, jax.Array]) -> jax.Array:
+        support_x, support_y, query_x = episode
+        zero = jnp.zeros((hidden,), support_x.dtype)
+        reads = jnp.concatenate([support_x, support_y, jnp.zeros_like(support_y[:, :1])], -1)
+        _, (hs, cs) = jax.lax.scan(lambda s, inp: _both(lstm_cell(params, s, inp)),
+                                   (zero, zero), reads)
+        hs, cs = jnp.concatenate([zero[None], hs]), jnp.concatenate([zero[None], cs])
+        probe = jnp.concatenate([query_x, jnp.zeros((query_x.shape[0], y_dim), query_x.dtype),
+                                 jnp.ones((query_x.shape[0], 1), query_x.dtype)], -1)
+        over_queries = jax.vmap(lambda h, c, inp: lstm_cell(params, (h, c), inp)[0],
+                                in_axes=(None, None, 0))
+        h_probe = jax.vmap(over_queries, in_axes=(0, 0, None))(hs, cs, probe)  # [K+1, Q, h]
+        return h_probe @ params["out_w"] + params["out_b"][None, None]
+
+    return Model(init, apply)
+
+
+def lstm_cell(params: dict, carry: tuple[jax.Array, jax.Array],
+              inp: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """One LSTM step (Hochreiter & Schmidhuber 1997, forget gate of Gers et al. 2000):
+    (h, c) from the previous (h, c) and the input, gates ordered input, forget, cell, output."""
+    h, c = carry
+    i, f, g, o = jnp.split(inp @ params["wx"] + h @ params["wh"] + params["b"], 4)
+    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+    return jax.nn.sigmoid(o) * jnp.tanh(c), c
+
+
+def _both(state: tuple[jax.Array, jax.Array]) -> tuple[tuple, tuple]:
+    """A scan body's (carry, output) that carries and records the state."""
+    return state, state
