@@ -1,5 +1,6 @@
-"""sparse-MAML and sparse-ReLU-MAML (Zhao et al. 2021): straight-through mask gradients, frozen
-weights, equivalence with Meta-SGD, finite-difference meta-gradients, per-entry outer rates."""
+"""sparse-MAML and sparse-ReLU-MAML (von Oswald et al. 2021): straight-through mask and ReLU
+gradients, frozen weights over many first-order steps, equivalence with Meta-SGD,
+finite-difference meta-gradients, the authors' mask initialisation, per-entry outer rates."""
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +11,13 @@ from jax.flatten_util import ravel_pytree
 
 from metalab.estimators import ESTIMATORS
 from metalab.learners import LEARNERS, inner_loop
-from metalab.learners.sparse import heaviside_ste, update_fractions, update_gate
+from metalab.learners.sparse import (
+    heaviside_ste,
+    init_mask_logits,
+    relu_ste,
+    update_fractions,
+    update_gate,
+)
 from metalab.models import Model, mlp
 from metalab.tasks import Sinusoid
 from metalab.training.optimizers import per_entry_adam
@@ -132,49 +139,94 @@ def test_init_meta_gradient_matches_finite_differences(x64):
                                rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["sparse-maml", "sparse-relu-maml"])
-def test_frozen_weights_are_exactly_unchanged(name):
-    _, learner, meta, tasks = _setup(name, seed=4)
-    task = jax.tree.map(lambda a: a[0], tasks)
-    entry = "mask" if name == "sparse-maml" else "lr"
-    signs = jax.tree.map(
-        lambda a: jnp.where(jnp.arange(a.size).reshape(a.shape) % 2 == 0, 1.0, -1.0),
-        meta[entry],
-    )
-    meta = {**meta, entry: jax.tree.map(lambda s: s * 0.2, signs)}
-    phi = jax.jit(lambda m: inner_loop(learner, m, task.support_x, task.support_y, 5).phi)(meta)
-    gate = jax.tree.map(lambda v: (v >= 0 if name == "sparse-maml" else v > 0).astype(v.dtype),
-                        meta[entry])
-    jax.tree.map(np.testing.assert_array_equal, update_gate(learner, meta), gate)
-    for p, p0, g in zip(jax.tree.leaves(phi), jax.tree.leaves(meta["init"]),
-                        jax.tree.leaves(gate), strict=True):
-        frozen = np.asarray(g) == 0
-        np.testing.assert_array_equal(np.asarray(p)[frozen], np.asarray(p0)[frozen])
-    moved = [np.any(np.asarray(p)[np.asarray(g) == 1] != np.asarray(p0)[np.asarray(g) == 1])
-             for p, p0, g in zip(jax.tree.leaves(phi), jax.tree.leaves(meta["init"]),
-                                 jax.tree.leaves(gate), strict=True)]
-    assert all(moved)
+def test_relu_ste_value_and_identity_derivative():
+    a = jnp.array([-2.0, -1e-7, 0.0, 0.5])
+    np.testing.assert_array_equal(relu_ste(a), [0.0, 0.0, 0.0, 0.5])
+    w = jnp.array([0.5, -1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(jax.grad(lambda a: jnp.sum(w * relu_ste(a)))(a), w)
+
+
+def _mixed_rates(meta: dict) -> dict:
+    """Rates alternating between positive, zero and negative values, per tensor."""
+    return {**meta, "lr": jax.tree.map(
+        lambda a: jnp.array([0.2, 0.0, -0.1])[jnp.arange(a.size) % 3].reshape(a.shape),
+        meta["lr"])}
 
 
 @pytest.mark.parametrize("estimator", ["backprop", "first-order"])
-def test_sparse_relu_with_positive_rates_equals_metasgd(estimator):
-    _, relu, meta, tasks = _setup("sparse-relu-maml", seed=5)
-    _, msgd, _, _ = _setup("metasgd", seed=5)
-    meta = {**meta, "lr": jax.tree.map(
-        lambda a: jax.random.uniform(jax.random.PRNGKey(a.size), a.shape, minval=0.05, maxval=0.5),
-        meta["lr"])}
-    loss_r, grad_r, _ = _estimate(estimator, relu, meta, tasks, 3)
-    loss_m, grad_m, _ = _estimate(estimator, msgd, meta, tasks, 3)
-    np.testing.assert_array_equal(loss_r, loss_m)
-    for a, b in zip(jax.tree.leaves(grad_r), jax.tree.leaves(grad_m), strict=True):
-        np.testing.assert_array_equal(a, b)
+def test_straight_through_relu_gradient_is_metasgd_gradient_at_rectified_rates(estimator, x64):
+    """Straight-through: d L / d a at rates a equals Meta-SGD's d L / d r at r = relu(a), for
+    every rate, negative ones included (an independent learner gives the reference); with the
+    true derivative the rates at or below zero get exactly 0 and the others the same value."""
+    _, st, meta, tasks = _setup("sparse-relu-maml", seed=6)
+    _, true, _, _ = _setup("sparse-relu-maml", seed=6, relu_grad="true")
+    _, msgd, _, _ = _setup("metasgd", seed=6)
+    meta = jax.tree.map(lambda a: a.astype(jnp.float64), _mixed_rates(meta))
+    tasks = jax.tree.map(lambda a: a.astype(jnp.float64), tasks)
+    rectified = {**meta, "lr": jax.tree.map(jax.nn.relu, meta["lr"])}
+    loss_st, grad_st, _ = _estimate(estimator, st, meta, tasks, 3)
+    loss_true, grad_true, _ = _estimate(estimator, true, meta, tasks, 3)
+    loss_m, grad_m, _ = _estimate(estimator, msgd, rectified, tasks, 3)
+    np.testing.assert_allclose(loss_st, loss_m, rtol=1e-12)
+    np.testing.assert_allclose(loss_true, loss_m, rtol=1e-12)
+    for a, t, m, r in zip(jax.tree.leaves(grad_st["lr"]), jax.tree.leaves(grad_true["lr"]),
+                          jax.tree.leaves(grad_m["lr"]), jax.tree.leaves(meta["lr"]),
+                          strict=True):
+        np.testing.assert_allclose(a, m, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(t, np.where(np.asarray(r) > 0, m, 0.0), rtol=1e-10,
+                                   atol=1e-14)
+    assert any(np.any(np.asarray(g)[np.asarray(r) < 0] != 0)  # negative rates still learn
+               for g, r in zip(jax.tree.leaves(grad_st["lr"]), jax.tree.leaves(meta["lr"]),
+                               strict=True))
 
 
-def test_sparse_relu_negative_rate_gets_no_gradient():
-    _, learner, meta, tasks = _setup("sparse-relu-maml", seed=6)
-    meta = {**meta, "lr": jax.tree.map(lambda a: -jnp.ones_like(a), meta["lr"])}
-    _, grad, _ = _estimate("backprop", learner, meta, tasks, 2)
-    assert all(np.all(np.asarray(g) == 0) for g in jax.tree.leaves(grad["lr"]))
+@pytest.mark.parametrize("name", ["sparse-maml", "sparse-relu-maml"])
+def test_gate_at_zero_keeps_weight_through_35_first_order_steps(name):
+    """The paper's regime: 35 inner steps at lr 0.1; weights whose gate is 0 (mask logit < 0,
+    rate <= 0) end exactly at theta, the others move, and the first-order meta-gradient of a
+    frozen weight's initialisation is the query gradient at the adapted weights."""
+    model = _tiny_net()
+    learner = LEARNERS[name](model, 0.1, **({"mask_init": "kaiming"} if name == "sparse-maml"
+                                            else {}))
+    key = jax.random.PRNGKey(8)
+    meta = learner.init(key)
+    if name == "sparse-relu-maml":
+        meta = _mixed_rates(meta)
+    task = jax.tree.map(lambda a: a[0], Sinusoid(5, 5).sample(key, 1))
+    phi = jax.jit(lambda m: inner_loop(learner, m, task.support_x, task.support_y, 35,
+                                       first_order=True).phi)(meta)
+    gate = jax.tree.map(lambda v: (v >= 0 if name == "sparse-maml" else v > 0).astype(v.dtype),
+                        meta["mask" if name == "sparse-maml" else "lr"])
+    jax.tree.map(np.testing.assert_array_equal, update_gate(learner, meta), gate)
+    for p, p0, g in zip(jax.tree.leaves(phi), jax.tree.leaves(meta["init"]),
+                        jax.tree.leaves(gate), strict=True):
+        g = np.asarray(g)
+        np.testing.assert_array_equal(np.asarray(p)[g == 0], np.asarray(p0)[g == 0])
+        assert np.all(np.asarray(p)[g == 1] != np.asarray(p0)[g == 1])
+    _, grad, _ = _estimate("first-order", learner, meta,
+                           jax.tree.map(lambda a: a[None], task), 35)
+    query = jax.grad(learner.loss, argnums=1)(meta, phi, task.query_x, task.query_y)
+    for a, b in zip(jax.tree.leaves(grad["init"]), jax.tree.leaves(query), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6)
+
+
+def test_kaiming_mask_init_bounds_per_tensor():
+    """Weight tensors: U[-b, b], b = sqrt(6 / fan_in), centred; vectors: U[-0.5, 0.5]."""
+    shapes = {"block0": {"w": (3, 3, 3, 64)}, "block1": {"w": (3, 3, 64, 64), "gamma": (64,)},
+              "head": {"w": (5 * 5 * 64, 5), "b": (5,)}}  # the 64-filter conv net at 84x84
+    theta = jax.tree.map(jnp.zeros, shapes, is_leaf=lambda s: isinstance(s, tuple))
+    mask = init_mask_logits(jax.random.PRNGKey(1), theta, init="kaiming", shift=0.02)
+    bounds = {"block0.w": np.sqrt(6 / 27), "block1.w": np.sqrt(6 / 576),
+              "head.w": np.sqrt(6 / (5 * 5 * 64)), "block1.gamma": 0.5, "head.b": 0.5}
+    flat = dict(zip(update_fractions(mask), jax.tree.leaves(mask), strict=True))
+    for name, b in bounds.items():
+        m = np.asarray(flat[name])
+        np.testing.assert_allclose(m.mean(), 0.02, atol=1e-6)
+        assert np.abs(m - 0.02).max() <= 2 * b  # centred draw of U[-b, b]
+        if m.size > 1000:
+            assert np.abs(m - 0.02).max() > 0.9 * b
+    with pytest.raises(ValueError, match="mask init"):
+        init_mask_logits(jax.random.PRNGKey(1), theta, init="xavier")
 
 
 def test_mask_init_is_centred_with_shift_and_theta_matches_maml():

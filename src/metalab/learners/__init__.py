@@ -16,6 +16,7 @@ from metalab.learners.base import (
     cross_entropy,
     mse,
 )
+from metalab.learners.boil import boil
 from metalab.learners.cavia import cavia
 from metalab.learners.complex_synapse import complex_synapse
 from metalab.learners.dual_system import dual_system
@@ -29,7 +30,7 @@ from metalab.learners.sparse import sparse_maml, sparse_relu_maml, update_gate
 from metalab.registry import Registry
 
 LEARNERS: Registry = Registry("learner", "--learner")
-for _name, _factory in [("maml", maml), ("metasgd", metasgd), ("anil", anil),
+for _name, _factory in [("maml", maml), ("metasgd", metasgd), ("anil", anil), ("boil", boil),
                         ("protonet", protonet), ("sparse-maml", sparse_maml),
                         ("sparse-relu-maml", sparse_relu_maml),
                         ("complex-synapse", complex_synapse), ("dual-system", dual_system),
@@ -44,7 +45,7 @@ def register_learner(name: str, factory, *, replace: bool = False):
 
 __all__ = [
     "FIXED_RULE", "GRADIENT_INNER_LOOP", "INNER_OPTIMIZERS", "LEARNED_INIT", "LEARNERS",
-    "PROTOTYPES", "PROXIMAL", "SPARSE_UPDATES", "InnerState", "Learner", "anil", "cavia",
+    "PROTOTYPES", "PROXIMAL", "SPARSE_UPDATES", "InnerState", "Learner", "anil", "boil", "cavia",
     "complex_synapse", "cross_entropy", "dual_system", "init_learner", "inner_loop",
     "inner_optimizer", "inner_start", "maml", "metasgd", "mse", "protonet", "register_learner",
     "scale_by_rates", "solve", "sparse_maml", "sparse_relu_maml", "trajectory", "update_gate",

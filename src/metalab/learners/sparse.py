@@ -1,6 +1,6 @@
-"""Learning where to learn: sparse-MAML and sparse-ReLU-MAML (Zhao, von Oswald, Kobayashi,
-Sacramento and Grewe, NeurIPS 2021, "Learning where to learn: gradient sparsity in meta and
-continual learning").
+"""Learning where to learn: sparse-MAML and sparse-ReLU-MAML (von Oswald, Zhao, Kobayashi,
+Schug, Caccia, Zucchet and Sacramento, NeurIPS 2021, "Learning where to learn: gradient sparsity
+in meta and continual learning"; code Johswald/learning_where_to_learn).
 
 sparse-MAML meta-learns, next to the initialisation theta, one logit m per weight; the inner
 step updates only the weights whose logit is non-negative,
@@ -10,14 +10,23 @@ step updates only the weights whose logit is non-negative,
 and the step function's derivative is replaced by the identity (straight-through estimator,
 Bengio et al. 2013), so the logits receive the meta-gradient a continuous gate would.
 sparse-ReLU-MAML instead meta-learns one rate per weight and uses relu(rate), so a rate can
-become exactly zero; it is Meta-SGD (Li et al. 2017) with a ReLU in front of the rates.
+become exactly zero; it is Meta-SGD (Li et al. 2017) with a ReLU in front of the rates. As in
+the authors' code (``meta_relu_through``), the default passes the meta-gradient straight
+through the ReLU, so a rate below zero still learns and can come back; ``relu_grad="true"``
+uses the ReLU's own derivative, which freezes such a rate for good.
 
-Mask initialisation follows the authors' code: logits drawn from U[-scale, scale], centred to
-mean zero per tensor and shifted by ``mask_shift``; with ``mask_shift = 0`` about half the
+Mask initialisation follows the authors' code: logits drawn per tensor, centred to mean zero and
+shifted by ``mask_shift``; ``mask_init="uniform"`` draws U[-0.5, 0.5] for every tensor,
+``"kaiming"`` draws the weight matrices and kernels from U[-b, b] with b = sqrt(6 / fan_in)
+(PyTorch's ``kaiming_uniform_``, their conv runs' ``--kaiming_init``; about +-0.1 for a
+64-filter 3x3 conv) and vectors from U[-0.5, 0.5]. With ``mask_shift = 0`` about half the
 weights start frozen, a positive shift starts with more of them plastic.
 """
 
 from __future__ import annotations
+
+import math
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -40,15 +49,43 @@ def _heaviside_ste_jvp(primals, tangents):
     return heaviside_ste(m), t
 
 
+@jax.custom_jvp
+def relu_ste(a: jax.Array) -> jax.Array:
+    """relu(a) in the forward pass; identity derivative (the authors' ``ReluStraightThrough``)."""
+    return jax.nn.relu(a)
+
+
+@relu_ste.defjvp
+def _relu_ste_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    return relu_ste(a), t
+
+
+MaskInit = Literal["uniform", "kaiming"]
+ReluGrad = Literal["straight-through", "true"]
+
+
+def mask_bound(shape: tuple[int, ...], init: MaskInit, scale: float = 0.5) -> float:
+    """Half-width of the uniform draw of one tensor's logits: ``scale``, or for ``kaiming`` and
+    a tensor of 2+ axes sqrt(6 / fan_in), fan_in = product of all axes but the last (output)."""
+    if init == "kaiming" and len(shape) > 1:
+        return math.sqrt(6.0 / math.prod(shape[:-1]))
+    return scale
+
+
 def init_mask_logits(
-    key: jax.Array, like: Params, scale: float = 0.5, shift: float = 0.0
+    key: jax.Array, like: Params, scale: float = 0.5, shift: float = 0.0,
+    init: MaskInit = "uniform",
 ) -> Params:
-    """Logits U[-scale, scale], centred per tensor, plus ``shift`` (one per weight in ``like``)."""
+    """Logits U[-b, b] (b from ``mask_bound``), centred per tensor, plus ``shift``."""
+    if init not in ("uniform", "kaiming"):
+        raise ValueError(f"mask init must be 'uniform' or 'kaiming', got {init!r}")
     leaves, treedef = jax.tree.flatten(like)
     keys = jax.random.split(key, len(leaves))
 
     def one(k: jax.Array, p: jax.Array) -> jax.Array:
-        m = jax.random.uniform(k, p.shape, p.dtype, -scale, scale)
+        b = mask_bound(p.shape, init, scale)
+        m = jax.random.uniform(k, p.shape, p.dtype, -b, b)
         return m - jnp.mean(m) + shift
 
     return jax.tree.unflatten(treedef, [one(k, p) for k, p in zip(keys, leaves, strict=True)])
@@ -61,6 +98,7 @@ def sparse_maml(
     *,
     mask_scale: float = 0.5,
     mask_shift: float = 0.0,
+    mask_init: MaskInit = "uniform",
     inner_opt: Preconditioner = "sgd",
     momentum: float = 0.9,
 ) -> Learner:
@@ -74,20 +112,28 @@ def sparse_maml(
         lambda meta: jax.tree.map(lambda m: inner_lr * heaviside_ste(m), meta["mask"]),
         inner_opt=inner_opt, momentum=momentum, properties=frozenset({SPARSE_UPDATES}),
         extras=lambda key, theta: {"mask": init_mask_logits(jax.random.fold_in(key, 1), theta,
-                                                            mask_scale, mask_shift)},
+                                                            mask_scale, mask_shift,
+                                                            mask_init)},
     )
 
 
 def sparse_relu_maml(model: Model, inner_lr: float = 0.01, loss: str = "mse", *,
+                     relu_grad: ReluGrad = "straight-through",
                      inner_opt: Preconditioner = "sgd", momentum: float = 0.9) -> Learner:
     """Meta-parameters ``{"init": theta, "lr": a}``; inner step phi <- phi - relu(a) * grad.
 
-    Every rate starts at ``inner_lr``; a rate pushed below zero freezes its weight exactly
-    (and, ReLU's gradient being zero there, stays frozen), which is how sparsity emerges.
-    With all rates positive this is Meta-SGD.
+    Every rate starts at ``inner_lr`` (the authors' ``--meta_constant_init``); a rate pushed
+    to or below zero freezes its weight exactly, which is how sparsity emerges. With
+    ``relu_grad="straight-through"`` (default, the authors' ``--meta_relu_through``) the rate's
+    meta-gradient is the one a linear rate would get, so a frozen weight can thaw again; with
+    ``"true"`` the ReLU's derivative (0 below zero) freezes it for good. With all rates
+    positive both are Meta-SGD.
     """
+    if relu_grad not in ("straight-through", "true"):
+        raise ValueError(f"relu_grad must be 'straight-through' or 'true', got {relu_grad!r}")
+    relu = relu_ste if relu_grad == "straight-through" else jax.nn.relu
     return init_learner(
-        "sparse-relu-maml", model, loss, lambda meta: jax.tree.map(jax.nn.relu, meta["lr"]),
+        "sparse-relu-maml", model, loss, lambda meta: jax.tree.map(relu, meta["lr"]),
         inner_opt=inner_opt, momentum=momentum, properties=frozenset({SPARSE_UPDATES}),
         extras=lambda key, theta: {"lr": jax.tree.map(lambda p: jnp.full_like(p, inner_lr),
                                                       theta)},
