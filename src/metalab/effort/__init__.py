@@ -27,6 +27,9 @@ from metalab.effort.modes import mode_task as mode_task
 from metalab.effort.modes import sigmoid_mode as sigmoid_mode
 from metalab.effort.optimise import ascent_step as ascent_step
 from metalab.effort.optimise import maximise as maximise
+from metalab.effort.resimulate import data_sampler as data_sampler
+from metalab.effort.resimulate import gaussian_task_sampler as gaussian_task_sampler
+from metalab.effort.resimulate import simulated_value as simulated_value
 from metalab.effort.value import Setting as Setting
 from metalab.effort.value import cost as cost
 from metalab.effort.value import discounted as discounted

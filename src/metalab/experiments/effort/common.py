@@ -11,11 +11,13 @@ import jax
 import numpy as np
 import optax
 
+from metalab import effort as E
 from metalab.effort import Setting, ascent_step
 from metalab.effort.optimise import init
 from metalab.errors import require, require_cadence
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
+from metalab.runs.stats import mean_ci95
 
 UNROLL = 5  # integration steps per scan iteration: ~2.5x faster ascent on 2 CPU cores
 
@@ -44,6 +46,12 @@ class EffortOptions:
     """ascent steps per compiled chunk and per metrics line"""
     checkpoint_every: int = 500
     seed: int = 0
+    seeds: int = 3
+    """SGD runs (seeds) each optimised control is re-simulated with on a finite network"""
+    sgd_batch: int = 32
+    """minibatch size of the SGD re-simulations"""
+    nonlinear: Literal["tanh", "relu"] = "tanh"
+    """hidden nonlinearity of the nonlinear network the controls are re-simulated on"""
     quick: bool = False
     """reduced budget for smoke tests (well under 2 minutes on 2 CPU cores)"""
 
@@ -57,6 +65,8 @@ class EffortOptions:
         require(self.opt_lr > 0, "--opt-lr", "must be positive")
         require(self.log_every > 0, "--log-every", "must be a positive integer")
         require_cadence(self.log_every, self.checkpoint_every)
+        require(self.seeds >= 1, "--seeds", "must be a positive integer")
+        require(self.sgd_batch >= 1, "--sgd-batch", "must be a positive integer")
 
     @property
     def steps(self) -> int:
@@ -106,3 +116,28 @@ def centre_time(signal: np.ndarray, dt: float) -> np.ndarray:
     t = np.arange(signal.shape[0])[:, None] * dt
     weight = np.clip(signal, 0.0, None)
     return (weight * t).sum(0) / np.maximum(weight.sum(0), 1e-12)
+
+
+def resimulate(
+    name: str,
+    control: Any,
+    w0: E.Weights,
+    tasks: E.TaskCovariances,
+    sample: Callable,
+    opts: EffortOptions,
+    setting: Setting | None = None,
+    evaluation: tuple[jax.Array, jax.Array] | None = None,
+) -> dict[str, float]:
+    """Value of ``control`` re-simulated by SGD (``opts.seeds`` seeds, minibatch
+    ``opts.sgd_batch``) on a linear and a nonlinear network: ``simulated/<name>/<net>`` keys,
+    mean and 95% CI half-width over the seeds (``metalab.runs.stats.mean_ci95``)."""
+    setting = opts.setting() if setting is None else setting
+    keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(opts.seed), 7), opts.seeds)
+    out = {}
+    for net in ("linear", opts.nonlinear):
+        run = jax.jit(jax.vmap(lambda k, net=net: E.simulated_value(
+            control, w0, tasks, sample, k, setting, batch=opts.sgd_batch, activation=net,
+            evaluation=evaluation)[0]))
+        mean, ci = mean_ci95(np.asarray(run(keys)))
+        out[f"simulated/{name}/{net}/mean"], out[f"simulated/{name}/{net}/ci95"] = mean, ci
+    return out
