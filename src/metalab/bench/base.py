@@ -7,10 +7,11 @@ temporary buffers where a benchmark asks for it.
 
 from __future__ import annotations
 
+import json
 import resource
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,3 +98,14 @@ def meta_step_row(meta_step: Callable, state: Any, chunk: int, *, min_seconds: f
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "device": device_name(),
     }
+
+
+def stream_rows(rows: Iterable[dict[str, Any]], as_json: bool) -> list[dict[str, Any]]:
+    """Print every row the moment it is measured (a JSON line with ``--json``, else one
+    ``key=value`` line) so a long bench shows progress; returns the rows for a final table."""
+    done = []
+    for row in rows:
+        done.append(row)
+        line = json.dumps(row) if as_json else "  ".join(f"{k}={v}" for k, v in row.items())
+        print(line, flush=True)
+    return done

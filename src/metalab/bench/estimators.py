@@ -1,47 +1,53 @@
 """``metalab bench estimators``: time and memory of one meta-step per estimator and inner steps T.
 
 The workload is sinusoid regression with an MLP 1-W-W-1 (``--width``), meta-batch 25 and K = 10.
-Next to the fields of ``metalab bench sinusoid``, each row has ``xla_temp_mb``: the temporary
-buffers XLA allocates for the compiled meta-step (``memory_analysis()`` of the lowered program),
-which measures the estimator itself rather than the process. Backprop stores every inner step
-for the backward pass (linear in T); checkpointing (``backprop-remat``) keeps O(sqrt T); the
-estimators that never differentiate through the inner loop (first-order on MAML, Reptile,
-implicit, contrastive, evolution) stay flat.
+Each row times one compiled meta-step (compiled once: the same program gives the time and
+``xla_temp_mb``, the temporary buffers XLA allocates for it from ``memory_analysis()``, which
+measures the estimator itself rather than the process). The default sweep (T in {10, 100})
+finishes in under 3 minutes on 2 CPU cores; ``--full`` adds T = 1000. Backprop stores every
+inner step for the backward pass (linear in T); checkpointing (``backprop-remat``) keeps
+O(sqrt T); the estimators that never differentiate through the inner loop (first-order on
+MAML, Reptile, implicit, contrastive, evolution) stay flat.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import jax
 import optax
 
-from metalab.bench.base import Bench, meta_step_row, xla_temp_mb
+from metalab.bench.base import Bench, compiled_temp_mb, device_name, peak_rss_mb, time_compiled
 from metalab.errors import flag, require
 from metalab.estimators import ESTIMATORS, require_support, supporting
 from metalab.learners import LEARNERS
 from metalab.models import mlp
 from metalab.tasks import Sinusoid
-from metalab.training import init_state, make_meta_step
+from metalab.training import init_state, make_meta_step, scan_steps
+
+DEFAULT_T = (10, 100)
+FULL_T = (10, 100, 1000)
 
 
 @dataclass(frozen=True)
 class EstimatorsBenchConfig:
     """Default: every estimator that can drive the learner, at its default settings, MAML,
-    T in {10, 100}."""
+    T in {10, 100} (``--full``: T in {10, 100, 1000})."""
 
     estimators: tuple[str, ...] = ()
     """registered estimator names (default: every one that supports ``--learner``)"""
     learner: str = "maml"
-    inner_steps: tuple[int, ...] = (10, 100)
+    inner_steps: tuple[int, ...] = ()
+    """inner steps T to time (default: 10 and 100; with --full also 1000)"""
+    full: bool = False
+    """the long sweep: T up to 1000 (about 15 minutes on 2 CPU cores)"""
     width: int = 40
     """hidden units in each of the MLP's two hidden layers"""
     meta_batch: int = 25
     k_shot: int = 10
-    chunk: int = 2
-    """meta-steps per dispatch in the scanned configuration"""
-    min_seconds: float = 0.5
+    min_seconds: float = 0.3
     """minimum timed seconds per configuration"""
 
     def __post_init__(self) -> None:
@@ -51,7 +57,6 @@ class EstimatorsBenchConfig:
         require(all(t >= 1 for t in self.inner_steps), "--inner-steps", "must be >= 1")
         for name in ("width", "meta_batch", "k_shot"):
             require(getattr(self, name) > 0, flag(name), "must be positive")
-        require(self.chunk > 1, "--chunk", "must be at least 2")
 
 
 def rows(cfg: EstimatorsBenchConfig) -> Iterator[dict]:
@@ -60,20 +65,27 @@ def rows(cfg: EstimatorsBenchConfig) -> Iterator[dict]:
     learner = LEARNERS[cfg.learner](mlp(sizes), 0.01)
     optimizer = optax.adam(1e-3)
     state = init_state(learner, optimizer, jax.random.PRNGKey(0))
-    for name in cfg.estimators or supporting(learner):
-        for inner in cfg.inner_steps:
+    for inner in cfg.inner_steps or (FULL_T if cfg.full else DEFAULT_T):
+        for name in cfg.estimators or supporting(learner):
             step = make_meta_step(learner, ESTIMATORS[name](), optimizer,
                                   Sinusoid(cfg.k_shot, cfg.k_shot), cfg.meta_batch, inner,
                                   jax.random.PRNGKey(1))
+            start = time.perf_counter()
+            compiled = scan_steps(step, 1).lower(state).compile()
+            compile_s = time.perf_counter() - start
+            _, seconds = time_compiled(compiled, (state,), min_seconds=cfg.min_seconds,
+                                       min_calls=2)
             yield {
                 "workload": f"sinusoid-mlp-{'-'.join(map(str, sizes))}",
                 "learner": cfg.learner,
                 "estimator": name,
                 "inner_steps": inner,
                 "meta_batch": cfg.meta_batch,
-                **meta_step_row(step, state, cfg.chunk, min_seconds=cfg.min_seconds,
-                                min_calls=2),
-                "xla_temp_mb": round(xla_temp_mb(step, (state,)), 2),
+                "ms_per_meta_step": round(seconds * 1e3, 3),
+                "compile_s": round(compile_s, 2),
+                "xla_temp_mb": round(compiled_temp_mb(compiled), 2),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "device": device_name(),
             }
 
 

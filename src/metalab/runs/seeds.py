@@ -1,0 +1,161 @@
+"""``metalab run NAME --seeds N``: one experiment over N seeds, summarised as mean and 95% CI.
+
+Two ways, chosen from the experiment's configuration:
+
+- **vmapped**: a configuration with a ``seeds`` field trains its seeds itself, as one
+  compiled program (``training.seeds``: contrastive, vsml, ...); ``--seeds N`` sets that field
+  and the run folder is the experiment's own.
+- **sequential**: any other experiment runs once per seed ``seed, seed + 1, ...`` in the
+  sub-folders ``seed-<s>/`` (each a complete run folder), one after the other in this
+  process. The top folder then holds ``summary.json`` with, for every summary metric, the
+  mean over seeds as ``<metric>``, the Student-t half-width as ``<metric>/ci95`` and the
+  per-seed values as ``<metric>/seeds``, a report, and the training curves of every stage as
+  the mean over seeds with a 95% band. A resumed run keeps the finished seeds and resumes the
+  unfinished one from its checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metalab.atomic import atomic_write
+from metalab.errors import BadInput
+from metalab.runs.claim import MARKER
+from metalab.runs.experiment import Experiment
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
+from metalab.runs.stats import mean_ci95
+
+Summary = dict[str, Any]  # metric -> float, or list of floats for "<metric>/seeds"
+
+
+def vmapped(experiment: Experiment) -> bool:
+    """True when the experiment's configuration trains several seeds as one program."""
+    return any(f.name == "seeds" for f in dataclasses.fields(experiment.config))
+
+
+def run_seeds(experiment: Experiment, config: Any, rundir: RunDir, seeds: int) -> Summary:
+    """Run ``experiment`` over ``seeds`` seeds into ``rundir`` (``config`` from
+    ``with_seeds``); returns the summary."""
+    if seeds == 1 or vmapped(experiment):
+        return experiment.run(config, rundir)
+    summaries = [_one_seed(experiment, config, rundir, i) for i in range(seeds)]
+    summary = aggregate(summaries)
+    atomic_write(rundir.path / "summary.json",
+                 json.dumps({"experiment": experiment.name, "metrics": _clean(summary)},
+                            indent=2))
+    folders = [f"seed-{i}" for i in range(seeds)]
+    _band_figure(rundir, folders)
+    _report(rundir, experiment, config, summary, folders)
+    return summary
+
+
+def aggregate(summaries: list[dict[str, float]]) -> Summary:
+    """Mean, ``/ci95`` and ``/seeds`` of every metric present in all ``summaries``."""
+    out: Summary = {}
+    for key in (k for k in summaries[0] if all(k in s for s in summaries)):
+        values = [float(s[key]) for s in summaries]
+        finite = [v for v in values if math.isfinite(v)]
+        mean, ci = mean_ci95(finite) if len(finite) == len(values) else (math.nan, math.nan)
+        out[key], out[f"{key}/ci95"], out[f"{key}/seeds"] = mean, ci, values
+    return out
+
+
+def scalars(summary: Summary) -> dict[str, float]:
+    """The summary without its per-seed lists (what a table of numbers shows)."""
+    return {k: v for k, v in summary.items() if not isinstance(v, list)}
+
+
+def with_seeds(experiment: Experiment, config: Any, seeds: int) -> Any:
+    """The configuration to record and run: ``seeds`` set on a vmapped experiment's own
+    field (so ``config.json`` holds it), unchanged otherwise."""
+    if seeds > 1 and not any(f.name == "seed" for f in dataclasses.fields(config)):
+        raise BadInput("--seeds", f"{experiment.name} has no --seed option to vary; run it "
+                       "without --seeds")
+    return dataclasses.replace(config, seeds=seeds) if vmapped(experiment) else config
+
+
+def run_sub(experiment: Experiment, config: Any, folder: Path, parent: RunDir,
+            body: Callable[[RunDir], Summary] | None = None) -> Summary:
+    """A complete run folder inside ``parent`` (a seed, a sweep point): its summary if it
+    finished before, else run ``body`` (default ``experiment.run(config, .)``), resuming its
+    checkpoints; an ``INCOMPLETE`` marker stays there until it finishes."""
+    marker, summary_path = folder / MARKER, folder / "summary.json"
+    if summary_path.exists() and not marker.exists():
+        return json.loads(summary_path.read_text())["metrics"]
+    resume = folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    sub = RunDir(folder, resume=resume, max_loss=parent.max_loss)
+    sub.write_config(experiment.name, config)
+    summary = body(sub) if body is not None else experiment.run(config, sub)
+    marker.unlink()
+    return summary
+
+
+def _one_seed(experiment: Experiment, config: Any, rundir: RunDir, i: int) -> dict[str, float]:
+    """Seed ``config.seed + i`` in ``seed-<i>/``."""
+    return run_sub(experiment, dataclasses.replace(config, seed=config.seed + i),
+                   rundir.path / f"seed-{i}", rundir)
+
+
+def _clean(summary: Summary) -> Summary:
+    """JSON-safe: non-finite numbers become null, in lists too."""
+    def one(v: float) -> float | None:
+        return float(v) if math.isfinite(float(v)) else None
+
+    return {k: [one(x) for x in v] if isinstance(v, list) else one(v)
+            for k, v in summary.items()}
+
+
+def _curves(folder: Path) -> dict[str, dict[int, float]]:
+    """Per stage, the logged training loss by meta-step, from ``metrics.jsonl``."""
+    curves: dict[str, dict[int, float]] = {}
+    path = folder / "metrics.jsonl"
+    for line in path.read_text().splitlines() if path.exists() else []:
+        record = json.loads(line)
+        if "loss" in record and "step" in record and "stage" in record:
+            curves.setdefault(record["stage"], {})[record["step"]] = record["loss"]
+    return curves
+
+
+def _band_figure(rundir: RunDir, folders: list[str]) -> None:
+    """Training loss of every stage: mean over seeds and its 95% band (steps all seeds log)."""
+    per_seed = [_curves(rundir.path / f) for f in folders]
+    stages = [s for s in per_seed[0] if all(s in c for c in per_seed)]
+    if not stages:
+        return
+    fig, ax = subplots(figsize=(6, 4))
+    for stage in stages:
+        steps = sorted(set.intersection(*(set(c[stage]) for c in per_seed)))
+        stats = np.array([mean_ci95([c[stage][s] for c in per_seed]) for s in steps])
+        ax.plot(steps, stats[:, 0], label=stage)
+        ax.fill_between(steps, stats[:, 0] - stats[:, 1], stats[:, 0] + stats[:, 1], alpha=0.25)
+    ax.set(xlabel="meta-step", ylabel="training loss", yscale="log")
+    ax.set_title(f"Meta-training, mean and 95% CI over {len(folders)} seeds")
+    ax.legend()
+    rundir.save_figure(fig, "training_curves_seeds")
+
+
+def _report(rundir: RunDir, experiment: Experiment, config: Any, summary: Summary,
+            folders: list[str]) -> None:
+    """``report.md``: mean +- 95% CI and per-seed values of every metric, links, figure."""
+    rows = "\n".join(
+        f"| `{k}` | {v:.4g} | {summary[f'{k}/ci95']:.3g} | "
+        f"{', '.join(f'{x:.4g}' for x in summary[f'{k}/seeds'])} |"
+        for k, v in summary.items() if not k.endswith(("/ci95", "/seeds")))
+    links = ", ".join(f"[{f}]({f}/report.md)" for f in folders)
+    figures = "\n\n".join(f"![{f}]({f})" for f in rundir.figures)
+    text = (f"# {experiment.name} over {len(folders)} seeds\n\n{experiment.description}. "
+            f"Seeds {config.seed} to {config.seed + len(folders) - 1}, run one after the "
+            f"other (this experiment has no vmapped seed axis); each seed's run folder: "
+            f"{links}.\n\n| metric | mean | 95% CI +- | per seed |\n| --- | --- | --- | --- |\n"
+            f"{rows}\n\n{figures}\n")
+    atomic_write(rundir.path / "report.md", text)

@@ -1,0 +1,204 @@
+"""``metalab sweep NAME --set OPTION=V1,V2 [--set ...] [--seeds N]``: a grid of runs.
+
+Every point of the grid (the product of the ``--set`` values, other options shared) is a
+complete run folder under ``points/`` of the sweep folder, named by its values, trained with
+``--seeds`` seeds (``runs.seeds``). Every point's configuration is built and validated before
+anything is written. The sweep folder holds ``sweep.json`` (what was asked), ``results.csv``
+and ``results.md`` (one row per point: swept values, then every summary metric) and one
+figure per summary metric against each swept option (error bars are the 95% CI over seeds).
+``--resume DIR`` keeps the finished points and resumes the unfinished one from its
+checkpoints. Points run one after the other, each compiling its own program: vmapping traced
+values (learning rates, beta, lambda, sigma) into one program needs the experiment's
+training to take them as arguments, which metalab's experiments do not yet do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import itertools
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metalab.atomic import atomic_write
+from metalab.errors import BadInput
+from metalab.runs.experiment import Experiment
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
+from metalab.runs.seeds import run_seeds, run_sub, scalars, with_seeds
+
+Point = dict[str, str]  # option -> value, as given on the command line
+
+
+def parse_sets(sets: list[str]) -> dict[str, list[str]]:
+    """``["lr=0.1,0.01", ...]`` -> ``{"lr": ["0.1", "0.01"]}`` (option names as typed, with
+    ``-`` or ``_``); ``BadInput`` on a malformed or repeated option."""
+    grid: dict[str, list[str]] = {}
+    for item in sets:
+        name, sep, values = item.partition("=")
+        name = name.strip().lstrip("-").replace("_", "-")
+        if not sep or not name or not all(v.strip() for v in values.split(",")):
+            raise BadInput("--set", f"{item!r} is not OPTION=V1,V2,...; e.g. --set "
+                           "inner-lr=0.01,0.1")
+        if name in grid:
+            raise BadInput("--set", f"option {name!r} is set twice; give all its values in "
+                           "one --set")
+        grid[name] = [v.strip() for v in values.split(",")]
+    if not grid:
+        raise BadInput("--set", "give at least one --set OPTION=V1,V2,...")
+    return grid
+
+
+def points(grid: dict[str, list[str]]) -> list[Point]:
+    """Every combination of the grid's values, the last option varying fastest."""
+    return [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
+
+
+def point_name(point: Point) -> str:
+    """Folder name of a point, e.g. ``inner-lr=0.01,steps=100`` (unsafe characters -> ``_``)."""
+    return ",".join(re.sub(r"[^\w.+=-]", "_", f"{k}={v}") for k, v in point.items())
+
+
+def build_config(experiment: Experiment, base: list[str], point: Point) -> Any:
+    """The resolved configuration of one point: the shared options, then the point's values
+    (a value with spaces is several tokens, e.g. ``--set "hidden=40 40,80 80"``)."""
+    import tyro
+
+    argv = list(base)
+    for name, value in point.items():
+        argv += [f"--{name}", *value.split()]
+    return tyro.cli(experiment.config, args=argv,
+                    prog=f"metalab sweep {experiment.name}").resolved()
+
+
+def run_sweep(experiment: Experiment, spec: dict[str, Any], rundir: RunDir) -> list[dict]:
+    """Run (or finish) every point of ``spec`` into ``rundir``; write the tables and figures.
+    Returns one row per point: its values, then its scalar summary metrics."""
+    grid, seeds = spec["grid"], spec["seeds"]
+    configs = [with_seeds(experiment, build_config(experiment, spec["base"], p), seeds)
+               for p in points(grid)]
+    atomic_write(rundir.path / "sweep.json", json.dumps(spec, indent=2))
+    rows = []
+    for point, config in zip(points(grid), configs, strict=True):
+        start = time.perf_counter()
+        summary = run_sub(experiment, config, rundir.path / "points" / point_name(point),
+                          rundir, lambda sub, c=config: run_seeds(experiment, c, sub, seeds))
+        rows.append({**point, **scalars(summary)})
+        print(f"{point_name(point)}: done ({time.perf_counter() - start:.0f} s)", flush=True)
+    write_tables(rundir.path, rows, list(grid))
+    for metric in _metrics(rows, list(grid)):
+        _figure(rundir, rows, grid, metric)
+    return rows
+
+
+def write_tables(folder: Path, rows: list[dict], options: list[str]) -> None:
+    """``results.csv`` and ``results.md``: one row per point, the swept options first."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(folder / "results.csv", buffer.getvalue())
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
+    atomic_write(folder / "results.md", "\n".join(lines) + "\n")
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else "" if value is None else str(value)
+
+
+def _metrics(rows: list[dict], options: list[str]) -> list[str]:
+    """Summary metrics every point has (not the CI columns, which become error bars)."""
+    names = [k for k in rows[0] if k not in options and not k.endswith("/ci95")]
+    return [k for k in names if all(isinstance(r.get(k), float) for r in rows)]
+
+
+def _figure(rundir: RunDir, rows: list[dict], grid: dict[str, list[str]], metric: str) -> None:
+    """``metric`` against each swept option (one panel each; one line per combination of the
+    other options' values; error bars: 95% CI over seeds where there are several)."""
+    options = list(grid)
+    fig, axes = subplots(1, len(options), figsize=(4.5 * len(options), 3.6), squeeze=False)
+    for ax, option in zip(axes[0], options, strict=True):
+        values = grid[option]
+        numeric = all(_is_number(v) for v in values)
+        xs = [float(v) for v in values] if numeric else list(range(len(values)))
+        others = [o for o in options if o != option]
+        for combo in itertools.product(*(grid[o] for o in others)):
+            fixed = dict(zip(others, combo, strict=True))
+            line = [next(r for r in rows if r[option] == v
+                         and all(r[o] == fixed[o] for o in others)) for v in values]
+            ys = [r[metric] for r in line]
+            err = [r.get(f"{metric}/ci95", 0.0) or 0.0 for r in line]
+            label = ", ".join(f"{k}={v}" for k, v in fixed.items()) or None
+            ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
+        if numeric and min(xs) > 0 and max(xs) / min(xs) >= 100:
+            ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(xs, values)
+        ax.set(xlabel=option, ylabel=metric)
+        if others:
+            ax.legend(fontsize=7)
+    fig.suptitle(f"{rundir.path.name}: {metric}")
+    rundir.save_figure(fig, "sweep-" + re.sub(r"[^\w.+-]", "_", metric))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return np.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def main(name: str, argv: list[str]) -> int:
+    """``metalab sweep NAME ...``: parse, validate every point, claim the folder, run."""
+    from metalab.experiments import EXPERIMENTS, load_plugins
+    from metalab.runs.claim import open_run
+
+    load_plugins()
+    experiment = EXPERIMENTS[name]
+    front = argparse.ArgumentParser(prog=f"metalab sweep {name}", add_help=False)
+    front.add_argument("--set", action="append", default=[], dest="sets")
+    front.add_argument("--seeds", type=int, default=1)
+    front.add_argument("--out", type=Path, default=None)
+    front.add_argument("--resume", type=Path, default=None)
+    opts, rest = front.parse_known_args(argv)
+    if opts.resume is not None:
+        if opts.sets or rest or opts.seeds != 1:
+            raise BadInput("--resume", "takes the sweep from its folder; pass no other options")
+        spec = _saved_spec(opts.resume, name)
+        out = opts.resume
+    else:
+        if opts.seeds < 1:
+            raise BadInput("--seeds", "must be at least 1")
+        spec = {"experiment": name, "grid": parse_sets(opts.sets), "base": rest,
+                "seeds": opts.seeds}
+        out = opts.out or Path("runs") / f"sweep-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for point in points(spec["grid"]):  # every point valid before anything is written
+        with_seeds(experiment, build_config(experiment, spec["base"], point), spec["seeds"])
+    start = time.perf_counter()
+    with open_run(out, resume=opts.resume is not None) as rundir:
+        rows = run_sweep(experiment, spec, rundir)
+    print(f"{len(rows)} points in {time.perf_counter() - start:.0f} s; table: "
+          f"{(out / 'results.md').resolve()}")
+    return 0
+
+
+def _saved_spec(folder: Path, name: str) -> dict[str, Any]:
+    """The ``sweep.json`` of the sweep being resumed (``BadInput`` if absent or another's)."""
+    path = folder / "sweep.json"
+    try:
+        spec = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise BadInput("--resume", f"{path} is missing or unreadable ({e}); give the folder "
+                       "of a metalab sweep") from e
+    if spec.get("experiment") != name:
+        raise BadInput("--resume", f"{folder} is a sweep of {spec.get('experiment')!r}, not "
+                       f"{name!r}")
+    return spec

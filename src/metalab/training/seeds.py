@@ -1,0 +1,55 @@
+"""Several seeds as one compiled program: a leading seed axis on the train state.
+
+Each seed has its own initialisation key and its own run key (task stream, estimator noise);
+the meta-step of one seed is built from its run key and ``jax.vmap``-ed over the seed axis,
+so S seeds compile once and run as one batched program instead of S programs one after the
+other. The step counter is shared (every seed is at the same meta-step), so ``fit``,
+checkpoints and ``--resume`` work unchanged; metrics come back per seed ([S] per meta-step)
+and ``fit`` checks each seed for divergence. The seed axis is split across devices when there
+are several (``shard_seeds``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from metalab.training.sharding import shard_seeds
+from metalab.training.trainer import Metrics, TrainState
+
+MetaStep = Callable[[TrainState], tuple[TrainState, Metrics]]
+
+
+def seed_keys(seed: int, seeds: int) -> tuple[jax.Array, jax.Array]:
+    """(initialisation keys, run keys), one per seed, each [seeds, 2], from one base seed."""
+    k_init, k_run = jax.random.split(jax.random.PRNGKey(seed))
+    return jax.random.split(k_init, seeds), jax.random.split(k_run, seeds)
+
+
+def stack_states(init: Callable[[jax.Array], TrainState], keys: jax.Array) -> TrainState:
+    """``init(key)`` for every key, stacked on a leading seed axis; one shared step counter."""
+    state = jax.vmap(init)(keys)
+    return shard_seeds(state._replace(step=jnp.zeros((), jnp.int32)))
+
+
+def vmap_seeds(make_step: Callable[[jax.Array], MetaStep], run_keys: jax.Array) -> MetaStep:
+    """One meta-step of every seed: ``make_step(run_key)`` (e.g. ``make_meta_step`` with that
+    seed's run key) vmapped over the seed axis of the state and of ``run_keys``."""
+
+    def step(state: TrainState) -> tuple[TrainState, Metrics]:
+        def one(meta, opt_state, key):
+            new, metrics = make_step(key)(TrainState(meta, opt_state, state.step))
+            return new.meta, new.opt_state, metrics
+
+        meta, opt_state, metrics = jax.vmap(one)(state.meta, state.opt_state, run_keys)
+        return shard_seeds(TrainState(meta, opt_state, state.step + 1)), metrics
+
+    return step
+
+
+def unstack(state: TrainState, seed: int) -> TrainState:
+    """Seed ``seed``'s own train state out of a stacked one."""
+    return TrainState(*(jax.tree.map(lambda x: x[seed], part) for part in state[:2]),
+                      state.step)

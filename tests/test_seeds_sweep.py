@@ -1,0 +1,138 @@
+"""Seeds (``runs.seeds``, ``training.seeds``) and sweeps (``metalab.sweep``) on a toy
+experiment whose result has a closed form, checked against independent single runs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from scipy import stats
+
+from metalab.errors import BadInput
+from metalab.runs.experiment import Experiment
+from metalab.runs.rundir import RunDir
+from metalab.runs.seeds import aggregate, run_seeds, vmapped, with_seeds
+from metalab.runs.stage import train_stage
+from metalab.sweep import parse_sets, point_name, points, run_sweep
+from metalab.training import TrainState
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """Gradient descent on (w - target)^2 from a seed-dependent start."""
+
+    lr: float = 0.1
+    steps: int = 20
+    seed: int = 0
+    quick: bool = False
+
+    def resolved(self) -> ToyConfig:
+        return self
+
+
+def _toy_run(cfg: ToyConfig, rundir: RunDir) -> dict[str, float]:
+    w0 = jax.random.normal(jax.random.PRNGKey(cfg.seed), ())
+    opt = optax.sgd(cfg.lr)
+
+    def step(state: TrainState):
+        loss, grad = jax.value_and_grad(lambda w: (w - 1.0) ** 2)(state.meta)
+        updates, opt_state = opt.update(grad, state.opt_state)
+        return TrainState(state.meta + updates, opt_state, state.step + 1), {"loss": loss}
+
+    state = train_stage(rundir, "toy", TrainState(w0, opt.init(w0), jnp.zeros((), jnp.int32)),
+                        step, cfg.steps, chunk=5, checkpoint_every=5)
+    summary = {"w": float(state.meta), "gap": float((state.meta - 1.0) ** 2)}
+    rundir.write_summary("toy", summary)
+    return summary
+
+
+TOY = Experiment("toy", "a toy", "1 s", ToyConfig, _toy_run)
+
+
+def _closed_form(cfg: ToyConfig) -> float:
+    """w after ``steps`` of w <- w - lr * 2 (w - 1)."""
+    w0 = float(jax.random.normal(jax.random.PRNGKey(cfg.seed), ()))
+    return 1.0 + (w0 - 1.0) * (1 - 2 * cfg.lr) ** cfg.steps
+
+
+def test_sequential_seeds_mean_ci_and_per_seed_values(tmp_path):
+    cfg = ToyConfig(seed=3)
+    summary = run_seeds(TOY, with_seeds(TOY, cfg, 4), RunDir(tmp_path), 4)
+    expected = [_closed_form(ToyConfig(seed=s)) for s in range(3, 7)]
+    np.testing.assert_allclose(summary["w/seeds"], expected, rtol=1e-5)
+    np.testing.assert_allclose(summary["w"], np.mean(expected), rtol=1e-5)
+    half = stats.t.ppf(0.975, 3) * np.std(expected, ddof=1) / 2
+    np.testing.assert_allclose(summary["w/ci95"], half, rtol=1e-4)
+    saved = json.loads((tmp_path / "summary.json").read_text())["metrics"]
+    assert saved["w/seeds"] == pytest.approx(summary["w/seeds"])
+    assert (tmp_path / "training_curves_seeds.png").exists()
+    assert "95% CI" in (tmp_path / "report.md").read_text()
+    assert json.loads((tmp_path / "seed-2" / "config.json").read_text())["config"]["seed"] == 5
+
+
+def test_resumed_seeds_keep_finished_ones(tmp_path):
+    first = run_seeds(TOY, ToyConfig(), RunDir(tmp_path), 3)
+    finished = (tmp_path / "seed-0" / "summary.json").stat().st_mtime_ns
+    (tmp_path / "seed-2" / "summary.json").unlink()
+    (tmp_path / "seed-2" / "INCOMPLETE").touch()  # as if killed during seed 2
+    again = run_seeds(TOY, ToyConfig(), RunDir(tmp_path, resume=True), 3)
+    assert again == first
+    assert (tmp_path / "seed-0" / "summary.json").stat().st_mtime_ns == finished
+
+
+def test_aggregate_marks_a_diverged_seed():
+    out = aggregate([{"a": 1.0}, {"a": float("nan")}])
+    assert np.isnan(out["a"]) and out["a/seeds"][0] == 1.0
+
+
+def test_which_experiments_vmap_their_seeds():
+    from metalab.experiments import EXPERIMENTS
+
+    assert vmapped(EXPERIMENTS["contrastive"]) and vmapped(EXPERIMENTS["vsml"])
+    assert not vmapped(EXPERIMENTS["sinusoid"]) and not vmapped(TOY)
+    config = EXPERIMENTS["contrastive"].config()
+    assert with_seeds(EXPERIMENTS["contrastive"], config, 5).seeds == 5
+
+
+def test_sweep_grid_table_figures_and_resume(tmp_path, capsys):
+    spec = {"experiment": "toy", "grid": parse_sets(["lr=0.05,0.2", "steps=5,10"]),
+            "base": [], "seeds": 1}
+    rows = run_sweep(TOY, spec, RunDir(tmp_path))
+    assert [(r["lr"], r["steps"]) for r in rows] == [("0.05", "5"), ("0.05", "10"),
+                                                     ("0.2", "5"), ("0.2", "10")]
+    for row in rows:
+        cfg = ToyConfig(lr=float(row["lr"]), steps=int(row["steps"]))
+        assert row["w"] == pytest.approx(_closed_form(cfg), rel=1e-5)
+    csv = (tmp_path / "results.csv").read_text().splitlines()
+    assert csv[0] == "lr,steps,w,gap" and len(csv) == 5
+    assert (tmp_path / "sweep-w.png").exists() and (tmp_path / "sweep-gap.png").exists()
+    assert (tmp_path / "points" / "lr=0.2,steps=10" / "summary.json").exists()
+    done = tmp_path / "points" / "lr=0.05,steps=5" / "summary.json"
+    stamp = done.stat().st_mtime_ns
+    assert run_sweep(TOY, spec, RunDir(tmp_path, resume=True)) == rows
+    assert done.stat().st_mtime_ns == stamp
+
+
+def test_sweep_with_seeds_has_error_bars(tmp_path):
+    spec = {"experiment": "toy", "grid": {"lr": ["0.1", "0.2"]}, "base": ["--steps", "5"],
+            "seeds": 2}
+    rows = run_sweep(TOY, spec, RunDir(tmp_path))
+    assert all("w/ci95" in r for r in rows)
+    assert (tmp_path / "points" / "lr=0.1" / "seed-1" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("bad", [["lr"], ["lr="], ["lr=1,,2"], ["lr=1", "lr=2"], []])
+def test_bad_sets_are_refused(bad):
+    with pytest.raises(BadInput):
+        parse_sets(bad)
+
+
+def test_points_and_names():
+    grid = {"a": ["1", "2"], "b": ["x y"]}
+    assert points(grid) == [{"a": "1", "b": "x y"}, {"a": "2", "b": "x y"}]
+    assert point_name({"a": "1", "b": "x/y"}) == "a=1,b=x_y"
