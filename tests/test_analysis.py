@@ -238,6 +238,8 @@ def test_learning_dynamics_config_rejects_bad_input_before_compute():
         LearningDynamicsConfig(noise=0.0)
     with pytest.raises(BadInput, match="--s-min"):
         LearningDynamicsConfig(s_min=4.0, s_max=3.0)
+    with pytest.raises(BadInput, match="--learners"):
+        LearningDynamicsConfig(learners=("learner", "lsmt"))
     cfg = LearningDynamicsConfig(variant="fourier", quick=True).resolved()
     assert cfg.hidden == 40 and cfg.noise == 0.05 and cfg.meta_steps <= 500
 
@@ -247,10 +249,13 @@ def test_learning_dynamics_runs_end_to_end(tmp_path):
     from metalab.experiments.dynamics.experiment import LearningDynamicsConfig, run
     from metalab.runs.rundir import RunDir
 
-    cfg = LearningDynamicsConfig(meta_steps=20, memory_steps=20, learner_steps=30,
-                                 eval_tasks=20, log_every=10, checkpoint_every=10).resolved()
+    cfg = LearningDynamicsConfig(meta_steps=20, memory_steps=20, lstm_steps=20,
+                                 learner_steps=30, eval_tasks=20, log_every=10,
+                                 checkpoint_every=10, meta_snapshots=2).resolved()
     summary = run(cfg, RunDir(tmp_path))
-    for name in ("learner", "maml", "metasgd", "memory", "bayes"):
+    for name in ("learner", "online", "maml", "metasgd", "memory", "lstm", "bayes"):
         assert f"{name}/mode_time_ratio" in summary and f"{name}/bayes_similarity" in summary
+    assert "lstm/meta_step_10/final_query_mse" in summary
+    assert "maml/shift_noisy/mode_time_ratio" in summary
     assert summary["bayes/bayes_similarity"] == pytest.approx(1.0)
     assert (tmp_path / "mode_progress.png").exists()

@@ -3,34 +3,36 @@
 
 Linear variant: tasks y = W x + noise, W = U S V^T; per singular mode, how fast a deep linear
 net trained by gradient descent from a small init (Saxe et al. 2014), MAML, Meta-SGD, an LSTM
-reading (x, y) pairs, and the Bayes-optimal learner pick the mode up. Fourier variant: the same
-per frequency of random Fourier series, with an MLP as the plain learner.
+reading (x, y) pairs (with a multiplicative read-out, and the paper's plain LSTM), online SGD
+on a stream of fresh samples, and the Bayes-optimal learner pick the mode up. Fourier variant:
+the same per frequency of random Fourier series, with an MLP as the plain learner. The
+meta-learners are also analysed at several meta-steps along meta-training, and on held-out
+tasks from shifted spectra and noise levels.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from metalab.analysis import mode_progress, mode_time_ratio, threshold_times
 from metalab.analysis import trajectory_similarity as similarity
 from metalab.errors import flag, require, require_cadence
-from metalab.estimators import ESTIMATORS
 from metalab.experiments.dynamics import setup
+from metalab.experiments.dynamics.train import train
 from metalab.learners import maml
 from metalab.models import deep_linear
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
-from metalab.runs.stage import train_stage
-from metalab.training import TrainState, init_state, make_meta_step
 
-DYNAMICS_LEARNERS = ("learner", "maml", "metasgd", "memory", "bayes")
+DYNAMICS_LEARNERS = ("learner", "online", "maml", "metasgd", "memory", "lstm", "bayes")
+META_LEARNERS = ("maml", "metasgd", "memory", "lstm")
+ORDER = ("learner", "reference", "online", "maml", "metasgd", "memory", "lstm", "bayes")
 VARIANT_DEFAULTS = {
     "linear": {"hidden": 16, "learner_steps": 1500, "learner_lr": 0.1, "inner_lr": 0.05,
                "noise": 0.1},
@@ -67,6 +69,11 @@ class LearningDynamicsConfig:
     learner_steps: int | None = None
     """gradient steps of the plain learner (linear 1500, fourier 6000)"""
     learner_lr: float | None = None
+    """step of the plain learner, full-batch GD and online SGD alike"""
+    online_batch: int = 1
+    """fresh samples per online-SGD step (never reused)"""
+    online_factor: int = 4
+    """online SGD runs online_factor x learner_steps steps"""
     inner_lr: float | None = None
     """inner step of MAML and Meta-SGD (initial rate of Meta-SGD)"""
     inner_steps: int = 10
@@ -77,9 +84,19 @@ class LearningDynamicsConfig:
     """meta-steps of MAML and Meta-SGD"""
     memory_steps: int = 8000
     """meta-steps of the LSTM reader"""
+    lstm_steps: int = 8000
+    """meta-steps of the plain LSTM"""
     memory_hidden: int = 128
+    """units of both LSTMs"""
     memory_lr: float = 3e-3
-    """Adam step of the LSTM reader (gradient norm clipped at 1)"""
+    """Adam step of both LSTMs (gradient norm clipped at 1)"""
+    learners: tuple[str, ...] = DYNAMICS_LEARNERS
+    """which learners to run (bayes always runs: similarity is measured against it)"""
+    meta_snapshots: int = 4
+    """meta-steps along meta-training (evenly spread, the last at the end) where each
+    meta-learner's learning dynamics are measured"""
+    shifts: bool = True
+    """also test the final meta-learners on shifted task families (see shifted_configs)"""
     meta_batch: int = 32
     outer_lr: float = 3e-4
     """Adam step of MAML (gradient norm clipped at 1)"""
@@ -95,7 +112,8 @@ class LearningDynamicsConfig:
 
     def __post_init__(self) -> None:
         for name in ("d_in", "d_out", "n_freq", "inner_steps", "eval_steps", "meta_steps",
-                     "memory_steps", "memory_hidden", "meta_batch", "log_every"):
+                     "memory_steps", "lstm_steps", "memory_hidden", "meta_batch", "log_every",
+                     "online_batch", "online_factor", "meta_snapshots"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
         for name in ("hidden", "learner_steps"):
             value = getattr(self, name)
@@ -112,6 +130,9 @@ class LearningDynamicsConfig:
             value = getattr(self, name)
             require(value is None or value > 0, flag(name), "must be positive")
         require_cadence(self.log_every, self.checkpoint_every)
+        unknown = sorted(set(self.learners) - set(DYNAMICS_LEARNERS))
+        require(not unknown, "--learners",
+                f"unknown {unknown}; choose from {', '.join(DYNAMICS_LEARNERS)}")
 
     def resolved(self) -> LearningDynamicsConfig:
         """Variant defaults filled in; ``quick`` shrinks the budget."""
@@ -122,65 +143,59 @@ class LearningDynamicsConfig:
             return cfg
         return replace(cfg, meta_steps=min(cfg.meta_steps, 500),
                        memory_steps=min(cfg.memory_steps, 1000),
+                       lstm_steps=min(cfg.lstm_steps, 1000),
                        eval_tasks=min(cfg.eval_tasks, 100), checkpoint_every=500)
 
 
-
-def _train_meta(name: str, cfg: LearningDynamicsConfig, rundir: RunDir, key: jax.Array):
-    """Meta-train MAML or Meta-SGD (backprop through the inner loop) on the task family."""
-    learner = setup.meta_learner(name, cfg)
-    lr = cfg.metasgd_outer_lr if name == "metasgd" else cfg.outer_lr
-    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr))
-    k_init, k_run = jax.random.split(key)
-    step = make_meta_step(learner, ESTIMATORS["backprop"](), optimizer, setup.distribution(cfg),
-                          cfg.meta_batch, cfg.inner_steps, k_run)
-    state = train_stage(rundir, name, init_state(learner, optimizer, k_init), step,
-                        cfg.meta_steps, chunk=cfg.log_every,
-                        checkpoint_every=cfg.checkpoint_every)
-    return learner, state.meta
+def shifted_configs(cfg: LearningDynamicsConfig) -> dict[str, LearningDynamicsConfig]:
+    """Test families shifted from the meta-training one: a steeper spectrum (smallest
+    singular value / 3), a weaker one (all / 2) and 4x the noise (linear); amplitudes
+    decaying as k^-(decay + 1) and 4x the noise (Fourier)."""
+    noisy = replace(cfg, noise=4 * cfg.noise)
+    if cfg.variant == "linear":
+        return {"steep": replace(cfg, s_min=cfg.s_min / 3),
+                "weak": replace(cfg, s_max=cfg.s_max / 2, s_min=cfg.s_min / 2), "noisy": noisy}
+    return {"decaying": replace(cfg, decay=cfg.decay + 1.0), "noisy": noisy}
 
 
-def _train_memory(cfg: LearningDynamicsConfig, rundir: RunDir, key: jax.Array):
-    """Meta-train the LSTM reader to predict query targets after every support prefix."""
-    model, dist = setup.memory_model(cfg), setup.distribution(cfg)
-    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.memory_lr))
-    k_init, k_run = jax.random.split(key)
-    params = model.init(k_init)
-
-    def meta_step(state: TrainState):
-        tasks = dist.sample(jax.random.fold_in(k_run, state.step), cfg.meta_batch)
-        loss, grad = jax.value_and_grad(lambda p: setup.memory_loss(model, p, tasks))(state.meta)
-        updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
-        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grad)}
-        return TrainState(optax.apply_updates(state.meta, updates), opt_state,
-                          state.step + 1), metrics
-
-    init = TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
-    state = train_stage(rundir, "memory", init, meta_step, cfg.memory_steps,
-                        chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
-    return model, state.meta
-
-
-def trajectories(cfg: LearningDynamicsConfig, rundir: RunDir, ev: setup.EvalSet):
-    """(predictions [T, tasks, Q, m], times [T], time unit) of every learner."""
-    keys = jax.random.split(jax.random.PRNGKey(cfg.seed), 4)
+def plain_trajectories(cfg: LearningDynamicsConfig, ev: setup.EvalSet) -> dict:
+    """(predictions [T, tasks, Q, m], times [T], time unit) of the learners that are not
+    meta-trained: full-batch GD, online SGD, the one-layer reference and Bayes."""
+    key = jax.random.PRNGKey(cfg.seed)
     every = max(1, cfg.learner_steps // 300)
     plain = maml(setup.gd_model(cfg, meta_learned=False), cfg.learner_lr)
-    inits = jax.vmap(plain.init)(jax.random.split(keys[0], cfg.eval_tasks))
+    inits = jax.vmap(plain.init)(jax.random.split(key, cfg.eval_tasks))
     steps = cfg.learner_steps - cfg.learner_steps % every
-    out = {"learner": (*setup.gradient_preds(plain, inits, ev, steps, every, True), "GD steps")}
-    if cfg.variant == "linear":  # one-layer net from zero on whitened inputs: reference
+    out = {}
+    if "learner" in cfg.learners:
+        out["learner"] = (*setup.gradient_preds(plain, inits, ev, steps, every, True),
+                          "GD steps")
+    if "online" in cfg.learners:
+        out["online"] = (*setup.online_preds(plain, inits, ev, cfg.online_factor * steps,
+                                             cfg.online_factor * every, cfg.online_batch,
+                                             jax.random.fold_in(key, 1)), "samples seen")
+    if "learner" in cfg.learners and cfg.variant == "linear":  # one layer from zero
         ref = maml(deep_linear((cfg.d_in, cfg.d_out), 0.0), cfg.learner_lr)
-        out["reference"] = (*setup.gradient_preds(ref, ref.init(keys[0]), ev, steps, every,
+        out["reference"] = (*setup.gradient_preds(ref, ref.init(key), ev, steps, every,
                                                   False), "GD steps")
-    for i, name in enumerate(("maml", "metasgd")):
-        learner, meta = _train_meta(name, cfg, rundir, keys[1 + i])
-        out[name] = (*setup.gradient_preds(learner, meta, ev, cfg.eval_steps, 1, False),
-                     "inner steps")
-    model, params = _train_memory(cfg, rundir, keys[3])
-    out["memory"] = (*setup.memory_preds(model, params, ev), "samples seen")
     out["bayes"] = (*setup.bayes_preds(cfg, ev), "samples seen")
     return out
+
+
+def meta_trajectory(cfg: LearningDynamicsConfig, name: str, trained: Any, meta: Any,
+                    ev: setup.EvalSet) -> tuple[jax.Array, jax.Array, str]:
+    """Trajectory of one meta-learner (``trained`` learner or model, meta-parameters)."""
+    if name in ("maml", "metasgd"):
+        return (*setup.gradient_preds(trained, meta, ev, cfg.eval_steps, 1, False),
+                "inner steps")
+    return (*setup.memory_preds(trained, meta, ev), "samples seen")
+
+
+def meta_train_all(cfg: LearningDynamicsConfig, rundir: RunDir) -> dict[str, tuple]:
+    """Per configured meta-learner: (learner or model, snapshots along meta-training)."""
+    keys = jax.random.split(jax.random.PRNGKey(cfg.seed), 5)
+    return {name: train(name, cfg, rundir, keys[1 + i])
+            for i, name in enumerate(META_LEARNERS) if name in cfg.learners}
 
 
 def analyse(ev: setup.EvalSet, runs: dict) -> tuple[dict[str, float], dict[str, dict]]:
@@ -208,19 +223,57 @@ def _coefficients(ev: setup.EvalSet, preds: jax.Array) -> jax.Array:
     return jnp.concatenate(chunks)
 
 
+def trace_and_analyse(cfg: LearningDynamicsConfig, rundir: RunDir
+                      ) -> tuple[dict[str, float], dict[str, dict]]:
+    """Meta-train, trace every learner on held-out tasks (meta-learners at each snapshot and,
+    finally, on the shifted families), analyse; (summary, per-learner details)."""
+    seed_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6)
+    ev = setup.eval_set(cfg, seed_key)
+    trained = meta_train_all(cfg, rundir)
+    runs = plain_trajectories(cfg, ev)
+    for name, (model, snaps) in trained.items():
+        runs[name] = meta_trajectory(cfg, name, model, snaps[-1][1], ev)
+    summary, details = analyse(ev, {n: runs[n] for n in ORDER if n in runs})
+    for name, (model, snaps) in trained.items():
+        for step, meta in snaps:
+            part, _ = analyse(ev, {name: meta_trajectory(cfg, name, model, meta, ev),
+                                   "bayes": runs["bayes"]})
+            summary |= {f"{name}/meta_step_{step}/{k}": part[f"{name}/{k}"]
+                        for k in ("mode_time_ratio", "final_query_mse")}
+    if cfg.shifts:
+        summary |= shifted_summary(cfg, trained, seed_key)
+    return summary, details
+
+
+def shifted_summary(cfg: LearningDynamicsConfig, trained: dict, key: jax.Array
+                    ) -> dict[str, float]:
+    """``<learner>/shift_<name>/<metric>`` of every learner on each shifted test family
+    (meta-learners as meta-trained; Bayes with the shifted family's own prior)."""
+    out = {}
+    for label, shifted in shifted_configs(cfg).items():
+        ev = setup.eval_set(shifted, key)
+        runs = plain_trajectories(shifted, ev)
+        for name, (model, snaps) in trained.items():
+            runs[name] = meta_trajectory(shifted, name, model, snaps[-1][1], ev)
+        part, _ = analyse(ev, {n: runs[n] for n in ORDER if n in runs})
+        out |= {f"{k.split('/', 1)[0]}/shift_{label}/{k.split('/', 1)[1]}": v
+                for k, v in part.items()
+                if k.endswith(("/mode_time_ratio", "/final_query_mse", "/bayes_similarity"))}
+    return out
+
+
 def run(cfg: LearningDynamicsConfig, rundir: RunDir) -> dict[str, float]:
     """Train the meta-learners, trace every learner on held-out tasks, analyse, report."""
-    ev = setup.eval_set(cfg, jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6))
-    runs = trajectories(cfg, rundir, ev)
-    summary, details = analyse(ev, runs)
+    summary, details = trace_and_analyse(cfg, rundir)
     from metalab.experiments.dynamics import plots
 
     plots.mode_curves(rundir, cfg, details)
     plots.time_to_learn(rundir, cfg, details)
+    plots.along_meta_training(rundir, summary)
     training_curves(rundir, "query MSE (train batch)")
     rundir.write_summary("learning-dynamics", summary)
     rundir.write_report("Learning dynamics", plots.description(cfg), summary,
-                        [plots.times_table(cfg, details)])
+                        [plots.times_table(cfg, details), plots.shift_table(summary)])
     return summary
 
 

@@ -92,8 +92,58 @@ def description(cfg: Any) -> str:
         f"{cfg.meta_steps} meta-steps (Adam {cfg.outer_lr} / {cfg.metasgd_outer_lr}), "
         f"{cfg.inner_steps} inner steps at lr {cfg.inner_lr}, "
         f"traced for {cfg.eval_steps} steps. Memory: LSTM ({cfg.memory_hidden} units) reading "
-        f"(x, y) pairs, {cfg.memory_steps} meta-steps. Bayes: posterior mean of the "
+        f"(x, y) pairs with a multiplicative read-out, {cfg.memory_steps} meta-steps; lstm: "
+        f"plain LSTM (query through the cell, linear read-out), {cfg.lstm_steps} meta-steps. "
+        f"Online: the plain learner by SGD on {cfg.online_batch} fresh sample(s) per step "
+        f"(clock: samples seen). Bayes: posterior mean of the "
         f"family's Gaussian prior. `mode_time_ratio` = time to 50% of the last mode / of the "
         f"first; `bayes_similarity` = residual cosine to Bayes at equal overall progress "
         f"(25/50/75%). {cfg.eval_tasks} held-out tasks."
     )
+
+
+def along_meta_training(rundir: RunDir, summary: dict[str, float]) -> None:
+    """Mode-time ratio and query MSE of each meta-learner at its snapshots along
+    meta-training (keys ``<name>/meta_step_<n>/...``)."""
+    series: dict[str, dict[int, dict[str, float]]] = {}
+    for key, value in summary.items():
+        parts = key.split("/")
+        if len(parts) == 3 and parts[1].startswith("meta_step_"):
+            step = int(parts[1].removeprefix("meta_step_"))
+            series.setdefault(parts[0], {}).setdefault(step, {})[parts[2]] = value
+    if not series:
+        return
+    fig, axes = subplots(1, 2, figsize=(9, 3.4))
+    for name, points in series.items():
+        steps = sorted(points)
+        for ax, metric in zip(axes, ("mode_time_ratio", "final_query_mse"), strict=True):
+            ax.plot(steps, [points[s][metric] for s in steps], marker="o", label=name)
+    axes[0].axhline(1.0, color="grey", lw=0.5, ls=":")
+    axes[0].set(xlabel="meta-step", ylabel="time to 50%: last mode / first",
+                title="learning dynamics along meta-training")
+    axes[1].set(xlabel="meta-step", ylabel="query MSE after K samples / steps", yscale="log",
+                title="accuracy along meta-training")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    rundir.save_figure(fig, "along_meta_training")
+
+
+def shift_table(summary: dict[str, float]) -> str:
+    """Markdown table of mode-time ratio and query MSE per learner on each shifted family."""
+    rows: dict[str, dict[str, str]] = {}
+    shifts: list[str] = []
+    for key, value in summary.items():
+        name, part, *rest = key.split("/") + [""]
+        if part.startswith("shift_") and rest[0] == "mode_time_ratio":
+            label = part.removeprefix("shift_")
+            shifts += [label] if label not in shifts else []
+            mse = summary[f"{name}/{part}/final_query_mse"]
+            rows.setdefault(name, {})[label] = f"{value:.3g} / {mse:.3g}"
+    if not rows:
+        return ""
+    head = "| learner | " + " | ".join(shifts) + " |"
+    rule = "| --- |" + " --- |" * len(shifts)
+    body = [f"| {n} | " + " | ".join(r.get(s, "") for s in shifts) + " |"
+            for n, r in rows.items()]
+    return ("## Shifted test families: mode_time_ratio / final query MSE\n\n"
+            + "\n".join([head, rule, *body]))

@@ -22,7 +22,8 @@ from metalab.analysis import (
     mode_coefficients,
 )
 from metalab.learners import Learner, maml, metasgd
-from metalab.models import Model, deep_linear, lstm_reader, mlp
+from metalab.learners.inner import inner_start, inner_step
+from metalab.models import Model, deep_linear, lstm_plain, lstm_reader, mlp
 from metalab.tasks import FourierSeries, LinearRegression, Task
 
 
@@ -35,6 +36,8 @@ class EvalSet(NamedTuple):
     target: jax.Array  # [n, Q, m]
     true_coef: jax.Array  # [n, modes, *comps]
     coefficients: Callable[[jax.Array], jax.Array]  # preds [T, n, Q, m] -> [T, n, modes, ...]
+    draw: Callable[[jax.Array, int], tuple[jax.Array, jax.Array]]  # key, b -> fresh noisy
+    # samples x [n, b, d], y [n, b, m] of every task (the stream an online learner sees)
 
 
 def distribution(cfg: Any) -> LinearRegression | FourierSeries:
@@ -63,17 +66,30 @@ def eval_set(cfg: Any, key: jax.Array) -> EvalSet:
             maps = linear_map_from_predictions(preds, x[None, :, k:])
             return mode_coefficients(maps, u, v)
 
+        def draw(key: jax.Array, b: int) -> tuple[jax.Array, jax.Array]:
+            kx, ke = jax.random.split(key)
+            fresh = jax.random.normal(kx, (n, b, cfg.d_in))
+            y = jnp.einsum("nmd,nkd->nkm", w, fresh)
+            return fresh, y + dist.noise * jax.random.normal(ke, y.shape)
+
         noisy = clean[:, :k] + dist.noise * jax.random.normal(ke, clean[:, :k].shape)
-        return EvalSet(x[:, :k], noisy, x[:, k:], clean[:, k:], truth.coef, coefficients)
+        return EvalSet(x[:, :k], noisy, x[:, k:], clean[:, k:], truth.coef, coefficients, draw)
     coef = dist.sample_truth(k_truth, n)
     sx = jax.random.uniform(kx, (n, cfg.k_support, 1), minval=-1.0, maxval=1.0)
     grid = frequency_grid(8 * cfg.n_freq)
     sy = jax.vmap(dist.function)(coef, sx)
     sy = sy + dist.noise * jax.random.normal(ke, sy.shape)
     target = jax.vmap(dist.function, in_axes=(0, None))(coef, grid)
+
+    def draw_fourier(key: jax.Array, b: int) -> tuple[jax.Array, jax.Array]:
+        kx, ke = jax.random.split(key)
+        fresh = jax.random.uniform(kx, (n, b, 1), minval=-1.0, maxval=1.0)
+        y = jax.vmap(dist.function)(coef, fresh)
+        return fresh, y + dist.noise * jax.random.normal(ke, y.shape)
+
     return EvalSet(
         sx, sy, jnp.broadcast_to(grid, (n, *grid.shape)), target, coef,
-        lambda preds: fourier_coefficients(preds[..., 0], grid, cfg.n_freq),
+        lambda preds: fourier_coefficients(preds[..., 0], grid, cfg.n_freq), draw_fourier,
     )
 
 
@@ -104,10 +120,10 @@ def meta_learner(name: str, cfg: Any) -> Learner:
     return {"maml": maml, "metasgd": metasgd}[name](gd_model(cfg, True), cfg.inner_lr)
 
 
-def memory_model(cfg: Any) -> Model:
-    """The LSTM reader for the variant's input and output sizes."""
+def memory_model(cfg: Any, plain: bool = False) -> Model:
+    """The LSTM reader (multiplicative read-out) or the plain LSTM, for the variant's sizes."""
     d, m = (cfg.d_in, cfg.d_out) if cfg.variant == "linear" else (1, 1)
-    return lstm_reader(d, m, cfg.memory_hidden)
+    return (lstm_plain if plain else lstm_reader)(d, m, cfg.memory_hidden)
 
 
 def _time_major(preds: jax.Array) -> jax.Array:
@@ -123,6 +139,30 @@ def gradient_preds(learner: Learner, metas: Any, ev: EvalSet, steps: int, every:
     )
     preds = jax.jit(run)(metas, ev.support_x, ev.support_y, ev.query_x)
     return _time_major(preds), jnp.arange(0, steps + 1, every, dtype=jnp.float32)
+
+
+def online_preds(learner: Learner, metas: Any, ev: EvalSet, steps: int, every: int,
+                 batch: int, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Trajectories of online SGD (one meta per task): each step is one inner update on a
+    fresh batch of ``batch`` samples of the task, never reused; clock = samples seen."""
+    start = jax.vmap(lambda m: inner_start(learner, m))(metas)
+    update = jax.vmap(lambda m, s, x, y: inner_step(learner, m, s, x, y))
+    predict = jax.vmap(lambda m, s, qx: learner.predict(m, s.phi, qx))
+
+    def tick(state: Any, t: jax.Array) -> tuple[Any, None]:
+        x, y = ev.draw(jax.random.fold_in(key, t), batch)
+        return update(metas, state, x, y), None
+
+    def record(state: Any, i: jax.Array) -> tuple[Any, jax.Array]:
+        state = jax.lax.scan(tick, state, i * every + jnp.arange(every))[0]
+        return state, predict(metas, state, ev.query_x)
+
+    @jax.jit
+    def run() -> jax.Array:
+        seen = jax.lax.scan(record, start, jnp.arange(steps // every))[1]
+        return jnp.concatenate([predict(metas, start, ev.query_x)[None], seen])
+
+    return run(), batch * jnp.arange(0, steps + 1, every, dtype=jnp.float32)
 
 
 def memory_preds(model: Model, params: Any, ev: EvalSet) -> tuple[jax.Array, jax.Array]:

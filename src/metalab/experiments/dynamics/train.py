@@ -1,0 +1,80 @@
+"""Meta-training of the learning-dynamics meta-learners, with snapshots along the way.
+
+MAML and Meta-SGD are meta-trained by backprop through the inner loop; the LSTMs (the reader
+with a multiplicative read-out and the plain LSTM) by Adam on the query error after every
+prefix of the support sequence. Each keeps its parameters at several meta-steps, so the
+analysis can follow how the learned learning dynamics change along meta-training.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from metalab.estimators import ESTIMATORS
+from metalab.experiments.dynamics import setup
+from metalab.runs.rundir import RunDir
+from metalab.runs.stage import train_stage
+from metalab.training import TrainState, init_state, make_meta_step
+
+Snapshots = list[tuple[int, Any]]  # (meta-step, meta-parameters), in order
+
+
+def snapshot_steps(total: int, count: int, unit: int) -> list[int]:
+    """``count`` meta-steps spread evenly up to ``total`` (multiples of ``unit``, then
+    ``total`` itself), where the meta-learner is kept for analysis."""
+    points = {max(unit, round(total * (i + 1) / count / unit) * unit) for i in range(count - 1)}
+    return sorted(p for p in points if p < total) + [total]
+
+
+def train(name: str, cfg: Any, rundir: RunDir, key: jax.Array) -> tuple[Any, Snapshots]:
+    """Meta-train ``name`` (maml, metasgd, memory, lstm); (learner or model, snapshots)."""
+    k_init, k_run = jax.random.split(key)
+    if name in ("maml", "metasgd"):
+        learner = setup.meta_learner(name, cfg)
+        lr = cfg.metasgd_outer_lr if name == "metasgd" else cfg.outer_lr
+        optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr))
+        step = make_meta_step(learner, ESTIMATORS["backprop"](), optimizer,
+                              setup.distribution(cfg), cfg.meta_batch, cfg.inner_steps, k_run)
+        init, total = init_state(learner, optimizer, k_init), cfg.meta_steps
+        return learner, _with_snapshots(rundir, name, init, step, total, cfg)
+    model = setup.memory_model(cfg, plain=name == "lstm")
+    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.memory_lr))
+    params = model.init(k_init)
+    init = TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    step = _memory_step(model, optimizer, cfg, k_run)
+    total = cfg.lstm_steps if name == "lstm" else cfg.memory_steps
+    return model, _with_snapshots(rundir, name, init, step, total, cfg)
+
+
+def _memory_step(model, optimizer, cfg: Any, key: jax.Array):
+    """One Adam step of an LSTM on a fresh batch of tasks (query MSE after every prefix)."""
+    dist = setup.distribution(cfg)
+
+    def meta_step(state: TrainState):
+        tasks = dist.sample(jax.random.fold_in(key, state.step), cfg.meta_batch)
+        loss, grad = jax.value_and_grad(lambda p: setup.memory_loss(model, p, tasks))(state.meta)
+        updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grad)}
+        return TrainState(optax.apply_updates(state.meta, updates), opt_state,
+                          state.step + 1), metrics
+
+    return meta_step
+
+
+def _with_snapshots(rundir: RunDir, name: str, init: TrainState, step, total: int,
+                    cfg: Any) -> Snapshots:
+    """Train stage ``name`` to each snapshot step in turn, keeping the meta-parameters there
+    in their own checkpoint (so a resumed run analyses the same snapshots)."""
+    out = []
+    for n in snapshot_steps(total, cfg.meta_snapshots, cfg.log_every):
+        keep = rundir.checkpointer(f"{name}-at-{n}")
+        if keep.info() is None:
+            state = train_stage(rundir, name, init, step, n, chunk=cfg.log_every,
+                                checkpoint_every=cfg.checkpoint_every)
+            keep.save(state.meta, n)
+        out.append((n, keep.restore(init.meta)))
+    return out
