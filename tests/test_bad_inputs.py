@@ -83,10 +83,10 @@ def placeholder(name: str, tmp: Path, held: list) -> Path:
                          else raw.replace(b'"format": 2', b'"format": 7'))
     elif name == "BADZIP":
         path.mkdir()
-        (path / "images_background.zip").write_bytes(b"PK this is no zip")
+        (path / "images_background_small1.zip").write_bytes(b"PK this is no zip")
     elif name == "EMPTYZIP":
         path.mkdir()
-        with zipfile.ZipFile(path / "images_background.zip", "w") as z:
+        with zipfile.ZipFile(path / "images_background_small1.zip", "w") as z:
             z.writestr("readme.txt", "no images")
     elif name == "NOTRUNS":
         path.mkdir()
@@ -97,6 +97,15 @@ def placeholder(name: str, tmp: Path, held: list) -> Path:
                 learner="maml", n_way=20)
         if name != "NOCKPTRUN":
             _checkpoint(path, "maml")
+    elif name == "BADYAML":
+        path = tmp / "bad.yaml"
+        path.write_text("steps: [1\n")
+    elif name == "UNKNOWNYAML":
+        path = tmp / "unknown.yaml"
+        path.write_text("steps: 20\nwarp_drive: true\n")
+    elif name == "OTHERCONFIG":
+        _config(path, "omniglot")
+        path = path / "config.json"
     elif name == "NOXY":
         import numpy as np
 

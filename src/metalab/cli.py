@@ -1,4 +1,4 @@
-"""The ``metalab`` command line: list, run, demo, bench.
+"""The ``metalab`` command line: list, run, demo, bench, data, compare.
 
 Exit codes: 0 success, 2 bad input (unknown experiment or option, invalid value, unreadable
 data; nothing is computed), 1 any other failure (including divergence).
@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from rich.console import Console
 from rich.markup import escape
@@ -46,8 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     p_data.add_argument("--files", nargs="+", default=None,
                         help="release files (default: every pinned file)")
     p_data.add_argument("--base-url", default=None, help="mirror of the release")
+    p_compare = sub.add_parser("compare", help="overlay the curves and summaries of runs")
+    p_compare.add_argument("runs", nargs="+", type=Path, metavar="RUN",
+                           help="run folders, or folders holding runs (e.g. a sweep)")
+    p_compare.add_argument("--out", type=Path, default=None,
+                           help="output folder (default: runs/compare-TIME)")
     args, rest = parser.parse_known_args(argv)
-    if args.command in ("list", "data") and rest:
+    if args.command in ("list", "data", "compare") and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         if args.command == "list":
@@ -58,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             return _bench(args.bench, rest)
         if args.command == "data":
             return _data(args)
+        if args.command == "compare":
+            return _compare(args.runs, args.out)
         return _run(args.experiment, rest)
     except BadInput as e:
         console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)  # paths unbroken
@@ -120,44 +127,86 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
-RUN_OPTIONS = (
-    "Run folder: --out DIR (a new or empty folder; default runs/NAME-TIME), --resume DIR "
-    "(continue an unfinished run with its saved settings, no other options), --max-loss X "
-    "(stop as diverged when the training loss exceeds X)."
-)
+def _compare(runs: list[Path], out: Path | None) -> int:
+    """``metalab compare``: write ``compare.md``, ``summary.csv`` and curve PNGs to ``out``."""
+    from metalab.runs.compare import compare
+
+    out = out or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    if out.exists() and any(out.iterdir()) and not (out / "compare.md").exists():
+        raise BadInput("--out", f"{out} holds other files; give a new or empty folder")
+    compared = compare(runs, out)
+    print(f"compared {len(compared)} runs: {(out / 'compare.md').resolve()}")
+    return 0
 
 
-def _parse_config(cls: type, args: list[str], prog: str, description: str | None = None) -> Any:
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """Options of every `metalab run NAME` besides the experiment's own fields."""
+
+    out: Path | None = None
+    """Run folder: a new or empty folder (default: runs/NAME-TIME)."""
+    resume: Path | None = None
+    """Continue the unfinished run in this folder with its saved settings (no other options)."""
+    config: Path | None = None
+    """JSON or YAML file of the experiment's fields, or a run's config.json; options override."""
+    max_loss: float | None = None
+    """Stop as diverged when the training loss exceeds this."""
+    log: tuple[Literal["tensorboard", "wandb", "mlflow"], ...] = ()
+    """Extra metric sinks fed from metrics.jsonl (optional extras, e.g. metalab[tensorboard])."""
+
+
+def _parse_config(cls: type, args: list[str], prog: str, description: str | None = None,
+                  default: Any = None) -> Any:
     """Build ``cls`` from command-line options with tyro (exit 2 on an unknown option)."""
     import tyro
 
-    return tyro.cli(cls, args=args, prog=prog, description=description)
+    if default is None:
+        return tyro.cli(cls, args=args, prog=prog, description=description)
+    return tyro.cli(cls, args=args, prog=prog, description=description, default=default)
+
+
+def _run_help(experiment: Any) -> None:
+    """Print every option of ``metalab run NAME`` (run options and the experiment's fields)
+    and exit 0, as tyro does for ``--help``."""
+    import tyro
+
+    fields = [(name, Annotated[cls, tyro.conf.OmitArgPrefixes],
+               dataclasses.field(default_factory=cls))
+              for name, cls in (("run", RunOptions), ("experiment", experiment.config))]
+    combined = dataclasses.make_dataclass(f"{experiment.name}-options", fields, frozen=True)
+    tyro.cli(combined, args=["--help"], prog=f"metalab run {experiment.name}",
+             description=experiment.description)
 
 
 def _run(name: str, argv: list[str]) -> int:
+    import tyro
+
     from metalab.experiments import EXPERIMENTS, load_plugins
+    from metalab.runs import sinks
     from metalab.runs.claim import open_run
 
     load_plugins()
     experiment = EXPERIMENTS[name]
-    front = argparse.ArgumentParser(prog=f"metalab run {name}", add_help=False)
-    front.add_argument("--out", type=Path, default=None)
-    front.add_argument("--resume", type=Path, default=None)
-    front.add_argument("--max-loss", type=float, default=None)
-    opts, rest = front.parse_known_args(argv)
+    if "-h" in argv or "--help" in argv:
+        _run_help(experiment)
+    opts, rest = tyro.cli(RunOptions, args=argv, prog=f"metalab run {name}",
+                          return_unknown_args=True)
     if opts.resume is not None:
-        config, out, max_loss = _resumed_config(experiment, opts, rest)
+        config, out, max_loss, log = _resumed_config(experiment, opts, rest)
     else:
+        base = _config_file(experiment, opts.config) if opts.config is not None else None
         config = _parse_config(experiment.config, rest, f"metalab run {name}",
-                               f"{experiment.description}. {RUN_OPTIONS}").resolved()
+                               experiment.description, default=base).resolved()
         out = opts.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        max_loss = opts.max_loss
+        max_loss, log = opts.max_loss, opts.log
     if max_loss is not None and not max_loss > 0:
         raise BadInput("--max-loss", "must be a positive number (the largest loss accepted "
                        "before the run is stopped as diverged)")
+    sinks.require(log)
     if experiment.check is not None:
         experiment.check(config)
-    with open_run(out, resume=opts.resume is not None, max_loss=max_loss) as rundir:
+    with open_run(out, resume=opts.resume is not None, max_loss=max_loss,
+                  experiment=name, log=log) as rundir:
         rundir.write_config(name, config)
         console.print(f"[bold]{name}[/bold] -> {out}")
         start = time.perf_counter()
@@ -166,15 +215,57 @@ def _run(name: str, argv: list[str]) -> int:
     return 0
 
 
-def _resumed_config(experiment, opts: argparse.Namespace,
-                    rest: list[str]) -> tuple[Any, Path, float | None]:
-    """The configuration and loss bound saved in the run folder being resumed; its
+def _config_file(experiment: Any, path: Path) -> Any:
+    """The experiment's configuration from a JSON or YAML file of its fields, or from a run's
+    ``config.json`` (or its folder; the fields sit under ``config``); ``BadInput`` naming
+    ``--config``."""
+    from metalab.runs.experiment import config_from_json
+
+    if path.is_dir() and (path / "config.json").is_file():
+        path = path / "config.json"
+    if not path.is_file():
+        raise BadInput("--config", f"{path} not found; give a JSON or YAML file of "
+                       f"{experiment.name}'s fields (or a run's config.json)")
+    values = _read_mapping(path)
+    if isinstance(values, dict) and isinstance(values.get("config"), dict) \
+            and "experiment" in values:
+        if values["experiment"] != experiment.name:
+            raise BadInput("--config", f"{path} is the config of a {values['experiment']!r} "
+                           f"run, not {experiment.name!r}; give it to metalab run "
+                           f"{values['experiment']}")
+        values = values["config"]
+    return config_from_json(experiment.config, values, "--config", str(path))
+
+
+def _read_mapping(path: Path) -> Any:
+    """The parsed content of a JSON file, or of a YAML one (``.yaml``/``.yml``)."""
+    text = path.read_text()
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise BadInput("--config", f"{path} is not valid JSON ({e}); fix the file") from e
+    try:
+        import yaml
+    except ImportError as e:
+        raise BadInput("--config", f"reading YAML needs PyYAML ({e}); pip install pyyaml, "
+                       "or give the file as JSON") from e
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise BadInput("--config", f"{path} is not valid YAML ({e}); fix the file") from e
+
+
+def _resumed_config(experiment: Any, opts: RunOptions,
+                    rest: list[str]) -> tuple[Any, Path, float | None, tuple[str, ...]]:
+    """The configuration, loss bound and sinks saved in the run folder being resumed; its
     checkpoints are checked readable before anything is written."""
     from metalab.runs.experiment import config_from_json
     from metalab.training.checkpoint import Checkpointer
 
     folder: Path = opts.resume
-    if rest or opts.max_loss is not None or (opts.out is not None and opts.out != folder):
+    if rest or opts.max_loss is not None or opts.config is not None or opts.log \
+            or (opts.out is not None and opts.out != folder):
         raise BadInput("--resume", "takes the configuration from the run folder; pass no "
                        "other options")
     path = folder / "config.json"
@@ -196,7 +287,7 @@ def _resumed_config(experiment, opts: argparse.Namespace,
                       f"using its default {getattr(config, name)!r}", soft_wrap=True)
     for stage in sorted((folder / "checkpoints").glob("*/")):
         Checkpointer(stage).info()
-    return config, folder, payload.get("max_loss")
+    return config, folder, payload.get("max_loss"), tuple(payload.get("log", ()))
 
 
 def _print_summary(name: str, summary: dict[str, float], seconds: float, out: Path) -> None:

@@ -12,27 +12,29 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from metalab.atomic import atomic_write
 from metalab.errors import BadInput
 from metalab.runs.rundir import RunDir
+from metalab.runs.sinks import open_sinks
 
 MARKER = "INCOMPLETE"
 LOCK = ".lock"
 
 
 @contextmanager
-def open_run(path: Path | str, *, resume: bool,
-             max_loss: float | None = None) -> Iterator[RunDir]:
+def open_run(path: Path | str, *, resume: bool, max_loss: float | None = None,
+             experiment: str = "", log: Sequence[str] = ()) -> Iterator[RunDir]:
     """Claim ``path`` for this process and mark it ``INCOMPLETE`` until the block completes.
 
     ``BadInput`` (nothing written) if another process holds the folder or, for a new run, if
     it holds a run or other files. If the block raises ``BadInput`` in a folder this call
     created before any checkpoint was written, the folder is removed: refused input leaves
-    nothing behind.
+    nothing behind. ``log`` names extra metric sinks (``runs.sinks``), opened once the folder
+    is claimed and closed when the block ends.
     """
     path = Path(path)
     option = "--resume" if resume else "--out"
@@ -48,9 +50,14 @@ def open_run(path: Path | str, *, resume: bool,
             stale.unlink()
         atomic_write(path / MARKER, "This run has not finished (it was stopped or is still "
                      f"running); continue it with --resume {path}\n")
-        rundir = RunDir(path, resume, max_loss=max_loss)
-        yield rundir
-        rundir.settle()
+        sinks = open_sinks(log, path, experiment)
+        try:
+            rundir = RunDir(path, resume, max_loss=max_loss, sinks=sinks)
+            yield rundir
+            rundir.settle()
+        finally:
+            for sink in sinks:
+                sink.close()
         (path / MARKER).unlink()
     except BadInput:
         if created and not (path / "checkpoints").exists():  # never delete trained state

@@ -1,6 +1,6 @@
 """The run folder every experiment writes: config, metrics, summary, report, figures, checkpoints.
 
-    config.json     the fully resolved configuration
+    config.json     the fully resolved configuration and the environment that ran it
     metrics.jsonl   one JSON object per logged step
     summary.json    {"experiment": name, "metrics": {name: number}}
     report.md       what ran, the key numbers as a table, the figures
@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from metalab.atomic import atomic_write
+from metalab.runs.environment import describe
+from metalab.runs.sinks import Sink
 from metalab.training.checkpoint import Checkpointer
 
 
@@ -32,8 +34,9 @@ class RunDir:
     """Writes one run's files; ``resume=True`` reopens an existing folder to continue it."""
 
     def __init__(self, path: Path | str, resume: bool = False, *,
-                 max_loss: float | None = None):
+                 max_loss: float | None = None, sinks: Iterable[Sink] = ()):
         self.path = Path(path)
+        self.sinks = list(sinks)  # extra metric destinations; metrics.jsonl stays the truth
         self.path.mkdir(parents=True, exist_ok=True)
         self.metrics_path = self.path / "metrics.jsonl"
         self.resume = resume
@@ -47,10 +50,14 @@ class RunDir:
             self.metrics_path.unlink()
 
     def write_config(self, experiment: str, config: Any) -> None:
-        """Write ``config.json`` with the experiment name and every resolved field."""
+        """Write ``config.json``: the experiment name, every resolved field and what ran it
+        (``runs.environment``)."""
         payload = {"experiment": experiment, "config": dataclasses.asdict(config)}
         if self.max_loss is not None:
             payload["max_loss"] = self.max_loss
+        if self.sinks:
+            payload["log"] = [sink.name for sink in self.sinks]
+        payload["environment"] = describe()
         atomic_write(self.path / "config.json", json.dumps(payload, indent=2))
 
     def checkpointer(self, stage: str) -> Checkpointer:
@@ -67,6 +74,8 @@ class RunDir:
             self.settle()
         with open(self.metrics_path, "a") as f:
             f.write(line + "\n")
+        for sink in self.sinks:
+            sink.write(record)
 
     def logger(self, stage: str) -> Callable[[int, dict[str, float]], None]:
         """A ``log(step, metrics)`` callback tagging each line with ``stage``."""
@@ -118,12 +127,13 @@ class RunDir:
             self.figures.append(file)
         return file
 
-    def write_summary(self, experiment: str, metrics: dict[str, float]) -> None:
-        """Write ``summary.json``; non-finite values become null."""
+    def write_summary(self, experiment: str, metrics: dict[str, float], **labels: str) -> None:
+        """Write ``summary.json``; non-finite values become null; ``labels`` (e.g. the data
+        split) are written beside the metrics."""
         clean = {k: (float(v) if math.isfinite(float(v)) else None) for k, v in metrics.items()}
         atomic_write(
             self.path / "summary.json",
-            json.dumps({"experiment": experiment, "metrics": clean}, indent=2),
+            json.dumps({"experiment": experiment, **labels, "metrics": clean}, indent=2),
         )
 
     def write_report(
