@@ -64,23 +64,19 @@ def test_configs_are_valid_by_default():
     assert OneShotRunsConfig(checkpoint="x").resolved().checkpoint == "x"
 
 
-def test_digits_protonet_tiny_run(tmp_path):
-    """A tiny digits run writes accuracy, CI and both figures."""
-    out = tmp_path / "run"
-    assert main(["run", "omniglot", "--dataset", "digits", "--learner", "protonet",
-                 "--out", str(out), *TINY]) == 0
-    metrics = json.loads((out / "summary.json").read_text())["metrics"]
-    assert 0.2 <= metrics["test/accuracy"] <= 1.0 and metrics["test/ci95"] > 0
-    assert (out / "sample_episodes.png").exists() and (out / "training_curves.png").exists()
-
-
 def test_digits_maml_reports_trained_and_test_step_counts(tmp_path):
-    """MAML trained with 1 inner step, tested with 2: both counts are evaluated on the same
-    episodes, the headline is the --eval-inner-steps one, and they differ (adaptation runs)."""
+    """A tiny digits run writes accuracy, CI, both figures and the split. MAML trained with 1
+    inner step, tested with 2: both counts are evaluated on the same episodes, the headline is
+    the --eval-inner-steps one, and they differ (adaptation runs). (ProtoNet's tiny run is in
+    test_fewshot_splits.py, on the Vinyals split.)"""
     out = tmp_path / "run"
     assert main(["run", "omniglot", "--dataset", "digits", "--learner", "maml",
                  "--eval-inner-steps", "2", "--out", str(out), *TINY]) == 0
-    metrics = json.loads((out / "summary.json").read_text())["metrics"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["split"] == "digits" and "val/accuracy" not in summary["metrics"]
+    metrics = summary["metrics"]
+    assert 0.2 <= metrics["test/accuracy"] <= 1.0 and metrics["test/ci95"] > 0
+    assert (out / "sample_episodes.png").exists() and (out / "training_curves.png").exists()
     assert metrics["test/accuracy"] == metrics["test/accuracy_2_steps"]
     assert metrics["test/ci95"] == metrics["test/ci95_2_steps"]
     assert metrics["test/accuracy_1_steps"] != metrics["test/accuracy_2_steps"]

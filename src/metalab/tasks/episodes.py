@@ -8,6 +8,7 @@ uniform noise over the whole batch at once, with no Python loop per episode.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -55,6 +56,31 @@ def subset(classes: ImageClasses, keep: np.ndarray) -> ImageClasses:
     """The classes where the boolean mask ``keep`` is true."""
     names = tuple(n for n, k in zip(classes.names, keep, strict=True) if k)
     return ImageClasses(classes.images[keep], classes.group[keep], names)
+
+
+def split_by_class(
+    classes: ImageClasses, sizes: Sequence[int], seed: int
+) -> tuple[ImageClasses, ...]:
+    """Consecutive blocks of ``sizes`` classes of a permutation drawn with ``seed``, then the
+    remaining classes: ``len(sizes) + 1`` disjoint parts, each in the original class order
+    (the character-level split of Vinyals et al. 2016; apply before ``with_rotations`` so
+    that the rotations of a character stay on its side)."""
+    n = len(classes.names)
+    if sum(sizes) > n:
+        raise ValueError(f"cannot take {sum(sizes)} of {n} classes")
+    order = np.random.default_rng(seed).permutation(n)
+    blocks = np.split(order, np.cumsum(sizes))
+    return tuple(subset(classes, np.isin(np.arange(n), block)) for block in blocks)
+
+
+def concat(parts: Sequence[ImageClasses]) -> ImageClasses:
+    """The classes of all ``parts`` in order, groups renumbered so that parts share none."""
+    offsets = np.cumsum([0] + [int(p.group.max()) + 1 for p in parts[:-1]])
+    return ImageClasses(
+        np.concatenate([p.images for p in parts]),
+        np.concatenate([p.group + o for p, o in zip(parts, offsets, strict=True)]),
+        tuple(n for p in parts for n in p.names),
+    )
 
 
 @dataclass(frozen=True, eq=False)

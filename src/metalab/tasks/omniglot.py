@@ -122,7 +122,12 @@ def fingerprint(files: list[Path]) -> str:
 
 def load_omniglot(data: Path | str | None, cache_dir: Path | str | None = None) -> ImageClasses:
     """All characters of the Omniglot zips in ``data`` (cached under ``cache_dir``)."""
-    zips = find_zips(data)
+    return load_zips(find_zips(data), cache_dir)
+
+
+def load_zips(zips: list[Path], cache_dir: Path | str | None = None) -> ImageClasses:
+    """The characters of exactly ``zips`` (see ``decode_all``), decoded once and cached
+    under ``cache_dir`` by the zips' fingerprint."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     file = cache / f"omniglot-{fingerprint(zips)[:20]}.npz"
     if file.exists():

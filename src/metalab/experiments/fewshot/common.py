@@ -25,7 +25,8 @@ from metalab.runs.progress import progress_bar
 from metalab.tasks.base import Task
 from metalab.tasks.digits import load_digits
 from metalab.tasks.episodes import ImageClasses, split_by_group, with_rotations
-from metalab.tasks.omniglot import load_omniglot
+from metalab.tasks.omniglot_splits import Split
+from metalab.tasks.omniglot_splits import load_split as load_omniglot_split
 
 DEFAULT_DATA = ""
 """empty: ``$METALAB_DATA/omniglot``, else ``~/.cache/metalab/data/omniglot`` (never relative
@@ -58,18 +59,32 @@ def conv_learner(name: str, n_way: int, image_shape: tuple[int, int, int], width
     return LEARNERS[name](model, inner_lr, "cross_entropy")
 
 
-def load_classes(dataset: str, data: str, cache_dir: str, test_groups: int,
-                 split_seed: int) -> tuple[ImageClasses, ImageClasses]:
-    """(train, test) classes with rotations, split by alphabet (digits: by digit)."""
-    if dataset == "digits":
-        base = load_digits()
-    else:
-        base = load_omniglot(data, Path(cache_dir) if cache_dir else None)
+def load_split(dataset: str, split: str, data: str, cache_dir: str, test_groups: int,
+               split_seed: int) -> Split:
+    """The classes of Omniglot ``split`` (``tasks/omniglot_splits.py``), rotations included;
+    digits: ``test_groups`` digits held out (``split`` must be ``small``)."""
+    if dataset != "digits":
+        return load_omniglot_split(split, data, Path(cache_dir) if cache_dir else None,
+                                   test_groups, split_seed)
+    if split != "small":
+        raise BadInput("--split", f"digits have no {split} split (it is an Omniglot "
+                       "protocol); use --split small, which holds out --test-alphabets digits")
+    base = load_digits()
     n_groups = len(np.unique(base.group))
     if not 0 < test_groups < n_groups:
         raise BadInput("--test-alphabets", f"must be between 1 and {n_groups - 1} "
-                       f"({dataset} has {n_groups} alphabets)")
-    return split_by_group(with_rotations(base), test_groups, split_seed)
+                       f"(digits has {n_groups} alphabets)")
+    train, test = split_by_group(with_rotations(base), test_groups, split_seed)
+    return Split("digits", train, None, test,
+                 f"scikit-learn digits, {test_groups} digits held out for testing (split seed "
+                 f"{split_seed}), rotations as new classes (x4); no validation split")
+
+
+def load_classes(dataset: str, data: str, cache_dir: str, test_groups: int,
+                 split_seed: int, split: str = "small") -> tuple[ImageClasses, ImageClasses]:
+    """(train, test) classes of ``load_split`` (rotations included; validation dropped)."""
+    parts = load_split(dataset, split, data, cache_dir, test_groups, split_seed)
+    return parts.train, parts.test
 
 
 def check_classes(classes: ImageClasses, which: str, n_way: int, per_class: int) -> None:

@@ -1,8 +1,11 @@
 """N-way K-shot image classification (Omniglot or scikit-learn digits) with any learner.
 
-Meta-trains one learner on episodes from the training alphabets, then reports the mean query
-accuracy and its 95% confidence interval over ``eval_episodes`` episodes from held-out
-alphabets (Finn et al. 2017; Snell et al. 2017), with training curves and sample episodes.
+Meta-trains one learner on episodes from the training characters of ``--split`` (the small
+background sets, the standard background/evaluation split or the Vinyals split; see
+``tasks/omniglot_splits.py``), then reports the mean query accuracy and its 95% confidence
+interval over ``eval_episodes`` episodes from the test characters, and from the validation
+characters where the split has them (Finn et al. 2017; Snell et al. 2017), with training
+curves and sample episodes. Every report and summary names the split.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
-from metalab.tasks.episodes import Episodes
+from metalab.tasks.episodes import Episodes, ImageClasses
+from metalab.tasks.omniglot_splits import Split
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
 
@@ -36,6 +40,12 @@ class OmniglotConfig:
     data: str = fewshot.DEFAULT_DATA
     """folder holding the Omniglot zips (images_background*.zip, images_evaluation*.zip);
     default $METALAB_DATA/omniglot, else ~/.cache/metalab/data/omniglot"""
+    split: Literal["small", "standard", "vinyals"] = "small"
+    """small: the small background sets, --test-alphabets held out (offline default);
+    standard: background alphabets train, evaluation alphabets test (Lake et al. 2015);
+    vinyals: 1100 train / 100 validation / 423 test characters, permuted with --split-seed
+    (Vinyals et al. 2016). standard and vinyals need images_background.zip and
+    images_evaluation.zip (`metalab data fetch omniglot`)"""
     cache_dir: str = ""
     """where decoded images are cached (default $METALAB_CACHE or ~/.cache/metalab)"""
     learner: str = "maml"
@@ -64,8 +74,9 @@ class OmniglotConfig:
     task_map: str = "auto"
     """how tasks of a batch are mapped: auto, vmap, map or unroll (estimators/task_map.py)"""
     test_alphabets: int = 3
-    """alphabets held out for testing (digits: digits held out)"""
+    """alphabets held out for testing with --split small (digits: digits held out)"""
     split_seed: int = 0
+    """seed of the held-out alphabets (small) or of the character permutation (vinyals)"""
     eval_episodes: int = 1000
     eval_query: int = 15
     """query images per class in test episodes"""
@@ -90,6 +101,8 @@ class OmniglotConfig:
         require(self.conv in CONVS, "--conv", f"choose from {CONVS}")
         require(self.task_map in STRATEGIES, "--task-map", f"choose from {STRATEGIES}")
         require_cadence(self.log_every, self.checkpoint_every)
+        require(self.dataset == "omniglot" or self.split == "small", "--split",
+                f"digits have no {self.split} split (an Omniglot protocol); use --split small")
 
     def resolved(self) -> OmniglotConfig:
         """The configuration actually run: ``quick`` shrinks the budget."""
@@ -132,23 +145,52 @@ def initial_state(cfg: OmniglotConfig):
     return init_state(learner_of(cfg), optimizer_of(cfg), k_init)
 
 
-def load_data(cfg: OmniglotConfig):
-    """(train, test) classes, ``BadInput`` if the data cannot make the configured episodes
-    (also the experiment's ``check``, run before the run folder is created)."""
-    train, test = fewshot.load_classes(cfg.dataset, cfg.data, cfg.cache_dir,
-                                       cfg.test_alphabets, cfg.split_seed)
-    fewshot.check_classes(train, "training", cfg.n_way, cfg.k_shot + cfg.q_query)
-    fewshot.check_classes(test, "test", cfg.n_way, cfg.k_shot + cfg.eval_query)
-    return train, test
+def data_of(cfg: OmniglotConfig) -> Split:
+    """The classes of the configured split, ``BadInput`` if they cannot make the configured
+    episodes (also the experiment's ``check``, run before the run folder is created)."""
+    split = fewshot.load_split(cfg.dataset, cfg.split, cfg.data, cfg.cache_dir,
+                               cfg.test_alphabets, cfg.split_seed)
+    fewshot.check_classes(split.train, "training", cfg.n_way, cfg.k_shot + cfg.q_query)
+    for which, classes in (("validation", split.val), ("test", split.test)):
+        if classes is not None:
+            fewshot.check_classes(classes, which, cfg.n_way, cfg.k_shot + cfg.eval_query)
+    return split
+
+
+def load_data(cfg: OmniglotConfig) -> tuple[ImageClasses, ImageClasses]:
+    """(train, test) classes of ``data_of`` (the validation classes left out)."""
+    split = data_of(cfg)
+    return split.train, split.test
+
+
+def evaluate_all(cfg: OmniglotConfig, learner, meta, split: Split,
+                 key: jax.Array) -> dict[str, float]:
+    """Test (then validation, if the split has it) accuracy and 95% CI after each inner
+    step count, on ``eval_episodes`` episodes drawn with ``key``."""
+    summary = {}
+    for side, classes in (("test", split.test), ("val", split.val)):
+        if classes is None:
+            continue
+        episodes = Episodes.of(classes, cfg.n_way, cfg.k_shot, cfg.eval_query)
+        for steps in eval_step_counts(cfg):
+            acc = fewshot.evaluate(learner, meta, episodes.sample, key, cfg.eval_episodes,
+                                   steps, task_map=cfg.task_map)
+            mean, ci = mean_ci95(acc)
+            if steps == cfg.eval_inner_steps:
+                summary.update({f"{side}/accuracy": mean, f"{side}/ci95": ci})
+            if not fewshot.closed_form(learner):
+                summary.update({f"{side}/accuracy_{steps}_steps": mean,
+                                f"{side}/ci95_{steps}_steps": ci})
+    return summary
 
 
 def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
-    """Check data, meta-train, evaluate on held-out alphabets, write figures and report."""
-    train, test = load_data(cfg)
+    """Check data, meta-train, evaluate on the test (and validation) characters, write
+    figures and report."""
+    split = data_of(cfg)
     learner = learner_of(cfg)
     estimator = fewshot.make_estimator(learner, cfg.estimator, cfg.task_map)
-    train_eps = Episodes.of(train, cfg.n_way, cfg.k_shot, cfg.q_query)
-    test_eps = Episodes.of(test, cfg.n_way, cfg.k_shot, cfg.eval_query)
+    train_eps = Episodes.of(split.train, cfg.n_way, cfg.k_shot, cfg.q_query)
     _, k_run = jax.random.split(jax.random.PRNGKey(cfg.seed))
     step = make_meta_step(learner, estimator, optimizer_of(cfg), train_eps, cfg.meta_batch,
                           cfg.inner_steps, k_run)
@@ -157,39 +199,34 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
                         chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
     seconds = time.perf_counter() - start
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6)
-    summary = {}
-    for steps in eval_step_counts(cfg):
-        acc = fewshot.evaluate(learner, state.meta, test_eps.sample, key, cfg.eval_episodes,
-                               steps, task_map=cfg.task_map)
-        mean, ci = mean_ci95(acc)
-        if steps == cfg.eval_inner_steps:
-            summary.update({"test/accuracy": mean, "test/ci95": ci})
-        if not fewshot.closed_form(learner):
-            summary.update({f"test/accuracy_{steps}_steps": mean,
-                            f"test/ci95_{steps}_steps": ci})
+    summary = evaluate_all(cfg, learner, state.meta, split, key)
     summary.update({"train/seconds": seconds, "train/final_loss": rundir.metrics()[-1]["loss"],
-                    "data/train_classes": len(train.names),
-                    "data/test_classes": len(test.names)})
+                    "data/train_classes": len(split.train.names),
+                    "data/test_classes": len(split.test.names)})
+    if split.val is not None:
+        summary["data/val_classes"] = len(split.val.names)
 
     from metalab.experiments.fewshot import plots
 
     training_curves(rundir, "query cross-entropy after adaptation (train batch)")
+    test_eps = Episodes.of(split.test, cfg.n_way, cfg.k_shot, cfg.eval_query)
     plots.sample_episodes(rundir, learner, state.meta, test_eps.sample(key, 3),
                           cfg.eval_inner_steps)
-    rundir.write_summary("omniglot", summary)
+    rundir.write_summary("omniglot", summary, split=split.name)
+    val = " and on the validation characters (`val/...`)" if split.val is not None else ""
     what = (
-        f"{cfg.n_way}-way {cfg.k_shot}-shot classification on {cfg.dataset} "
-        f"({len(train.names)} training and {len(test.names)} test classes, rotations included; "
-        f"{cfg.test_alphabets} held-out alphabets, split seed {cfg.split_seed}). Learner "
+        f"{cfg.n_way}-way {cfg.k_shot}-shot classification on {cfg.dataset}, "
+        f"{split.description} ({len(split.train.names)} training and {len(split.test.names)} "
+        f"test classes). Learner "
         f"`{cfg.learner}` with estimator `{estimator.name}`: {cfg.steps} meta-steps of "
         f"{cfg.meta_batch} episodes ({cfg.q_query} queries per class), {cfg.inner_steps} inner "
         f"step(s) at lr {cfg.inner_lr} ({cfg.eval_inner_steps} at test), outer Adam "
         f"{cfg.outer_lr}, conv net width {cfg.width}; {seconds:.0f} s of training. Test: "
-        f"accuracy on {cfg.eval_episodes} episodes with {cfg.eval_query} queries per class, "
-        f"mean and 95% confidence interval, after {cfg.eval_inner_steps} inner step(s) "
+        f"accuracy on {cfg.eval_episodes} episodes with {cfg.eval_query} queries per class"
+        f"{val}, mean and 95% confidence interval, after {cfg.eval_inner_steps} inner step(s) "
         f"(`test/accuracy`) and after each count in {eval_step_counts(cfg)}."
     )
-    rundir.write_report("Few-shot classification", what, summary)
+    rundir.write_report(f"Few-shot classification (split {split.name})", what, summary)
     return summary
 
 
@@ -199,5 +236,5 @@ EXPERIMENT = Experiment(
     expected_time="10 min",
     config=OmniglotConfig,
     run=run,
-    check=load_data,
+    check=data_of,
 )

@@ -34,6 +34,14 @@ from metalab.training.checkpoint import Checkpointer
 
 HUMAN_ERROR = 0.045
 WAYS = 20
+OVERLAP = {
+    "small": "The runs' evaluation alphabets are not in the small background sets it trained on.",
+    "standard": "The runs' evaluation alphabets are the standard split's test alphabets, "
+                "unseen in training.",
+    "vinyals": "Caution: the Vinyals split mixes evaluation characters into meta-training, so "
+               "some of the runs' characters may have been seen in training.",
+}
+"""What the training split means for the runs (drawn from the evaluation alphabets)."""
 
 
 @dataclass(frozen=True)
@@ -114,13 +122,14 @@ def run(cfg: OneShotRunsConfig, rundir: RunDir) -> dict[str, float]:
         if not fewshot.closed_form(learner):
             summary.update({f"mean/error_{k}_steps": mean, f"mean/ci95_{k}_steps": ci})
     summary["human/error"] = HUMAN_ERROR
-    rundir.write_summary("omniglot-oneshot-runs", summary)
+    rundir.write_summary("omniglot-oneshot-runs", summary, split=trained.split)
     what = (
         f"The {len(errors[steps])} official 20-way one-shot runs of Lake et al. (2015), "
         f"classified by the `{trained.learner}` model of `{folder}` ({trained.n_way}-way "
-        f"{trained.k_shot}-shot training, {trained.steps} meta-steps) with {steps} inner "
-        f"step(s) on each run's 20 training images (also with each count in {counts}). "
-        f"Error = fraction of the 20 test images misclassified; people: {HUMAN_ERROR:.1%}."
+        f"{trained.k_shot}-shot training on split `{trained.split}`, {trained.steps} "
+        f"meta-steps) with {steps} inner step(s) on each run's 20 training images (also with "
+        f"each count in {counts}). Error = fraction of the 20 test images misclassified; "
+        f"people: {HUMAN_ERROR:.1%}. {OVERLAP[trained.split]}"
     )
     rundir.write_report("Official one-shot runs", what, summary)
     return summary
