@@ -14,6 +14,7 @@ from metalab.tasks.digits import load_digits
 from metalab.tasks.episodes import Episodes, ImageClasses, split_by_group, with_rotations
 from metalab.tasks.omniglot import load_omniglot
 from metalab.tasks.omniglot_runs import load_runs
+from metalab.tasks.omniglot_splits import load_split
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "omniglot"
 
@@ -150,13 +151,18 @@ def test_digits_embedded():
 @pytest.mark.skipif(not (SHARED / "images_background_small1.zip").exists(),
                     reason="the Omniglot zips are not at ../shared/datasets/omniglot")
 def test_real_omniglot_and_runs(tmp_path):
-    """The shared small background sets: 242 distinct characters of 8 alphabets, 20 drawers;
-    the 20 official runs, each test item paired with one training class."""
+    """The shared small background sets: 242 distinct characters of 8 alphabets, 20 drawers,
+    and --split small the same 524 / 444 classes as before splits had names; the 20 official
+    runs, each test item paired with one training class."""
     classes = load_omniglot(SHARED, tmp_path)
     assert classes.images.shape == (242, 20, 28, 28, 1)
     assert len(np.unique(classes.group)) == 8
     ink = classes.images.mean() / 255
     assert 0.02 < ink < 0.3  # strokes are the minority: the colours are not inverted
+    small = load_split("small", SHARED, tmp_path, test_alphabets=3, seed=0)
+    train, test = split_by_group(with_rotations(classes), 3, seed=0)  # the protocol before
+    assert (len(small.train.names), len(small.test.names)) == (524, 444) and small.val is None
+    assert small.train.names == train.names and small.test.names == test.names
     runs = load_runs(SHARED / "all_runs.zip")
     assert runs.support.shape == (20, 20, 28, 28, 1) and runs.query.shape == (20, 20, 28, 28, 1)
     assert all(sorted(r) == list(range(20)) for r in runs.labels)

@@ -84,8 +84,12 @@ def test_vinyals_split_counts_disjoint_rotated_and_seeded(release, tmp_path):
     assert len(sides[0] | sides[1] | sides[2]) == 1623
     for side in (split.train, split.val, split.test):
         _check_rotations(side)
-    # characters of both zips on every side (a character-level, not alphabet-level, split)
+    # characters of both zips on every side (a character-level, not alphabet-level, split),
+    # the 30 + 20 alphabets numbered apart
     assert {c[:3] for c in sides[2]} == {"bac", "eva"}
+    groups = np.concatenate([s.group for s in (split.train, split.val, split.test)])
+    names = [n.split("/")[0] for s in (split.train, split.val, split.test) for n in s.names]
+    assert len(np.unique(groups)) == 50 and len(set(zip(groups, names, strict=True))) == 50
     again = load_split("vinyals", release, tmp_path / "cache", seed=0)
     assert again.test.names == split.test.names and again.val.names == split.val.names
     np.testing.assert_array_equal(again.test.images, split.test.images)
