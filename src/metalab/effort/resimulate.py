@@ -77,6 +77,7 @@ def simulated_value(
     batch: int = 32,
     activation: Activation = "linear",
     evaluation: tuple[jax.Array, jax.Array] | None = None,
+    free: tuple[str, ...] = (),
 ) -> tuple[jax.Array, jax.Array]:
     """(value, losses [T, K]) of SGD with minibatches of ``batch`` under ``control``.
 
@@ -84,7 +85,8 @@ def simulated_value(
     A linear network is scored by its exact population loss on ``tasks`` (the test statistics
     in the bilevel case); a nonlinear one by its loss on ``evaluation`` (arrays [K, N, ...];
     default 2000 fresh samples per task).
-    The value counts the same control cost as the theory's.
+    The value counts the same control cost as the theory's: that of every signal but those
+    in ``free`` (signals the task fixes, such as a schedule of which task is trained).
     """
     k_train, k_eval = jax.random.split(key)
     if evaluation is None:  # a linear network is scored exactly: one sample is a placeholder
@@ -95,4 +97,5 @@ def simulated_value(
         unroll=setting.unroll)
     if activation == "linear":
         traj = traj._replace(losses=held_out_losses(tasks, traj, control))
-    return value_of(traj, control, setting)[0], traj.losses
+    costed = control._replace(**{name: None for name in free})
+    return value_of(traj, costed, setting)[0], traj.losses

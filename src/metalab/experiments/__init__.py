@@ -13,8 +13,12 @@ from metalab.experiments.dynamics import experiment as dynamics
 from metalab.experiments.effort import continual as effort_continual
 from metalab.experiments.effort import curriculum as effort_curriculum
 from metalab.experiments.effort import gain as effort_gain
+from metalab.experiments.effort import hyper as effort_hyper
+from metalab.experiments.effort import interfere as effort_interfere
 from metalab.experiments.effort import maml as effort_maml
 from metalab.experiments.effort import nonlinear as effort_nonlinear
+from metalab.experiments.effort import phase as effort_phase
+from metalab.experiments.effort import switch as effort_switch
 from metalab.experiments.estimators import accuracy as estimator_accuracy
 from metalab.experiments.fewshot import omniglot, oneshot_runs
 from metalab.experiments.sinusoid import experiment as sinusoid
@@ -29,7 +33,8 @@ ENTRY_POINT_GROUP = "metalab.experiments"
 
 EXPERIMENTS: Registry[Experiment] = Registry("experiment", "EXPERIMENT")
 for _module in (sinusoid, effort_gain, effort_nonlinear, effort_curriculum, effort_maml,
-                effort_continual, dynamics, estimator_accuracy, omniglot, oneshot_runs,
+                effort_continual, effort_hyper, effort_interfere, effort_switch, effort_phase,
+                dynamics, estimator_accuracy, omniglot, oneshot_runs,
                 where_to_learn, continual, vsml, vsml_backprop, contrastive,
                 hyperparameters, beta_error, importance):
     EXPERIMENTS.register(_module.EXPERIMENT.name, _module.EXPERIMENT)

@@ -127,17 +127,19 @@ def resimulate(
     opts: EffortOptions,
     setting: Setting | None = None,
     evaluation: tuple[jax.Array, jax.Array] | None = None,
+    free: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """Value of ``control`` re-simulated by SGD (``opts.seeds`` seeds, minibatch
     ``opts.sgd_batch``) on a linear and a nonlinear network: ``simulated/<name>/<net>`` keys,
-    mean and 95% CI half-width over the seeds (``metalab.runs.stats.mean_ci95``)."""
+    mean and 95% CI half-width over the seeds (``metalab.runs.stats.mean_ci95``); signals in
+    ``free`` carry no cost (``simulated_value``)."""
     setting = opts.setting() if setting is None else setting
     keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(opts.seed), 7), opts.seeds)
     out = {}
     for net in ("linear", opts.nonlinear):
         run = jax.jit(jax.vmap(lambda k, net=net: E.simulated_value(
             control, w0, tasks, sample, k, setting, batch=opts.sgd_batch, activation=net,
-            evaluation=evaluation)[0]))
+            evaluation=evaluation, free=free)[0]))
         mean, ci = mean_ci95(np.asarray(run(keys)))
         out[f"simulated/{name}/{net}/mean"], out[f"simulated/{name}/{net}/ci95"] = mean, ci
     return out

@@ -21,7 +21,7 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.errors import require
-from metalab.experiments.effort.common import EffortOptions, optimise_stage
+from metalab.experiments.effort.common import EffortOptions, optimise_stage, resimulate
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -95,6 +95,8 @@ def run(cfg: EffortContinualConfig, rundir: RunDir) -> dict[str, float]:
         summary[f"forgetting/{name}"] = float(traj.losses[-1, 0] - traj.losses[switch, 0])
         summary[f"final_loss_A/{name}"] = float(traj.losses[-1, 0])
         summary[f"final_loss_B/{name}"] = float(traj.losses[-1, 1])
+        summary |= resimulate(name, E.Control(engagement=schedule, gating=c.gating), w0, tasks,
+                              E.gaussian_task_sampler(tasks), cfg, setting, free=("engagement",))
     phi = np.asarray(gates.gating)
     overlap = (phi[switch:, 0] * phi[switch:, 1]).sum(1) / np.maximum(
         np.sqrt((phi[switch:, 0] ** 2).sum(1) * (phi[switch:, 1] ** 2).sum(1)), 1e-12)
@@ -109,7 +111,10 @@ def run(cfg: EffortContinualConfig, rundir: RunDir) -> dict[str, float]:
         f"hidden-unit gates in [0, 1] optimised by {cfg.opt_steps} Adam steps for the value of "
         f"the mean loss of both tasks (gamma {cfg.gamma}, {cfg.cost} cost, beta {cfg.beta}). "
         f"`forgetting` = loss of A at the end minus at the switch; `gate_overlap_after_switch`"
-        f" = mean cosine between the two tasks' gate vectors after the switch."
+        f" = mean cosine between the two tasks' gate vectors after the switch. "
+        f"`simulated/<c>/<net>`: online SGD (batch {cfg.sgd_batch}) of a linear and a "
+        f"{cfg.nonlinear} network under the same gates and schedule, mean and 95% CI over "
+        f"{cfg.seeds} seeds, beside `value/<c>`."
     )
     rundir.write_report("Learning effort: gating for continual learning", what, summary)
     return summary

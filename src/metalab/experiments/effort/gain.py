@@ -22,6 +22,7 @@ from metalab.experiments.effort.common import (
     ascent_curve,
     optimise_stage,
     peak_time,
+    resimulate,
 )
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
@@ -141,6 +142,12 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
         summary[f"halfway_time/controlled/mode_{i}"] = float(half_on[i])
         summary[f"halfway_time/uncontrolled/mode_{i}"] = float(half_off[i])
     summary["easy_first"] = float(np.all(np.diff(peaks) >= 0))
+    _add_widths(summary, "", gain, cfg.dt)
+    euler = replace(setting, method="euler")
+    for name, c in (("controlled", control), ("uncontrolled", E.neutral(cfg.steps, w0))):
+        summary[f"value/{name}_euler"] = float(jax.jit(
+            lambda c: E.evaluate(c, tasks, w0, euler)[0])(c))
+        summary |= resimulate(name, c, w0, tasks, E.gaussian_task_sampler(tasks), cfg, euler)
     sweep = {cfg.beta: gain}
     for beta in cfg.sweep_betas:
         other = replace(cfg, beta=beta)
@@ -149,12 +156,14 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
         for i in range(len(s)):
             summary[f"sweep/beta_{beta:g}/peak_time/mode_{i}"] = float(p[i])
         summary[f"sweep/beta_{beta:g}/easy_first"] = float(np.all(np.diff(p) >= 0))
+        _add_widths(summary, f"sweep/beta_{beta:g}/", sweep[beta], cfg.dt)
 
     _plot_gain(rundir, gain, s, cfg)
     _plot_modes(rundir, modes_on, modes_off, s, cfg)
     _plot_value(rundir, perf_on, perf_off, cost_on, cfg)
     if cfg.sweep_betas:
         _plot_sweep(rundir, sweep, s, cfg)
+    _plot_widths(rundir, sweep, s, cfg)
     rundir.write_summary("effort-gain", summary)
     what = (
         f"Two-layer linear network, whitened inputs, task singular values {list(cfg.strengths)} "
@@ -168,10 +177,25 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
         f"do not decrease from strong to weak modes. `value/controlled_rk4_dt_over_4` "
         f"re-evaluates the same control with RK4 at dt/4: the value is a left sum with step "
         f"dt (the definition), so part of the difference is that quadrature. `sweep/beta_b/*`: "
-        f"the same optimisation at other cost scales."
+        f"the same optimisation at other cost scales. `width/mode_i`: half-maximum width of "
+        f"the mode's gain (sustained effort); `sustained_later` is 1 when the widths grow from "
+        f"strong to weak modes. `value/*_euler`: the control scored with Euler at dt; "
+        f"`simulated/<c>/<net>`: online SGD (batch {cfg.sgd_batch}, fresh Gaussian samples, "
+        f"step dt) of a linear and a {cfg.nonlinear} network under the same control, value "
+        f"from its loss, mean and 95% CI over {cfg.seeds} seeds (compare with the Euler value)."
     )
     rundir.write_report("Learning effort: optimal gain", what, summary)
     return summary
+
+
+def _add_widths(summary: dict[str, float], prefix: str, gain: np.ndarray, dt: float) -> None:
+    """Sustained effort: the half-maximum width of each mode's gain, and whether it grows
+    from the strongest to the weakest mode (``sustained_later``)."""
+    widths = E.half_max_width(gain, dt)
+    for i, w in enumerate(widths):
+        summary[f"{prefix}width/mode_{i}"] = float(w)
+    summary[f"{prefix}sustained_later"] = float(np.all(np.diff(widths) >= 0)
+                                                and widths[-1] > widths[0])
 
 
 def _time(n: int, dt: float) -> np.ndarray:
@@ -227,6 +251,20 @@ def _plot_sweep(rundir: RunDir, sweep: dict[float, np.ndarray], s, cfg: GainConf
     axes[0].set_ylabel("optimal gain on the mode")
     axes[0].legend(fontsize=8)
     rundir.save_figure(fig, "gain_vs_beta")
+
+
+def _plot_widths(rundir: RunDir, sweep: dict[float, np.ndarray], s, cfg: GainConfig) -> None:
+    fig, ax = subplots(figsize=(6.5, 4))
+    betas = sorted(sweep)
+    width = 0.8 / len(betas)
+    for j, beta in enumerate(betas):
+        ax.bar(np.arange(len(s)) + (j - (len(betas) - 1) / 2) * width,
+               E.half_max_width(sweep[beta], cfg.dt), width, label=f"beta = {beta:g}")
+    ax.set(xticks=range(len(s)), xticklabels=[f"mode {i}\ns = {v:g}" for i, v in enumerate(s)],
+           ylabel="half-maximum width of the gain (time)",
+           title="Sustained effort: how long each mode's gain stays above half its peak")
+    ax.legend()
+    rundir.save_figure(fig, "sustained_effort")
 
 
 EXPERIMENT = Experiment(

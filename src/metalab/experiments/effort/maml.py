@@ -34,8 +34,10 @@ class MamlConfig(EffortOptions):
     """Settings of ``metalab run effort-maml`` (the init carries no control cost, so --beta
     and --cost do not apply; inner steps are Euler steps, so --method must be euler)."""
 
-    inner_steps: tuple[int, ...] = (1, 5, 20)
+    inner_steps: tuple[int, ...] = (1, 5, 20, 50, 100, 200)
     """truncations K of the MAML objective (loss after K inner steps of size dt)"""
+    horizon: float = 20.0
+    """length of learning (horizon / dt inner steps: 200 at the defaults)"""
     dim: int = 4
     """input and output dimension"""
     hidden: int = 4
@@ -128,6 +130,7 @@ def run(cfg: MamlConfig, rundir: RunDir) -> dict[str, float]:
     summary["best_by_value_is_value_init"] = float(best == "value")
 
     _plot(rundir, curves, inits, cfg)
+    _plot_sweep(rundir, summary, cfg)
     rundir.write_summary("effort-maml", summary)
     what = (
         f"{cfg.train_tasks} training and {cfg.eval_tasks} held-out linear tasks "
@@ -163,10 +166,30 @@ def _plot(rundir: RunDir, curves, inits, cfg: MamlConfig) -> None:
     rundir.save_figure(fig, "maml_truncation")
 
 
+def _plot_sweep(rundir: RunDir, summary: dict[str, float], cfg: MamlConfig) -> None:
+    ks = list(cfg.inner_steps)
+    fig, (a, b) = subplots(1, 2, figsize=(11, 4))
+    a.plot(ks, [summary[f"value/init_maml_{k}"] for k in ks], marker="o", label="MAML init")
+    a.axhline(summary["value/init_value"], color="k", ls="--", label="value-optimised init")
+    a.axhline(summary["value/init_random"], color="grey", ls=":", label="random init")
+    a.set(xscale="log", xlabel="MAML truncation K (inner steps)",
+          ylabel="held-out value (whole horizon)", title="Value of the init against K")
+    a.legend(fontsize=8)
+    for k in ks:
+        b.plot(ks, [max(summary[f"loss_after_{j}/init_maml_{k}"], 1e-8) for j in ks], marker=".",
+               label=f"MAML K = {k}")
+    b.plot(ks, [max(summary[f"loss_after_{j}/init_value"], 1e-8) for j in ks], "k--",
+           label="value init")
+    b.set(xscale="log", yscale="log", xlabel="inner steps taken",
+          ylabel="held-out loss (floored at 1e-8)", title="Loss after j steps from each init")
+    b.legend(fontsize=7)
+    rundir.save_figure(fig, "maml_k_sweep")
+
+
 EXPERIMENT = Experiment(
     name="effort-maml",
     description="learned init: MAML truncation (K inner steps) vs full-horizon value",
-    expected_time="3 min",
+    expected_time="10 min",
     config=MamlConfig,
     run=run,
 )

@@ -1,0 +1,165 @@
+"""effort-hyper: learning-rate and weight-decay schedules as controls (the bilevel case).
+
+Carrasco-Davis, Masis and Saxe 2023 (arXiv 2310.19919) cast hyper-parameter optimisation as
+control of learning: the inner problem is gradient descent on a finite, noisy training set
+(training loss = data loss + lambda(t) ||W||^2 / 2), the outer one the discounted test
+performance along the whole of learning. The average dynamics on the training set's
+covariances are exactly full-batch gradient descent on it, so the inner problem is solved
+exactly and the outer gradient is exact. Without control the network overfits the noise in
+the weak directions; the optimal learning rate lr(t) and decay lambda(t) trade fast learning
+against that. Baselines: no control, and the best constant weight decay on a grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metalab import effort as E
+from metalab.errors import require
+from metalab.experiments.effort.common import EffortOptions, optimise_stage, resimulate
+from metalab.runs.experiment import Experiment
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
+
+
+@dataclass(frozen=True)
+class HyperConfig(EffortOptions):
+    """Settings of ``metalab run effort-hyper`` (beta scales (lr - 1)^2 + lambda^2)."""
+
+    strengths: tuple[float, ...] = (3.0, 2.0, 1.0, 0.5, 0.25, 0.1)
+    """singular values of the teacher (input and output dimension = their number)"""
+    hidden: int = 6
+    samples: int = 12
+    """training-set size: few samples and noisy outputs, so learning overfits"""
+    noise_var: float = 1.0
+    """output noise variance per unit in the training set"""
+    init_scale: float = 0.1
+    dt: float = 0.05
+    lr_max: float = 4.0
+    decay_max: float = 2.0
+    constant_decays: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5, 1.0)
+    """the constant weight decays of the grid baseline"""
+    cost: Literal["exp", "quadratic"] = "quadratic"
+    beta: float = 0.0
+    gamma: float = 0.9
+    opt_steps: int = 1500
+
+    def __post_init__(self) -> None:
+        self.check()
+        require(len(self.strengths) >= 1 and all(s > 0 for s in self.strengths),
+                "--strengths", "give positive singular values")
+        require(self.hidden > 0, "--hidden", "must be a positive integer")
+        require(self.samples >= 2, "--samples", "must be at least 2")
+        require(self.noise_var >= 0, "--noise-var", "must be non-negative")
+        require(self.init_scale > 0, "--init-scale", "must be positive")
+        require(self.lr_max >= 1, "--lr-max", "must be at least 1 (the neutral rate)")
+        require(self.decay_max >= 0, "--decay-max", "must be non-negative")
+        require(all(0 <= d <= self.decay_max for d in self.constant_decays),
+                "--constant-decays", "each must be in [0, decay-max]")
+
+    def resolved(self) -> HyperConfig:
+        """The configuration actually run: ``quick`` shrinks the optimisation."""
+        return replace(self, opt_steps=min(self.opt_steps, 200)) if self.quick else self
+
+
+def problem(cfg: HyperConfig):
+    """(training covariances, test covariances, w0, training data [1, N, d]) of the task."""
+    d = len(cfg.strengths)
+    keys = jax.random.split(jax.random.PRNGKey(cfg.seed), 5)
+    rot = [jnp.linalg.qr(jax.random.normal(k, (d, d)))[0] for k in keys[:2]]
+    teacher = rot[0] @ jnp.diag(jnp.asarray(cfg.strengths)) @ rot[1].T
+    x = jax.random.normal(keys[2], (cfg.samples, d))
+    y = x @ teacher.T + jnp.sqrt(cfg.noise_var) * jax.random.normal(keys[3], (cfg.samples, d))
+    train = E.TaskCovariances((x.T @ x / cfg.samples)[None], (y.T @ x / cfg.samples)[None],
+                              jnp.sum(y**2)[None] / cfg.samples)
+    test = E.from_teachers(teacher[None], jnp.eye(d), cfg.noise_var)
+    k1, k2 = jax.random.split(keys[4])
+    w0 = E.Weights(cfg.init_scale * jax.random.normal(k1, (cfg.hidden, d)),
+                   cfg.init_scale * jax.random.normal(k2, (d, cfg.hidden)))
+    return train, test, w0, (x[None], y[None])
+
+
+def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
+    """Optimise lr(t), lambda(t) and both; compare with no control and constant decays."""
+    train, test, w0, data = problem(cfg)
+    setting = cfg.setting()
+
+    def evaluate(c: E.Control):
+        return E.evaluate(c, train, w0, setting, test=test)
+
+    bounds = E.Bounds(lr=(0.0, cfg.lr_max), decay=(0.0, cfg.decay_max))
+    controls = {"none": E.neutral(cfg.steps, w0, 1, ("lr", "decay"))}
+    for name, signals in (("lr", ("lr",)), ("decay", ("decay",)), ("lr_decay", ("lr", "decay"))):
+        controls[name] = optimise_stage(rundir, name, evaluate, E.neutral(cfg.steps, w0, 1,
+                                        signals), lambda c: E.project(c, bounds), cfg)
+    run_eval = jax.jit(evaluate)
+    grid = {lam: float(run_eval(controls["none"]._replace(decay=jnp.full(cfg.steps, lam)))[0])
+            for lam in cfg.constant_decays}
+    best = max(grid, key=grid.get)
+    controls["best_constant_decay"] = controls["none"]._replace(decay=jnp.full(cfg.steps, best))
+
+    summary: dict[str, float] = {"best_constant_decay": best}
+    curves = {}
+    sample = E.data_sampler(*data)
+    held_out = E.gaussian_task_sampler(test)(jax.random.PRNGKey(cfg.seed + 99), 2000)
+    for name, c in controls.items():
+        v, traj = run_eval(c)
+        summary[f"value/{name}"] = float(v)
+        summary[f"final_test_loss/{name}"] = float(traj.losses[-1, 0])
+        summary[f"min_test_loss/{name}"] = float(traj.losses[:, 0].min())
+        curves[name] = np.asarray(traj.losses[:, 0])
+        summary |= resimulate(name, c, w0, test, sample, cfg, setting, held_out)
+    _plot(rundir, controls, curves, cfg)
+    rundir.write_summary("effort-hyper", summary)
+    what = (
+        f"Teacher with singular values {list(cfg.strengths)} (random rotations), "
+        f"{cfg.samples} training samples with output noise variance {cfg.noise_var}; linear "
+        f"network with {cfg.hidden} hidden units from a random init of scale {cfg.init_scale}"
+        f", trained on the training set's covariances (full-batch GD, Euler dt {cfg.dt}, "
+        f"horizon {cfg.horizon}); the value is the discounted *test* loss (gamma {cfg.gamma}, "
+        f"{cfg.cost} cost, beta {cfg.beta} on (lr - 1)^2 + lambda^2). Controls lr(t) in "
+        f"[0, {cfg.lr_max}] and lambda(t) in [0, {cfg.decay_max}] (weight decay in the "
+        f"training loss) optimised by {cfg.opt_steps} Adam steps, alone and together; "
+        f"`best_constant_decay` is the best of {list(cfg.constant_decays)}. "
+        f"`simulated/<control>/<net>`: the same control driving minibatch SGD (batch "
+        f"{cfg.sgd_batch}, drawn from the training set) of a linear and a {cfg.nonlinear} "
+        f"network, value from the test loss (exact for linear, 2000 test samples for "
+        f"{cfg.nonlinear}), mean and 95% CI over {cfg.seeds} seeds."
+    )
+    rundir.write_report("Learning effort: learning-rate and weight-decay control", what,
+                        summary)
+    return summary
+
+
+def _plot(rundir: RunDir, controls, curves, cfg: HyperConfig) -> None:
+    t = np.arange(cfg.steps) * cfg.dt
+    fig, axes = subplots(1, 3, figsize=(15, 4))
+    for name, c in controls.items():
+        full = [np.broadcast_to(1.0 if c.lr is None else np.asarray(c.lr), t.shape),
+                np.broadcast_to(0.0 if c.decay is None else np.asarray(c.decay), t.shape)]
+        axes[0].plot(t, full[0], label=name)
+        axes[1].plot(t, full[1], label=name)
+        axes[2].plot(t, curves[name], label=name)
+    axes[0].set(xlabel="time (units of tau)", ylabel="learning-rate multiplier lr(t)",
+                title="Learning-rate schedule")
+    axes[1].set(xlabel="time (units of tau)", ylabel="weight decay lambda(t)",
+                title="Weight-decay schedule")
+    axes[2].set(xlabel="time (units of tau)", ylabel="test loss", yscale="log",
+                title="Test loss under each control")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    rundir.save_figure(fig, "hyper_controls")
+
+
+EXPERIMENT = Experiment(
+    name="effort-hyper",
+    description="learning-rate and weight-decay schedules optimised for test value (bilevel)",
+    expected_time="3 min",
+    config=HyperConfig,
+    run=run,
+)
