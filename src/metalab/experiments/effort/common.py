@@ -46,7 +46,7 @@ class EffortOptions:
     """ascent steps per compiled chunk and per metrics line"""
     checkpoint_every: int = 500
     seed: int = 0
-    seeds: int = 3
+    sgd_seeds: int = 3
     """SGD runs (seeds) each optimised control is re-simulated with on a finite network"""
     sgd_batch: int = 32
     """minibatch size of the SGD re-simulations"""
@@ -65,7 +65,7 @@ class EffortOptions:
         require(self.opt_lr > 0, "--opt-lr", "must be positive")
         require(self.log_every > 0, "--log-every", "must be a positive integer")
         require_cadence(self.log_every, self.checkpoint_every)
-        require(self.seeds >= 1, "--seeds", "must be a positive integer")
+        require(self.sgd_seeds >= 1, "--sgd-seeds", "must be a positive integer")
         require(self.sgd_batch >= 1, "--sgd-batch", "must be a positive integer")
 
     @property
@@ -129,12 +129,12 @@ def resimulate(
     evaluation: tuple[jax.Array, jax.Array] | None = None,
     free: tuple[str, ...] = (),
 ) -> dict[str, float]:
-    """Value of ``control`` re-simulated by SGD (``opts.seeds`` seeds, minibatch
+    """Value of ``control`` re-simulated by SGD (``opts.sgd_seeds`` seeds, minibatch
     ``opts.sgd_batch``) on a linear and a nonlinear network: ``simulated/<name>/<net>`` keys,
     mean and 95% CI half-width over the seeds (``metalab.runs.stats.mean_ci95``); signals in
     ``free`` carry no cost (``simulated_value``)."""
     setting = opts.setting() if setting is None else setting
-    keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(opts.seed), 7), opts.seeds)
+    keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(opts.seed), 7), opts.sgd_seeds)
     out = {}
     for net in ("linear", opts.nonlinear):
         run = jax.jit(jax.vmap(lambda k, net=net: E.simulated_value(

@@ -114,7 +114,7 @@ def run(cfg: EffortContinualConfig, rundir: RunDir) -> dict[str, float]:
         f" = mean cosine between the two tasks' gate vectors after the switch. "
         f"`simulated/<c>/<net>`: online SGD (batch {cfg.sgd_batch}) of a linear and a "
         f"{cfg.nonlinear} network under the same gates and schedule, mean and 95% CI over "
-        f"{cfg.seeds} seeds, beside `value/<c>`."
+        f"{cfg.sgd_seeds} seeds, beside `value/<c>`."
     )
     rundir.write_report("Learning effort: gating for continual learning", what, summary)
     return summary

@@ -122,7 +122,7 @@ def run(cfg: CurriculumConfig, rundir: RunDir) -> dict[str, float]:
         f"engagement-weighted mean time; `easy_first` is 1 when it increases from the easiest "
         f"to the hardest task. `simulated/<c>/<net>`: online SGD (batch {cfg.sgd_batch} per "
         f"task) of a linear and a {cfg.nonlinear} network under the same engagement, mean and "
-        f"95% CI over {cfg.seeds} seeds, beside `value/<c>`."
+        f"95% CI over {cfg.sgd_seeds} seeds, beside `value/<c>`."
     )
     rundir.write_report("Learning effort: optimal curriculum", what, summary)
     return summary

@@ -182,7 +182,7 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
         f"strong to weak modes. `value/*_euler`: the control scored with Euler at dt; "
         f"`simulated/<c>/<net>`: online SGD (batch {cfg.sgd_batch}, fresh Gaussian samples, "
         f"step dt) of a linear and a {cfg.nonlinear} network under the same control, value "
-        f"from its loss, mean and 95% CI over {cfg.seeds} seeds (compare with the Euler value)."
+        f"from its loss, mean and 95% CI over {cfg.sgd_seeds} seeds (compare with the Euler value)."
     )
     rundir.write_report("Learning effort: optimal gain", what, summary)
     return summary

@@ -129,7 +129,7 @@ def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
         f"`simulated/<control>/<net>`: the same control driving minibatch SGD (batch "
         f"{cfg.sgd_batch}, drawn from the training set) of a linear and a {cfg.nonlinear} "
         f"network, value from the test loss (exact for linear, 2000 test samples for "
-        f"{cfg.nonlinear}), mean and 95% CI over {cfg.seeds} seeds."
+        f"{cfg.nonlinear}), mean and 95% CI over {cfg.sgd_seeds} seeds."
     )
     rundir.write_report("Learning effort: learning-rate and weight-decay control", what,
                         summary)

@@ -169,7 +169,7 @@ def run(cfg: InterfereConfig, rundir: RunDir) -> dict[str, float]:
         f"{cfg.horizon}). `gate_cosine/*`: cosine between tasks' gate vectors over the second "
         f"half of learning. `simulated/<control>/<net>`: SGD (batch {cfg.sgd_batch} per task, "
         f"drawn from the data) of a linear and a {cfg.nonlinear} network under the same "
-        f"control, mean and 95% CI over {cfg.seeds} seeds, beside `value/<control>`."
+        f"control, mean and 95% CI over {cfg.sgd_seeds} seeds, beside `value/<control>`."
     )
     rundir.write_report("Learning effort: interfering tasks", what, summary)
     return summary

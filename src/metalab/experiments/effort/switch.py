@@ -132,7 +132,7 @@ def run(cfg: SwitchConfig, rundir: RunDir) -> dict[str, float]:
         f"(`gain_gates`), gates alone, gains alone. `forgetting/<c>/first|last|mean`: rise of "
         f"the resting task's loss over a block. `simulated/<c>/<net>`: online SGD (batch "
         f"{cfg.sgd_batch}) of a linear and a {cfg.nonlinear} network under the same control "
-        f"and schedule, mean and 95% CI over {cfg.seeds} seeds."
+        f"and schedule, mean and 95% CI over {cfg.sgd_seeds} seeds."
     )
     rundir.write_report("Learning effort: repeated task switching", what, summary)
     return summary
