@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import jax
@@ -118,6 +119,14 @@ def centre_time(signal: np.ndarray, dt: float) -> np.ndarray:
     return (weight * t).sum(0) / np.maximum(weight.sum(0), 1e-12)
 
 
+@partial(jax.jit, static_argnames=("sample", "setting", "batch", "net", "free"))
+def _sgd_values(control, w0, tasks, keys, evaluation, *, sample, setting, batch, net, free):
+    """Simulated values [seeds] of one control, one program per control shape and network."""
+    return jax.vmap(lambda k: E.simulated_value(
+        control, w0, tasks, sample, k, setting, batch=batch, activation=net,
+        evaluation=evaluation, free=free)[0])(keys)
+
+
 def resimulate(
     name: str,
     control: Any,
@@ -132,14 +141,14 @@ def resimulate(
     """Value of ``control`` re-simulated by SGD (``opts.sgd_seeds`` seeds, minibatch
     ``opts.sgd_batch``) on a linear and a nonlinear network: ``simulated/<name>/<net>`` keys,
     mean and 95% CI half-width over the seeds (``metalab.runs.stats.mean_ci95``); signals in
-    ``free`` carry no cost (``simulated_value``)."""
+    ``free`` carry no cost (``simulated_value``). Pass the same ``sample`` function for every
+    control of a run so that the compiled program is reused."""
     setting = opts.setting() if setting is None else setting
     keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(opts.seed), 7), opts.sgd_seeds)
     out = {}
     for net in ("linear", opts.nonlinear):
-        run = jax.jit(jax.vmap(lambda k, net=net: E.simulated_value(
-            control, w0, tasks, sample, k, setting, batch=opts.sgd_batch, activation=net,
-            evaluation=evaluation, free=free)[0]))
-        mean, ci = mean_ci95(np.asarray(run(keys)))
+        values = _sgd_values(control, w0, tasks, keys, evaluation, sample=sample,
+                             setting=setting, batch=opts.sgd_batch, net=net, free=free)
+        mean, ci = mean_ci95(np.asarray(values))
         out[f"simulated/{name}/{net}/mean"], out[f"simulated/{name}/{net}/ci95"] = mean, ci
     return out

@@ -88,6 +88,7 @@ def run(cfg: EffortContinualConfig, rundir: RunDir) -> dict[str, float]:
     switch = cfg.steps // 2
     summary: dict[str, float] = {}
     trajs = {}
+    sample = E.gaussian_task_sampler(tasks)
     for name, c in (("gated", gates), ("ungated", open_gates)):
         v, traj = evaluate(c)
         trajs[name] = np.asarray(traj.losses)
@@ -96,7 +97,7 @@ def run(cfg: EffortContinualConfig, rundir: RunDir) -> dict[str, float]:
         summary[f"final_loss_A/{name}"] = float(traj.losses[-1, 0])
         summary[f"final_loss_B/{name}"] = float(traj.losses[-1, 1])
         summary |= resimulate(name, E.Control(engagement=schedule, gating=c.gating), w0, tasks,
-                              E.gaussian_task_sampler(tasks), cfg, setting, free=("engagement",))
+                              sample, cfg, setting, free=("engagement",))
     phi = np.asarray(gates.gating)
     overlap = (phi[switch:, 0] * phi[switch:, 1]).sum(1) / np.maximum(
         np.sqrt((phi[switch:, 0] ** 2).sum(1) * (phi[switch:, 1] ** 2).sum(1)), 1e-12)

@@ -143,11 +143,11 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
         summary[f"halfway_time/uncontrolled/mode_{i}"] = float(half_off[i])
     summary["easy_first"] = float(np.all(np.diff(peaks) >= 0))
     _add_widths(summary, "", gain, cfg.dt)
-    euler = replace(setting, method="euler")
+    euler, sample = replace(setting, method="euler"), E.gaussian_task_sampler(tasks)
     for name, c in (("controlled", control), ("uncontrolled", E.neutral(cfg.steps, w0))):
         summary[f"value/{name}_euler"] = float(jax.jit(
             lambda c: E.evaluate(c, tasks, w0, euler)[0])(c))
-        summary |= resimulate(name, c, w0, tasks, E.gaussian_task_sampler(tasks), cfg, euler)
+        summary |= resimulate(name, c, w0, tasks, sample, cfg, euler)
     sweep = {cfg.beta: gain}
     for beta in cfg.sweep_betas:
         other = replace(cfg, beta=beta)
