@@ -6,13 +6,14 @@ learner of a linear-Gaussian task family, and the similarity of a trajectory to 
 (Saxe et al. 2014; Rabinowitz 2019). See docs/learning-dynamics.md.
 """
 
-from metalab.analysis.bayes import posterior_mean, posterior_trajectory
+from metalab.analysis.bayes import posterior_factor, posterior_mean, posterior_trajectory
 from metalab.analysis.fourier import fourier_coefficients, frequency_grid
 from metalab.analysis.modes import (
     linear_map_from_predictions,
     mode_coefficients,
     mode_progress,
     mode_time_ratio,
+    scaled_progress,
     threshold_times,
 )
 from metalab.analysis.similarity import at_progress, overall_progress, trajectory_similarity
@@ -21,6 +22,6 @@ from metalab.analysis.trajectories import bayes_predictions, gradient_trajectory
 __all__ = [
     "at_progress", "bayes_predictions", "fourier_coefficients", "frequency_grid",
     "gradient_trajectory", "linear_map_from_predictions", "mode_coefficients", "mode_progress",
-    "mode_time_ratio", "overall_progress", "posterior_mean", "posterior_trajectory",
-    "threshold_times", "trajectory_similarity",
+    "mode_time_ratio", "overall_progress", "posterior_factor", "posterior_mean",
+    "posterior_trajectory", "scaled_progress", "threshold_times", "trajectory_similarity",
 ]

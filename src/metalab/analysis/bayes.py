@@ -42,3 +42,19 @@ def posterior_trajectory(
     n = phi.shape[0]
     masks = jnp.arange(n)[None, :] < jnp.arange(n + 1)[:, None]
     return jax.vmap(lambda msk: posterior_mean(phi, y, mean, factor, noise, msk))(masks)
+
+
+def posterior_factor(
+    phi: jax.Array, mean: jax.Array, factor: jax.Array, noise: float, y: jax.Array,
+    mask: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """Posterior mean [p] and a factor C [p, q] of the posterior covariance C C^T of w from
+    single observations phi [n, p], y [n] (``mask`` [n] keeps some): with w = mu + L z,
+    z | data ~ N(P^-1 A^T r / s^2, P^-1), P = A^T A / s^2 + I, A = Phi L. What Thompson
+    sampling draws from (Thompson 1933; Russo et al. 2018)."""
+    keep = jnp.ones(phi.shape[:1], phi.dtype) if mask is None else mask.astype(phi.dtype)
+    a = (phi * keep[:, None]) @ factor
+    precision = a.T @ a / noise**2 + jnp.eye(factor.shape[1], dtype=phi.dtype)
+    cov = jnp.linalg.inv(precision)
+    z = cov @ (a.T @ ((y - phi @ mean) * keep)) / noise**2
+    return mean + factor @ z, factor @ jnp.linalg.cholesky(0.5 * (cov + cov.T))

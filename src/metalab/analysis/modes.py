@@ -30,6 +30,15 @@ def mode_progress(learned: jax.Array, true: jax.Array) -> jax.Array:
     return num / jnp.sum(true**2, axis=axes)[None]
 
 
+def scaled_progress(learned: jax.Array, true: jax.Array) -> jax.Array:
+    """``mode_progress`` [time, modes] over the pooled final progress of all modes (dominated
+    by the largest): progress in units of the scale the learner ends at, for learners whose
+    output has no natural scale (a softmax policy's logits). A learner whose map is
+    beta_t W reads beta_t / beta_T on every mode; a staggered one lags on small modes."""
+    final = jnp.sum(learned[-1] * true) / jnp.sum(true**2)
+    return mode_progress(learned, true) / final
+
+
 def threshold_times(progress: jax.Array, times: jax.Array, level: float) -> jax.Array:
     """First time [modes] each column of progress [time, modes] reaches ``level``, linearly
     interpolated between recorded times; ``inf`` for a mode that never reaches it."""

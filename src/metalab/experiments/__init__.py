@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 from metalab.experiments.contrastive import beta_error, hyperparameters, importance
 from metalab.experiments.contrastive import experiment as contrastive
 from metalab.experiments.dynamics import experiment as dynamics
+from metalab.experiments.dynamics import study as dynamics_study
 from metalab.experiments.effort import continual as effort_continual
 from metalab.experiments.effort import curriculum as effort_curriculum
 from metalab.experiments.effort import gain as effort_gain
@@ -34,7 +35,7 @@ ENTRY_POINT_GROUP = "metalab.experiments"
 EXPERIMENTS: Registry[Experiment] = Registry("experiment", "EXPERIMENT")
 for _module in (sinusoid, effort_gain, effort_nonlinear, effort_curriculum, effort_maml,
                 effort_continual, effort_hyper, effort_interfere, effort_switch, effort_phase,
-                dynamics, estimator_accuracy, omniglot, oneshot_runs,
+                dynamics, dynamics_study, estimator_accuracy, omniglot, oneshot_runs,
                 where_to_learn, continual, vsml, vsml_backprop, contrastive,
                 hyperparameters, beta_error, importance):
     EXPERIMENTS.register(_module.EXPERIMENT.name, _module.EXPERIMENT)

@@ -5,6 +5,7 @@ adds one from user code (anything with ``sample(key, n) -> Task`` qualifies).
 """
 
 from metalab.registry import Registry
+from metalab.tasks.bandit import LowRankBandit
 from metalab.tasks.base import Task, TaskDistribution
 from metalab.tasks.episodes import Episodes, ImageClasses
 from metalab.tasks.fourier import FourierSeries
@@ -14,6 +15,7 @@ from metalab.tasks.sinusoid import Sinusoid
 
 TASKS: Registry = Registry("task family", "--tasks")
 for _name, _factory in [("sinusoid", Sinusoid), ("linear-regression", LinearRegression),
+                        ("low-rank-bandit", LowRankBandit),
                         ("fourier-series", FourierSeries), ("sine-stream", SineStream)]:
     TASKS.register(_name, _factory)
 
@@ -24,4 +26,5 @@ def register_tasks(name: str, factory, *, replace: bool = False):
 
 
 __all__ = ["TASKS", "Episodes", "FourierSeries", "ImageClasses", "LinearRegression",
-           "LinearTruth", "SineStream", "Sinusoid", "Task", "TaskDistribution", "register_tasks"]
+           "LinearTruth", "LowRankBandit", "SineStream", "Sinusoid", "Task", "TaskDistribution",
+           "register_tasks"]

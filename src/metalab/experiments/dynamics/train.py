@@ -40,14 +40,14 @@ def train(name: str, cfg: Any, rundir: RunDir, key: jax.Array) -> tuple[Any, Sna
         step = make_meta_step(learner, ESTIMATORS["backprop"](), optimizer,
                               setup.distribution(cfg), cfg.meta_batch, cfg.inner_steps, k_run)
         init, total = init_state(learner, optimizer, k_init), cfg.meta_steps
-        return learner, _with_snapshots(rundir, name, init, step, total, cfg)
+        return learner, with_snapshots(rundir, name, init, step, total, cfg)
     model = setup.memory_model(cfg, plain=name == "lstm")
     optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.memory_lr))
     params = model.init(k_init)
     init = TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
     step = _memory_step(model, optimizer, cfg, k_run)
     total = cfg.lstm_steps if name == "lstm" else cfg.memory_steps
-    return model, _with_snapshots(rundir, name, init, step, total, cfg)
+    return model, with_snapshots(rundir, name, init, step, total, cfg)
 
 
 def _memory_step(model, optimizer, cfg: Any, key: jax.Array):
@@ -65,7 +65,7 @@ def _memory_step(model, optimizer, cfg: Any, key: jax.Array):
     return meta_step
 
 
-def _with_snapshots(rundir: RunDir, name: str, init: TrainState, step, total: int,
+def with_snapshots(rundir: RunDir, name: str, init: TrainState, step, total: int,
                     cfg: Any) -> Snapshots:
     """Train stage ``name`` to each snapshot step in turn, keeping the meta-parameters there
     in their own checkpoint (so a resumed run analyses the same snapshots)."""

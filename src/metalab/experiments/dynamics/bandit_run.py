@@ -1,0 +1,82 @@
+"""One seed of the contextual-bandit family: meta-train the LSTM agent, trace every agent,
+read each one's policy on the task's modes (Rabinowitz 2019, the bandit experiment)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from metalab.analysis import (
+    linear_map_from_predictions,
+    mode_coefficients,
+    mode_time_ratio,
+    scaled_progress,
+    threshold_times,
+)
+from metalab.experiments.dynamics import bandit as B
+from metalab.experiments.dynamics.train import with_snapshots
+from metalab.runs.rundir import RunDir
+from metalab.tasks import LowRankBandit
+from metalab.training import TrainState
+
+
+def family(cfg: Any) -> LowRankBandit:
+    """The bandit family of the study's settings."""
+    return LowRankBandit(n_arms=cfg.n_arms, d_context=cfg.d_context, rank=cfg.rank,
+                         noise=cfg.bandit_noise)
+
+
+def run_seed(cfg: Any, seed: int, rundir: RunDir) -> tuple[dict[str, float], dict[str, dict]]:
+    """(summary ``<agent>/<metric>``, per-agent progress details) of one seed."""
+    bandit = family(cfg)
+    keys = jax.random.split(jax.random.PRNGKey(seed), 5)
+    stream, truth = B.make_stream(bandit, keys[0], cfg.eval_tasks, cfg.horizon)
+    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.a2c_lr))
+    params = B.lstm_agent_init(bandit, cfg.agent_hidden, keys[1])
+    init = TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    step = B.a2c_step(bandit, optimizer, cfg.meta_batch, cfg.horizon, cfg.gamma,
+                      cfg.entropy_cost, keys[2])
+    snaps = with_snapshots(rundir, "lstm", init, step, cfg.a2c_steps, cfg)
+    every = max(1, cfg.pg_steps // 200)
+    pg_steps = cfg.pg_steps - cfg.pg_steps % every
+    interactions = jnp.arange(cfg.horizon + 1, dtype=jnp.float32)
+    runs = {"pg": (*B.pg_run(bandit, stream, keys[3], pg_steps, every, cfg.pg_hidden,
+                             cfg.pg_init_scale, cfg.pg_lr),
+                   jnp.arange(0, pg_steps + 1, every, dtype=jnp.float32)),
+            "lstm": (*B.lstm_run(snaps[-1][1], bandit, stream, keys[4]), interactions),
+            "thompson": (*B.thompson_run(bandit, stream, keys[4]), interactions)}
+    oracle = float(B.oracle_reward(stream.w[:, None], stream.contexts).mean())
+    summary, details = {"oracle/mean_reward": oracle}, {}
+    for name, (logits, reward, times) in runs.items():
+        progress = _progress(stream, truth, logits)
+        details[name] = {"progress": progress, "times": times, "unit": "interactions",
+                         "t50": threshold_times(progress, times, 0.5),
+                         "t90": threshold_times(progress, times, 0.9)}
+        summary |= _metrics(name, progress, times, reward, cfg.horizon)
+    for n, params in snaps:
+        logits, reward = B.lstm_run(params, bandit, stream, keys[4])
+        part = _metrics("lstm", _progress(stream, truth, logits), interactions, reward,
+                        cfg.horizon)
+        summary |= {f"lstm/meta_step_{n}/{k}": part[f"lstm/{k}"]
+                    for k in ("mode_time_ratio", "mean_reward")}
+    return summary, details
+
+
+def _progress(stream: B.Stream, truth: Any, logits: jax.Array) -> jax.Array:
+    """Scaled progress [time, modes] of a policy's logits (or reward estimates) on the probes."""
+    maps = jnp.concatenate([linear_map_from_predictions(logits[i : i + 64], stream.probes[None])
+                            for i in range(0, logits.shape[0], 64)])
+    return scaled_progress(mode_coefficients(maps, truth.u[None], truth.v[None]), truth.coef)
+
+
+def _metrics(name: str, progress: jax.Array, times: jax.Array, reward: jax.Array,
+             horizon: int) -> dict[str, float]:
+    """Mode-time ratios and the mean expected reward over the first ``horizon`` interactions
+    (the LSTM's and Thompson's episode) and over the whole run."""
+    return {f"{name}/mode_time_ratio": float(mode_time_ratio(progress, times, 0.5)),
+            f"{name}/mode_time_ratio_90": float(mode_time_ratio(progress, times, 0.9)),
+            f"{name}/mean_reward": float(reward[:horizon].mean()),
+            f"{name}/final_reward": float(reward[-max(1, reward.shape[0] // 10):].mean())}

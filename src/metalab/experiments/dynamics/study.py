@@ -1,0 +1,161 @@
+"""Learning dynamics across task families and seeds (Rabinowitz 2019): linear regression,
+Fourier series and low-rank contextual bandits, each over several seeds, with the mean and
+95% confidence interval of every learner's mode-time ratio per family.
+
+Each (family, seed) is one sub-run in its own folder (``<family>-seed<s>``, with checkpoints
+and metrics), so an interrupted study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, replace
+
+from metalab.errors import flag, require, require_cadence
+from metalab.experiments.dynamics import bandit_run
+from metalab.experiments.dynamics.experiment import (
+    DYNAMICS_LEARNERS,
+    LearningDynamicsConfig,
+    trace_and_analyse,
+)
+from metalab.runs.experiment import Experiment
+from metalab.runs.rundir import RunDir
+from metalab.runs.stats import mean_ci95
+
+FAMILIES = ("linear", "fourier", "bandit")
+
+
+@dataclass(frozen=True)
+class DynamicsStudyConfig:
+    """Settings of ``metalab run learning-dynamics-families``."""
+
+    families: tuple[str, ...] = FAMILIES
+    seeds: int = 3
+    """seeds seed, seed + 1, ...; mean and 95% CI (Student t) over them"""
+    learners: tuple[str, ...] = ("learner", "online", "maml", "memory", "lstm", "bayes")
+    """regression learners (see learning-dynamics); the bandit always runs pg, lstm, thompson"""
+    meta_steps: int = 1500
+    """MAML meta-steps (regression)"""
+    lstm_steps: int = 4000
+    """meta-steps of both regression LSTMs"""
+    eval_tasks: int = 100
+    shifts: bool = True
+    meta_snapshots: int = 3
+    n_arms: int = 5
+    d_context: int = 4
+    rank: int = 3
+    """bandit: modes of the reward map (singular values geometric 3 -> 0.5)"""
+    bandit_noise: float = 0.3
+    horizon: int = 50
+    """bandit: interactions per episode of the LSTM agent and Thompson sampling"""
+    a2c_steps: int = 3000
+    a2c_lr: float = 3e-3
+    agent_hidden: int = 128
+    gamma: float = 0.3
+    """discount of the A2C returns"""
+    entropy_cost: float = 0.01
+    pg_steps: int = 3000
+    """interactions of the REINFORCE learner (one per step)"""
+    pg_lr: float = 0.05
+    pg_hidden: int = 16
+    pg_init_scale: float = 0.01
+    meta_batch: int = 32
+    log_every: int = 100
+    checkpoint_every: int = 1000
+    seed: int = 0
+    quick: bool = False
+    """reduced budget (a few minutes on 2 CPU cores)"""
+
+    def __post_init__(self) -> None:
+        for name in ("seeds", "meta_steps", "lstm_steps", "meta_snapshots", "n_arms",
+                     "d_context", "rank", "horizon", "a2c_steps", "agent_hidden", "pg_steps",
+                     "pg_hidden", "meta_batch", "log_every"):
+            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
+        for name in ("bandit_noise", "a2c_lr", "pg_lr", "pg_init_scale"):
+            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require(self.eval_tasks >= 20, "--eval-tasks", "must be at least 20")
+        bad = sorted(set(self.families) - set(FAMILIES))
+        require(bool(self.families) and not bad, "--families",
+                f"choose one or more of {', '.join(FAMILIES)}")
+        bad = sorted(set(self.learners) - set(DYNAMICS_LEARNERS))
+        require(not bad, "--learners", f"unknown {bad}; choose from "
+                f"{', '.join(DYNAMICS_LEARNERS)}")
+        require(self.rank <= min(self.n_arms - 1, self.d_context), "--rank",
+                "must be at most min(n-arms - 1, d-context) (modes are contrasts between arms)")
+        require(0.0 <= self.gamma < 1.0, "--gamma", "must be in [0, 1)")
+        require(self.entropy_cost >= 0, "--entropy-cost", "must be >= 0")
+        require_cadence(self.log_every, self.checkpoint_every)
+
+    def resolved(self) -> DynamicsStudyConfig:
+        """``quick`` shrinks every budget."""
+        if not self.quick:
+            return self
+        return replace(self, meta_steps=min(self.meta_steps, 100),
+                       lstm_steps=min(self.lstm_steps, 200), a2c_steps=min(self.a2c_steps, 200),
+                       pg_steps=min(self.pg_steps, 600), eval_tasks=min(self.eval_tasks, 40),
+                       meta_snapshots=min(self.meta_snapshots, 2), log_every=50,
+                       checkpoint_every=100, shifts=False)
+
+
+def regression_config(cfg: DynamicsStudyConfig, family: str, seed: int
+                      ) -> LearningDynamicsConfig:
+    """The learning-dynamics settings of one regression family and seed in the study."""
+    return LearningDynamicsConfig(
+        variant=family, seed=seed, learners=cfg.learners, meta_steps=cfg.meta_steps,
+        memory_steps=cfg.lstm_steps, lstm_steps=cfg.lstm_steps, eval_tasks=cfg.eval_tasks,
+        meta_batch=cfg.meta_batch, meta_snapshots=cfg.meta_snapshots, shifts=cfg.shifts,
+        log_every=cfg.log_every, checkpoint_every=cfg.checkpoint_every).resolved()
+
+
+def aggregate(per_seed: dict[str, list[dict[str, float]]]) -> dict[str, float]:
+    """``<learner>/<family>/<metric>`` (mean over seeds), ``..._ci95`` (half-width) and, for
+    ratios, ``..._reached`` (seeds where the last mode reached the level: finite ratio)."""
+    out: dict[str, float] = {}
+    for family, summaries in per_seed.items():
+        values: dict[str, list[float]] = defaultdict(list)
+        for summary in summaries:
+            for key, value in summary.items():
+                values[key].append(value)
+        for key, vals in values.items():
+            name, metric = key.split("/", 1)
+            base = f"{name}/{family}/{metric}"
+            mean, half = mean_ci95(vals)
+            out[base], out[f"{base}_ci95"] = mean, half
+            if "mode_time_ratio" in metric:
+                out[f"{base}_reached"] = float(sum(math.isfinite(v) for v in vals))
+    return out
+
+
+def run(cfg: DynamicsStudyConfig, rundir: RunDir) -> dict[str, float]:
+    """Every family and seed as a sub-run; aggregate, plot, report."""
+    per_seed: dict[str, list[dict[str, float]]] = defaultdict(list)
+    for family in cfg.families:
+        for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+            sub = RunDir(rundir.path / f"{family}-seed{seed}", resume=rundir.resume,
+                         max_loss=rundir.max_loss)
+            if family == "bandit":
+                summary, _ = bandit_run.run_seed(cfg, seed, sub)
+            else:
+                summary, _ = trace_and_analyse(regression_config(cfg, family, seed), sub)
+            sub.write_summary(f"learning-dynamics-families/{family}", summary)
+            per_seed[family].append(summary)
+    summary = aggregate(per_seed)
+    from metalab.experiments.dynamics import study_report
+
+    study_report.ratio_figure(rundir, cfg, summary)
+    rundir.write_summary("learning-dynamics-families", summary)
+    rundir.write_report("Learning dynamics across families and seeds",
+                        study_report.description(cfg), summary,
+                        study_report.tables(cfg, summary))
+    return summary
+
+
+EXPERIMENT = Experiment(
+    name="learning-dynamics-families",
+    description="Mode-time ratios of learners and meta-learners on linear, Fourier and "
+    "contextual-bandit families, mean and 95% CI over seeds (Rabinowitz 2019)",
+    expected_time="40 min",
+    config=DynamicsStudyConfig,
+    run=run,
+)
