@@ -97,7 +97,7 @@ def test_bad_options_fail_before_compute():
 def test_small_continual_run_reports_retention_and_masks(tmp_path):
     cfg = continual.SparseContinualConfig(
         methods=("sparse-maml",), n_functions=3, k_shot=4, inner_steps=1, steps=4,
-        meta_batch=2, hidden=(8,), eval_streams=4, log_every=2, checkpoint_every=4)
+        meta_batch=2, hidden=(8,), eval_streams=4, log_every=2, checkpoint_every=4, seeds=1)
     summary = continual.run(cfg, RunDir(tmp_path))
     for method in ("untrained", "sparse-maml"):
         assert np.isfinite(summary[f"{method}/forgetting"])
@@ -112,7 +112,7 @@ def test_small_continual_run_reports_retention_and_masks(tmp_path):
 def test_small_where_to_learn_sinusoid_run(tmp_path):
     cfg = where_to_learn.WhereToLearnConfig(
         problems=("sinusoid",), methods=("sparse-relu-maml",), sin_steps=4, sin_meta_batch=2,
-        sin_eval_tasks=100, rate_lr=1e-4, log_every=2, checkpoint_every=4)
+        sin_eval_tasks=100, rate_lr=1e-4, log_every=2, checkpoint_every=4, seeds=1)
     summary = where_to_learn.run(cfg, RunDir(tmp_path))
     assert np.isfinite(summary["sinusoid/sparse-relu-maml/query_mse_step1"])
     # every rate starts at the inner learning rate (0.01); 4 Adam steps of 1e-4 keep it positive
@@ -126,7 +126,7 @@ def test_where_to_learn_few_shot_on_digits(tmp_path):
     cfg = where_to_learn.WhereToLearnConfig(
         problems=("omniglot-1shot",), methods=("maml", "sparse-maml"), dataset="digits",
         fs_steps=4, fs_meta_batch=2, width=4, eval_episodes=100, log_every=2,
-        checkpoint_every=4, test_alphabets=3)
+        checkpoint_every=4, test_alphabets=3, seeds=1)
     summary = where_to_learn.run(cfg, RunDir(tmp_path))
     assert 0.0 <= summary["omniglot-1shot/sparse-maml/test_accuracy"] <= 1.0
     assert "omniglot-1shot/sparse-maml/update_fraction/head.w" in summary

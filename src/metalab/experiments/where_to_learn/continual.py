@@ -1,15 +1,23 @@
-"""Continual learning with meta-learned gradient sparsity (Zhao et al. 2021, sec. 5): does
+"""Continual learning with meta-learned gradient sparsity (von Oswald et al. 2021, sec. 5): does
 sparse-MAML's mask reduce interference between tasks learned one after another?
 
 Each method meta-trains an initialisation (and, for sparse learners, a mask or rates) for a
-stream of T sinusoids (``SineStream``, the incremental sine waves of Javed and White 2019):
-the inner loop learns function 0, then 1, ... T-1, never revisiting; the outer loss is the
-query MSE on all T functions at the end. On held-out streams we record R[t, j], the MSE on
-function j after learning functions 0..t, and report
+stream of T tasks: the inner loop learns task 0, then 1, ... T-1, never revisiting; the outer
+loss is the query loss on all T tasks at the end. Two streams:
 
-    retained MSE   mean_j R[T-1, j]               (all functions, end of stream)
-    learned MSE    mean_j R[j, j]                 (each function just after learning it)
-    forgetting     mean_{j<T-1} R[T-1, j] - R[j, j]  (how much later learning undid)
+* ``sine``: T sinusoids (the incremental sine waves of Javed and White 2019). By default the
+  input is x alone; ``--index-input`` adds the function's one-hot index, which a mask can
+  exploit trivially (each function gets its own first-layer weights), so it is off.
+* ``omniglot``: class-incremental Omniglot, one new class per task with one shared T-way head
+  (``streams.ClassStream``); classes of held-out alphabets at test.
+
+On held-out streams we record R[t, j], the score on task j after learning tasks 0..t (query
+MSE for sine, accuracy among the classes seen so far for Omniglot), and report per method,
+as mean and 95% CI over training seeds:
+
+    retained     mean_j R[T-1, j]       (all tasks seen, end of stream)
+    learned      mean_j R[j, j]         (each task just after learning it)
+    forgetting   mean_{j<T-1} of how much worse R[T-1, j] is than R[j, j]
 
 ``untrained`` is the same inner loop from the untrained initialisation, for scale.
 """
@@ -18,21 +26,34 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import jax
 import numpy as np
 
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators.stream import retention_matrix, stream_backprop
+from metalab.experiments.fewshot import common as fewshot
+from metalab.experiments.where_to_learn.experiment import mean_fractions, stage_name
 from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
+from metalab.experiments.where_to_learn.streams import (
+    ClassStream,
+    SineWithoutIndex,
+    accuracy_matrix,
+    seen_curve,
+    stream_scores,
+)
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import SPARSE_UPDATES
-from metalab.learners.sparse import update_fractions, update_gate
+from metalab.learners.sparse import update_gate
 from metalab.models import mlp
+from metalab.models.convnet import convnet
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
+from metalab.runs.stats import mean_ci95
+from metalab.tasks.episodes import Episodes
 from metalab.tasks.sine_stream import SineStream
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
@@ -42,16 +63,22 @@ from metalab.training.optimizers import per_entry_adam
 class SparseContinualConfig:
     """Settings of ``metalab run continual``."""
 
-    methods: tuple[str, ...] = ("maml", "sparse-maml")
+    methods: tuple[str, ...] = ("maml", "sparse-maml", "sparse-relu-maml")
     """registered learners to meta-train for the stream (see `metalab.learners.LEARNERS`)"""
+    stream: Literal["sine", "omniglot"] = "sine"
+    """`sine`: sinusoid regression stream; `omniglot`: class-incremental Omniglot"""
+    index_input: bool = False
+    """sine: feed the function's one-hot index as an input (a leak a mask can exploit)"""
+    seeds: int = 3
+    """training seeds per method; scores are mean +- 95% CI over them"""
     estimator: str = "backprop"
     """`backprop` (through the whole stream) or `first-order`"""
     n_functions: int = 10
-    """sinusoids per stream, learned one after another"""
+    """tasks per stream, learned one after another (sinusoids, or Omniglot classes)"""
     k_shot: int = 10
-    """support (and query) points per function"""
+    """support (and query) points or images per task"""
     inner_steps: int = 5
-    """inner updates on each function before moving to the next"""
+    """inner updates on each task before moving to the next"""
     inner_lr: float = 0.02
     outer_lr: float = 1e-3
     mask_lr: float = 3e-3
@@ -61,6 +88,14 @@ class SparseContinualConfig:
     meta_batch: int = 8
     """streams per meta-step"""
     hidden: tuple[int, ...] = (40, 40)
+    """sine: hidden widths of the MLP"""
+    width: int = 16
+    """omniglot: filters per block of the 4-block conv net"""
+    data: str = fewshot.DEFAULT_DATA
+    """omniglot: folder with the Omniglot zips"""
+    cache_dir: str = ""
+    test_alphabets: int = 3
+    """omniglot: alphabets held out for the evaluation streams"""
     eval_streams: int = 200
     log_every: int = 100
     checkpoint_every: int = 500
@@ -76,7 +111,7 @@ class SparseContinualConfig:
         require(self.estimator in ("backprop", "first-order"), "--estimator",
                 "choose `backprop` or `first-order`")
         for name in ("n_functions", "k_shot", "inner_steps", "steps", "meta_batch",
-                     "eval_streams", "log_every"):
+                     "eval_streams", "log_every", "seeds", "width"):
             require(getattr(self, name) > 0, flag(name),
                     "must be a positive integer")
         require(self.n_functions >= 2, "--n-functions", "a stream needs at least 2 functions")
@@ -93,132 +128,174 @@ class SparseContinualConfig:
                        log_every=50, checkpoint_every=300)
 
 
-def _learner(method: str, cfg: SparseContinualConfig, stream: SineStream) -> Learner:
-    return LEARNERS[method](mlp((stream.input_dim, *cfg.hidden, 1)), cfg.inner_lr)
+def streams(cfg: SparseContinualConfig):
+    """(training stream distribution, held-out streams, model): sine or Omniglot classes."""
+    key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6)
+    if cfg.stream == "sine":
+        sine = SineStream(cfg.n_functions, cfg.k_shot, cfg.k_shot)
+        dist = sine if cfg.index_input else SineWithoutIndex(sine)
+        return dist, dist.sample(key, cfg.eval_streams), mlp((dist.input_dim, *cfg.hidden, 1))
+    train, test = fewshot.load_classes("omniglot", cfg.data, cfg.cache_dir, cfg.test_alphabets, 0)
+    fewshot.check_classes(train, "training", cfg.n_functions, 2 * cfg.k_shot)
+    fewshot.check_classes(test, "test", cfg.n_functions, 2 * cfg.k_shot)
+
+    def of(classes):
+        return ClassStream(Episodes.of(classes, cfg.n_functions, cfg.k_shot, cfg.k_shot))
+
+    model = convnet(cfg.n_functions, (28, 28, 1), width=cfg.width)
+    return of(train), of(test).sample(key, cfg.eval_streams), model
 
 
-def train(method: str, cfg: SparseContinualConfig, rundir: RunDir, stream: SineStream):
+def train(learner: Learner, stage: str, cfg: SparseContinualConfig, rundir: RunDir, dist,
+          seed: int):
     """Meta-train one method for the stream; returns (untrained meta, trained meta, seconds)."""
-    learner = _learner(method, cfg, stream)
     optimizer = per_entry_adam(cfg.outer_lr, {"mask": cfg.mask_lr})
-    k_init, k_run = jax.random.split(jax.random.PRNGKey(cfg.seed))
+    k_init, k_run = jax.random.split(jax.random.PRNGKey(seed))
     estimator = track_sparsity(stream_backprop(cfg.estimator == "first-order"), learner)
-    step = make_meta_step(learner, estimator, optimizer, stream, cfg.meta_batch,
+    step = make_meta_step(learner, estimator, optimizer, dist, cfg.meta_batch,
                           cfg.inner_steps, k_run)
     start_state = init_state(learner, optimizer, k_init)
     start = time.perf_counter()
-    state = train_stage(rundir, method, start_state, step, cfg.steps, chunk=cfg.log_every,
+    state = train_stage(rundir, stage, start_state, step, cfg.steps, chunk=cfg.log_every,
                         checkpoint_every=cfg.checkpoint_every)
     return start_state.meta, state.meta, time.perf_counter() - start
 
 
-def evaluate(learner: Learner, meta, streams, steps: int) -> np.ndarray:
-    """Mean retention matrix R[t, j] over held-out streams."""
-    per = jax.jit(jax.vmap(lambda s: retention_matrix(learner, meta, s, steps)))(streams)
+def evaluate(learner: Learner, meta, held_out, steps: int, accuracy: bool = False) -> np.ndarray:
+    """Mean retention matrix R[t, j] over held-out streams (MSE, or accuracy if ``accuracy``)."""
+    one = accuracy_matrix if accuracy else retention_matrix
+    per = jax.jit(jax.vmap(lambda s: one(learner, meta, s, steps)))(held_out)
     return np.asarray(per).mean(0)
 
 
 def scores(r: np.ndarray) -> dict[str, float]:
     """Retained MSE, learned MSE and forgetting of one retention matrix (see module doc)."""
-    diag = np.diag(r)
-    return {
-        "retained_mse": float(r[-1].mean()),
-        "learned_mse": float(diag.mean()),
-        "forgetting": float((r[-1, :-1] - diag[:-1]).mean()),
-    }
+    return {f"{k}_mse" if k != "forgetting" else k: v
+            for k, v in stream_scores(r, higher_is_better=False).items()}
+
+
+def accuracy_scores(r: np.ndarray) -> dict[str, float]:
+    """Retained and learned accuracy and forgetting (accuracy lost) of an accuracy matrix."""
+    return {f"{k}_accuracy" if k != "forgetting" else k: v
+            for k, v in stream_scores(r, higher_is_better=True).items()}
 
 
 def run(cfg: SparseContinualConfig, rundir: RunDir) -> dict[str, float]:
-    """Train every method, measure retention on shared held-out streams, write the report."""
-    stream = SineStream(cfg.n_functions, cfg.k_shot, cfg.k_shot)
-    held_out = stream.sample(jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6),
-                             cfg.eval_streams)
+    """Train every method per seed, measure retention on shared held-out streams, report."""
+    dist, held_out, model = streams(cfg)
+    accuracy = cfg.stream == "omniglot"
+    score = accuracy_scores if accuracy else scores
+    loss = "cross_entropy" if accuracy else "mse"
     summary: dict[str, float] = {}
-    matrices: dict[str, np.ndarray] = {}
+    matrices: dict[str, list[np.ndarray]] = {}
     for method in cfg.methods:
-        learner = _learner(method, cfg, stream)
-        start_meta, meta, seconds = train(method, cfg, rundir, stream)
-        if "untrained" not in matrices:
-            matrices["untrained"] = evaluate(learner, start_meta, held_out, cfg.inner_steps)
-        matrices[method] = evaluate(learner, meta, held_out, cfg.inner_steps)
-        summary[f"{method}/train_seconds"] = seconds
+        learner = LEARNERS[method](model, cfg.inner_lr, loss)
+        metas = []
+        for i in range(cfg.seeds):
+            start_meta, meta, seconds = train(learner, stage_name(method, i), cfg, rundir, dist,
+                                              cfg.seed + i)
+            if len(matrices.get("untrained", [])) < cfg.seeds:
+                matrices.setdefault("untrained", []).append(
+                    evaluate(learner, start_meta, held_out, cfg.inner_steps, accuracy))
+            matrices.setdefault(method, []).append(
+                evaluate(learner, meta, held_out, cfg.inner_steps, accuracy))
+            summary[f"{method}/train_seconds"] = summary.get(f"{method}/train_seconds", 0) + seconds
+            metas.append(meta)
         if SPARSE_UPDATES in learner.properties:
-            gate = update_gate(learner, meta)
-            for layer, f in update_fractions(gate).items():
-                summary[f"{method}/update_fraction/{layer}"] = float(f)
-            mask_images(rundir, gate, f"{method}: weights the inner loop updates",
-                        f"mask_{method}")
-    for method, r in matrices.items():
-        for k, v in scores(r).items():
-            summary[f"{method}/{k}"] = v
-    _plot_retention(rundir, matrices)
-    fraction_curves(rundir)
+            for layer, f in mean_fractions(learner, metas).items():
+                summary[f"{method}/update_fraction/{layer}"] = f
+            mask_images(rundir, update_gate(learner, metas[0]),
+                        f"{method}: weights the inner loop updates (seed 0)", f"mask_{method}")
+    for method, rs in matrices.items():
+        per_seed = [score(r) for r in rs]
+        for k in per_seed[0]:
+            summary[f"{method}/{k}"], summary[f"{method}/{k}_ci95"] = mean_ci95(
+                [p[k] for p in per_seed])
+    mean_matrices = {m: np.mean(rs, axis=0) for m, rs in matrices.items()}
+    _plot_retention(rundir, mean_matrices, accuracy)
+    fraction_curves(rundir, only_first_seed=True)
     rundir.write_summary("continual", summary)
     rundir.write_report("Continual learning: does gradient sparsity reduce interference?",
-                        _describe(cfg), summary, [_verdict(matrices)])
+                        _describe(cfg), summary, [_verdict(summary, accuracy)])
     return summary
 
 
 def _describe(cfg: SparseContinualConfig) -> str:
+    what = (f"class-incremental Omniglot ({cfg.n_functions} new classes, one per task, one "
+            f"shared head; conv net width {cfg.width}; test streams from {cfg.test_alphabets} "
+            "held-out alphabets; accuracy among the classes seen so far)"
+            if cfg.stream == "omniglot" else
+            f"{cfg.n_functions} sinusoids (input: x"
+            f"{' and the function one-hot index' if cfg.index_input else ' only'})")
     return (
-        f"Streams of {cfg.n_functions} sinusoids (input: x and the function's one-hot index), "
+        f"Streams of {what}, {cfg.seeds} training seeds from {cfg.seed} (mean and `_ci95`: 95% "
+        f"CI half-width over seeds); "
         f"{cfg.k_shot} support points each, learned in order with {cfg.inner_steps} inner "
         f"steps at lr {cfg.inner_lr}. Methods {', '.join(cfg.methods)} meta-trained for "
         f"{cfg.steps} steps (meta-batch {cfg.meta_batch}, Adam {cfg.outer_lr}, mask lr "
         f"{cfg.mask_lr}, estimator `{cfg.estimator}` through the whole stream) to minimise the "
         f"query MSE on all functions at the end; evaluated on {cfg.eval_streams} held-out "
-        "streams. Retained MSE: mean over all functions at the end; learned MSE: each function "
-        "right after learning it; forgetting: mean increase from the latter to the former."
+        "streams. Retained: mean over all tasks at the end; learned: each task right after "
+        "learning it; forgetting: how much worse the former is than the latter."
     )
 
 
-def _verdict(matrices: dict[str, np.ndarray]) -> str:
+def _verdict(summary: dict[str, float], accuracy: bool) -> str:
     """One paragraph that states what the numbers say about the interference claim."""
-    if not {"maml", "sparse-maml"} <= set(matrices):
+    if not {"maml/forgetting", "sparse-maml/forgetting"} <= set(summary):
         return "## Verdict\n\nRun with both `maml` and `sparse-maml` to test the claim."
-    a, b = scores(matrices["maml"]), scores(matrices["sparse-maml"])
-    less = b["forgetting"] < a["forgetting"]
-    better = b["retained_mse"] < a["retained_mse"]
+    kept = "retained_accuracy" if accuracy else "retained_mse"
+
+    def show(m: str, k: str) -> str:
+        return f"{summary[f'{m}/{k}']:.3g} +- {summary[f'{m}/{k}_ci95']:.2g}"
+
+    a, b = "maml", "sparse-maml"
+    less = (summary[f"{b}/forgetting"] + summary[f"{b}/forgetting_ci95"]
+            < summary[f"{a}/forgetting"] - summary[f"{a}/forgetting_ci95"])
+    sign = 1 if accuracy else -1
+    better = (sign * (summary[f"{b}/{kept}"] - summary[f"{a}/{kept}"])
+              > summary[f"{a}/{kept}_ci95"] + summary[f"{b}/{kept}_ci95"])
     return (
         "## Verdict\n\n"
-        f"Forgetting: MAML {a['forgetting']:.3g}, sparse-MAML {b['forgetting']:.3g} "
-        f"({'less' if less else 'not less'} interference with sparse gradients). Retained MSE: "
-        f"MAML {a['retained_mse']:.3g}, sparse-MAML {b['retained_mse']:.3g}. In this run the "
-        f"claim that sparse gradients reduce interference is "
-        f"{'supported' if less and better else 'not supported'} (one seed; differences "
-        "smaller than the spread across seeds are not evidence)."
+        f"Forgetting: MAML {show(a, 'forgetting')}, sparse-MAML {show(b, 'forgetting')}; "
+        f"{kept.replace('_', ' ')}: MAML {show(a, kept)}, sparse-MAML {show(b, kept)} (95% CI "
+        "over seeds). The claim that sparse gradients reduce interference is "
+        f"{'supported' if less and better else 'not supported'} here (supported means less "
+        "forgetting and a better end-of-stream score, with confidence intervals apart)."
     )
 
 
-def _plot_retention(rundir: RunDir, matrices: dict[str, np.ndarray]) -> None:
+def _plot_retention(rundir: RunDir, matrices: dict[str, np.ndarray], accuracy: bool) -> None:
     t = np.arange(1, len(next(iter(matrices.values()))) + 1)
+    what, scale = ("accuracy", "linear") if accuracy else ("query MSE", "log")
     fig, (ax1, ax2) = subplots(1, 2, figsize=(11, 4))
     for method, r in matrices.items():
-        seen = np.array([r[i, : i + 1].mean() for i in range(len(r))])
-        ax1.plot(t, seen, marker="o", label=method)
+        ax1.plot(t, seen_curve(r), marker="o", label=method)
         ax2.plot(t, r[-1], marker="o", label=method)
-    ax1.set(xlabel="functions learned so far", ylabel="mean query MSE on functions seen",
-            yscale="log", title="Retention along the stream")
-    ax2.set(xlabel="function index j (learned in this order)",
-            ylabel="query MSE at the end of the stream", yscale="log",
-            title="Forgetting of early functions")
+    ax1.set(xlabel="tasks learned so far", ylabel=f"mean {what} on tasks seen",
+            yscale=scale, title="Retention along the stream")
+    ax2.set(xlabel="task index j (learned in this order)",
+            ylabel=f"{what} at the end of the stream", yscale=scale,
+            title="Forgetting of early tasks")
     ax1.legend()
     fig.tight_layout()
     rundir.save_figure(fig, "retention")
     fig, axes = subplots(1, len(matrices), figsize=(3.6 * len(matrices), 3.4), squeeze=False)
-    vmax = max(float(np.log10(r.max())) for r in matrices.values())
-    vmin = min(float(np.log10(r.min())) for r in matrices.values())
-    for ax, (method, r) in zip(axes[0], matrices.items(), strict=True):
-        im = ax.imshow(np.log10(r), vmin=vmin, vmax=vmax, cmap="viridis")
-        ax.set(xlabel="function j", title=method)
-    axes[0, 0].set_ylabel("after learning function t")
-    fig.colorbar(im, ax=axes[0].tolist(), label="log10 query MSE R[t, j]")
+    shown = {m: (r if accuracy else np.log10(r)) for m, r in matrices.items()}
+    vmax = max(float(r.max()) for r in shown.values())
+    vmin = min(float(r.min()) for r in shown.values())
+    for ax, (method, r) in zip(axes[0], shown.items(), strict=True):
+        im = ax.imshow(r, vmin=vmin, vmax=vmax, cmap="viridis")
+        ax.set(xlabel="task j", title=method)
+    axes[0, 0].set_ylabel("after learning task t")
+    fig.colorbar(im, ax=axes[0].tolist(),
+                 label="accuracy A[t, j]" if accuracy else "log10 query MSE R[t, j]")
     rundir.save_figure(fig, "retention_matrices")
 
 
 EXPERIMENT = Experiment(
     name="continual",
-    description="MAML vs sparse-MAML on a stream of sinusoids: retention and forgetting",
+    description="MAML vs sparse-MAML on sine and Omniglot class streams: retention, forgetting",
     expected_time="12 min",
     config=SparseContinualConfig,
     run=run,

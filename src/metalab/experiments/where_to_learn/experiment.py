@@ -1,11 +1,15 @@
-"""Learning where to learn (Zhao et al. 2021): MAML, Meta-SGD, sparse-MAML and sparse-ReLU-MAML
-with the same budget on sinusoid regression and Omniglot 5-way 1-shot and 5-shot.
+"""Learning where to learn (von Oswald, Zhao, Kobayashi, Schug, Caccia, Zucchet and Sacramento,
+NeurIPS 2021): MAML, Meta-SGD, ANIL, BOIL, sparse-MAML and sparse-ReLU-MAML with the same budget
+on sinusoid regression and Omniglot 5-way 1-shot and 5-shot.
 
 Every method meta-trains the same network from the same initial weights with the same task
-stream; sparse learners also learn which weights the inner loop may change. Reported: held-out
-query MSE after one inner step (sinusoid) or test accuracy on held-out alphabets (Omniglot),
-and, for the sparse learners, the fraction of each layer's weights the inner loop updates,
-tracked over meta-training, with the final pattern of every layer as an image.
+stream, once per training seed; sparse learners also learn which weights the inner loop may
+change. Reported per method: the mean over seeds and its 95% CI of the held-out query MSE
+after the inner steps (sinusoid) or the test accuracy on held-out alphabets (Omniglot), and,
+for the sparse learners, the fraction of each layer's weights the inner loop updates (mean over
+seeds), tracked over meta-training (seed 0), with the final pattern of every layer as an image.
+``--regime paper`` runs the authors' regime: first-order meta-gradients, 35 inner steps at
+lr 0.1, mask Adam 0.0075, meta-batch 2, the Kaiming mask initialisation, straight-through ReLU.
 """
 
 from __future__ import annotations
@@ -45,8 +49,14 @@ class WhereToLearnConfig:
     """Settings of ``metalab run where-to-learn``."""
 
     problems: tuple[Problem, ...] = ("sinusoid", "omniglot-1shot", "omniglot-5shot")
-    methods: tuple[str, ...] = ("maml", "metasgd", "sparse-maml", "sparse-relu-maml")
+    methods: tuple[str, ...] = ("maml", "metasgd", "anil", "boil", "sparse-maml",
+                                "sparse-relu-maml")
     """registered learners to compare"""
+    regime: Literal["ours", "paper"] = "ours"
+    """`paper`: the authors' regime (first-order, 35 inner steps at 0.1, mask Adam 0.0075,
+    meta-batch 2, Kaiming mask init, straight-through ReLU), overriding those settings"""
+    seeds: int = 3
+    """training seeds per method (seed, seed + 1, ...); rows give mean +- 95% CI over them"""
     estimator: Literal["backprop", "first-order"] = "backprop"
     outer_lr: float = 1e-3
     """outer Adam learning rate of the initialisation"""
@@ -55,12 +65,17 @@ class WhereToLearnConfig:
     rate_lr: float = 5e-3
     """outer Adam learning rate of the per-weight rates of Meta-SGD and sparse-ReLU-MAML"""
     mask_shift: float = 0.0
-    """initial mask logits are U[-0.5, 0.5] + shift (0: about half the weights start frozen)"""
+    """initial mask logits are centred draws + shift (0: about half the weights start frozen)"""
+    mask_init: Literal["uniform", "kaiming"] = "uniform"
+    """mask logits U[-0.5, 0.5], or Kaiming-uniform for weight tensors (the authors' conv runs)"""
+    relu_grad: Literal["straight-through", "true"] = "straight-through"
+    """sparse-ReLU-MAML's rate gradient: through the ReLU as identity (authors'), or its own"""
     sin_steps: int = 5000
     """sinusoid: meta-steps per method"""
     sin_meta_batch: int = 25
     sin_k_shot: int = 10
     sin_inner_lr: float = 0.01
+    sin_inner_steps: int = 1
     sin_eval_tasks: int = 500
     dataset: Literal["omniglot", "digits"] = "omniglot"
     """image data of the few-shot problems (`digits` needs no files, for tests)"""
@@ -92,7 +107,8 @@ class WhereToLearnConfig:
             require(m in LEARNERS and m != "protonet", "--methods",
                     f"unknown or non-gradient learner {m!r}; choose from {sorted(LEARNERS)}")
         for name in ("sin_steps", "sin_meta_batch", "sin_k_shot", "fs_steps", "fs_meta_batch",
-                     "width", "fs_inner_steps", "q_query", "eval_query", "log_every"):
+                     "width", "fs_inner_steps", "q_query", "eval_query", "log_every", "seeds",
+                     "sin_inner_steps"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
         require(self.eval_inner_steps >= 0, "--eval-inner-steps", "must be non-negative")
         require(self.sin_eval_tasks >= 100, "--sin-eval-tasks", "must be at least 100")
@@ -102,50 +118,72 @@ class WhereToLearnConfig:
         require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> WhereToLearnConfig:
-        """The configuration actually run: ``quick`` shrinks the budget."""
-        if not self.quick:
-            return self
-        return replace(self, sin_steps=min(self.sin_steps, 500), sin_eval_tasks=100,
-                       fs_steps=min(self.fs_steps, 20), eval_episodes=100, width=16,
-                       log_every=10, checkpoint_every=100)
+        """The configuration actually run: ``regime`` sets the authors' settings, ``quick``
+        shrinks the budget (CPU minutes)."""
+        cfg = self
+        if cfg.regime == "paper":
+            cfg = replace(cfg, estimator="first-order", fs_inner_steps=35, eval_inner_steps=35,
+                          fs_inner_lr=0.1, mask_lr=0.0075, fs_meta_batch=2, mask_init="kaiming",
+                          relu_grad="straight-through")
+        if not cfg.quick:
+            return cfg
+        return replace(cfg, sin_steps=min(cfg.sin_steps, 500), sin_eval_tasks=100,
+                       fs_steps=min(cfg.fs_steps, 100 if cfg.regime == "paper" else 20),
+                       eval_episodes=100, width=16, log_every=10, checkpoint_every=100)
 
 
 
 def masked_learner(method: str, model, inner_lr: float, loss: str, cfg) -> Learner:
-    """``LEARNERS[method]`` with this experiment's mask initialisation for sparse-MAML."""
-    extra = {"mask_shift": cfg.mask_shift} if method == "sparse-maml" else {}
+    """``LEARNERS[method]`` with this experiment's mask initialisation for sparse-MAML and
+    rate gradient for sparse-ReLU-MAML."""
+    extra = {"sparse-maml": {"mask_shift": cfg.mask_shift, "mask_init": cfg.mask_init},
+             "sparse-relu-maml": {"relu_grad": cfg.relu_grad}}.get(method, {})
     return LEARNERS[method](model, inner_lr, loss, **extra)
 
 
-def _train(stage, learner, cfg, rundir, tasks, meta_batch, inner_steps, steps, task_map):
+def stage_name(prefix: str, seed_index: int) -> str:
+    """Run-folder stage of one method and seed (the first seed keeps the bare name)."""
+    return prefix if seed_index == 0 else f"{prefix}.seed{seed_index}"
+
+
+def train_seeds(prefix, learner, cfg, rundir, tasks, meta_batch, inner_steps, steps, task_map):
+    """Meta-train ``learner`` once per seed; returns [(meta, seconds)] in seed order."""
     optimizer = per_entry_adam(cfg.outer_lr, {"mask": cfg.mask_lr, "lr": cfg.rate_lr})
-    k_init, k_run = jax.random.split(jax.random.PRNGKey(cfg.seed))
     estimator = track_sparsity(ESTIMATORS[cfg.estimator](task_map=task_map), learner)
-    step = make_meta_step(learner, estimator, optimizer, tasks, meta_batch, inner_steps, k_run)
-    start = time.perf_counter()
-    state = train_stage(rundir, stage, init_state(learner, optimizer, k_init), step, steps,
-                        chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
-    return state.meta, time.perf_counter() - start
+    out = []
+    for i in range(cfg.seeds):
+        k_init, k_run = jax.random.split(jax.random.PRNGKey(cfg.seed + i))
+        step = make_meta_step(learner, estimator, optimizer, tasks, meta_batch, inner_steps,
+                              k_run)
+        start = time.perf_counter()
+        state = train_stage(rundir, stage_name(prefix, i), init_state(learner, optimizer, k_init),
+                            step, steps, chunk=cfg.log_every,
+                            checkpoint_every=cfg.checkpoint_every)
+        out.append((state.meta, time.perf_counter() - start))
+    return out
 
 
-def sinusoid(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, tuple[float, float, dict]]:
-    """Per method: (query MSE after 1 step, its standard error, meta-params)."""
+def sinusoid(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, tuple]:
+    """Per method: (query MSE after the inner steps: mean over seeds, 95% CI, [meta per seed],
+    seconds, learner)."""
     tasks = Sinusoid(cfg.sin_k_shot, 100).sample(
         jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6), cfg.sin_eval_tasks)
     out = {}
     for method in cfg.methods:
         learner = masked_learner(method, mlp((1, 40, 40, 1)), cfg.sin_inner_lr, "mse", cfg)
-        meta, seconds = _train(f"sinusoid.{method}", learner, cfg, rundir,
-                               Sinusoid(cfg.sin_k_shot, cfg.sin_k_shot), cfg.sin_meta_batch,
-                               1, cfg.sin_steps, "vmap")
-        curve = np.asarray(query_curve(learner, meta, tasks, 1))[:, 1]
-        out[method] = (float(curve.mean()), float(curve.std(ddof=1) / np.sqrt(len(curve))),
-                       meta, seconds, learner)
+        runs = train_seeds(f"sinusoid.{method}", learner, cfg, rundir,
+                           Sinusoid(cfg.sin_k_shot, cfg.sin_k_shot), cfg.sin_meta_batch,
+                           cfg.sin_inner_steps, cfg.sin_steps, "vmap")
+        per_seed = [float(np.asarray(query_curve(learner, m, tasks, cfg.sin_inner_steps))
+                          [:, -1].mean()) for m, _ in runs]
+        out[method] = (*mean_ci95(per_seed), [m for m, _ in runs],
+                       sum(t for _, t in runs), learner)
     return out
 
 
 def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir):
-    """Per method: (test accuracy, 95% CI half-width, meta-params) for 5-way ``k_shot``."""
+    """Per method: (test accuracy: mean over seeds, 95% CI, [meta per seed], seconds, learner)
+    for 5-way ``k_shot``."""
     train, test = fewshot.load_classes(cfg.dataset, cfg.data, cfg.cache_dir,
                                        cfg.test_alphabets, 0)
     fewshot.check_classes(train, "training", 5, k_shot + cfg.q_query)
@@ -158,13 +196,13 @@ def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir):
     for method in cfg.methods:
         model = convnet(5, shape, width=cfg.width)
         learner = masked_learner(method, model, cfg.fs_inner_lr, "cross_entropy", cfg)
-        meta, seconds = _train(f"omniglot-{k_shot}shot.{method}", learner, cfg, rundir,
-                               train_eps, cfg.fs_meta_batch, cfg.fs_inner_steps, cfg.fs_steps,
-                               "auto")
-        acc = fewshot.evaluate(learner, meta, test_eps.sample, key, cfg.eval_episodes,
-                               cfg.eval_inner_steps, task_map="auto")
-        mean, ci = mean_ci95(acc)
-        out[method] = (mean, ci, meta, seconds, learner)
+        runs = train_seeds(f"omniglot-{k_shot}shot.{method}", learner, cfg, rundir, train_eps,
+                           cfg.fs_meta_batch, cfg.fs_inner_steps, cfg.fs_steps, "auto")
+        per_seed = [float(fewshot.evaluate(learner, m, test_eps.sample, key, cfg.eval_episodes,
+                                           cfg.eval_inner_steps, task_map="auto").mean())
+                    for m, _ in runs]
+        out[method] = (*mean_ci95(per_seed), [m for m, _ in runs],
+                       sum(t for _, t in runs), learner)
     return out
 
 
@@ -174,42 +212,49 @@ def run(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, float]:
     results: dict[str, dict] = {}
     for problem in cfg.problems:
         if problem == "sinusoid":
-            res, metric = sinusoid(cfg, rundir), "query_mse_step1"
+            res, metric = sinusoid(cfg, rundir), f"query_mse_step{cfg.sin_inner_steps}"
         else:
             res, metric = few_shot(int(problem.split("-")[1][0]), cfg, rundir), "test_accuracy"
         results[problem] = res
-        for method, (value, err, meta, seconds, learner) in res.items():
+        for method, (value, err, metas, seconds, learner) in res.items():
             summary[f"{problem}/{method}/{metric}"] = value
             summary.setdefault(f"{method}/{metric}", value)
             summary[f"{problem}/{method}/{metric}_err"] = err
             summary[f"{problem}/{method}/train_seconds"] = seconds
             if SPARSE_UPDATES not in learner.properties:
                 continue
-            gate = update_gate(learner, meta)
-            for layer, f in update_fractions(gate).items():
-                summary[f"{problem}/{method}/update_fraction/{layer}"] = float(f)
-                summary.setdefault(f"{method}/update_fraction/{layer}", float(f))
-            mask_images(rundir, gate, f"{problem}, {method}: weights the inner loop "
-                              "updates (white)", f"mask_{problem}_{method}")
-    fraction_curves(rundir)
+            for layer, f in mean_fractions(learner, metas).items():
+                summary[f"{problem}/{method}/update_fraction/{layer}"] = f
+                summary.setdefault(f"{method}/update_fraction/{layer}", f)
+            mask_images(rundir, update_gate(learner, metas[0]), f"{problem}, {method}: weights "
+                        "the inner loop updates (white), seed 0", f"mask_{problem}_{method}")
+    fraction_curves(rundir, only_first_seed=True)
     plots.comparison(rundir, results)
     rundir.write_summary("where-to-learn", summary)
     rundir.write_report("Learning where to learn", _describe(cfg), summary)
     return summary
 
 
+def mean_fractions(learner: Learner, metas: list) -> dict[str, float]:
+    """Per tensor, the fraction of weights the inner loop updates, averaged over seeds."""
+    per_seed = [update_fractions(update_gate(learner, m)) for m in metas]
+    return {k: float(np.mean([f[k] for f in per_seed])) for k in per_seed[0]}
+
+
 def _describe(cfg: WhereToLearnConfig) -> str:
     return (
+        f"Regime `{cfg.regime}`, {cfg.seeds} training seeds from {cfg.seed}; every value is the "
+        "mean over seeds and `_err` its 95% CI half-width (Student t). "
         f"Methods {', '.join(cfg.methods)} with estimator `{cfg.estimator}`, outer Adam "
-        f"{cfg.outer_lr}, mask Adam {cfg.mask_lr}, rate Adam {cfg.rate_lr}, mask shift "
-        f"{cfg.mask_shift}. Sinusoid: "
+        f"{cfg.outer_lr}, mask Adam {cfg.mask_lr}, rate Adam {cfg.rate_lr}, mask init "
+        f"`{cfg.mask_init}` shift {cfg.mask_shift}, ReLU gradient `{cfg.relu_grad}`. Sinusoid: "
         f"1-40-40-1 ReLU MLP, {cfg.sin_steps} meta-steps of {cfg.sin_meta_batch} tasks, "
-        f"K = {cfg.sin_k_shot}, one inner step at lr {cfg.sin_inner_lr}; query MSE after one "
-        f"step on {cfg.sin_eval_tasks} held-out tasks (`_err`: standard error). Few-shot "
+        f"K = {cfg.sin_k_shot}, {cfg.sin_inner_steps} inner step(s) at lr {cfg.sin_inner_lr}; "
+        f"query MSE after them on {cfg.sin_eval_tasks} held-out tasks. Few-shot "
         f"({cfg.dataset}, 5-way): conv net width {cfg.width}, {cfg.fs_steps} meta-steps of "
         f"{cfg.fs_meta_batch} episodes, {cfg.fs_inner_steps} inner step(s) at lr "
         f"{cfg.fs_inner_lr} ({cfg.eval_inner_steps} at test); accuracy on {cfg.eval_episodes} "
-        f"episodes from {cfg.test_alphabets} held-out alphabets (`_err`: 95% CI half-width). "
+        f"episodes from {cfg.test_alphabets} held-out alphabets. "
         "`update_fraction/<layer>`: fraction of that tensor's weights the inner loop changes. "
         "Keys without a problem prefix repeat the first listed problem that has them."
     )
@@ -217,7 +262,7 @@ def _describe(cfg: WhereToLearnConfig) -> str:
 
 EXPERIMENT = Experiment(
     name="where-to-learn",
-    description="MAML, Meta-SGD, sparse-MAML, sparse-ReLU-MAML: sinusoid and Omniglot",
+    description="MAML, Meta-SGD, ANIL, BOIL, sparse-MAML, sparse-ReLU-MAML: sinusoid, Omniglot",
     expected_time="40 min",
     config=WhereToLearnConfig,
     run=run,

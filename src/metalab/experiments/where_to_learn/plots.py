@@ -9,8 +9,8 @@ from metalab.runs.rundir import RunDir
 
 
 def comparison(rundir: RunDir, results: dict[str, dict[str, tuple]]) -> None:
-    """One panel per problem: held-out MSE after one step (sinusoid, lower is better) or test
-    accuracy (few-shot, higher is better) per method, with error bars."""
+    """One panel per problem: held-out MSE after adaptation (sinusoid, lower is better) or test
+    accuracy (few-shot, higher is better) per method, mean over seeds with 95% CI bars."""
     fig, axes = subplots(1, len(results), figsize=(4.2 * len(results), 3.6), squeeze=False)
     for ax, (problem, res) in zip(axes[0], results.items(), strict=True):
         methods = list(res)
@@ -23,9 +23,9 @@ def comparison(rundir: RunDir, results: dict[str, dict[str, tuple]]) -> None:
             ax.annotate(f"{v:.3g}", (i, v), ha="center", va="bottom", fontsize=8,
                         xytext=(0, 3), textcoords="offset points")
         if problem == "sinusoid":
-            ax.set(ylabel="query MSE after 1 step (SE)", title="sinusoid, K = 10")
+            ax.set(ylabel="query MSE (95% CI over seeds)", title="sinusoid, K = 10")
         else:
-            ax.set(ylabel="test accuracy (95% CI)", title=f"5-way, {problem}",
+            ax.set(ylabel="test accuracy (95% CI over seeds)", title=f"5-way, {problem}",
                    ylim=(0, min(1.0, float(values.max()) * 1.25 + 0.05)))
     fig.tight_layout()
     rundir.save_figure(fig, "comparison")

@@ -30,11 +30,15 @@ def track_sparsity(estimator: Estimator, learner: Learner) -> Estimator:
     return estimator._replace(estimate=estimate)
 
 
-def fraction_curves(rundir: RunDir, name: str = "update_fraction") -> None:
+def fraction_curves(rundir: RunDir, name: str = "update_fraction",
+                    only_first_seed: bool = False) -> None:
     """Per-layer fraction of weights the inner loop updates versus meta-step, one panel per
-    sparse stage found in ``metrics.jsonl``."""
+    sparse stage found in ``metrics.jsonl`` (with ``only_first_seed``, stages of later seeds,
+    named ``*.seed<i>``, are left out)."""
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
     for r in rundir.metrics():
+        if only_first_seed and ".seed" in r["stage"]:
+            continue
         for k, v in r.items():
             if k.startswith(PREFIX):
                 series.setdefault(r["stage"], {}).setdefault(k[len(PREFIX):], []).append(
