@@ -8,6 +8,7 @@ and metrics), so an interrupted study resumes where it stopped.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -33,11 +34,11 @@ class DynamicsStudyConfig:
     families: tuple[str, ...] = FAMILIES
     seeds: int = 3
     """seeds seed, seed + 1, ...; mean and 95% CI (Student t) over them"""
-    learners: tuple[str, ...] = ("learner", "online", "maml", "memory", "lstm", "bayes")
+    learners: tuple[str, ...] = ("learner", "online", "maml", "lstm", "bayes")
     """regression learners (see learning-dynamics); the bandit always runs pg, lstm, thompson"""
-    meta_steps: int = 1500
+    meta_steps: int = 1000
     """MAML meta-steps (regression)"""
-    lstm_steps: int = 4000
+    lstm_steps: int = 3000
     """meta-steps of both regression LSTMs"""
     eval_tasks: int = 100
     shifts: bool = True
@@ -49,7 +50,7 @@ class DynamicsStudyConfig:
     bandit_noise: float = 0.3
     horizon: int = 50
     """bandit: interactions per episode of the LSTM agent and Thompson sampling"""
-    a2c_steps: int = 3000
+    a2c_steps: int = 5000
     a2c_lr: float = 3e-3
     agent_hidden: int = 128
     gamma: float = 0.3
@@ -127,19 +128,29 @@ def aggregate(per_seed: dict[str, list[dict[str, float]]]) -> dict[str, float]:
     return out
 
 
+def _sub_run(cfg: DynamicsStudyConfig, family: str, seed: int, rundir: RunDir
+             ) -> dict[str, float]:
+    """Summary of one (family, seed); on ``--resume`` a finished sub-run is read back."""
+    sub = RunDir(rundir.path / f"{family}-seed{seed}", resume=rundir.resume,
+                 max_loss=rundir.max_loss)
+    done = sub.path / "summary.json"
+    if rundir.resume and done.exists():
+        metrics = json.loads(done.read_text())["metrics"]
+        return {k: math.nan if v is None else v for k, v in metrics.items()}
+    if family == "bandit":
+        summary, _ = bandit_run.run_seed(cfg, seed, sub)
+    else:
+        summary, _ = trace_and_analyse(regression_config(cfg, family, seed), sub)
+    sub.write_summary(f"learning-dynamics-families/{family}", summary)
+    return summary
+
+
 def run(cfg: DynamicsStudyConfig, rundir: RunDir) -> dict[str, float]:
     """Every family and seed as a sub-run; aggregate, plot, report."""
     per_seed: dict[str, list[dict[str, float]]] = defaultdict(list)
     for family in cfg.families:
         for seed in range(cfg.seed, cfg.seed + cfg.seeds):
-            sub = RunDir(rundir.path / f"{family}-seed{seed}", resume=rundir.resume,
-                         max_loss=rundir.max_loss)
-            if family == "bandit":
-                summary, _ = bandit_run.run_seed(cfg, seed, sub)
-            else:
-                summary, _ = trace_and_analyse(regression_config(cfg, family, seed), sub)
-            sub.write_summary(f"learning-dynamics-families/{family}", summary)
-            per_seed[family].append(summary)
+            per_seed[family].append(_sub_run(cfg, family, seed, rundir))
     summary = aggregate(per_seed)
     from metalab.experiments.dynamics import study_report
 
