@@ -1,7 +1,6 @@
 """The contrastive experiments: bad settings fail before compute; tiny runs write the summary
 keys the issue names."""
 
-import jax
 import numpy as np
 import optax
 import pytest
@@ -38,24 +37,21 @@ def test_bad_settings_fail_before_compute(config, settings, option):
         config(**settings)
 
 
-def test_seeds_train_independently():
-    """Vmapped seeds: different initialisations and task streams, the same as one seed alone."""
+def test_cost_is_read_off_the_training_program(tmp_path):
+    """train_seeds times and measures the chunks it trains with (5 steps in chunks of 2, 2
+    and 1), seeds differ, and a stage restored finished is costed by one probe meta-step."""
     learner = LEARNERS["cavia"](mlp((3, 8, 1), "tanh"), 0.1, context=2)
     est = common.make_estimator("first-order", beta=0.1, lam=1.0, nudged_steps=1,
                                 nudged_lr_scale=1.0, truncate=1, task_map="vmap")
-    opt = optax.adam(1e-2)
-    init_keys, run_keys = common.seed_keys(0, 2)
-    step = common.seeds_step(learner, est, opt, Sinusoid(5, 5), 3, 2, run_keys)
-    state = common.seeds_state(learner, opt, init_keys)
-    for _ in range(2):
-        state, _ = jax.jit(step)(state)
-    single = common.seeds_step(learner, est, opt, Sinusoid(5, 5), 3, 2, run_keys[1:])
-    alone = common.seeds_state(learner, opt, init_keys[1:])
-    for _ in range(2):
-        alone, _ = jax.jit(single)(alone)
+    args = ("s", learner, est, optax.adam(1e-2), Sinusoid(5, 5), 3, 2, 5, 0, 2, 2, 4)
+    state, failure, cost = common.train_seeds(RunDir(tmp_path), *args)
+    assert failure == "" and cost.steps == 5 and cost.compile_s > 0 and cost.run_s > 0
+    assert cost.ms_per_meta_step() > 0 and cost.temp_mb_per_seed() >= 0
     w = state.meta["body"]["layer0"]["w"]
     assert not np.allclose(w[0], w[1])
-    np.testing.assert_allclose(w[1], alone.meta["body"]["layer0"]["w"][0], rtol=1e-5)
+    again, _, probe = common.train_seeds(RunDir(tmp_path), *args)
+    assert probe.steps == 1 and probe.ms_per_meta_step() > 0
+    np.testing.assert_array_equal(again.meta["body"]["layer0"]["w"], w)
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from metalab.runs.progress import progress_bar
 from metalab.runs.rundir import RunDir
-from metalab.training.trainer import Metrics, TrainState, fit
+from metalab.training.trainer import Metrics, TrainState, fit, scan_steps
 
 
 def train_stage(
@@ -19,6 +19,7 @@ def train_stage(
     chunk: int,
     checkpoint_every: int,
     max_loss: float | None = None,
+    program: Callable[[Callable, int], Callable] = scan_steps,
 ) -> TrainState:
     """Train ``stage`` to ``steps`` meta-steps, continuing from its checkpoint if it has one.
 
@@ -42,4 +43,5 @@ def train_stage(
             log=rundir.logger(stage),
             advance=advance,
             max_loss=rundir.max_loss if max_loss is None else max_loss,
+            program=program,
         )

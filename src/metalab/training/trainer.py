@@ -88,8 +88,10 @@ def fit(
     log: Callable[[int, dict[str, float]], None] | None = None,
     advance: Callable[[int], None] | None = None,
     max_loss: float | None = None,
+    program: Callable[[Callable, int], Callable] = scan_steps,
 ) -> TrainState:
-    """Run meta-steps from ``state.step`` up to ``steps`` in jitted chunks.
+    """Run meta-steps from ``state.step`` up to ``steps`` in jitted chunks, each built by
+    ``program(step, n)`` (default ``scan_steps``; a caller that measures the program wraps it).
 
     After each chunk, ``Diverged`` names the first meta-step whose loss or gradient norm is
     non-finite, whose loss exceeds ``max_loss``, or after which any leaf of the state
@@ -104,7 +106,7 @@ def fit(
     while done < steps:
         n = min(chunk - done % chunk, steps - done)
         if n not in compiled:
-            compiled[n] = scan_steps(_with_state_check(meta_step), n)
+            compiled[n] = program(_with_state_check(meta_step), n)
         state, metrics = compiled[n](state)
         host = {k: np.asarray(v) for k, v in metrics.items()}
         _check_divergence(host, done, max_loss)

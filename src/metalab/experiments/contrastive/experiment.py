@@ -17,6 +17,7 @@ meta-step and the XLA temporary memory of its compiled program.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Literal
@@ -190,10 +191,12 @@ def settings(cfg: ContrastiveConfig, problem: str) -> dict:
 def scores(learner: Learner, metas, tasks: Task, steps: int, task_map: str) -> jax.Array:
     """[seeds, tasks]: the query loss (regression) or accuracy (classification) of every
     seed's meta-parameters on every task after ``steps`` inner steps. Jitted once per learner,
-    so the estimators of one learner share the program."""
+    so the estimators of one learner share the program; the inner loop is not unrolled (the
+    program is compile-bound on CPU)."""
 
     def one(meta, task: Task) -> jax.Array:
-        phi = inner_loop(learner, meta, task.support_x, task.support_y, steps).phi
+        phi = inner_loop(learner, meta, task.support_x, task.support_y, steps,
+                         unroll=1).phi
         if jnp.issubdtype(task.query_y.dtype, jnp.integer):
             return jnp.mean(jnp.argmax(learner.predict(meta, phi, task.query_x), -1)
                             == task.query_y)
@@ -215,6 +218,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
     """Every problem, learner and estimator; table, figures, summary and report."""
     summary: dict[str, float] = {}
     notes: list[str] = []
+    seconds = {"compile": 0.0, "train": 0.0, "evaluation": 0.0}
     data = None
     if any(p.startswith("omniglot") for p in cfg.problems):
         data = fewshot.load_classes("omniglot", cfg.data, cfg.cache_dir, cfg.test_alphabets, 0)
@@ -240,30 +244,37 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
                                             truncate=s["truncate"], task_map=task_map,
                                             inner_lr=s["inner_lr"])
                 key = f"{problem}/{lname}/{ename}"
-                state, failure = common.train_seeds(
+                state, failure, cost = common.train_seeds(
                     rundir, key.replace("/", "."), learner, est, optimizer, tasks,
                     s["meta_batch"], s["inner_steps"], s["steps"], cfg.seed, cfg.seeds,
                     cfg.log_every, cfg.checkpoint_every)
-                ms, temp = common.step_cost(learner, est, optimizer, tasks, s["meta_batch"],
-                                            s["inner_steps"], cfg.seed)
-                summary[f"{key}/ms_per_meta_step"] = ms
-                summary[f"{key}/xla_temp_mb"] = temp
+                summary[f"{key}/ms_per_meta_step"] = cost.ms_per_meta_step()
+                summary[f"{key}/xla_temp_mb"] = cost.temp_mb_per_seed()
+                summary[f"{key}/compile_s"] = cost.compile_s
+                seconds["compile"] += cost.compile_s
+                seconds["train"] += cost.run_s
                 if state is None:
                     notes.append(f"`{key}` {failure}.")
                     continue
+                start = time.perf_counter()
                 per_seed = evaluate(learner, state.meta, held_out.sample,
                                     jax.random.PRNGKey(cfg.seed + 10**6), n_eval,
                                     s["inner_steps"], task_map)
+                record = {"stage": "result", "key": key, "compile_s": cost.compile_s,
+                          "train_s": cost.run_s, "eval_s": time.perf_counter() - start,
+                          "ms_per_meta_step": cost.ms_per_meta_step(),
+                          "xla_temp_mb": cost.temp_mb_per_seed()}
+                seconds["evaluation"] += record["eval_s"]
                 if not np.all(np.isfinite(per_seed)):
                     notes.append(f"`{key}`: adaptation diverged on held-out tasks for "
                                  f"{int(np.sum(~np.isfinite(per_seed)))} of {cfg.seeds} seeds.")
+                    rundir.log(record)
                     continue
                 mean, ci = mean_ci95(per_seed)
                 summary[f"{key}/{metric}"] = mean
                 summary[f"{key}/{metric}_ci95"] = ci
-                rundir.log({"stage": "result", "key": key, metric: mean, "ci95": ci,
-                            "per_seed": [float(v) for v in per_seed], "ms_per_meta_step": ms,
-                            "xla_temp_mb": temp})
+                rundir.log({**record, metric: mean, "ci95": ci,
+                            "per_seed": [float(v) for v in per_seed]})
 
     from metalab.experiments.contrastive import plots
 
@@ -271,10 +282,19 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
     plots.training(rundir, cfg.problems)
     rundir.write_summary("contrastive", summary)
     rundir.write_report("Contrastive meta-learning", describe(cfg), summary,
-                        sections=[plots.table(cfg.problems, summary), *(
+                        sections=[plots.table(cfg.problems, summary), timing(seconds), *(
                             ["## Failures\n\n" + "\n".join(f"- {n}" for n in notes)]
                             if notes else [])])
     return summary
+
+
+def timing(seconds: dict[str, float]) -> str:
+    """The report's section on where the run's time went (wall seconds, all seeds)."""
+    total = sum(seconds.values())
+    parts = ", ".join(f"{name} {value:.0f} s ({100 * value / max(total, 1e-9):.0f}%)"
+                      for name, value in seconds.items())
+    return ("## Where the time went\n\nTraining programs compiled, training programs run "
+            "(all seeds, after compilation), evaluation (compilation included): " + parts + ".")
 
 
 def describe(cfg: ContrastiveConfig) -> str:

@@ -126,7 +126,7 @@ def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
     est = common.make_estimator("contrastive-symmetric", beta=cfg.beta, lam=cfg.lam,
                                 nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
                                 truncate=1, task_map="vmap")
-    state, failure = common.train_seeds(
+    state, failure, _ = common.train_seeds(
         rundir, "complex-synapse", learner, est, optax.adam(cfg.outer_lr), Sinusoid(10, 10),
         cfg.meta_batch, cfg.inner_steps, cfg.steps, cfg.seed, cfg.seeds, cfg.log_every,
         cfg.steps)
