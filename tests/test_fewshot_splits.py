@@ -13,6 +13,7 @@ from PIL import Image
 
 from metalab.cli import main as _main
 from metalab.errors import BadInput
+from metalab.experiments.fewshot.omniglot import OmniglotConfig
 from metalab.tasks.episodes import ImageClasses
 from metalab.tasks.omniglot_splits import FULL, SMALL, load_split, split_zips
 
@@ -146,6 +147,12 @@ def test_split_refusals_exit_2_before_writing(args, tmp_path, capsys):
     assert not (tmp_path / "r").exists()
     if "EMPTY" in " ".join(args):
         assert "metalab data fetch omniglot" in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_a_config_file_with_an_unknown_split_is_refused(tmp_path):
+    """--config bypasses the CLI's choices; the config itself refuses the value."""
+    with pytest.raises(BadInput, match="--split: choose from"):
+        OmniglotConfig(split="everything")
 
 
 def test_vinyals_protonet_tiny_run_reports_split_and_validation(release, tmp_path):

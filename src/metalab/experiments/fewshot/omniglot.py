@@ -27,7 +27,7 @@ from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
 from metalab.tasks.episodes import Episodes, ImageClasses
-from metalab.tasks.omniglot_splits import Split
+from metalab.tasks.omniglot_splits import SPLITS, Split
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
 
@@ -101,6 +101,7 @@ class OmniglotConfig:
         require(self.conv in CONVS, "--conv", f"choose from {CONVS}")
         require(self.task_map in STRATEGIES, "--task-map", f"choose from {STRATEGIES}")
         require_cadence(self.log_every, self.checkpoint_every)
+        require(self.split in SPLITS, "--split", f"choose from {SPLITS}")
         require(self.dataset == "omniglot" or self.split == "small", "--split",
                 f"digits have no {self.split} split (an Omniglot protocol); use --split small")
 
