@@ -1,0 +1,204 @@
+"""The controls a reviewer asks of "learning where to learn" (von Oswald et al. 2021): is a
+learned mask better than any mask of the same sparsity, and how much does the initial sparsity
+matter?
+
+* **Mask transfer.** sparse-MAML learns a mask on sinusoids (the source); on a new problem
+  (random Fourier series on the same inputs, the target) MAML then meta-trains its
+  initialisation with the inner update gated by (a) the transferred mask, (b) random masks
+  with exactly the same number of updated weights in every tensor (each tensor's gate
+  permuted), (c) no mask (plain MAML), (d) sparse-MAML learning its own mask on the target.
+* **Initial-sparsity sweep.** sparse-MAML on sinusoids with the mask logits shifted so that a
+  chosen fraction of weights starts plastic (P(m >= 0) = 0.5 + shift for U[-0.5, 0.5] logits).
+
+Every row: mean and 95% CI over training seeds of the held-out query MSE after the inner steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metalab.errors import flag, require, require_cadence
+from metalab.estimators import ESTIMATORS
+from metalab.experiments.sinusoid.experiment import query_curve
+from metalab.experiments.where_to_learn.experiment import stage_name
+from metalab.learners import LEARNERS, Learner
+from metalab.learners.gradient import init_learner
+from metalab.learners.sparse import update_fractions, update_gate
+from metalab.models import mlp
+from metalab.models.base import Params
+from metalab.runs.experiment import Experiment
+from metalab.runs.figures import subplots
+from metalab.runs.rundir import RunDir
+from metalab.runs.stage import train_stage
+from metalab.runs.stats import mean_ci95
+from metalab.tasks import FourierSeries, Sinusoid
+from metalab.training import init_state, make_meta_step
+from metalab.training.optimizers import per_entry_adam
+
+
+@dataclass(frozen=True)
+class ControlsConfig:
+    """Settings of ``metalab run where-to-learn-controls``."""
+
+    steps: int = 5000
+    """meta-steps of every training run"""
+    meta_batch: int = 25
+    k_shot: int = 10
+    inner_lr: float = 0.01
+    inner_steps: int = 1
+    outer_lr: float = 1e-3
+    mask_lr: float = 5e-3
+    random_masks: int = 3
+    """random masks of the learned per-tensor sparsity, per seed"""
+    initial_fractions: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+    """initial fraction of plastic weights in the sparsity sweep (empty: no sweep)"""
+    eval_tasks: int = 500
+    seeds: int = 3
+    seed: int = 0
+    log_every: int = 100
+    checkpoint_every: int = 1000
+    quick: bool = False
+    """reduced budget (CPU minutes)"""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "meta_batch", "k_shot", "inner_steps", "random_masks",
+                     "eval_tasks", "seeds", "log_every"):
+            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
+        for name in ("inner_lr", "outer_lr", "mask_lr"):
+            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require(all(0 < f < 1 for f in self.initial_fractions), "--initial-fractions",
+                "give fractions strictly between 0 and 1, e.g. 0.1 0.5 0.9")
+        require_cadence(self.log_every, self.checkpoint_every)
+
+    def resolved(self) -> ControlsConfig:
+        """The configuration actually run: ``quick`` shrinks the budget."""
+        if not self.quick:
+            return self
+        return replace(self, steps=min(self.steps, 500), eval_tasks=min(self.eval_tasks, 200),
+                       log_every=50, checkpoint_every=500)
+
+
+def permuted_gate(key: jax.Array, gate: Params) -> Params:
+    """A random 0/1 gate with exactly as many ones as ``gate`` in every tensor (each tensor's
+    entries permuted), so the per-tensor sparsity is the learned one and only the placement
+    differs."""
+    leaves, treedef = jax.tree.flatten(gate)
+    keys = jax.random.split(key, len(leaves))
+    return jax.tree.unflatten(treedef, [
+        jax.random.permutation(k, g.ravel()).reshape(g.shape)
+        for k, g in zip(keys, leaves, strict=True)])
+
+
+def fixed_gate_maml(model, inner_lr: float, gate: Params) -> Learner:
+    """MAML whose inner step is phi <- phi - inner_lr * gate * grad with a fixed 0/1 ``gate``
+    (a transferred or random mask): only the initialisation is meta-learned."""
+    return init_learner("fixed-gate-maml", model, "mse",
+                        lambda meta: jax.tree.map(lambda g: inner_lr * g, gate))
+
+
+def _fit(learner: Learner, stage: str, cfg: ControlsConfig, rundir: RunDir, tasks,
+         seed: int):
+    """Meta-train ``learner`` on ``tasks``; returns the final meta-parameters."""
+    optimizer = per_entry_adam(cfg.outer_lr, {"mask": cfg.mask_lr})
+    k_init, k_run = jax.random.split(jax.random.PRNGKey(seed))
+    step = make_meta_step(learner, ESTIMATORS["backprop"](task_map="vmap"), optimizer, tasks,
+                          cfg.meta_batch, cfg.inner_steps, k_run)
+    state = train_stage(rundir, stage, init_state(learner, optimizer, k_init), step, cfg.steps,
+                        chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
+    return state.meta
+
+
+def _mse(learner: Learner, meta, tasks, steps: int) -> float:
+    return float(np.asarray(query_curve(learner, meta, tasks, steps))[:, -1].mean())
+
+
+def run(cfg: ControlsConfig, rundir: RunDir) -> dict[str, float]:
+    """Mask transfer and initial-sparsity sweep over seeds; summary, figure and report."""
+    model = mlp((1, 40, 40, 1))
+    source = Sinusoid(cfg.k_shot, cfg.k_shot)
+    target = FourierSeries(n_freq=5, half_period=5.0, k_support=cfg.k_shot, k_query=cfg.k_shot)
+    key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6)
+    held_source = Sinusoid(cfg.k_shot, 100).sample(key, cfg.eval_tasks)
+    held_target = replace(target, k_query=100).sample(key, cfg.eval_tasks)
+    sparse = LEARNERS["sparse-maml"](model, cfg.inner_lr)
+    rows: dict[str, list[float]] = {}
+    summary: dict[str, float] = {}
+    for i in range(cfg.seeds):
+        seed = cfg.seed + i
+        learned = update_gate(sparse, _fit(sparse, stage_name("source.sparse-maml", i), cfg,
+                                           rundir, source, seed))
+        for layer, f in update_fractions(learned).items():
+            summary[f"source_fraction/{layer}/seed{i}"] = float(f)
+        arms = {"transferred mask": learned, "no mask (MAML)": jax.tree.map(jnp.ones_like,
+                                                                            learned)}
+        for r in range(cfg.random_masks):
+            arms[f"random mask {r}"] = permuted_gate(jax.random.PRNGKey(1000 * seed + r), learned)
+        for arm, gate in arms.items():
+            learner = fixed_gate_maml(model, cfg.inner_lr, gate)
+            meta = _fit(learner, stage_name(f"target.{arm.split(' (')[0]}", i), cfg, rundir,
+                        target, seed)
+            rows.setdefault(arm if not arm.startswith("random") else "random masks, same "
+                            "per-tensor sparsity", []).append(
+                _mse(learner, meta, held_target, cfg.inner_steps))
+        meta = _fit(sparse, stage_name("target.sparse-maml", i), cfg, rundir, target, seed)
+        rows.setdefault("sparse-MAML learning its own mask", []).append(
+            _mse(sparse, meta, held_target, cfg.inner_steps))
+        for f in cfg.initial_fractions:
+            learner = LEARNERS["sparse-maml"](model, cfg.inner_lr, mask_shift=f - 0.5)
+            meta = _fit(learner, stage_name(f"sweep.{f:g}", i), cfg, rundir, source, seed)
+            rows.setdefault(f"sweep {f:g}", []).append(
+                _mse(learner, meta, held_source, cfg.inner_steps))
+            final = update_fractions(update_gate(learner, meta))
+            rows.setdefault(f"sweep {f:g} final fraction", []).append(
+                float(np.mean([float(v) for v in final.values()])))
+    for name, values in rows.items():
+        summary[f"{name}/mean"], summary[f"{name}/ci95"] = mean_ci95(values)
+    _plot(rundir, summary, cfg)
+    rundir.write_summary("where-to-learn-controls", summary)
+    rundir.write_report("Learning where to learn: controls", _describe(cfg), summary)
+    return summary
+
+
+def _plot(rundir: RunDir, summary: dict[str, float], cfg: ControlsConfig) -> None:
+    arms = [k[:-5] for k in summary if k.endswith("/mean") and not k.startswith("sweep")]
+    fig, (ax1, ax2) = subplots(1, 2, figsize=(11, 4))
+    ax1.bar(range(len(arms)), [summary[f"{a}/mean"] for a in arms],
+            yerr=[summary[f"{a}/ci95"] for a in arms], capsize=4,
+            color=[f"C{i}" for i in range(len(arms))])
+    ax1.set_xticks(range(len(arms)), arms, rotation=20, ha="right", fontsize=8)
+    ax1.set(ylabel="target query MSE (95% CI over seeds)",
+            title="mask learned on sinusoids, used on Fourier series")
+    if cfg.initial_fractions:
+        fs = list(cfg.initial_fractions)
+        ax2.errorbar(fs, [summary[f"sweep {f:g}/mean"] for f in fs],
+                     yerr=[summary[f"sweep {f:g}/ci95"] for f in fs], marker="o", capsize=4)
+        ax2.set(xlabel="initial fraction of plastic weights", ylabel="sinusoid query MSE",
+                title="initial-sparsity sweep (sparse-MAML)")
+    fig.tight_layout()
+    rundir.save_figure(fig, "controls")
+
+
+def _describe(cfg: ControlsConfig) -> str:
+    return (
+        f"1-40-40-1 ReLU MLP, {cfg.steps} meta-steps of {cfg.meta_batch} tasks per run, "
+        f"K = {cfg.k_shot}, {cfg.inner_steps} inner step(s) at {cfg.inner_lr}, outer Adam "
+        f"{cfg.outer_lr} (mask {cfg.mask_lr}), backprop; {cfg.seeds} seeds from {cfg.seed} "
+        f"(`/mean`, `/ci95`: mean and 95% CI half-width over seeds of the query MSE on "
+        f"{cfg.eval_tasks} held-out tasks). Source: sinusoids; target: 5-frequency Fourier "
+        f"series on [-5, 5]; {cfg.random_masks} random masks per seed with the learned "
+        "per-tensor counts. Sweep: sparse-MAML on sinusoids with the stated initial fraction of "
+        "plastic weights (`final fraction`: mean over tensors at the end)."
+    )
+
+
+EXPERIMENT = Experiment(
+    name="where-to-learn-controls",
+    description="Learned vs random masks of equal sparsity vs no mask; initial-sparsity sweep",
+    expected_time="60 min",
+    config=ControlsConfig,
+    run=run,
+)
