@@ -175,3 +175,4 @@ def test_vinyals_protonet_tiny_run_reports_split_and_validation(release, tmp_pat
     report = (out / "report.md").read_text()
     assert "split vinyals" in report and "split `vinyals`" in report
     assert "1100 training, 100 validation and 423 test characters" in report
+    assert "4400 training, 400 validation and 1692 test classes" in report

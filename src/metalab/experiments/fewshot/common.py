@@ -118,13 +118,13 @@ def accuracies(learner: Learner, meta: Meta, tasks: Task, steps: int,
 
 def evaluate(learner: Learner, meta: Meta, sample: Callable[[jax.Array, int], Task],
              key: jax.Array, episodes: int, steps: int, chunk: int = 50,
-             task_map: str = "vmap") -> np.ndarray:
+             task_map: str = "vmap", label: str = "test episodes") -> np.ndarray:
     """Accuracy of ``episodes`` episodes drawn by ``sample`` in jitted chunks, [episodes]."""
     chunk = min(chunk, episodes)
     run = jax.jit(lambda k: accuracies(learner, meta, sample(k, chunk), steps, task_map))
     out = []
     n_chunks = -(-episodes // chunk)
-    with progress_bar("test episodes", n_chunks * chunk) as advance:
+    with progress_bar(label, n_chunks * chunk) as advance:
         for i in range(n_chunks):
             out.append(np.asarray(run(jax.random.fold_in(key, i))))
             advance(chunk)

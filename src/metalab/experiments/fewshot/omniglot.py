@@ -20,6 +20,7 @@ import optax
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators.task_map import STRATEGIES
 from metalab.experiments.fewshot import common as fewshot
+from metalab.learners.base import Learner, Meta
 from metalab.models.convnet import CONVS
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
@@ -164,7 +165,7 @@ def load_data(cfg: OmniglotConfig) -> tuple[ImageClasses, ImageClasses]:
     return split.train, split.test
 
 
-def evaluate_all(cfg: OmniglotConfig, learner, meta, split: Split,
+def evaluate_all(cfg: OmniglotConfig, learner: Learner, meta: Meta, split: Split,
                  key: jax.Array) -> dict[str, float]:
     """Test (then validation, if the split has it) accuracy and 95% CI after each inner
     step count, on ``eval_episodes`` episodes drawn with ``key``."""
@@ -175,7 +176,7 @@ def evaluate_all(cfg: OmniglotConfig, learner, meta, split: Split,
         episodes = Episodes.of(classes, cfg.n_way, cfg.k_shot, cfg.eval_query)
         for steps in eval_step_counts(cfg):
             acc = fewshot.evaluate(learner, meta, episodes.sample, key, cfg.eval_episodes,
-                                   steps, task_map=cfg.task_map)
+                                   steps, task_map=cfg.task_map, label=f"{side} episodes")
             mean, ci = mean_ci95(acc)
             if steps == cfg.eval_inner_steps:
                 summary.update({f"{side}/accuracy": mean, f"{side}/ci95": ci})
@@ -215,10 +216,11 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
                           cfg.eval_inner_steps)
     rundir.write_summary("omniglot", summary, split=split.name)
     val = " and on the validation characters (`val/...`)" if split.val is not None else ""
+    n_val = f", {len(split.val.names)} validation" if split.val is not None else ""
     what = (
         f"{cfg.n_way}-way {cfg.k_shot}-shot classification on {cfg.dataset}, "
-        f"{split.description} ({len(split.train.names)} training and {len(split.test.names)} "
-        f"test classes). Learner "
+        f"{split.description} ({len(split.train.names)} training{n_val} and "
+        f"{len(split.test.names)} test classes). Learner "
         f"`{cfg.learner}` with estimator `{estimator.name}`: {cfg.steps} meta-steps of "
         f"{cfg.meta_batch} episodes ({cfg.q_query} queries per class), {cfg.inner_steps} inner "
         f"step(s) at lr {cfg.inner_lr} ({cfg.eval_inner_steps} at test), outer Adam "
