@@ -153,11 +153,14 @@ def run(cfg: InterfereConfig, rundir: RunDir) -> dict[str, float]:
         summary[f"mean_gate/{task}"] = float(phi[:, i].mean())
     sim = _gate_similarity(phi[cfg.steps // 2:])
     summary["gate_cosine/mean_between_tasks"] = float(sim[~np.eye(k, dtype=bool)].mean())
-    if cfg.family == "semantic":
-        same = np.arange(k)[:, None] // 4 == np.arange(k)[None] // 4
-        off = ~np.eye(k, dtype=bool)
-        summary["gate_cosine/same_branch"] = float(sim[same & off].mean())
-        summary["gate_cosine/other_branch"] = float(sim[~same].mean())
+    if cfg.family == "semantic":  # by tree distance: siblings, cousins, other branch
+        items = np.arange(k)
+        siblings = (items[:, None] // 2 == items[None] // 2) & ~np.eye(k, dtype=bool)
+        branch = items[:, None] // 4 == items[None] // 4
+        summary["gate_cosine/siblings"] = float(sim[siblings].mean())
+        summary["gate_cosine/cousins"] = float(sim[branch & ~siblings & ~np.eye(k, dtype=bool)]
+                                               .mean())
+        summary["gate_cosine/other_branch"] = float(sim[~branch].mean())
     _plot(rundir, losses, psi, phi, sim, names, cfg)
     rundir.write_summary("effort-interfere", summary)
     what = (
@@ -201,7 +204,7 @@ def _plot(rundir, losses, psi, phi, sim, names, cfg: InterfereConfig) -> None:
                 title="Optimal gates (mean per task)", ylim=(0, 1.05))
     im = axes[3].imshow(sim, vmin=0, vmax=1, cmap="viridis")
     axes[3].set(xticks=range(len(names)), yticks=range(len(names)),
-                title="Gate cosine between tasks (2nd half)")
+                title="Gate cosine (2nd half)")
     axes[3].set_xticklabels(names, rotation=60, fontsize=7)
     axes[3].set_yticklabels(names, fontsize=7)
     fig.colorbar(im, ax=axes[3])
