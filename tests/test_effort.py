@@ -223,6 +223,10 @@ def test_effort_gain_summary_names(tmp_path):
     ("effort-maml", {"dt": 0.1, "inner_steps": (1, 5), "train_tasks": 4, "eval_tasks": 100}),
     ("effort-continual", {}),
     ("effort-nonlinear", {"samples": 32, "eval_samples": 100}),
+    ("effort-hyper", {"constant_decays": (0.1,)}),
+    ("effort-interfere", {"family": "semantic", "sgd_seeds": 2}),
+    ("effort-switch", {"horizon": 2.0, "period": 0.5, "dt": 0.05}),
+    ("effort-phase", {"gammas": (0.8,), "horizons": (1.0,), "betas": (0.1, 1.0), "dt": 0.05}),
 ])
 def test_other_effort_experiments_run(name, options, tmp_path):
     """Every other effort experiment runs end to end at tiny settings with finite metrics."""
