@@ -1,4 +1,4 @@
-"""The ``metalab`` command line: list, run, demo, bench, data, compare.
+"""The ``metalab`` command line: list, run, sweep, demo, bench, data, compare.
 
 Exit codes: 0 success, 2 bad input (unknown experiment or option, invalid value, unreadable
 data; nothing is computed), 1 any other failure (including divergence).
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="registered experiments and benchmarks")
     p_run = sub.add_parser("run", help="run an experiment", add_help=False)
     p_run.add_argument("experiment")
+    p_sweep = sub.add_parser("sweep", help="a grid of runs: --set OPTION=V1,V2 [--seeds N]",
+                             add_help=False)
+    p_sweep.add_argument("experiment")
     sub.add_parser("demo", help="the sinusoid experiment at its default settings (~2 min)",
                    add_help=False)
     p_bench = sub.add_parser("bench", help="run a benchmark", add_help=False)
@@ -65,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             return _data(args)
         if args.command == "compare":
             return _compare(args.runs, args.out)
+        if args.command == "sweep":
+            from metalab.sweep import main as sweep
+
+            return sweep(args.experiment, rest)
         return _run(args.experiment, rest)
     except BadInput as e:
         console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)  # paths unbroken
@@ -153,6 +160,11 @@ class RunOptions:
     """Stop as diverged when the training loss exceeds this."""
     log: tuple[Literal["tensorboard", "wandb", "mlflow"], ...] = ()
     """Extra metric sinks fed from metrics.jsonl (optional extras, e.g. metalab[tensorboard])."""
+    coordinator: str | None = None
+    """Multi-process run: HOST:PORT of process 0 (with --num-processes, --process-id; not
+    needed under SLURM). Every process runs the same command; process 0 writes the folder."""
+    num_processes: int | None = None
+    process_id: int | None = None
 
 
 def _parse_config(cls: type, args: list[str], prog: str, description: str | None = None,
@@ -170,9 +182,12 @@ def _run_help(experiment: Any) -> None:
     and exit 0, as tyro does for ``--help``."""
     import tyro
 
+    from metalab.runs.seeds import SeedOptions, vmapped
+
+    parts = [("run", RunOptions), ("experiment", experiment.config)]
+    parts += [] if vmapped(experiment) else [("seeds", SeedOptions)]  # else its own --seeds
     fields = [(name, Annotated[cls, tyro.conf.OmitArgPrefixes],
-               dataclasses.field(default_factory=cls))
-              for name, cls in (("run", RunOptions), ("experiment", experiment.config))]
+               dataclasses.field(default_factory=cls)) for name, cls in parts]
     combined = dataclasses.make_dataclass(f"{experiment.name}-options", fields, frozen=True)
     tyro.cli(combined, args=["--help"], prog=f"metalab run {experiment.name}",
              description=experiment.description)
@@ -184,6 +199,8 @@ def _run(name: str, argv: list[str]) -> int:
     from metalab.experiments import EXPERIMENTS, load_plugins
     from metalab.runs import sinks
     from metalab.runs.claim import open_run
+    from metalab.runs.seeds import parse_seeds, record_seeds, run_seeds, scalars
+    from metalab.training import distributed
 
     load_plugins()
     experiment = EXPERIMENTS[name]
@@ -191,6 +208,8 @@ def _run(name: str, argv: list[str]) -> int:
         _run_help(experiment)
     opts, rest = tyro.cli(RunOptions, args=argv, prog=f"metalab run {name}",
                           return_unknown_args=True)
+    seeds, rest = parse_seeds(experiment, rest, resume=opts.resume)
+    distributed.initialize(opts.coordinator, opts.num_processes, opts.process_id)
     if opts.resume is not None:
         config, out, max_loss, log = _resumed_config(experiment, opts, rest)
     else:
@@ -205,13 +224,15 @@ def _run(name: str, argv: list[str]) -> int:
     sinks.require(log)
     if experiment.check is not None:
         experiment.check(config)
+    out = distributed.private_folder(out, opts.resume is not None)
     with open_run(out, resume=opts.resume is not None, max_loss=max_loss,
                   experiment=name, log=log) as rundir:
         rundir.write_config(name, config)
+        record_seeds(rundir, seeds)
         console.print(f"[bold]{name}[/bold] -> {out}")
         start = time.perf_counter()
-        summary = experiment.run(config, rundir)
-    _print_summary(name, summary, time.perf_counter() - start, out)
+        summary = run_seeds(experiment, config, rundir, seeds)
+    _print_summary(name, scalars(summary), time.perf_counter() - start, out)
     return 0
 
 
@@ -302,17 +323,14 @@ def _print_summary(name: str, summary: dict[str, float], seconds: float, out: Pa
 
 def _bench(name: str, argv: list[str]) -> int:
     from metalab.bench import BENCHES
+    from metalab.bench.base import stream_rows
 
     bench = BENCHES[name]
     front = argparse.ArgumentParser(add_help=False)
     front.add_argument("--json", action="store_true")
     opts, rest = front.parse_known_args(argv)
     config = _parse_config(bench.config, rest, f"metalab bench {name}")
-    rows = []
-    for row in bench.rows(config):
-        rows.append(row)
-        if opts.json:
-            print(json.dumps(row), flush=True)
+    rows = stream_rows(bench.rows(config), opts.json)
     if not opts.json and rows:
         table = Table(title=f"metalab bench {name}")
         columns = list(dict.fromkeys(k for row in rows for k in row))  # rows may differ

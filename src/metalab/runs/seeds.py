@@ -36,6 +36,35 @@ from metalab.runs.stats import mean_ci95
 Summary = dict[str, Any]  # metric -> float, or list of floats for "<metric>/seeds"
 
 
+@dataclasses.dataclass(frozen=True)
+class SeedOptions:
+    """``--seeds`` of ``metalab run`` for experiments without a seed axis of their own."""
+
+    seeds: int = 1
+    """Run N seeds (seed, seed+1, ...), one run folder each, one after the other; summary:
+    the mean as <metric>, <metric>/ci95, <metric>/seeds (experiments with their own --seeds
+    train them as one vmapped program)."""
+
+
+def parse_seeds(experiment: Experiment, argv: list[str],
+                resume: Path | None) -> tuple[int, list[str]]:
+    """(seed count, other arguments) of ``metalab run``: ``--seeds N`` for an experiment
+    without its own ``seeds`` field (1 if absent), or the count a resumed folder holds."""
+    import tyro
+
+    if vmapped(experiment):
+        return 1, argv
+    opts, rest = tyro.cli(SeedOptions, args=argv, prog=f"metalab run {experiment.name}",
+                          return_unknown_args=True)
+    if resume is not None:
+        if opts.seeds != 1:
+            raise BadInput("--seeds", "is not given with --resume: the run folder holds it")
+        return recorded_seeds(resume), rest
+    if opts.seeds < 1:
+        raise BadInput("--seeds", "must be at least 1")
+    return opts.seeds, rest
+
+
 def vmapped(experiment: Experiment) -> bool:
     """True when the experiment's configuration trains several seeds as one program."""
     return any(f.name == "seeds" for f in dataclasses.fields(experiment.config))
@@ -159,3 +188,19 @@ def _report(rundir: RunDir, experiment: Experiment, config: Any, summary: Summar
             f"{links}.\n\n| metric | mean | 95% CI +- | per seed |\n| --- | --- | --- | --- |\n"
             f"{rows}\n\n{figures}\n")
     atomic_write(rundir.path / "report.md", text)
+
+
+def record_seeds(rundir: RunDir, seeds: int) -> None:
+    """Add ``"seeds": N`` to the run's ``config.json`` so ``--resume`` runs the same seeds."""
+    path = rundir.path / "config.json"
+    payload = json.loads(path.read_text())
+    atomic_write(path, json.dumps({**payload, "seeds": seeds}, indent=2))
+
+
+def recorded_seeds(folder: Path) -> int:
+    """The seed count a run folder was started with (1 when it was not given or the folder
+    holds no readable ``config.json``, which resume refuses anyway)."""
+    try:
+        return int(json.loads((folder / "config.json").read_text()).get("seeds", 1))
+    except (OSError, ValueError, AttributeError):
+        return 1

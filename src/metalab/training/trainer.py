@@ -21,6 +21,7 @@ from metalab.estimators.base import Estimator
 from metalab.learners.base import Learner, Meta
 from metalab.tasks.base import TaskDistribution
 from metalab.training.checkpoint import Checkpointer
+from metalab.training.distributed import replicate, to_host
 from metalab.training.sharding import shard_tasks
 
 Metrics = dict[str, jax.Array]
@@ -99,16 +100,18 @@ def fit(
     saved, so the last checkpoint is a good state. Otherwise ``log(step, chunk means)`` is
     called and a checkpoint written every ``checkpoint_every`` steps and at the end. Chunk
     boundaries are multiples of ``chunk``, so a resumed run compiles and runs the same
-    programs as an uninterrupted one.
+    programs as an uninterrupted one. With several processes (``training.distributed``) the
+    state is replicated on all of them and every process runs the same chunks.
     """
     compiled: dict[int, Callable] = {}
-    done = int(state.step)
+    state = replicate(state)  # across processes when distributed; else unchanged
+    done = int(to_host(state.step))
     while done < steps:
         n = min(chunk - done % chunk, steps - done)
         if n not in compiled:
             compiled[n] = program(_with_state_check(meta_step), n)
         state, metrics = compiled[n](state)
-        host = {k: np.asarray(v) for k, v in metrics.items()}
+        host = to_host(metrics)
         _check_divergence(host, done, max_loss)
         done += n
         if log is not None:
@@ -116,7 +119,7 @@ def fit(
         if advance is not None:
             advance(n)
         if checkpointer is not None and (done % checkpoint_every == 0 or done == steps):
-            checkpointer.save(state, done)
+            checkpointer.save(to_host(state), done)
     return state
 
 
