@@ -8,7 +8,14 @@ import pytest
 
 from metalab.tasks.online import Stream
 from metalab.vsml.episode import online_correct, online_loss, run_stream
-from metalab.vsml.layer import LayerState, init_layer_state, init_rule, layer_step, naive_step
+from metalab.vsml.layer import (
+    LayerState,
+    init_layer_state,
+    init_rule,
+    layer_step,
+    naive_step,
+    tanh_ratio,
+)
 from metalab.vsml.network import vsml
 
 
@@ -33,6 +40,19 @@ def test_vectorised_layer_equals_naive_loop():
     slow = jax.jit(naive_step, static_argnums=4)(rule, state, fwd, bwd, 2)
     for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(slow), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_rational_tanh_and_its_derivative_match_numpy():
+    x = jnp.linspace(-12.0, 12.0, 48001)
+
+    def tanh(v):
+        n, d = tanh_ratio(v)
+        return n / d
+
+    exact = np.tanh(np.asarray(x, np.float64))
+    assert np.abs(np.asarray(tanh(x)) - exact).max() < 4e-7
+    slope = jax.vmap(jax.grad(tanh))(x)
+    assert np.abs(np.asarray(slope) - (1.0 - exact ** 2)).max() < 5e-7
 
 
 def test_layer_is_equivariant_to_permuting_inputs_and_outputs():

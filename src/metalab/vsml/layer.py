@@ -15,10 +15,14 @@ the backward messages. The gate biases +5 / -5 (forget open, input nearly shut) 
 authors' code: the state, which plays the part of the weight, changes slowly at first.
 
 Vectorisation (why this is fast): f_i W_f is computed once per pre-synaptic unit and b_j W_b
-once per post-synaptic unit, so the only per-weight work is one [n_in n_out, s] x [s, 4 s]
-matmul plus the gate nonlinearities. The messages out are linear in h, so the mean over i (or
-j) is taken *before* the [s, m] projection. ``naive_step`` loops over every weight with the
-cell written plainly; the tests check the two agree.
+once per post-synaptic unit (once per step: the micro-ticks share them), so the only
+per-weight work is one [n_in n_out, s] x [s, 4 s] matmul plus the gate nonlinearities. Those
+dominated (80 tanh-like evaluations per weight and tick), so every sigmoid is written as a
+tanh, every tanh as a rational function n / d, and the five divisions of a channel are merged
+into two (``_cell``); this ran the ES step of a 64x10 layer 1.7x faster than XLA's tanh on
+the same machine and load. The messages out are linear in h, so the mean over i (or j) is
+taken *before* the [s, m] projection. ``naive_step`` loops over every weight with the
+textbook cell; the tests check the two agree.
 """
 
 from __future__ import annotations
@@ -77,25 +81,72 @@ def init_layer_state(key: jax.Array, n_in: int, n_out: int, state_size: int = 16
     return LayerState(jnp.zeros_like(c), c)
 
 
-def _gates(z: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """LSTM update from pre-activations z [..., 4 s] (order i, g, f, o) and cell c [..., s]."""
-    i, g, f, o = jnp.split(z, 4, axis=-1)
-    c = _sigmoid(f + FORGET_BIAS) * c + _sigmoid(i + INPUT_BIAS) * jnp.tanh(g)
-    return jnp.tanh(c) * _sigmoid(o), c
+# tanh(x) ~ x P(x^2) / Q(x^2) on |x| <= TANH_CLAMP (tanh(9) = 1 - 3e-8), the degree-4/4
+# rational fitted for this module by iteratively reweighted least squares (Lawson) on 20,000
+# points of [0, 9] in float64. In float32 its error is at most 3.2e-7 (XLA's tanh: 2.5e-7) and
+# its derivative's 4e-7 (XLA's: 5e-7); the tests check both against numpy.
+TANH_CLAMP = 9.0
+TANH_P = (9.99999907e-01, 1.33732898e-01, 3.48669071e-03, 2.04736026e-05, 1.31866470e-08)
+TANH_Q = (1.0, 4.67065867e-01, 2.58423945e-02, 3.27156252e-04, 7.70366194e-07)
 
 
-def _sigmoid(x: jax.Array) -> jax.Array:
-    """The logistic function through tanh, which XLA's CPU backend evaluates faster."""
-    return 0.5 + 0.5 * jnp.tanh(0.5 * x)
+def _horner(t: jax.Array, coefficients: tuple[float, ...]) -> jax.Array:
+    acc = jnp.full_like(t, coefficients[-1])
+    for a in coefficients[-2::-1]:
+        acc = acc * t + a
+    return acc
 
 
-def tick(rule: Rule, state: LayerState, fwd: jax.Array, bwd: jax.Array) -> LayerState:
-    """One micro-tick of every sub-LSTM: fwd [n_in, m], bwd [n_out, m]."""
-    per_in = fwd @ rule["w_f"] + rule["bias"][None]  # [n_in, 4 s], once per unit
-    per_out = bwd @ rule["w_b"]  # [n_out, 4 s], once per unit
-    z = state.h @ rule["w_h"] + per_in[:, None] + per_out[None]  # one batched matmul
-    h, c = _gates(z, state.c)
-    return LayerState(h, c)
+def tanh_ratio(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(n, d) with tanh(x) = n / d and d >= 1: the division is left to the caller, so several
+    gates can share one (XLA's CPU tanh costs about twice this rational and its division)."""
+    x = jnp.clip(x, -TANH_CLAMP, TANH_CLAMP)
+    t = x * x
+    return x * _horner(t, TANH_P), _horner(t, TANH_Q)
+
+
+def _gate_scale(state_size: int) -> tuple[jax.Array, jax.Array]:
+    """Per gate channel (order i, g, f, o): the scale that turns sigmoid(z) into
+    0.5 + 0.5 tanh(scale z) (0.5 for the sigmoid gates, 1 for g), and the fixed gate bias."""
+    s = state_size
+    scale = jnp.concatenate([jnp.full(s, 0.5), jnp.ones(s), jnp.full(s, 0.5), jnp.full(s, 0.5)])
+    shift = jnp.concatenate([jnp.full(s, INPUT_BIAS), jnp.zeros(s), jnp.full(s, FORGET_BIAS),
+                             jnp.zeros(s)])
+    return scale, shift
+
+
+def _cell(u: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """LSTM update from scaled pre-activations u [..., 4 s] (u = scale (z + bias), so each gate
+    is one tanh) and cell c [..., s], with two divisions per channel instead of five:
+
+        c' = sf c + si tg = ((df + nf) c di dg + (di + ni) ng df) / (2 df di dg),
+        h' = tanh(c') so  = nc (do + no) / (2 dc do),
+
+    where tanh(u_k) = n_k / d_k and sigmoid = (d + n) / (2 d); every d is in [1, 420]."""
+    s = c.shape[-1]
+    (ni, di), (ng, dg), (nf, df), (no, do) = (tanh_ratio(u[..., k * s:(k + 1) * s])
+                                              for k in range(4))
+    c = ((df + nf) * c * di * dg + (di + ni) * ng * df) / (2.0 * df * di * dg)
+    nc, dc = tanh_ratio(c)
+    return nc * (do + no) / (2.0 * dc * do), c
+
+
+def layer_step(
+    rule: Rule, state: LayerState, fwd: jax.Array, bwd: jax.Array, ticks: int = 2
+) -> tuple[LayerState, jax.Array, jax.Array]:
+    """``ticks`` micro-ticks of every sub-LSTM on the same incoming messages fwd [n_in, m] and
+    bwd [n_out, m], then the outgoing messages. The per-unit terms (with the gate biases and
+    the sigmoids' 1/2 folded in) are computed once per unit and step; per weight and tick
+    there is one [n_in n_out, s] x [s, 4 s] matmul and one fused elementwise cell."""
+    scale, shift = _gate_scale(rule["w_h"].shape[0])
+    w_h = rule["w_h"] * scale[None]
+    per_in = (fwd @ rule["w_f"] + (rule["bias"] + shift)[None]) * scale[None]  # [n_in, 4 s]
+    per_out = (bwd @ rule["w_b"]) * scale[None]  # [n_out, 4 s]
+    h, c = state
+    for _ in range(ticks):
+        h, c = _cell(h @ w_h + per_in[:, None] + per_out[None], c)
+    state = LayerState(h, c)
+    return (state, *messages(rule, state))
 
 
 def messages(rule: Rule, state: LayerState) -> tuple[jax.Array, jax.Array]:
@@ -107,20 +158,12 @@ def messages(rule: Rule, state: LayerState) -> tuple[jax.Array, jax.Array]:
     return fwd, bwd
 
 
-def layer_step(
-    rule: Rule, state: LayerState, fwd: jax.Array, bwd: jax.Array, ticks: int = 2
-) -> tuple[LayerState, jax.Array, jax.Array]:
-    """``ticks`` micro-ticks on the same incoming messages, then the outgoing messages."""
-    for _ in range(ticks):
-        state = tick(rule, state, fwd, bwd)
-    return (state, *messages(rule, state))
-
-
 def naive_step(
     rule: Rule, state: LayerState, fwd: jax.Array, bwd: jax.Array, ticks: int = 2
 ) -> tuple[LayerState, jax.Array, jax.Array]:
-    """Reference for ``layer_step``: a Python loop over weights, each an ordinary LSTM cell on
-    the concatenated input [f_i, b_j, h_ij], messages summed and divided. Slow; for tests."""
+    """Reference for ``layer_step``: a Python loop over weights, each the textbook LSTM cell
+    (XLA's sigmoid and tanh) on the concatenated input [f_i, b_j, h_ij], messages summed and
+    divided. Slow; for tests."""
     w = jnp.concatenate([rule["w_f"], rule["w_b"], rule["w_h"]])
     n_in, n_out, _ = state.h.shape
     h = [[state.h[i, j] for j in range(n_out)] for i in range(n_in)]
@@ -129,7 +172,10 @@ def naive_step(
         for i in range(n_in):
             for j in range(n_out):
                 z = jnp.concatenate([fwd[i], bwd[j], h[i][j]]) @ w + rule["bias"]
-                h[i][j], c[i][j] = _gates(z, c[i][j])
+                gi, gg, gf, go = jnp.split(z, 4)
+                c[i][j] = (jax.nn.sigmoid(gf + FORGET_BIAS) * c[i][j]
+                           + jax.nn.sigmoid(gi + INPUT_BIAS) * jnp.tanh(gg))
+                h[i][j] = jnp.tanh(c[i][j]) * jax.nn.sigmoid(go)
     fwd_out = [sum(h[i][j] @ rule["fwd_w"] + rule["fwd_b"] for i in range(n_in)) / n_in
                for j in range(n_out)]
     bwd_out = [sum(h[i][j] @ rule["bwd_w"] + rule["bwd_b"] for j in range(n_out)) / n_out
