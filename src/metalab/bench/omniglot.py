@@ -34,15 +34,19 @@ from metalab.training import init_state, make_meta_step, scan_steps
 class OmniglotBenchConfig:
     """Default: MAML second order, three (conv, task mapping) pairs, 1 inner step, and the
     PyTorch baseline; ``xla:vmap`` (grouped convolutions, about 50 s to compile and 50 s a
-    step on 2 CPU cores) only on request, to keep the default under 3 minutes."""
+    step on 2 CPU cores) only with ``--full`` or ``--variants``, to keep the default under 3
+    minutes."""
 
     learners: tuple[str, ...] = ("maml",)
     estimators: tuple[str, ...] = ("backprop",)
-    variants: tuple[str, ...] = ("im2col:map", "im2col:vmap", "xla:map")
-    """conv:task_map pairs; the first is the baseline of speedup_vs_first. The CPU choice
-    comes first, right after PyTorch: a slow variant's large buffers can slow later rows of
-    the same process"""
-    inner_steps: tuple[int, ...] = (1,)
+    variants: tuple[str, ...] = ()
+    """conv:task_map pairs (default im2col:map, im2col:vmap, xla:map; --full adds xla:vmap);
+    the first is the baseline of speedup_vs_first. The CPU choice comes first, right after
+    PyTorch: a slow variant's large buffers can slow later rows of the same process"""
+    inner_steps: tuple[int, ...] = ()
+    """default: 1 (with --full also 5)"""
+    full: bool = False
+    """the long sweep: xla:vmap too (minutes per step on CPU) and 5 inner steps"""
     meta_batch: int = 32
     n_way: int = 5
     k_shot: int = 1
@@ -115,7 +119,9 @@ def rows(cfg: OmniglotBenchConfig) -> Iterator[dict]:
     optimizer = optax.adam(1e-3)
     workload = f"omniglot-conv{cfg.width}-{cfg.n_way}w{cfg.k_shot}s{cfg.q_query}q"
     chosen = (default_conv(), resolve("auto"))
-    for inner in cfg.inner_steps:
+    variants = cfg.variants or (("im2col:map", "im2col:vmap", "xla:map")
+                                + (("xla:vmap",) if cfg.full else ()))
+    for inner in cfg.inner_steps or ((1, 5) if cfg.full else (1,)):
         baseline = _pytorch_row(cfg, inner, workload)
         torch_s = None
         if baseline is not None:
@@ -124,7 +130,7 @@ def rows(cfg: OmniglotBenchConfig) -> Iterator[dict]:
         for learner_name in cfg.learners:
             for est_name in cfg.estimators:
                 first: float | None = None
-                for variant in cfg.variants:
+                for variant in variants:
                     conv, _, task_map = variant.partition(":")
                     learner = fewshot.conv_learner(learner_name, cfg.n_way, (28, 28, 1),
                                                    cfg.width, 0.4, conv)

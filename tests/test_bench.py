@@ -1,0 +1,34 @@
+"""``metalab bench``: rows print the moment they are measured; tiny estimators and seeds
+benches through the CLI give their fields and a positive vmapped-seeds speed-up."""
+
+from __future__ import annotations
+
+import json
+
+from metalab.bench.base import stream_rows
+from metalab.cli import main
+
+
+def test_rows_print_as_they_complete(capsys):
+    def rows():
+        yield {"a": 1}
+        assert capsys.readouterr().out == '{"a": 1}\n'  # printed before the next is measured
+        yield {"a": 2, "b": "x"}
+
+    assert stream_rows(rows(), as_json=True) == [{"a": 1}, {"a": 2, "b": "x"}]
+    capsys.readouterr()
+    stream_rows(iter([{"a": 3, "b": "y"}]), as_json=False)
+    assert capsys.readouterr().out == "a=3  b=y\n"
+
+
+def test_tiny_estimators_and_seeds_benches(capsys):
+    assert main(["bench", "estimators", "--json", "--estimators", "first-order",
+                 "--inner-steps", "2", "--width", "4", "--meta-batch", "2",
+                 "--min-seconds", "0"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert row["estimator"] == "first-order" and row["inner_steps"] == 2
+    assert row["ms_per_meta_step"] > 0 and row["xla_temp_mb"] >= 0 and row["compile_s"] > 0
+    assert main(["bench", "seeds", "--json", "--seeds", "2", "--chunk", "2",
+                 "--min-seconds", "0"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert row["seeds"] == 2 and row["speedup"] > 0 and row["speedup_with_compile"] > 0
