@@ -16,7 +16,7 @@ from scipy import stats
 from metalab.errors import BadInput
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
-from metalab.runs.seeds import aggregate, run_seeds, vmapped, with_seeds
+from metalab.runs.seeds import aggregate, own_seeds, run_seeds, with_seeds
 from metalab.runs.stage import train_stage
 from metalab.sweep import parse_sets, point_name, points, run_sweep
 from metalab.training import TrainState
@@ -93,8 +93,8 @@ def test_aggregate_marks_a_diverged_seed():
 def test_which_experiments_vmap_their_seeds():
     from metalab.experiments import EXPERIMENTS
 
-    assert vmapped(EXPERIMENTS["contrastive"]) and vmapped(EXPERIMENTS["vsml"])
-    assert not vmapped(EXPERIMENTS["sinusoid"]) and not vmapped(TOY)
+    assert own_seeds(EXPERIMENTS["contrastive"]) and own_seeds(EXPERIMENTS["vsml"])
+    assert not own_seeds(EXPERIMENTS["sinusoid"]) and not own_seeds(TOY)
     config = EXPERIMENTS["contrastive"].config()
     assert with_seeds(EXPERIMENTS["contrastive"], config, 5).seeds == 5
 

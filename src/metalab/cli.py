@@ -182,10 +182,10 @@ def _run_help(experiment: Any) -> None:
     and exit 0, as tyro does for ``--help``."""
     import tyro
 
-    from metalab.runs.seeds import SeedOptions, vmapped
+    from metalab.runs.seeds import SeedOptions, own_seeds
 
     parts = [("run", RunOptions), ("experiment", experiment.config)]
-    parts += [] if vmapped(experiment) else [("seeds", SeedOptions)]  # else its own --seeds
+    parts += [] if own_seeds(experiment) else [("seeds", SeedOptions)]  # else its own --seeds
     fields = [(name, Annotated[cls, tyro.conf.OmitArgPrefixes],
                dataclasses.field(default_factory=cls)) for name, cls in parts]
     combined = dataclasses.make_dataclass(f"{experiment.name}-options", fields, frozen=True)

@@ -2,9 +2,10 @@
 
 Two ways, chosen from the experiment's configuration:
 
-- **vmapped**: a configuration with a ``seeds`` field trains its seeds itself, as one
-  compiled program (``training.seeds``: contrastive, vsml, ...); ``--seeds N`` sets that field
-  and the run folder is the experiment's own.
+- **the experiment's own**: a configuration with a ``seeds`` field runs its seeds itself
+  (contrastive, hyperparameter-learning, synapse-importance, vsml and vsml-backprop as one
+  vmapped program; where-to-learn, continual and the others in their own loop) and reports
+  its own confidence intervals; ``--seeds N`` sets that field.
 - **sequential**: any other experiment runs once per seed ``seed, seed + 1, ...`` in the
   sub-folders ``seed-<s>/`` (each a complete run folder), one after the other in this
   process. The top folder then holds ``summary.json`` with, for every summary metric, the
@@ -43,7 +44,7 @@ class SeedOptions:
     seeds: int = 1
     """Run N seeds (seed, seed+1, ...), one run folder each, one after the other; summary:
     the mean as <metric>, <metric>/ci95, <metric>/seeds (experiments with their own --seeds
-    train them as one vmapped program)."""
+    run their seeds themselves)."""
 
 
 def parse_seeds(experiment: Experiment, argv: list[str],
@@ -52,7 +53,7 @@ def parse_seeds(experiment: Experiment, argv: list[str],
     without its own ``seeds`` field (1 if absent), or the count a resumed folder holds."""
     import tyro
 
-    if vmapped(experiment):
+    if own_seeds(experiment):
         return 1, argv
     opts, rest = tyro.cli(SeedOptions, args=argv, prog=f"metalab run {experiment.name}",
                           return_unknown_args=True)
@@ -65,15 +66,15 @@ def parse_seeds(experiment: Experiment, argv: list[str],
     return opts.seeds, rest
 
 
-def vmapped(experiment: Experiment) -> bool:
-    """True when the experiment's configuration trains several seeds as one program."""
+def own_seeds(experiment: Experiment) -> bool:
+    """True when the experiment runs its seeds itself (its configuration has ``seeds``)."""
     return any(f.name == "seeds" for f in dataclasses.fields(experiment.config))
 
 
 def run_seeds(experiment: Experiment, config: Any, rundir: RunDir, seeds: int) -> Summary:
     """Run ``experiment`` over ``seeds`` seeds into ``rundir`` (``config`` from
     ``with_seeds``); returns the summary."""
-    if seeds == 1 or vmapped(experiment):
+    if seeds == 1 or own_seeds(experiment):
         return experiment.run(config, rundir)
     summaries = [_one_seed(experiment, config, rundir, i) for i in range(seeds)]
     summary = aggregate(summaries)
@@ -103,12 +104,12 @@ def scalars(summary: Summary) -> dict[str, float]:
 
 
 def with_seeds(experiment: Experiment, config: Any, seeds: int) -> Any:
-    """The configuration to record and run: ``seeds`` set on a vmapped experiment's own
+    """The configuration to record and run: ``seeds`` set on an experiment's own ``seeds``
     field (so ``config.json`` holds it), unchanged otherwise."""
     if seeds > 1 and not any(f.name == "seed" for f in dataclasses.fields(config)):
         raise BadInput("--seeds", f"{experiment.name} has no --seed option to vary; run it "
                        "without --seeds")
-    return dataclasses.replace(config, seeds=seeds) if vmapped(experiment) else config
+    return dataclasses.replace(config, seeds=seeds) if own_seeds(experiment) else config
 
 
 def run_sub(experiment: Experiment, config: Any, folder: Path, parent: RunDir,
@@ -184,7 +185,7 @@ def _report(rundir: RunDir, experiment: Experiment, config: Any, summary: Summar
     figures = "\n\n".join(f"![{f}]({f})" for f in rundir.figures)
     text = (f"# {experiment.name} over {len(folders)} seeds\n\n{experiment.description}. "
             f"Seeds {config.seed} to {config.seed + len(folders) - 1}, run one after the "
-            f"other (this experiment has no vmapped seed axis); each seed's run folder: "
+            f"other (this experiment has no seed axis of its own); each seed's run folder: "
             f"{links}.\n\n| metric | mean | 95% CI +- | per seed |\n| --- | --- | --- | --- |\n"
             f"{rows}\n\n{figures}\n")
     atomic_write(rundir.path / "report.md", text)
