@@ -68,13 +68,17 @@ def _memory_step(model, optimizer, cfg: Any, key: jax.Array):
 def with_snapshots(rundir: RunDir, name: str, init: TrainState, step, total: int,
                     cfg: Any) -> Snapshots:
     """Train stage ``name`` to each snapshot step in turn, keeping the meta-parameters there
-    in their own checkpoint (so a resumed run analyses the same snapshots)."""
+    in their own checkpoint (so a resumed run analyses the same snapshots). A snapshot the
+    stage has already trained past without keeping (a resumed run with other settings) is
+    left out, never filled with a later state."""
     out = []
     for n in snapshot_steps(total, cfg.meta_snapshots, cfg.log_every):
         keep = rundir.checkpointer(f"{name}-at-{n}")
         if keep.info() is None:
             state = train_stage(rundir, name, init, step, n, chunk=cfg.log_every,
                                 checkpoint_every=cfg.checkpoint_every)
+            if int(state.step) != n:
+                continue
             keep.save(state.meta, n)
         out.append((n, keep.restore(init.meta)))
     return out
