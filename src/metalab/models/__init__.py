@@ -5,5 +5,7 @@ from metalab.models.convnet import convnet
 from metalab.models.linear import deep_linear
 from metalab.models.lstm import lstm_plain, lstm_reader
 from metalab.models.mlp import mlp
+from metalab.models.resnet12 import resnet12
 
-__all__ = ["Model", "Params", "convnet", "deep_linear", "lstm_plain", "lstm_reader", "mlp"]
+__all__ = ["Model", "Params", "convnet", "deep_linear", "lstm_plain", "lstm_reader", "mlp",
+           "resnet12"]

@@ -10,6 +10,7 @@ from metalab.tasks.base import Task, TaskDistribution
 from metalab.tasks.episodes import Episodes, ImageClasses
 from metalab.tasks.fourier import FourierSeries
 from metalab.tasks.linear import LinearRegression, LinearTruth
+from metalab.tasks.miniimagenet import load_miniimagenet
 from metalab.tasks.sine_stream import SineStream
 from metalab.tasks.sinusoid import Sinusoid
 
@@ -27,4 +28,4 @@ def register_tasks(name: str, factory, *, replace: bool = False):
 
 __all__ = ["TASKS", "Episodes", "FourierSeries", "ImageClasses", "LinearRegression",
            "LinearTruth", "LowRankBandit", "SineStream", "Sinusoid", "Task", "TaskDistribution",
-           "register_tasks"]
+           "load_miniimagenet", "register_tasks"]

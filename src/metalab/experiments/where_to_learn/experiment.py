@@ -32,16 +32,19 @@ from metalab.learners.base import SPARSE_UPDATES
 from metalab.learners.sparse import update_fractions, update_gate
 from metalab.models import mlp
 from metalab.models.convnet import convnet
+from metalab.models.resnet12 import resnet12
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
 from metalab.tasks import Sinusoid
 from metalab.tasks.episodes import Episodes
+from metalab.tasks.miniimagenet import load_miniimagenet
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
 
-Problem = Literal["sinusoid", "omniglot-1shot", "omniglot-5shot"]
+Problem = Literal["sinusoid", "omniglot-1shot", "omniglot-5shot", "miniimagenet-1shot",
+                  "miniimagenet-5shot"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,11 @@ class WhereToLearnConfig:
     data: str = fewshot.DEFAULT_DATA
     """folder with the Omniglot zips"""
     cache_dir: str = ""
+    mini_data: str = ""
+    """folder with miniImageNet (mini-imagenet-cache-*.pkl, or train/ val/ test/ class folders)
+    for the miniimagenet problems; read before any training"""
+    model: Literal["conv4", "resnet12"] = "conv4"
+    """few-shot network: the 4-block conv net (`--width` filters) or ResNet-12 (64-128-256-512)"""
     fs_steps: int = 300
     """few-shot: meta-steps per method and setting"""
     fs_meta_batch: int = 8
@@ -115,6 +123,9 @@ class WhereToLearnConfig:
         require(self.eval_episodes >= 100, "--eval-episodes", "must be at least 100")
         for name in ("outer_lr", "mask_lr", "rate_lr", "sin_inner_lr", "fs_inner_lr"):
             require(getattr(self, name) > 0, flag(name), "must be positive")
+        require(self.mini_data != "" or not any(p.startswith("miniimagenet")
+                                                for p in self.problems),
+                "--mini-data", "the miniimagenet problems need the folder holding miniImageNet")
         require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> WhereToLearnConfig:
@@ -181,22 +192,34 @@ def sinusoid(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, tuple]:
     return out
 
 
-def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir):
+def few_shot_model(cfg: WhereToLearnConfig, shape: tuple[int, int, int]):
+    """The 5-way few-shot network of ``cfg.model`` for images of ``shape``."""
+    if cfg.model == "resnet12":
+        return resnet12(5, shape)
+    return convnet(5, shape, width=cfg.width)
+
+
+def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir, mini=None,
+             prefix: str = "omniglot"):
     """Per method: (test accuracy: mean over seeds, 95% CI, [meta per seed], seconds, learner)
-    for 5-way ``k_shot``."""
-    train, test = fewshot.load_classes(cfg.dataset, cfg.data, cfg.cache_dir,
-                                       cfg.test_alphabets, 0)
+    for 5-way ``k_shot`` on Omniglot (digits), or on miniImageNet's test classes if ``mini``
+    holds its splits."""
+    if mini is not None:
+        train, test = mini["train"], mini["test"]
+    else:
+        train, test = fewshot.load_classes(cfg.dataset, cfg.data, cfg.cache_dir,
+                                           cfg.test_alphabets, 0)
     fewshot.check_classes(train, "training", 5, k_shot + cfg.q_query)
     fewshot.check_classes(test, "test", 5, k_shot + cfg.eval_query)
-    shape = (8, 8, 1) if cfg.dataset == "digits" else (28, 28, 1)
+    shape = tuple(train.images.shape[2:])
     train_eps = Episodes.of(train, 5, k_shot, cfg.q_query)
     test_eps = Episodes.of(test, 5, k_shot, cfg.eval_query)
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6)
     out = {}
     for method in cfg.methods:
-        model = convnet(5, shape, width=cfg.width)
+        model = few_shot_model(cfg, shape)
         learner = masked_learner(method, model, cfg.fs_inner_lr, "cross_entropy", cfg)
-        runs = train_seeds(f"omniglot-{k_shot}shot.{method}", learner, cfg, rundir, train_eps,
+        runs = train_seeds(f"{prefix}-{k_shot}shot.{method}", learner, cfg, rundir, train_eps,
                            cfg.fs_meta_batch, cfg.fs_inner_steps, cfg.fs_steps, "auto")
         per_seed = [float(fewshot.evaluate(learner, m, test_eps.sample, key, cfg.eval_episodes,
                                            cfg.eval_inner_steps, task_map="auto").mean())
@@ -208,13 +231,18 @@ def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir):
 
 def run(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, float]:
     """Train and evaluate every method on every problem; figures, summary and report."""
+    mini = (load_miniimagenet(cfg.mini_data)
+            if any(p.startswith("miniimagenet") for p in cfg.problems) else None)
     summary: dict[str, float] = {}
     results: dict[str, dict] = {}
     for problem in cfg.problems:
+        name, _, setting = problem.partition("-")
         if problem == "sinusoid":
             res, metric = sinusoid(cfg, rundir), f"query_mse_step{cfg.sin_inner_steps}"
         else:
-            res, metric = few_shot(int(problem.split("-")[1][0]), cfg, rundir), "test_accuracy"
+            res = few_shot(int(setting[0]), cfg, rundir, mini if name == "miniimagenet" else None,
+                           name)
+            metric = "test_accuracy"
         results[problem] = res
         for method, (value, err, metas, seconds, learner) in res.items():
             summary[f"{problem}/{method}/{metric}"] = value
@@ -251,10 +279,12 @@ def _describe(cfg: WhereToLearnConfig) -> str:
         f"1-40-40-1 ReLU MLP, {cfg.sin_steps} meta-steps of {cfg.sin_meta_batch} tasks, "
         f"K = {cfg.sin_k_shot}, {cfg.sin_inner_steps} inner step(s) at lr {cfg.sin_inner_lr}; "
         f"query MSE after them on {cfg.sin_eval_tasks} held-out tasks. Few-shot "
-        f"({cfg.dataset}, 5-way): conv net width {cfg.width}, {cfg.fs_steps} meta-steps of "
+        f"(5-way; Omniglot problems on {cfg.dataset}, miniImageNet on its test classes): "
+        f"{'ResNet-12' if cfg.model == 'resnet12' else f'conv net width {cfg.width}'}, "
+        f"{cfg.fs_steps} meta-steps of "
         f"{cfg.fs_meta_batch} episodes, {cfg.fs_inner_steps} inner step(s) at lr "
         f"{cfg.fs_inner_lr} ({cfg.eval_inner_steps} at test); accuracy on {cfg.eval_episodes} "
-        f"episodes from {cfg.test_alphabets} held-out alphabets. "
+        f"episodes ({cfg.test_alphabets} held-out Omniglot alphabets). "
         "`update_fraction/<layer>`: fraction of that tensor's weights the inner loop changes. "
         "Keys without a problem prefix repeat the first listed problem that has them."
     )
