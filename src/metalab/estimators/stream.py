@@ -1,6 +1,6 @@
 """Meta-gradients for continual learning: learn a stream of tasks one after another, score
 all of them at the end (the meta-objective of OML, Javed and White 2019, used for sparse-MAML's
-continual experiments by Zhao et al. 2021).
+continual experiments by von Oswald et al. 2021).
 
 A stream batch is a ``Task`` whose arrays carry a stream axis: support/query x [n, T, K, ...].
 The inner loop visits task 0..T-1 in order, ``inner_steps`` updates each, never revisiting;

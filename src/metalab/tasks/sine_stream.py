@@ -1,6 +1,6 @@
 """A stream of sinusoids learned one after another: the continual-learning regression task of
 Javed and White 2019 ("Meta-learning representations for continual learning", incremental sine
-waves), used by Zhao et al. 2021 to measure interference.
+waves), used by von Oswald et al. 2021 to measure interference.
 
 A stream holds T sinusoids y = A sin(x - p) (A, p, x drawn as in ``Sinusoid``). The input of
 function t is (x, one-hot(t)), so one network can represent all T at once and forgetting shows

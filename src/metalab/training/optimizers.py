@@ -1,9 +1,9 @@
 """Outer optimisers with a learning rate per meta-parameter entry.
 
 Meta-parameters are a dict (``{"init": theta, "mask": m}``, ``{"init": theta, "lr": a}``...);
-some entries need their own outer learning rate, e.g. sparse-MAML's mask logits (Zhao et al.
-2021 train them with a separate Adam). ``per_entry_adam`` builds one Adam per top-level key with
-``optax.multi_transform``; keys without an override use the default rate, and overrides for
+some entries need their own outer learning rate, e.g. sparse-MAML's mask logits (von Oswald
+et al. 2021 train them with a separate Adam). ``per_entry_adam`` builds one Adam per top-level
+key with ``optax.multi_transform``; keys without an override use the default rate, and overrides for
 keys the meta-parameters do not have are ignored, so one call serves every learner.
 """
 

@@ -64,7 +64,7 @@ class OmniglotConfig:
     inner_lr: float = 0.4
     outer_lr: float = 1e-3
     mask_lr: float = 1e-3
-    """outer learning rate of sparse-MAML's mask logits (Zhao et al. 2021)"""
+    """outer learning rate of sparse-MAML's mask logits (von Oswald et al. 2021)"""
     meta_batch: int = 32
     steps: int = 1000
     """meta-steps"""

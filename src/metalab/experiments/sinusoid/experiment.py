@@ -48,7 +48,7 @@ class SinusoidConfig:
     inner_lr: float = 0.01
     outer_lr: float = 1e-3
     mask_lr: float = 1e-3
-    """outer learning rate of sparse-MAML's mask logits (Zhao et al. 2021)"""
+    """outer learning rate of sparse-MAML's mask logits (von Oswald et al. 2021)"""
     hidden: tuple[int, ...] = (40, 40)
     activation: Literal["relu", "tanh", "gelu"] = "relu"
     eval_tasks: int = 500

@@ -1,5 +1,5 @@
 """Where the inner loop learns: per-layer update fractions during meta-training and the final
-mask pattern of each layer (the analyses of Zhao et al. 2021, figs. 2-4), shared by the
+mask pattern of each layer (the analyses of von Oswald et al. 2021, figs. 2-4), shared by the
 ``where-to-learn`` and ``continual`` experiments."""
 
 from __future__ import annotations
