@@ -163,6 +163,9 @@ def main(name: str, argv: list[str]) -> int:
 
     load_plugins()
     experiment = EXPERIMENTS[name]
+    if "-h" in argv or "--help" in argv:
+        print(__doc__.strip() + f"\n\nOptions of every point: metalab run {name} --help")
+        return 0
     front = argparse.ArgumentParser(prog=f"metalab sweep {name}", add_help=False)
     front.add_argument("--set", action="append", default=[], dest="sets")
     front.add_argument("--seeds", type=int, default=1)
@@ -181,7 +184,10 @@ def main(name: str, argv: list[str]) -> int:
                 "seeds": opts.seeds}
         out = opts.out or Path("runs") / f"sweep-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     for point in points(spec["grid"]):  # every point valid before anything is written
-        with_seeds(experiment, build_config(experiment, spec["base"], point), spec["seeds"])
+        config = with_seeds(experiment, build_config(experiment, spec["base"], point),
+                            spec["seeds"])
+        if experiment.check is not None:
+            experiment.check(config)
     start = time.perf_counter()
     with open_run(out, resume=opts.resume is not None) as rundir:
         rows = run_sweep(experiment, spec, rundir)
