@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from metalab.bench.base import stream_rows
 from metalab.cli import main
 
@@ -21,6 +23,7 @@ def test_rows_print_as_they_complete(capsys):
     assert capsys.readouterr().out == "a=3  b=y\n"
 
 
+@pytest.mark.slow  # three meta-step compiles (~20 s on 2 cores); the benches are the check
 def test_tiny_estimators_and_seeds_benches(capsys):
     assert main(["bench", "estimators", "--json", "--estimators", "first-order",
                  "--inner-steps", "2", "--width", "4", "--meta-batch", "2",
