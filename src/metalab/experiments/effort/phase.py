@@ -19,13 +19,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from matplotlib.patches import Patch
 
 from metalab import effort as E
 from metalab.atomic import atomic_write
 from metalab.errors import require
 from metalab.experiments.effort.common import UNROLL, EffortOptions
 from metalab.runs.experiment import Experiment
-from metalab.runs.figures import subplots
+from metalab.runs.figures import colormap, subplots
 from metalab.runs.rundir import RunDir
 
 CLASSES = ("neither", "easy-first only", "sustained-later only", "both", "weakest abandoned")
@@ -146,7 +147,7 @@ def run(cfg: PhaseConfig, rundir: RunDir) -> dict[str, float]:
 
 def _plot(rundir: RunDir, points, cfg: PhaseConfig) -> None:
     n = len(cfg.horizons)
-    fig, axes = subplots(1, n, figsize=(4.6 * n + 1, 4), squeeze=False)
+    fig, axes = subplots(1, n, figsize=(4.6 * n + 1, 4.6), squeeze=False)
     cmap = "Set2"
     for ax, h in zip(axes[0], cfg.horizons, strict=True):
         grid = np.array([[points[f"horizon_{h:g}/gamma_{g:g}/beta_{b:g}"]["class"]
@@ -162,6 +163,10 @@ def _plot(rundir: RunDir, points, cfg: PhaseConfig) -> None:
                xticklabels=[f"{b:g}" for b in cfg.betas],
                yticklabels=[f"{g:g}" for g in cfg.gammas], xlabel="beta (cost scale)",
                ylabel="gamma (discount per unit time)", title=f"horizon {h:g}")
+    colours = colormap(cmap, np.arange(len(CLASSES)) / (len(CLASSES) - 1))
+    fig.subplots_adjust(bottom=0.24, top=0.86)
+    fig.legend([Patch(color=c) for c in colours], CLASSES, loc="lower center",
+               ncol=len(CLASSES), fontsize=8)
     fig.suptitle("Optimal-gain pattern per point (w: half-max widths, strong to weak mode)")
     rundir.save_figure(fig, "phase_diagram")
 
