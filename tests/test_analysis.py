@@ -259,3 +259,26 @@ def test_learning_dynamics_runs_end_to_end(tmp_path):
     assert "maml/shift_noisy/mode_time_ratio" in summary
     assert summary["bayes/bayes_similarity"] == pytest.approx(1.0)
     assert (tmp_path / "mode_progress.png").exists()
+
+
+def test_study_aggregates_seeds_with_student_t_interval_and_rejects_bad_input():
+    from metalab.errors import BadInput
+    from metalab.experiments.dynamics.study import DynamicsStudyConfig, aggregate
+    from metalab.experiments.dynamics.train import snapshot_steps
+
+    per_seed = {"linear": [{"lstm/mode_time_ratio": v, "lstm/final_query_mse": 0.1}
+                           for v in (1.0, 2.0, 3.0)],
+                "bandit": [{"pg/mode_time_ratio": v} for v in (2.0, float("inf"), 4.0)]}
+    out = aggregate(per_seed)
+    assert out["lstm/linear/mode_time_ratio"] == pytest.approx(2.0)
+    # t(0.975, 2) = 4.3027, sd 1, n 3
+    assert out["lstm/linear/mode_time_ratio_ci95"] == pytest.approx(4.3027 / 3**0.5, rel=1e-4)
+    assert out["lstm/linear/mode_time_ratio_reached"] == 3.0
+    assert out["pg/bandit/mode_time_ratio_reached"] == 2.0
+    assert out["lstm/linear/final_query_mse_ci95"] == pytest.approx(0.0, abs=1e-12)
+    assert snapshot_steps(1000, 3, 100) == [300, 700, 1000]
+    assert snapshot_steps(50, 4, 100) == [50]
+    with pytest.raises(BadInput, match="--families"):
+        DynamicsStudyConfig(families=("linear", "cifar"))
+    with pytest.raises(BadInput, match="--rank"):
+        DynamicsStudyConfig(n_arms=3, rank=3)
