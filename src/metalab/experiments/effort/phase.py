@@ -37,9 +37,13 @@ class PhaseConfig(EffortOptions):
     """Settings of ``metalab run effort-phase`` (--gamma, --beta, --horizon are swept)."""
 
     gammas: tuple[float, ...] = (0.5, 0.7, 0.9, 0.97)
+    """discounts per unit time of the grid"""
     horizons: tuple[float, ...] = (4.0, 8.0, 16.0)
+    """horizons of the grid (one compiled program each)"""
     betas: tuple[float, ...] = (0.02, 0.1, 0.5, 2.0)
+    """cost scales of the grid"""
     strengths: tuple[float, ...] = (3.0, 2.0, 1.0, 0.5)
+    """singular values of the task, strongest first"""
     init_strength: float = 1e-3
     noise_var: float = 0.05
     gain_min: float = -0.5
@@ -48,6 +52,7 @@ class PhaseConfig(EffortOptions):
     dt: float = 0.04
     opt_steps: int = 400
     abandon_below: float = 0.02
+    """peak gain below which the weakest mode counts as abandoned"""
 
     def __post_init__(self) -> None:
         self.check()
