@@ -100,7 +100,11 @@ def test_resnet12_shapes_and_convolutions_agree():
     assert pooled_size(84, 4) == 5  # the 4-block conv net at 84x84: 84 -> 42 -> 21 -> 10 -> 5
 
 
-@pytest.mark.parametrize("name", ["maml", "anil", "boil", "sparse-maml", "sparse-relu-maml"])
+# ANIL, BOIL and sparse-MAML adapt the same parameter dicts as MAML and sparse-ReLU-MAML, and are
+# tested on MLPs and the conv net elsewhere; with -m slow they run here too (suite time budget).
+@pytest.mark.parametrize("name", [
+    "maml", "sparse-relu-maml",
+    *(pytest.param(n, marks=pytest.mark.slow) for n in ("anil", "boil", "sparse-maml"))])
 def test_every_learner_adapts_resnet12(name):
     model = resnet12(3, (12, 12, 3), widths=(2, 3, 3, 4))
     learner = LEARNERS[name](model, 0.1, "cross_entropy")

@@ -153,7 +153,10 @@ def _mixed_rates(meta: dict) -> dict:
         meta["lr"])}
 
 
-@pytest.mark.parametrize("estimator", ["backprop", "first-order"])
+# first-order differs only in the estimator, whose equivalence tests live in test_estimators.py;
+# it runs with -m slow (suite time budget)
+@pytest.mark.parametrize("estimator", [
+    "backprop", pytest.param("first-order", marks=pytest.mark.slow)])
 def test_straight_through_relu_gradient_is_metasgd_gradient_at_rectified_rates(estimator, x64):
     """Straight-through: d L / d a at rates a equals Meta-SGD's d L / d r at r = relu(a), for
     every rate, negative ones included (an independent learner gives the reference); with the
