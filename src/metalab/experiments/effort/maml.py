@@ -81,9 +81,11 @@ def sample_tasks(cfg: MamlConfig, n: int, salt: int) -> E.TaskCovariances:
 
 
 def _curves(w0: E.Weights, tasks: E.TaskCovariances, cfg: MamlConfig) -> jax.Array:
-    """Loss of every task at every step [n, T] when learning from ``w0``."""
+    """Loss of every task after 0..T steps [n, T + 1] when learning from ``w0``."""
     def one(task):
-        return E.simulate(task, w0, E.Control(), cfg.steps, cfg.dt, unroll=UNROLL).losses[:, 0]
+        traj = E.simulate(task, w0, E.Control(), cfg.steps, cfg.dt, unroll=UNROLL)
+        final = E.task_losses(task, traj.final, E.Control())
+        return jnp.concatenate([traj.losses[:, 0], final])
     return jax.vmap(one)(tasks)
 
 
@@ -91,7 +93,7 @@ def objective(cfg: MamlConfig, tasks: E.TaskCovariances, k: int | None):
     """Mean loss after ``k`` inner steps (MAML), or for ``k = None`` minus the mean value."""
     def f(w0: E.Weights) -> tuple[jax.Array, None]:
         if k is None:
-            losses = _curves(w0, tasks, cfg).mean(0)
+            losses = _curves(w0, tasks, cfg).mean(0)[:cfg.steps]
             return E.discounted(-losses, cfg.dt, cfg.gamma), None
 
         def after_k(task):
@@ -120,7 +122,8 @@ def run(cfg: MamlConfig, rundir: RunDir) -> dict[str, float]:
     summary: dict[str, float] = {}
     for name, c in curves.items():
         mean = c.mean(0)
-        summary[f"value/init_{name}"] = float(E.discounted(-jnp.asarray(mean), cfg.dt, cfg.gamma))
+        summary[f"value/init_{name}"] = float(E.discounted(-jnp.asarray(mean[:cfg.steps]),
+                                                           cfg.dt, cfg.gamma))
         summary[f"loss_at_0/init_{name}"] = float(mean[0])
         for k in cfg.inner_steps:
             summary[f"loss_after_{k}/init_{name}"] = float(mean[k])
@@ -148,7 +151,7 @@ def run(cfg: MamlConfig, rundir: RunDir) -> dict[str, float]:
 
 def _plot(rundir: RunDir, curves, inits, cfg: MamlConfig) -> None:
     fig, (a, b) = subplots(1, 2, figsize=(11, 4))
-    t = np.arange(cfg.steps)
+    t = np.arange(cfg.steps + 1)
     for name, c in curves.items():
         a.plot(t, c.mean(0), label=name)
     for k in cfg.inner_steps:
