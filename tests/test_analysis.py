@@ -275,6 +275,7 @@ def test_study_aggregates_seeds_with_student_t_interval_and_rejects_bad_input():
     assert out["lstm/linear/mode_time_ratio_ci95"] == pytest.approx(4.3027 / 3**0.5, rel=1e-4)
     assert out["lstm/linear/mode_time_ratio_reached"] == 3.0
     assert out["pg/bandit/mode_time_ratio_reached"] == 2.0
+    assert out["pg/bandit/mode_time_ratio"] == float("inf")
     assert out["lstm/linear/final_query_mse_ci95"] == pytest.approx(0.0, abs=1e-12)
     assert snapshot_steps(1000, 3, 100) == [300, 700, 1000]
     assert snapshot_steps(50, 4, 100) == [50]

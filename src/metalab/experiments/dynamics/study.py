@@ -111,7 +111,8 @@ def regression_config(cfg: DynamicsStudyConfig, family: str, seed: int
 
 def aggregate(per_seed: dict[str, list[dict[str, float]]]) -> dict[str, float]:
     """``<learner>/<family>/<metric>`` (mean over seeds), ``..._ci95`` (half-width) and, for
-    ratios, ``..._reached`` (seeds where the last mode reached the level: finite ratio)."""
+    ratios, ``..._reached`` (seeds where the last mode reached the level: finite ratio). A
+    metric that is not finite in some seed has no mean: it reads inf (or NaN), CI NaN."""
     out: dict[str, float] = {}
     for family, summaries in per_seed.items():
         values: dict[str, list[float]] = defaultdict(list)
@@ -121,7 +122,9 @@ def aggregate(per_seed: dict[str, list[dict[str, float]]]) -> dict[str, float]:
         for key, vals in values.items():
             name, metric = key.split("/", 1)
             base = f"{name}/{family}/{metric}"
-            mean, half = mean_ci95(vals)
+            finite = all(math.isfinite(v) for v in vals)
+            unfinished = math.nan if any(math.isnan(v) for v in vals) else math.inf
+            mean, half = mean_ci95(vals) if finite else (unfinished, math.nan)
             out[base], out[f"{base}_ci95"] = mean, half
             if "mode_time_ratio" in metric:
                 out[f"{base}_reached"] = float(sum(math.isfinite(v) for v in vals))
