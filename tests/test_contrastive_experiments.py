@@ -38,14 +38,14 @@ def test_bad_settings_fail_before_compute(config, settings, option):
 
 
 def test_cost_is_read_off_the_training_program(tmp_path):
-    """train_seeds times and measures the chunks it trains with (5 steps in chunks of 2, 2
-    and 1), seeds differ, and a stage restored finished is costed by one probe meta-step."""
+    """train_seeds times and measures the chunks it trains with (4 steps in two chunks of 2,
+    one program), seeds differ, and a stage restored finished is costed by one probe step."""
     learner = LEARNERS["cavia"](mlp((3, 8, 1), "tanh"), 0.1, context=2)
     est = common.make_estimator("first-order", beta=0.1, lam=1.0, nudged_steps=1,
                                 nudged_lr_scale=1.0, truncate=1, task_map="vmap")
-    args = ("s", learner, est, optax.adam(1e-2), Sinusoid(5, 5), 3, 2, 5, 0, 2, 2, 4)
+    args = ("s", learner, est, optax.adam(1e-2), Sinusoid(5, 5), 3, 2, 4, 0, 2, 2, 4)
     state, failure, cost = common.train_seeds(RunDir(tmp_path), *args)
-    assert failure == "" and cost.steps == 5 and cost.compile_s > 0 and cost.run_s > 0
+    assert failure == "" and cost.steps == 4 and cost.compile_s > 0 and cost.run_s > 0
     assert cost.ms_per_meta_step() > 0 and cost.temp_mb_per_seed() >= 0
     w = state.meta["body"]["layer0"]["w"]
     assert not np.allclose(w[0], w[1])

@@ -42,6 +42,7 @@ from metalab.tasks.episodes import Episodes
 from metalab.training.optimizers import per_entry_adam
 
 Problem = Literal["sinusoid", "omniglot-5w1s", "omniglot-20w1s"]
+PROBLEMS: tuple[Problem, ...] = ("sinusoid", "omniglot-5w1s", "omniglot-20w1s")
 SYNAPSES = ("complex-synapse-fixed-lambda", "complex-synapse-learned-lambda")
 
 
@@ -50,7 +51,7 @@ class ContrastiveConfig:
     """Settings of ``metalab run contrastive`` (Omniglot defaults: the paper's, except the
     meta-step budget, 500 instead of 3,750, and 5 training queries per class instead of 15)."""
 
-    problems: tuple[Problem, ...] = ("sinusoid", "omniglot-5w1s", "omniglot-20w1s")
+    problems: tuple[Problem, ...] = PROBLEMS
     estimators: tuple[str, ...] = common.ESTIMATOR_NAMES
     """meta-gradient estimators compared on every learner"""
     seeds: int = 3
@@ -69,6 +70,8 @@ class ContrastiveConfig:
     """CAVIA's context entries"""
     eval_tasks: int = 500
     """held-out sinusoid tasks (100 query points each)"""
+    synapses: tuple[str, ...] = SYNAPSES
+    """complex-synapse variants compared on Omniglot (fixed and learned lambda)"""
     omniglot_steps: int = 500
     """meta-steps per Omniglot setting (the paper: 3,750)"""
     inner_steps: int = 200
@@ -106,12 +109,16 @@ class ContrastiveConfig:
     def __post_init__(self) -> None:
         require(len(self.problems) > 0, "--problems", "give at least one problem")
         require(len(self.estimators) > 0, "--estimators", "give at least one estimator")
+        require(len(self.synapses) > 0, "--synapses", "give at least one variant")
         for name in self.estimators:
             require(name in ESTIMATORS, "--estimators",
                     f"unknown estimator {name!r}; choose from {', '.join(ESTIMATORS)}")
         for name in self.sinusoid_learners:
             require(name in ("dual-system", "cavia", "maml"), "--sinusoid-learners",
                     f"unknown learner {name!r}; choose from dual-system, cavia, maml")
+        for name in self.synapses:
+            require(name in SYNAPSES, "--synapses",
+                    f"unknown variant {name!r}; choose from {', '.join(SYNAPSES)}")
         for name in ("seeds",):
             require(getattr(self, name) >= 2, flag(name), "need at least 2 for an interval")
         for name in ("sinusoid_steps", "sinusoid_meta_batch", "sinusoid_inner_steps",
@@ -134,15 +141,21 @@ class ContrastiveConfig:
                     require_support(name, learner, "--estimators")
 
     def resolved(self) -> ContrastiveConfig:
-        """``quick``: short phases, few meta-steps, a conv net 8 filters wide (a smoke test of
-        the pipeline on Omniglot, not a measurement)."""
+        """``quick`` (minutes on 2 CPU cores, where compiling ~20 programs is most of the
+        time): sinusoid with short phases; Omniglot 5-way 1-shot only, fixed lambda only
+        (unless ``problems`` or ``synapses`` were chosen), a conv net 8 filters wide, 10 free
+        and 5 nudged steps at 0.1 instead of 0.01, 60 meta-steps of 4 episodes."""
         if not self.quick:
             return self
-        return replace(self, quick=False, sinusoid_steps=200, sinusoid_meta_batch=10,
-                       sinusoid_inner_steps=30, sinusoid_nudged_steps=15, eval_tasks=100,
-                       omniglot_steps=10, inner_steps=10, nudged_steps=5, meta_batch_5way=2,
-                       meta_batch_20way=2, q_query=2, width=8, truncate=3, eval_episodes=20,
-                       log_every=10, checkpoint_every=100)
+        problems = (("sinusoid", "omniglot-5w1s") if self.problems == PROBLEMS
+                    else self.problems)
+        synapses = SYNAPSES[:1] if self.synapses == SYNAPSES else self.synapses
+        return replace(self, quick=False, problems=problems, synapses=synapses,
+                       sinusoid_steps=200, sinusoid_meta_batch=10, sinusoid_inner_steps=30,
+                       sinusoid_nudged_steps=15, eval_tasks=100, omniglot_steps=60,
+                       inner_steps=10, nudged_steps=5, inner_lr=0.1, meta_batch_5way=4,
+                       meta_batch_20way=2, q_query=2, width=8, truncate=3, eval_episodes=100,
+                       log_every=20, checkpoint_every=60)
 
 
 def learners(cfg: ContrastiveConfig, problem: str) -> dict[str, Learner]:
@@ -161,7 +174,7 @@ def learners(cfg: ContrastiveConfig, problem: str) -> dict[str, Learner]:
     net = convnet(n_way, (28, 28, 1), width=cfg.width, conv=cfg.conv)
     return {name: LEARNERS["complex-synapse"](net, cfg.inner_lr, "cross_entropy", lam=cfg.lam,
                                               learn_lam=name.endswith("learned-lambda"))
-            for name in SYNAPSES}
+            for name in cfg.synapses}
 
 
 def n_way_of(problem: str) -> int:
