@@ -104,7 +104,8 @@ class ContrastiveConfig:
     checkpoint_every: int = 500
     seed: int = 0
     quick: bool = False
-    """reduced budget (minutes on 2 CPU cores): fewer and shorter phases, a narrow conv net"""
+    """reduced budget (minutes on 2 CPU cores): shorter phases, Omniglot 5-way 1-shot with
+    fixed lambda only, a narrow conv net (see ``resolved``)"""
 
     def __post_init__(self) -> None:
         require(len(self.problems) > 0, "--problems", "give at least one problem")
@@ -335,8 +336,9 @@ EXPERIMENT = Experiment(
     name="contrastive",
     description="contrastive rule vs implicit, truncated and first-order: complex synapse on "
                 "Omniglot, dual system and CAVIA on sinusoids",
-    expected_time="quick: ~25 min (Omniglot compile-bound); default (500 Omniglot "
-                  "meta-steps at the paper's phases): days on 2 CPU cores, use an accelerator",
+    expected_time="quick: ~5-7 min on 2 idle cores (estimated from per-program CPU time; "
+                  "compile-bound, 20 programs); default (500 Omniglot meta-steps at the "
+                  "paper's phases): days on 2 CPU cores, use an accelerator",
     config=ContrastiveConfig,
     run=run,
 )
