@@ -144,9 +144,9 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
     summary["easy_first"] = float(np.all(np.diff(peaks) >= 0))
     _add_widths(summary, "", gain, cfg.dt)
     euler, sample = replace(setting, method="euler"), E.gaussian_task_sampler(tasks)
+    evaluate_euler = jax.jit(lambda c: E.evaluate(c, tasks, w0, euler)[0])
     for name, c in (("controlled", control), ("uncontrolled", E.neutral(cfg.steps, w0))):
-        summary[f"value/{name}_euler"] = float(jax.jit(
-            lambda c: E.evaluate(c, tasks, w0, euler)[0])(c))
+        summary[f"value/{name}_euler"] = float(evaluate_euler(c))
         summary |= resimulate(name, c, w0, tasks, sample, cfg, euler)
     sweep = {cfg.beta: gain}
     for beta in cfg.sweep_betas:
