@@ -1,6 +1,7 @@
-"""Two local CPU processes joined by ``jax.distributed`` (``--coordinator``) run the same
-meta-training as one process: the task batch is split between them, process 0 alone writes
-the run folder, and its metrics and summary equal the single-process run's."""
+"""Two local CPU processes joined by ``jax.distributed`` run the same meta-training as one
+process: ``fit`` with the task batch split between them gives the single-process losses and
+parameters; through the CLI (``--coordinator``), process 0 alone writes the run folder and its
+metrics and summary equal the single-process run's."""
 
 from __future__ import annotations
 
@@ -39,7 +40,45 @@ def _finish(proc: subprocess.Popen) -> str:
     return out
 
 
+FIT = """
+import json, sys, jax, optax
+from metalab.training.distributed import initialize, to_host
+if len(sys.argv) > 1:
+    initialize(f"localhost:{sys.argv[1]}", 2, int(sys.argv[2]))
+from metalab.estimators.backprop import backprop
+from metalab.learners.maml import maml
+from metalab.models.mlp import mlp
+from metalab.tasks.sinusoid import Sinusoid
+from metalab.training import fit, init_state, make_meta_step
+learner, opt = maml(mlp((1, 8, 8, 1)), 0.01), optax.adam(1e-2)
+step = make_meta_step(learner, backprop(), opt, Sinusoid(), 8, 1, jax.random.PRNGKey(1))
+losses = []
+state = fit(init_state(learner, opt, jax.random.PRNGKey(0)), step, 6, chunk=3,
+            log=lambda step, m: losses.append(m["loss"]))
+print(json.dumps({"devices": jax.device_count(), "losses": losses,
+                  "w": to_host(state.meta)["init"]["layer1"]["w"].ravel().tolist()}))
+"""
+
+
+def _python(args: list[str]) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    return subprocess.Popen([sys.executable, "-c", FIT, *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_two_processes_fit_equals_one():
+    port = str(_free_port())
+    runs = [_python([port, str(i)]) for i in range(2)] + [_python([])]
+    results = [json.loads(_finish(p).strip().splitlines()[-1]) for p in runs]
+    assert [r["devices"] for r in results] == [2, 2, 1]
+    for multi in results[:2]:
+        np.testing.assert_allclose(multi["losses"], results[2]["losses"], rtol=1e-5)
+        np.testing.assert_allclose(multi["w"], results[2]["w"], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow  # three CLI processes with evaluation (~40 s); the fit test is the default
 def test_two_processes_equal_one(tmp_path):
+
     port = _free_port()
     procs = [_cli(["--out", str(tmp_path / "multi"), "--coordinator", f"localhost:{port}",
                    "--num-processes", "2", "--process-id", str(i)]) for i in range(2)]

@@ -30,7 +30,7 @@ init_keys, run_keys = seed_keys(0, 8)
 seeds, seed_metrics = scan_steps(vmap_seeds(step, run_keys), 3)(
     stack_states(lambda k: init_state(learner, opt, k), init_keys))
 alone = [scan_steps(step(run_keys[s]), 3)(init_state(learner, opt, init_keys[s]))[1]["loss"]
-         for s in (5,)]
+         for s in ((5,) if jax.device_count() == 1 else ())]
 f = lambda p: ((p - 1.0) ** 2).sum()
 es = lambda fm: antithetic_gradient(f, np.ones(6, np.float32), jax.random.PRNGKey(2), 8, 0.1,
                                     fitness_map=fm)[0]
@@ -67,7 +67,8 @@ def test_tasks_seeds_and_population_split_over_8_devices_match_one():
     np.testing.assert_allclose(eight["loss"], one["loss"], rtol=1e-5)
     np.testing.assert_allclose(eight["w"], one["w"], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(eight["seed_loss"], one["seed_loss"], rtol=1e-5)
-    for run in (one, eight):  # the vmapped seeds are the separate runs, seed by seed
-        np.testing.assert_allclose(np.array(run["seed_loss"])[:, [5]],
-                                   np.array(run["alone"]).T, rtol=1e-5)
+    # a vmapped seed is its separate run (checked on one device; eight equal one)
+    np.testing.assert_allclose(np.array(one["seed_loss"])[:, [5]], np.array(one["alone"]).T,
+                               rtol=1e-5)
+    for run in (one, eight):
         np.testing.assert_allclose(run["es"], run["es_vmap"], rtol=1e-5, atol=1e-6)
