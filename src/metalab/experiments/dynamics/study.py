@@ -13,6 +13,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
+from metalab.atomic import atomic_write
 from metalab.errors import flag, require, require_cadence
 from metalab.experiments.dynamics import bandit_run
 from metalab.experiments.dynamics.experiment import (
@@ -136,15 +137,15 @@ def _sub_run(cfg: DynamicsStudyConfig, family: str, seed: int, rundir: RunDir
     """Summary of one (family, seed); on ``--resume`` a finished sub-run is read back."""
     sub = RunDir(rundir.path / f"{family}-seed{seed}", resume=rundir.resume,
                  max_loss=rundir.max_loss)
-    done = sub.path / "summary.json"
+    done = sub.path / "metrics_exact.json"  # keeps inf (never reached) apart from NaN
     if rundir.resume and done.exists():
-        metrics = json.loads(done.read_text())["metrics"]
-        return {k: math.nan if v is None else v for k, v in metrics.items()}
+        return json.loads(done.read_text())
     if family == "bandit":
         summary, _ = bandit_run.run_seed(cfg, seed, sub)
     else:
         summary, _ = trace_and_analyse(regression_config(cfg, family, seed), sub)
     sub.write_summary(f"learning-dynamics-families/{family}", summary)
+    atomic_write(done, json.dumps(summary))
     return summary
 
 
