@@ -235,9 +235,9 @@ def trace_and_analyse(cfg: LearningDynamicsConfig, rundir: RunDir
         runs[name] = meta_trajectory(cfg, name, model, snaps[-1][1], ev)
     summary, details = analyse(ev, {n: runs[n] for n in ORDER if n in runs})
     for name, (model, snaps) in trained.items():
-        for step, meta in snaps:
-            part, _ = analyse(ev, {name: meta_trajectory(cfg, name, model, meta, ev),
-                                   "bayes": runs["bayes"]})
+        for i, (step, meta) in enumerate(snaps):
+            part = summary if i == len(snaps) - 1 else analyse(ev, {
+                name: meta_trajectory(cfg, name, model, meta, ev), "bayes": runs["bayes"]})[0]
             summary |= {f"{name}/meta_step_{step}/{k}": part[f"{name}/{k}"]
                         for k in ("mode_time_ratio", "final_query_mse")}
     if cfg.shifts:
