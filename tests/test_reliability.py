@@ -365,3 +365,11 @@ def test_resume_names_settings_missing_from_an_older_config(tmp_path, capsys, mo
     err = " ".join(capsys.readouterr().err.split())
     assert "has no setting 'meta_batch' (written by an earlier version); using its default 25" \
         in err
+
+
+def test_bad_input_after_a_seed_trained_keeps_its_state(tmp_path):
+    """With --seeds or a sweep, checkpoints sit one level down (seed-0/checkpoints)."""
+    with pytest.raises(BadInput), open_run(tmp_path / "r", resume=False):
+        Checkpointer(tmp_path / "r" / "seed-0" / "checkpoints" / "s").save(tiny_state(), 1)
+        raise BadInput("--data-file", "found unreadable after the first seed")
+    assert (tmp_path / "r" / "seed-0" / "checkpoints" / "s" / "state.ckpt").exists()

@@ -60,7 +60,8 @@ def open_run(path: Path | str, *, resume: bool, max_loss: float | None = None,
                 sink.close()
         (path / MARKER).unlink()
     except BadInput:
-        if created and not (path / "checkpoints").exists():  # never delete trained state
+        trained = any(p.is_dir() for p in path.rglob("checkpoints"))  # seeds, sweep points
+        if created and not trained:  # never delete trained state
             shutil.rmtree(path)
         raise
     finally:
