@@ -35,7 +35,7 @@ def test_rule_has_the_papers_parameter_count():
 
 
 def test_vectorised_layer_equals_naive_loop():
-    rule, state, fwd, bwd = _random_layer(4, 3)
+    rule, state, fwd, bwd = _random_layer(3, 2)
     fast = layer_step(rule, state, fwd, bwd, ticks=2)
     slow = jax.jit(naive_step, static_argnums=4)(rule, state, fwd, bwd, 2)
     for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(slow), strict=True):
@@ -53,6 +53,19 @@ def test_rational_tanh_and_its_derivative_match_numpy():
     assert np.abs(np.asarray(tanh(x)) - exact).max() < 4e-7
     slope = jax.vmap(jax.grad(tanh))(x)
     assert np.abs(np.asarray(slope) - (1.0 - exact ** 2)).max() < 5e-7
+
+
+def test_layer_gradient_equals_naive_loops():
+    rule, state, fwd, bwd = _random_layer(2, 3, seed=2)
+
+    def loss(step, r, st):
+        new, out_f, out_b = step(r, st, fwd, bwd, 2)
+        return jnp.sum(out_f ** 2) + jnp.sum(out_b * out_f[:1]) + jnp.sum(new.c ** 2)
+
+    fast = jax.jit(jax.grad(lambda r, st: loss(layer_step, r, st), argnums=(0, 1)))(rule, state)
+    slow = jax.jit(jax.grad(lambda r, st: loss(naive_step, r, st), argnums=(0, 1)))(rule, state)
+    for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(slow), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_layer_is_equivariant_to_permuting_inputs_and_outputs():

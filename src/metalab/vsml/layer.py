@@ -115,6 +115,7 @@ def _gate_scale(state_size: int) -> tuple[jax.Array, jax.Array]:
     return scale, shift
 
 
+@jax.custom_jvp
 def _cell(u: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
     """LSTM update from scaled pre-activations u [..., 4 s] (u = scale (z + bias), so each gate
     is one tanh) and cell c [..., s], with two divisions per channel instead of five:
@@ -122,13 +123,35 @@ def _cell(u: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
         c' = sf c + si tg = ((df + nf) c di dg + (di + ni) ng df) / (2 df di dg),
         h' = tanh(c') so  = nc (do + no) / (2 dc do),
 
-    where tanh(u_k) = n_k / d_k and sigmoid = (d + n) / (2 d); every d is in [1, 420]."""
+    where tanh(u_k) = n_k / d_k and sigmoid = (d + n) / (2 d); every d is in [1, 420]. The
+    derivative (``_cell_jvp``) is the textbook one from the gate values: differentiating the
+    merged form made a gradient meta-step 4x slower."""
     s = c.shape[-1]
     (ni, di), (ng, dg), (nf, df), (no, do) = (tanh_ratio(u[..., k * s:(k + 1) * s])
                                               for k in range(4))
     c = ((df + nf) * c * di * dg + (di + ni) * ng * df) / (2.0 * df * di * dg)
     nc, dc = tanh_ratio(c)
     return nc * (do + no) / (2.0 * dc * do), c
+
+
+@_cell.defjvp
+def _cell_jvp(primals: tuple[jax.Array, jax.Array], tangents: tuple[jax.Array, jax.Array]
+              ) -> tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:
+    """Tangents of (h', c') from the gates t_k = tanh(u_k): d sigmoid = (1 - t^2) du / 2."""
+    u, c = primals
+    du, dc = tangents
+    s = c.shape[-1]
+    n, d = tanh_ratio(u)
+    t = n / d
+    slope = (1.0 - t * t) * du  # d tanh(u_k), every gate
+    ti, tg, tf, to = (t[..., k * s:(k + 1) * s] for k in range(4))
+    di, dg, df, do = (slope[..., k * s:(k + 1) * s] for k in range(4))
+    h_new, c_new = _cell(u, c)
+    nc, dcn = tanh_ratio(c_new)
+    tc = nc / dcn
+    dc_new = 0.5 * df * c + 0.5 * (1.0 + tf) * dc + 0.5 * di * tg + 0.5 * (1.0 + ti) * dg
+    dh = (1.0 - tc * tc) * dc_new * 0.5 * (1.0 + to) + tc * 0.5 * do
+    return (h_new, c_new), (dh, dc_new)
 
 
 def layer_step(
