@@ -22,7 +22,8 @@ def _learners(family: str, summary: dict[str, float]) -> list[str]:
 
 def _cell(summary: dict[str, float], key: str, seeds: int, reached: bool = False) -> str:
     mean, half = summary.get(key, math.nan), summary.get(f"{key}_ci95", math.nan)
-    text = f"{mean:.3g} ± {half:.2g}" if math.isfinite(mean) else "never (inf)"
+    text = (f"{mean:.3g} ± {half:.2g}" if math.isfinite(mean)
+            else "null (last mode never)" if mean == math.inf else "null")
     if reached:
         text += f" ({int(summary[f'{key}_reached'])}/{seeds})"
     return text
