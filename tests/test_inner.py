@@ -103,7 +103,7 @@ MODELS = {"cavia": mlp((1 + 4, 6, 1), "tanh")}  # the input and a 4-entry contex
 
 # Learners whose estimator pairs tests/test_estimators.py already covers run with -m slow,
 # which keeps the default suite within its time budget (each case compiles ~10 estimators).
-COVERED = {"maml", "anil", "sparse-maml", "sparse-relu-maml"}
+COVERED = {"maml", "anil", "boil", "sparse-maml", "sparse-relu-maml"}
 
 
 @pytest.mark.parametrize("learner_name", [
