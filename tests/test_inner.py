@@ -102,7 +102,8 @@ MODELS = {"cavia": mlp((1 + 4, 6, 1), "tanh")}  # the input and a 4-entry contex
 
 
 # Learners whose estimator pairs tests/test_estimators.py already covers run with -m slow,
-# which keeps the default suite within its time budget (each case compiles ~10 estimators).
+# which keeps the default suite within its time budget (each case compiles ~10 estimators);
+# BOIL is ANIL's construction with the other split, checked against Meta-SGD in test_boil.py.
 COVERED = {"maml", "anil", "boil", "sparse-maml", "sparse-relu-maml"}
 
 
