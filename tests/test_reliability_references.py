@@ -20,6 +20,7 @@ from metalab.learners.maml import maml
 from metalab.models.mlp import mlp
 from metalab.tasks.sinusoid import Sinusoid
 from metalab.training import TrainState, init_state, make_meta_step, scan_steps
+from metalab.training.sharding import AXIS
 
 
 @pytest.mark.usefixtures("x64")
@@ -126,7 +127,7 @@ def test_task_batches_are_really_split_across_devices():
     out = subprocess.run([sys.executable, "-c", SHARDING], env=env, capture_output=True,
                          text=True, check=True).stdout
     got = json.loads(out.strip().splitlines()[-1])
-    assert got["devices"] == 4 and "tasks" in got["spec"]
+    assert got["devices"] == 4 and f"'{AXIS}'" in got["spec"]
     assert got["shard_rows"] == [2, 2, 2, 2]
     assert got["constrained"] >= 4  # support and query, inputs and targets
 
