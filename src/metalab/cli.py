@@ -96,9 +96,11 @@ def _list() -> int:
 
     load_plugins()
     width = max(map(len, [*EXPERIMENTS, *BENCHES]))
-    print("experiments (metalab run NAME [--quick]; time at default settings, 2 CPU cores):")
+    print("experiments (metalab run NAME [--quick]; wall time on 2 CPU cores at the default "
+          "budget / with --quick):")
     for e in EXPERIMENTS.values():
-        print(f"  {e.name:<{width}}  ~{e.expected_time:<8} {e.description}")
+        times = f"~{e.expected_time} / " + (f"~{e.quick_time}" if e.quick_time else "?")
+        print(f"  {e.name:<{width}}  {times:<29} {e.description}")
     print("benchmarks (metalab bench NAME [--json]):")
     for b in BENCHES.values():
         print(f"  {b.name:<{width}}  {b.description}")

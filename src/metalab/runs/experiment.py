@@ -4,9 +4,10 @@ An experiment's configuration is a frozen dataclass with defaults (parsed from t
 line by tyro) that validates itself in ``__post_init__`` by raising ``BadInput``. Input that
 needs more than the configuration (data folders and files, earlier runs) is validated by the
 experiment's optional ``check(config)``, which the CLI calls before the run folder is created,
-so refused input writes nothing. Every configuration has ``quick`` (reduced budget, about 2
-minutes on 2 CPU cores), ``seed`` and ``resolved()``, which returns the configuration actually
-run (``quick`` applied); the CLI writes that to ``config.json`` and passes it to ``run``.
+so refused input writes nothing. Every configuration has ``quick`` (a reduced budget, timed
+in ``quick_time`` where measured), ``seed`` and ``resolved()``, which returns the
+configuration actually run (``quick`` applied); the CLI writes that to ``config.json`` and
+passes it to ``run``.
 ``run(config, rundir)`` trains, evaluates, writes figures, ``summary.json`` and ``report.md``
 (through ``rundir``) and returns the summary metrics.
 """
@@ -32,6 +33,7 @@ class Experiment:
     config: type
     run: Callable[[Any, RunDir], dict[str, float]]
     check: Callable[[Any], None] | None = None  # BadInput on bad data, before any write
+    quick_time: str | None = None  # wall time with --quick on 2 CPU cores, where measured
 
 
 def config_from_json(cls: type, values: Any, option: str, source: str) -> Any:

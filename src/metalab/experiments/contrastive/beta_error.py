@@ -155,7 +155,8 @@ def figure(rundir: RunDir, cfg: BetaErrorConfig, errors: np.ndarray, residual: n
 EXPERIMENT = Experiment(
     name="contrastive-beta",
     description="contrastive rule's error vs beta and free-phase length (complex synapse)",
-    expected_time="quick: ~2 min; default: ~5 min",
+    expected_time="5 min",
+    quick_time="2 min",
     config=BetaErrorConfig,
     run=run,
 )

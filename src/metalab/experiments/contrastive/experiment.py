@@ -336,9 +336,8 @@ EXPERIMENT = Experiment(
     name="contrastive",
     description="contrastive rule vs implicit, truncated and first-order: complex synapse on "
                 "Omniglot, dual system and CAVIA on sinusoids",
-    expected_time="quick: ~5-7 min on 2 idle cores (estimated from per-program CPU time; "
-                  "compile-bound, 20 programs); default (500 Omniglot meta-steps at the "
-                  "paper's phases): days on 2 CPU cores, use an accelerator",
+    expected_time="days (use a GPU)",  # 500 Omniglot meta-steps at the paper's phases
+    quick_time="5-7 min",  # estimated from per-program CPU time; compile-bound, 20 programs
     config=ContrastiveConfig,
     run=run,
 )

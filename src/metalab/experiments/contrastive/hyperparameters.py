@@ -237,7 +237,8 @@ def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
 EXPERIMENT = Experiment(
     name="hyperparameter-learning",
     description="per-parameter L2 strengths on digits: contrastive vs implicit, T1-T2, TBPTT",
-    expected_time="quick: ~4 min; default: ~40 min",
+    expected_time="40 min",
+    quick_time="4 min",
     config=HyperConfig,
     run=run,
 )

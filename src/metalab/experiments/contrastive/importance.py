@@ -207,7 +207,8 @@ def figure(rundir: RunDir, lam: np.ndarray, fish: np.ndarray, rho: list[float],
 EXPERIMENT = Experiment(
     name="synapse-importance",
     description="learned complex-synapse strengths vs Fisher importance (EWC) and forgetting",
-    expected_time="quick: ~3 min; default: ~15 min",
+    expected_time="15 min",
+    quick_time="3 min",
     config=ImportanceConfig,
     run=run,
 )

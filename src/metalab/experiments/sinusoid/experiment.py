@@ -198,6 +198,7 @@ EXPERIMENT = Experiment(
     name="sinusoid",
     description="MAML, FOMAML, Meta-SGD and a pretrained baseline on sinusoid regression",
     expected_time="2 min",
+    quick_time="1 min",
     config=SinusoidConfig,
     run=run,
 )

@@ -296,7 +296,8 @@ def _plot_retention(rundir: RunDir, matrices: dict[str, np.ndarray], accuracy: b
 EXPERIMENT = Experiment(
     name="continual",
     description="MAML vs sparse-MAML on sine and Omniglot class streams: retention, forgetting",
-    expected_time="35 min (3 methods x 3 seeds, sine; --quick: about 10 min)",
+    expected_time="35 min",
+    quick_time="10 min",
     config=SparseContinualConfig,
     run=run,
 )

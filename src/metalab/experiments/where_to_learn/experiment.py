@@ -293,7 +293,8 @@ def _describe(cfg: WhereToLearnConfig) -> str:
 EXPERIMENT = Experiment(
     name="where-to-learn",
     description="MAML, Meta-SGD, ANIL, BOIL, sparse-MAML, sparse-ReLU-MAML: sinusoid, Omniglot",
-    expected_time="3 h (6 methods x 3 seeds on 2 CPU cores; --quick: about 15 min)",
+    expected_time="3 h",
+    quick_time="15 min",
     config=WhereToLearnConfig,
     run=run,
 )
