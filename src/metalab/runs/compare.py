@@ -55,9 +55,7 @@ def read_run(path: Path, label: str) -> Run:
         config = json.loads((path / "config.json").read_text())
         summary_file = path / "summary.json"
         summary = json.loads(summary_file.read_text())["metrics"] if summary_file.exists() else {}
-        lines = (path / "metrics.jsonl").read_text().splitlines() \
-            if (path / "metrics.jsonl").exists() else []
-        metrics = [json.loads(line) for line in lines if line.strip()]
+        metrics = read_records(path)
     except (ValueError, KeyError, TypeError) as e:
         raise BadInput("RUN", f"{path} holds an unreadable run file ({e}); give run folders "
                        "written by metalab") from e
@@ -79,10 +77,17 @@ def differing_settings(runs: list[Run]) -> list[str]:
     return [k for k in keys if len({json.dumps(r.config.get(k)) for r in runs}) > 1]
 
 
-def curves(run: Run) -> dict[str, dict[str, list[tuple[float, float]]]]:
-    """``metric -> stage -> [(step, value)]`` of the run's finite numeric records."""
+def read_records(folder: Path) -> list[dict]:
+    """The records of a run folder's ``metrics.jsonl`` (none if it has no such file)."""
+    path = folder / "metrics.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def curves(records: list[dict]) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """``metric -> stage -> [(step, value)]`` of the finite numeric entries of records."""
     out: dict[str, dict[str, list[tuple[float, float]]]] = {}
-    for r in run.metrics:
+    for r in records:
         if not isinstance(r.get("step"), (int, float)):
             continue
         for key, value in r.items():
@@ -136,7 +141,7 @@ def compare(paths: list[Path], out: Path) -> list[Run]:
     folders = find_runs(paths)
     runs = [read_run(p, label) for p, label in zip(folders, labels(folders), strict=True)]
     out.mkdir(parents=True, exist_ok=True)
-    per_run = [curves(r) for r in runs]
+    per_run = [curves(r.metrics) for r in runs]
     figures = []
     for metric in dict.fromkeys(m for c in per_run for m in c):
         fig, ax = subplots(figsize=(6.5, 4))

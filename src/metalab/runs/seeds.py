@@ -29,6 +29,7 @@ import numpy as np
 from metalab.atomic import atomic_write
 from metalab.errors import BadInput
 from metalab.runs.claim import MARKER
+from metalab.runs.compare import curves, read_records
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -147,13 +148,8 @@ def _clean(summary: Summary) -> Summary:
 
 def _curves(folder: Path) -> dict[str, dict[int, float]]:
     """Per stage, the logged training loss by meta-step, from ``metrics.jsonl``."""
-    curves: dict[str, dict[int, float]] = {}
-    path = folder / "metrics.jsonl"
-    for line in path.read_text().splitlines() if path.exists() else []:
-        record = json.loads(line)
-        if "loss" in record and "step" in record and "stage" in record:
-            curves.setdefault(record["stage"], {})[record["step"]] = record["loss"]
-    return curves
+    losses = curves(read_records(folder)).get("loss", {})
+    return {stage: dict(points) for stage, points in losses.items() if stage}
 
 
 def _band_figure(rundir: RunDir, folders: list[str]) -> None:
