@@ -19,7 +19,7 @@ from metalab.experiments.vsml.backprop import CloneConfig
 from metalab.experiments.vsml.experiment import VSMLConfig
 from metalab.tasks.families import load_family
 from metalab.tasks.online import draw_stream
-from metalab.training import scan_steps
+from metalab.training import scan_steps, seed_keys
 from metalab.vsml import (
     init_train_state,
     make_step,
@@ -92,9 +92,10 @@ def test_short_meta_training_improves_held_out_online_accuracy():
     train, test = load_family("digits", "train"), load_family("digits", "test")
     loss = stream_loss(learner, train, 40, n_classes, n_in, episodes=2, remat=True)
     opt = meta_optimizer("grad", 0.1)
-    state = init_train_state(learner, opt, jax.random.PRNGKey(0), seeds=1)
+    init_keys, run_keys = seed_keys(0, 1)
+    state = init_train_state(learner, opt, init_keys)
     before = _held_out_accuracy(learner, state.meta, test, n_in, n_classes)
-    step = make_step(loss, "grad", opt, jax.random.PRNGKey(1))
+    step = make_step(loss, "grad", opt, run_keys)
     state, _ = scan_steps(step, 150)(state)
     after = _held_out_accuracy(learner, state.meta, test, n_in, n_classes)
     assert abs(float(before.mean()) - 0.5) < 0.05

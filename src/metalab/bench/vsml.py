@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from metalab.bench.base import Bench, device_name, peak_rss_mb
 from metalab.errors import require
 from metalab.tasks.families import load_family
+from metalab.training import seed_keys
 from metalab.vsml import (
     chunk_for,
     init_train_state,
@@ -101,9 +102,9 @@ def rows(cfg: VSMLBenchConfig) -> Iterator[dict]:
         for population in cfg.populations:
             opt = meta_optimizer("es")
             chunk = cfg.chunk or chunk_for(n_in * n_out)
-            step = make_step(loss, "es", opt, jax.random.PRNGKey(1), population // 2, 0.05,
-                             chunk)
-            state = init_train_state(learner, opt, jax.random.PRNGKey(0), seeds=1)
+            init_keys, run_keys = seed_keys(0, 1)
+            step = make_step(loss, "es", opt, run_keys, population // 2, 0.05, chunk)
+            state = init_train_state(learner, opt, init_keys)
             compile_s, seconds = _best_seconds(jax.jit(step), state, cfg.repeats)
             ticks = n_in * n_out * population * cfg.steps * 2
             bound_fn, h = _matmul_bound(n_in * n_out, population, cfg.steps * 2, chunk)

@@ -5,7 +5,8 @@ The meta-loss of meta-parameters theta is the cumulative online cross-entropy of
 streams drawn from a family, each with a fresh projection and labelling. A meta-step is
 ``(TrainState) -> (TrainState, metrics)`` as ``metalab.runs.train_stage`` expects, and runs
 ``seeds`` independent meta-trainings side by side (every leaf of ``TrainState.meta`` and of
-the optimiser state has a leading seed axis), so a claim over seeds is one compiled program.
+the optimiser state has a leading seed axis; ``training.seed_keys``, ``stack_states`` and
+``vmap_seeds``), so a claim over seeds is one compiled program.
 
 - ``es``: g = mean_k eps_k (L(theta + sigma eps_k) - L(theta - sigma eps_k)) / (2 sigma), no
   rank shaping, Adam (paper: sigma 0.05, Adam 0.025). The population is split over all local
@@ -31,7 +32,7 @@ from metalab.estimators.evolution import antithetic_gradient
 from metalab.learners.base import Meta
 from metalab.tasks.families import Family
 from metalab.tasks.online import draw_stream, stream_classes
-from metalab.training import TrainState
+from metalab.training import TrainState, stack_states, vmap_seeds
 from metalab.vsml.episode import OnlineLearner, online_loss
 
 MetaOptimizer = Literal["es", "grad"]
@@ -93,37 +94,40 @@ def meta_optimizer(method: MetaOptimizer, lr: float | None = None, clip: float =
 
 
 def init_train_state(learner: OnlineLearner, optimizer: optax.GradientTransformation,
-                     key: jax.Array, seeds: int) -> TrainState:
-    """``seeds`` independent initialisations stacked on a leading axis."""
-    meta = jax.vmap(learner.init)(jax.random.split(key, seeds))
-    return TrainState(meta, jax.vmap(optimizer.init)(meta), jnp.zeros((), jnp.int32))
+                     keys: jax.Array) -> TrainState:
+    """One train state per initialisation key (``training.seed_keys``), stacked on a leading
+    seed axis by ``training.stack_states``."""
+
+    def init(key: jax.Array) -> TrainState:
+        meta = learner.init(key)
+        return TrainState(meta, optimizer.init(meta), jnp.zeros((), jnp.int32))
+
+    return stack_states(init, keys)
 
 
 def make_step(loss: StreamLoss, method: MetaOptimizer, optimizer: optax.GradientTransformation,
-              run_key: jax.Array, population: int = 32, sigma: float = 0.05,
+              run_keys: jax.Array, population: int = 32, sigma: float = 0.05,
               chunk: int = 64) -> MetaStep:
-    """One meta-step of every seed: streams and ES directions from ``fold_in(run_key, step)``
-    (and the seed), so a resumed run repeats an uninterrupted one."""
+    """One meta-step of every seed (``training.vmap_seeds`` over ``run_keys``, one per seed):
+    streams and ES directions from ``fold_in(run_key, step)``, so a resumed run repeats an
+    uninterrupted one."""
 
-    def one_seed(meta: Meta, opt_state: optax.OptState, key: jax.Array):
-        k_streams, k_es = jax.random.split(key)
-        if method == "es":
-            grad, losses = antithetic_gradient(lambda m: loss(m, k_streams), meta, k_es,
-                                               population, sigma,
-                                               fitness_map=population_map(chunk))
-            value, extra = losses.mean(), {"es_loss_spread": jnp.std(losses)}
-        else:
-            value, grad = jax.value_and_grad(loss)(meta, k_streams)
-            extra = {}
-        updates, opt_state = optimizer.update(grad, opt_state, meta)
-        norm = optax.tree.norm(grad)
-        return optax.apply_updates(meta, updates), opt_state, {"loss": value,
-                                                               "grad_norm": norm, **extra}
+    def seed_step(run_key: jax.Array) -> MetaStep:
+        def step(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+            k_streams, k_es = jax.random.split(jax.random.fold_in(run_key, state.step))
+            if method == "es":
+                grad, losses = antithetic_gradient(lambda m: loss(m, k_streams), state.meta,
+                                                   k_es, population, sigma,
+                                                   fitness_map=population_map(chunk))
+                value, extra = losses.mean(), {"es_loss_spread": jnp.std(losses)}
+            else:
+                value, grad = jax.value_and_grad(loss)(state.meta, k_streams)
+                extra = {}
+            updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
+            meta = optax.apply_updates(state.meta, updates)
+            return TrainState(meta, opt_state, state.step + 1), {
+                "loss": value, "grad_norm": optax.tree.norm(grad), **extra}
 
-    def meta_step(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        seeds = jax.tree.leaves(state.meta)[0].shape[0]
-        keys = jax.random.split(jax.random.fold_in(run_key, state.step), seeds)
-        meta, opt_state, metrics = jax.vmap(one_seed)(state.meta, state.opt_state, keys)
-        return TrainState(meta, opt_state, state.step + 1), metrics
+        return step
 
-    return meta_step
+    return vmap_seeds(seed_step, run_keys)

@@ -16,10 +16,9 @@ from dataclasses import dataclass, replace
 
 import jax
 import numpy as np
-import optax
 
 from metalab.errors import flag, require, require_cadence
-from metalab.experiments.vsml.evaluate import online_curves, seed_keys
+from metalab.experiments.vsml.evaluate import online_curves, stream_keys
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
@@ -27,8 +26,16 @@ from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 from metalab.tasks.families import load_family
 from metalab.tasks.online import draw_stream, stream_classes
-from metalab.training import TrainState
-from metalab.vsml import clone_loss, clone_start, init_rule, teacher_sgd, vsml
+from metalab.training import seed_keys
+from metalab.vsml import (
+    clone_loss,
+    clone_start,
+    init_train_state,
+    make_step,
+    meta_optimizer,
+    teacher_sgd,
+    vsml,
+)
 
 OFFLINE_FAMILIES = ("digits", "iris", "wine", "breast_cancer", "random", "sum", "mnist1d")
 
@@ -96,7 +103,6 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
     """Clone, then compare forward-only learning with the teacher on every family."""
     family = load_family(cfg.train_on, "train")
     classes = stream_classes(family, cfg.n_classes)
-    optimizer = optax.chain(optax.clip_by_global_norm(cfg.clip), optax.adam(cfg.lr))
 
     def loss(rule, key):
         def one(k):
@@ -106,21 +112,10 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
 
         return jax.vmap(one)(jax.random.split(key, cfg.episodes)).mean()
 
-    run_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), zlib.crc32(b"clone"))
-
-    def one_seed(rule, opt_state, key):
-        value, grad = jax.value_and_grad(loss)(rule, key)
-        updates, opt_state = optimizer.update(grad, opt_state, rule)
-        return optax.apply_updates(rule, updates), opt_state, {
-            "loss": value, "grad_norm": optax.tree.norm(grad)}
-
-    def meta_step(state: TrainState):
-        keys = jax.random.split(jax.random.fold_in(run_key, state.step), cfg.seeds)
-        rule, opt_state, metrics = jax.vmap(one_seed)(state.meta, state.opt_state, keys)
-        return TrainState(rule, opt_state, state.step + 1), metrics
-
-    rules = jax.vmap(init_rule)(jax.random.split(jax.random.PRNGKey(cfg.seed), cfg.seeds))
-    init = TrainState(rules, jax.vmap(optimizer.init)(rules), np.zeros((), np.int32))
+    optimizer = meta_optimizer("grad", cfg.lr, cfg.clip)
+    init_keys, run_keys = seed_keys(zlib.crc32(f"{cfg.seed}/clone".encode()), cfg.seeds)
+    init = init_train_state(vsml(backward=True), optimizer, init_keys)
+    meta_step = make_step(loss, "grad", optimizer, run_keys)
     start = time.perf_counter()
     state = train_stage(rundir, "clone", init, meta_step, cfg.steps, chunk=cfg.log_every,
                         checkpoint_every=cfg.checkpoint_every)
@@ -135,7 +130,7 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
     for j, name in enumerate(cfg.families):
         fam = load_family(name, "test")
         key = jax.random.fold_in(eval_key, j)
-        keys = seed_keys(key, cfg.seeds)
+        keys = stream_keys(key, cfg.seeds)
         curves["clone"][name] = online_curves(student, state.meta, keys, fam, *shape)
         curves["sgd"][name] = online_curves(
             teacher, {"alpha": np.full(cfg.seeds, cfg.alpha, np.float32)}, keys, fam, *shape)

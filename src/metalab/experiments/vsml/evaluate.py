@@ -17,7 +17,7 @@ from metalab.tasks.online import draw_stream, stream_classes
 from metalab.vsml.episode import OnlineLearner, online_correct
 
 
-def seed_keys(key: jax.Array, seeds: int, groups: int = 1) -> jax.Array:
+def stream_keys(key: jax.Array, seeds: int, groups: int = 1) -> jax.Array:
     """Stream keys for ``groups`` stacked blocks of ``seeds`` members: member s of every
     block gets ``fold_in(key, s)``, so all learners and blocks see the same streams."""
     keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(jnp.arange(seeds))

@@ -24,7 +24,7 @@ import numpy as np
 
 from metalab.errors import flag, require, require_cadence
 from metalab.experiments.vsml import plots
-from metalab.experiments.vsml.evaluate import online_curves, rate_grid, seed_keys, stack
+from metalab.experiments.vsml.evaluate import online_curves, rate_grid, stack, stream_keys
 from metalab.learners.base import Meta
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
@@ -34,6 +34,7 @@ from metalab.runs.stats import mean_ci95
 from metalab.tasks.download import data_dir
 from metalab.tasks.families import BUILTIN, Family, load_family
 from metalab.tasks.online import stream_classes
+from metalab.training import seed_keys
 from metalab.vsml import (
     OnlineLearner,
     chunk_for,
@@ -178,14 +179,13 @@ def meta_train_rule(stage: str, learner: OnlineLearner, family: Family, method: 
     loss = stream_loss(learner, family, cfg.stream_steps, cfg.n_classes, cfg.n_in, episodes,
                        remat=method == "grad")
     optimizer = meta_optimizer(method, lr, cfg.clip)
-    k_init, k_run = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(cfg.seed),
-                                                        zlib.crc32(stage.encode())))
+    init_keys, run_keys = seed_keys(zlib.crc32(f"{cfg.seed}/{stage}".encode()), cfg.seeds)
     sizes = (cfg.n_in, *cfg.hidden, cfg.n_classes)
     weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-    step = make_step(loss, method, optimizer, k_run, cfg.population, cfg.sigma,
+    step = make_step(loss, method, optimizer, run_keys, cfg.population, cfg.sigma,
                      chunk_for(weights))
     start = time.perf_counter()
-    state = train_stage(rundir, stage, init_train_state(learner, optimizer, k_init, cfg.seeds),
+    state = train_stage(rundir, stage, init_train_state(learner, optimizer, init_keys),
                         step, cfg.steps, chunk=cfg.log_every,
                         checkpoint_every=cfg.checkpoint_every)
     return state.meta, time.perf_counter() - start
@@ -231,7 +231,7 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
         key, family = jax.random.fold_in(eval_key, j), eval_fams[fam]
         summary[f"chance/{fam}"] = 1.0 / stream_classes(family, cfg.n_classes)
         every = online_curves(vsml(cfg.hidden), stack(*rows),
-                              seed_keys(key, cfg.seeds, len(rows)), family, *shape)
+                              stream_keys(key, cfg.seeds, len(rows)), family, *shape)
         blocks = np.split(every, len(rows))
         matrix[:, j] = [b.mean() for b in blocks[: len(cfg.train_on)]]
         for f, value in zip(cfg.train_on, matrix[:, j], strict=True):
@@ -242,12 +242,12 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
         for name in ("meta-rnn", "hebbian"):
             if name in metas:
                 curves.setdefault(name, {})[fam] = online_curves(
-                    learned(name, cfg), metas[name], seed_keys(key, cfg.seeds), family, *shape)
+                    learned(name, cfg), metas[name], stream_keys(key, cfg.seeds), family, *shape)
         for name, make, rates in (("sgd", online_sgd, cfg.sgd_rates),
                                   ("adam", online_adam, cfg.adam_rates)):
             if name in cfg.baselines:
                 grid = online_curves(make(rates[0], cfg.hidden), rate_grid(rates, cfg.seeds),
-                                     seed_keys(key, cfg.seeds, len(rates)), family, *shape)
+                                     stream_keys(key, cfg.seeds, len(rates)), family, *shape)
                 per_rate = np.split(grid, len(rates))
                 best = int(np.argmax([c.mean() for c in per_rate]))
                 curves.setdefault(name, {})[fam] = per_rate[best]
