@@ -4,7 +4,7 @@ experiment whose result has a closed form, checked against independent single ru
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax
 import jax.numpy as jnp
@@ -136,3 +136,43 @@ def test_points_and_names():
     grid = {"a": ["1", "2"], "b": ["x y"]}
     assert points(grid) == [{"a": "1", "b": "x y"}, {"a": "2", "b": "x y"}]
     assert point_name({"a": "1", "b": "x/y"}) == "a=1,b=x_y"
+
+
+def test_vmapped_groups_split_on_untraced_options():
+    from metalab.experiments import EXPERIMENTS
+    from metalab.sweep import vmapped_groups
+
+    sinusoid = EXPERIMENTS["sinusoid"]
+    grid = {"inner-lr": ["0.01", "0.1"], "steps": ["5", "10"]}
+    assert vmapped_groups(sinusoid, grid) == {"steps=5": [0, 2], "steps=10": [1, 3]}
+    assert vmapped_groups(sinusoid, {"outer-lr": ["1e-3", "1e-2"]}) == {"all": [0, 1]}
+    assert vmapped_groups(sinusoid, {"steps": ["5", "10"]}) == {}
+    assert vmapped_groups(TOY, {"lr": ["0.1", "0.2"]}) == {}  # no run_points
+
+
+def test_vmapped_sinusoid_sweep_equals_separate_runs(tmp_path):
+    """Two inner learning rates x 2 seeds trained as one program give the numbers of
+    separate runs (one member of each point checked). Meta-SGD starts its learned rates at
+    ``inner_lr``, so a member initialised or stepped with another point's rate is caught."""
+    from metalab.experiments import EXPERIMENTS
+    from metalab.sweep import build_config
+
+    sinusoid = EXPERIMENTS["sinusoid"]
+    base = ["--methods", "metasgd", "--steps", "4", "--log-every", "2", "--checkpoint-every",
+            "4", "--hidden", "8", "--meta-batch", "4", "--eval-tasks", "100",
+            "--eval-query", "10"]
+    spec = {"experiment": "sinusoid", "grid": {"inner-lr": ["0.01", "0.05"]}, "base": base,
+            "seeds": 2}
+    rows = run_sweep(sinusoid, spec, RunDir(tmp_path / "sweep"))
+    key = "metasgd/query_mse_step1"
+    for lr, seed in (("0.01", 1), ("0.05", 0)):  # one member of each point
+        config = replace(build_config(sinusoid, base, {"inner-lr": lr}), seed=seed)
+        alone = sinusoid.run(config, RunDir(tmp_path / f"{lr}-{seed}"))
+        point = json.loads((tmp_path / "sweep" / "points" / f"inner-lr={lr}" /
+                            "summary.json").read_text())["metrics"]
+        assert point[f"{key}/seeds"][seed] == pytest.approx(alone[key], rel=1e-4)
+    assert rows[0][key] != pytest.approx(rows[1][key], rel=1e-3)
+    lines = (tmp_path / "sweep" / "metrics.jsonl").read_text().splitlines()
+    last = json.loads(lines[-1])
+    assert {"loss/p0", "loss/p1"} <= set(last) and last["stage"] == "metasgd@all"
+    assert run_sweep(sinusoid, spec, RunDir(tmp_path / "sweep", resume=True)) == rows

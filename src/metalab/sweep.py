@@ -7,9 +7,14 @@ anything is written. The sweep folder holds ``sweep.json`` (what was asked), ``r
 and ``results.md`` (one row per point: swept values, then every summary metric) and one
 figure per summary metric against each swept option (error bars are the 95% CI over seeds).
 ``--resume DIR`` keeps the finished points and resumes the unfinished one from its
-checkpoints. Points run one after the other, each compiling its own program: vmapping traced
-values (learning rates, beta, lambda, sigma) into one program needs the experiment's
-training to take them as arguments, which metalab's experiments do not yet do.
+checkpoints.
+
+Options an experiment lists in ``Experiment.traced`` are numbers inside its compiled
+meta-step (today: sinusoid's ``inner-lr``, ``outer-lr``, ``mask-lr``): points that differ
+only in those form a group trained as one vmapped program by ``Experiment.run_points``
+(training in the sweep folder, evaluation in each point's folder). Every other swept option
+(widths, step counts, methods) changes the program, so its values compile and run one after
+the other, as do all points of experiments without ``run_points``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,17 +90,44 @@ def run_sweep(experiment: Experiment, spec: dict[str, Any], rundir: RunDir) -> l
     configs = [with_seeds(experiment, build_config(experiment, spec["base"], p), seeds)
                for p in points(grid)]
     atomic_write(rundir.path / "sweep.json", json.dumps(spec, indent=2))
-    rows = []
-    for point, config in zip(points(grid), configs, strict=True):
+    grid_points = points(grid)
+    summaries: dict[int, dict] = {}
+
+    def finish(i: int, body: Callable[[RunDir], dict]) -> dict:
         start = time.perf_counter()
-        summary = run_sub(experiment, config, rundir.path / "points" / point_name(point),
-                          rundir, lambda sub, c=config: run_seeds(experiment, c, sub, seeds))
-        rows.append({**point, **scalars(summary)})
-        print(f"{point_name(point)}: done ({time.perf_counter() - start:.0f} s)", flush=True)
+        summary = run_sub(experiment, configs[i], rundir.path / "points" /
+                          point_name(grid_points[i]), rundir, body)
+        print(f"{point_name(grid_points[i])}: done ({time.perf_counter() - start:.0f} s)",
+              flush=True)
+        return summary
+
+    for group, members in vmapped_groups(experiment, grid).items():
+        found = experiment.run_points(
+            [configs[i] for i in members], seeds, rundir, group,
+            lambda k, body, members=members: finish(members[k], body))
+        summaries.update(zip(members, found, strict=True))
+    for i, config in enumerate(configs):
+        if i not in summaries:
+            summaries[i] = finish(i, lambda sub, c=config: run_seeds(experiment, c, sub, seeds))
+    rows = [{**point, **scalars(summaries[i])} for i, point in enumerate(grid_points)]
     write_tables(rundir.path, rows, list(grid))
     for metric in _metrics(rows, list(grid)):
         _figure(rundir, rows, grid, metric)
     return rows
+
+
+def vmapped_groups(experiment: Experiment, grid: dict[str, list[str]]) -> dict[str, list[int]]:
+    """Indices of the points (in ``points(grid)`` order) trained together as one vmapped
+    program, by group name (the values of the swept options that are not traced, or
+    ``all``); empty when the experiment cannot vmap any swept option."""
+    traced = [o for o in grid if o in experiment.traced]
+    if experiment.run_points is None or not traced:
+        return {}
+    groups: dict[str, list[int]] = {}
+    for i, point in enumerate(points(grid)):
+        fixed = {o: v for o, v in point.items() if o not in traced}
+        groups.setdefault(point_name(fixed) if fixed else "all", []).append(i)
+    return groups
 
 
 def write_tables(folder: Path, rows: list[dict], options: list[str]) -> None:

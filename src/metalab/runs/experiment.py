@@ -34,6 +34,11 @@ class Experiment:
     run: Callable[[Any, RunDir], dict[str, float]]
     check: Callable[[Any], None] | None = None  # BadInput on bad data, before any write
     quick_time: str | None = None  # wall time with --quick on 2 CPU cores, where measured
+    # Options (as typed, e.g. "inner-lr") that ``run_points`` can vmap: a sweep over them
+    # trains its points as one program, ``run_points(configs, seeds, rundir, group, finish)``
+    # (see ``metalab.sweep``); other swept options compile once per value.
+    traced: tuple[str, ...] = ()
+    run_points: Callable[..., list[dict[str, Any]]] | None = None
 
 
 def config_from_json(cls: type, values: Any, option: str, source: str) -> Any:

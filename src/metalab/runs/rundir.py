@@ -127,10 +127,12 @@ class RunDir:
             self.figures.append(file)
         return file
 
-    def write_summary(self, experiment: str, metrics: dict[str, float], **labels: str) -> None:
-        """Write ``summary.json``; non-finite values become null; ``labels`` (e.g. the data
-        split) are written beside the metrics."""
-        clean = {k: (float(v) if math.isfinite(float(v)) else None) for k, v in metrics.items()}
+    def write_summary(self, experiment: str, metrics: dict[str, float | list[float]],
+                      **labels: str) -> None:
+        """Write ``summary.json``; non-finite values (in per-seed lists too) become null;
+        ``labels`` (e.g. the data split) are written beside the metrics."""
+        clean = {k: [_finite(x) for x in v] if isinstance(v, list) else _finite(v)
+                 for k, v in metrics.items()}
         atomic_write(
             self.path / "summary.json",
             json.dumps({"experiment": experiment, **labels, "metrics": clean}, indent=2),
@@ -140,7 +142,7 @@ class RunDir:
         self,
         title: str,
         what: str,
-        metrics: dict[str, float],
+        metrics: dict[str, float | list[float]],
         sections: Iterable[str] = (),
     ) -> None:
         """Write ``report.md``: a description, the key numbers as a table, then the figures."""
@@ -153,6 +155,12 @@ class RunDir:
         atomic_write(self.path / "report.md", "\n\n".join(parts) + "\n")
 
 
-def _fmt(v: float) -> str:
+def _finite(v: float) -> float | None:
+    return float(v) if math.isfinite(float(v)) else None
+
+
+def _fmt(v: float | list[float]) -> str:
+    if isinstance(v, list):  # per-seed values
+        return ", ".join(map(_fmt, v))
     v = float(v)
     return f"{v:.4g}" if math.isfinite(v) else str(v)

@@ -79,9 +79,7 @@ def run_seeds(experiment: Experiment, config: Any, rundir: RunDir, seeds: int) -
         return experiment.run(config, rundir)
     summaries = [_one_seed(experiment, config, rundir, i) for i in range(seeds)]
     summary = aggregate(summaries)
-    atomic_write(rundir.path / "summary.json",
-                 json.dumps({"experiment": experiment.name, "metrics": _clean(summary)},
-                            indent=2))
+    rundir.write_summary(experiment.name, summary)
     folders = [f"seed-{i}" for i in range(seeds)]
     _band_figure(rundir, folders)
     _report(rundir, experiment, config, summary, folders)
@@ -135,15 +133,6 @@ def _one_seed(experiment: Experiment, config: Any, rundir: RunDir, i: int) -> di
     """Seed ``config.seed + i`` in ``seed-<i>/``."""
     return run_sub(experiment, dataclasses.replace(config, seed=config.seed + i),
                    rundir.path / f"seed-{i}", rundir)
-
-
-def _clean(summary: Summary) -> Summary:
-    """JSON-safe: non-finite numbers become null, in lists too."""
-    def one(v: float) -> float | None:
-        return float(v) if math.isfinite(float(v)) else None
-
-    return {k: [one(x) for x in v] if isinstance(v, list) else one(v)
-            for k, v in summary.items()}
 
 
 def _curves(folder: Path) -> dict[str, dict[int, float]]:

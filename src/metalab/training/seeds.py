@@ -12,6 +12,7 @@ are several (``shard_seeds``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,22 +29,27 @@ def seed_keys(seed: int, seeds: int) -> tuple[jax.Array, jax.Array]:
     return jax.random.split(k_init, seeds), jax.random.split(k_run, seeds)
 
 
-def stack_states(init: Callable[[jax.Array], TrainState], keys: jax.Array) -> TrainState:
-    """``init(key)`` for every key, stacked on a leading seed axis; one shared step counter."""
-    state = jax.vmap(init)(keys)
+def stack_states(init: Callable[..., TrainState], keys: jax.Array, *per_seed: Any
+                 ) -> TrainState:
+    """``init(key, *args)`` for every key (and slice of each ``per_seed`` pytree), stacked
+    on a leading seed axis; one shared step counter."""
+    state = jax.vmap(init)(keys, *per_seed)
     return shard_seeds(state._replace(step=jnp.zeros((), jnp.int32)))
 
 
-def vmap_seeds(make_step: Callable[[jax.Array], MetaStep], run_keys: jax.Array) -> MetaStep:
-    """One meta-step of every seed: ``make_step(run_key)`` (e.g. ``make_meta_step`` with that
-    seed's run key) vmapped over the seed axis of the state and of ``run_keys``."""
+def vmap_seeds(make_step: Callable[..., MetaStep], run_keys: jax.Array,
+               *per_seed: Any) -> MetaStep:
+    """One meta-step of every seed: ``make_step(run_key, *args)`` (e.g. ``make_meta_step``
+    with that seed's run key) vmapped over the seed axis of the state, of ``run_keys`` and of
+    each pytree in ``per_seed`` (e.g. a learning rate per member of a vmapped sweep)."""
 
     def step(state: TrainState) -> tuple[TrainState, Metrics]:
-        def one(meta, opt_state, key):
-            new, metrics = make_step(key)(TrainState(meta, opt_state, state.step))
+        def one(meta, opt_state, key, *args):
+            new, metrics = make_step(key, *args)(TrainState(meta, opt_state, state.step))
             return new.meta, new.opt_state, metrics
 
-        meta, opt_state, metrics = jax.vmap(one)(state.meta, state.opt_state, run_keys)
+        meta, opt_state, metrics = jax.vmap(one)(state.meta, state.opt_state, run_keys,
+                                                 *per_seed)
         return shard_seeds(TrainState(meta, opt_state, state.step + 1)), metrics
 
     return step

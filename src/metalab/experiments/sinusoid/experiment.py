@@ -9,6 +9,7 @@ from typing import Literal
 
 import jax
 import numpy as np
+import optax
 
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS, require_support
@@ -18,10 +19,12 @@ from metalab.models import mlp
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
+from metalab.runs.seeds import Summary
 from metalab.runs.stage import train_stage
 from metalab.tasks import Sinusoid, Task
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
+from metalab.training.seeds import MetaStep
 
 SinusoidMethod = Literal["maml", "fomaml", "metasgd", "pretrained", "sparse-maml",
                          "sparse-relu-maml"]
@@ -101,9 +104,17 @@ class SinusoidConfig:
 
 
 
-def _learner(method: str, cfg: SinusoidConfig) -> Learner:
+# Options that are plain numbers inside the compiled meta-step: a sweep over them runs as one
+# vmapped program (``experiments.sinusoid.points``).
+RATES = ("inner_lr", "outer_lr", "mask_lr")
+Rates = dict[str, float | jax.Array]
+
+
+def _learner(method: str, cfg: SinusoidConfig, inner_lr: float | jax.Array | None = None
+             ) -> Learner:
     model = mlp((1, *cfg.hidden, 1), cfg.activation)
-    return LEARNERS[method if method in LEARNERS else "maml"](model, cfg.inner_lr)
+    lr = cfg.inner_lr if inner_lr is None else inner_lr
+    return LEARNERS[method if method in LEARNERS else "maml"](model, lr)
 
 
 def _estimator(method: str, cfg: SinusoidConfig):
@@ -112,23 +123,36 @@ def _estimator(method: str, cfg: SinusoidConfig):
     return ESTIMATORS["backprop" if method == "pretrained" else cfg.estimator]()
 
 
-def train_method(method: str, cfg: SinusoidConfig, rundir: RunDir) -> tuple[Meta, float]:
-    """Meta-train one method (resuming from its checkpoint); returns meta-params and seconds.
+def rates(cfg: SinusoidConfig) -> Rates:
+    """The configuration's learning rates (``RATES``)."""
+    return {name: getattr(cfg, name) for name in RATES}
 
-    ``pretrained`` is the same learner trained with zero inner steps: plain regression on the
-    pooled tasks, later fine-tuned with the same inner loop as the others.
-    """
-    learner = _learner(method, cfg)
-    optimizer = per_entry_adam(cfg.outer_lr, {"mask": cfg.mask_lr})
-    k_init, k_run = jax.random.split(jax.random.PRNGKey(cfg.seed))
-    tasks = Sinusoid(cfg.k_shot, cfg.k_shot)
+
+def parts(method: str, cfg: SinusoidConfig, lrs: Rates
+          ) -> tuple[Learner, optax.GradientTransformation]:
+    """The learner and outer optimiser of ``method`` at the learning rates ``lrs`` (floats,
+    or tracers when a sweep vmaps them)."""
+    optimizer = per_entry_adam(lrs["outer_lr"], {"mask": lrs["mask_lr"]})
+    return _learner(method, cfg, lrs["inner_lr"]), optimizer
+
+
+def method_step(method: str, cfg: SinusoidConfig, run_key: jax.Array, lrs: Rates) -> MetaStep:
+    """One meta-step of ``method``. ``pretrained`` is the same learner trained with zero inner
+    steps: plain regression on the pooled tasks, later fine-tuned like the others."""
+    learner, optimizer = parts(method, cfg, lrs)
     inner = 0 if method == "pretrained" else cfg.inner_steps
-    step = make_meta_step(
-        learner, _estimator(method, cfg), optimizer, tasks, cfg.meta_batch, inner, k_run
-    )
+    return make_meta_step(learner, _estimator(method, cfg), optimizer,
+                          Sinusoid(cfg.k_shot, cfg.k_shot), cfg.meta_batch, inner, run_key)
+
+
+def train_method(method: str, cfg: SinusoidConfig, rundir: RunDir) -> tuple[Meta, float]:
+    """Meta-train one method (resuming from its checkpoint); returns meta-params and seconds."""
+    k_init, k_run = jax.random.split(jax.random.PRNGKey(cfg.seed))
+    learner, optimizer = parts(method, cfg, rates(cfg))
     start = time.perf_counter()
     state = train_stage(
-        rundir, method, init_state(learner, optimizer, k_init), step, cfg.steps,
+        rundir, method, init_state(learner, optimizer, k_init),
+        method_step(method, cfg, k_run, rates(cfg)), cfg.steps,
         chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every,
     )
     return state.meta, time.perf_counter() - start
@@ -153,29 +177,42 @@ def query_curve(learner: Learner, meta: Meta, tasks: Task, steps: int) -> jax.Ar
     return jax.jit(jax.vmap(per_task))(tasks)
 
 
+def evaluate(method: str, cfg: SinusoidConfig, meta: Meta, tasks: Task
+             ) -> tuple[dict[str, float], np.ndarray]:
+    """Summary metrics of one trained method on the held-out ``tasks``, and its adaptation
+    curve (query MSE per task after 0..eval_steps inner steps)."""
+    curve = np.asarray(query_curve(_learner(method, cfg), meta, tasks, cfg.eval_steps))
+    summary = {f"{method}/query_mse_step{t}": float(curve[:, t].mean()) for t in EVAL_STEPS}
+    summary[f"{method}/query_mse_step1_sem"] = float(curve[:, 1].std(ddof=1)
+                                                     / np.sqrt(len(curve)))
+    summary[f"{method}/diverged_fraction_step10"] = float(
+        np.mean(~np.isfinite(curve[:, 10]) | (curve[:, 10] > 1e6)))
+    return summary, curve
+
+
 def run(cfg: SinusoidConfig, rundir: RunDir) -> dict[str, float]:
     """Train every method, evaluate on shared held-out tasks, write figures and report."""
-    tasks, amp, phase = held_out(cfg)
+    tasks = held_out(cfg)[0]
     summary: dict[str, float] = {}
     curves: dict[str, np.ndarray] = {}
     metas: dict[str, Meta] = {}
     for method in cfg.methods:
-        meta, seconds = train_method(method, cfg, rundir)
-        metas[method] = meta
-        curve = np.asarray(query_curve(_learner(method, cfg), meta, tasks, cfg.eval_steps))
-        curves[method] = curve
-        for t in EVAL_STEPS:
-            summary[f"{method}/query_mse_step{t}"] = float(curve[:, t].mean())
-        summary[f"{method}/query_mse_step1_sem"] = float(
-            curve[:, 1].std(ddof=1) / np.sqrt(len(curve))
-        )
-        summary[f"{method}/diverged_fraction_step10"] = float(
-            np.mean(~np.isfinite(curve[:, 10]) | (curve[:, 10] > 1e6)))
-        summary[f"{method}/train_seconds"] = seconds
+        metas[method], seconds = train_method(method, cfg, rundir)
+        scores, curves[method] = evaluate(method, cfg, metas[method], tasks)
+        summary |= scores | {f"{method}/train_seconds": seconds}
+    write_outputs(cfg, rundir, curves, metas, summary)
+    return summary
 
+
+def write_outputs(cfg: SinusoidConfig, rundir: RunDir, curves: dict[str, np.ndarray],
+                  metas: dict[str, Meta], summary: Summary, note: str = "") -> None:
+    """Figures (training curves when the folder has them, adaptation, example fits),
+    ``summary.json`` and ``report.md`` of one configuration."""
     from metalab.experiments.sinusoid import plots
 
-    training_curves(rundir)
+    tasks, amp, phase = held_out(cfg)
+    if rundir.metrics():
+        training_curves(rundir)
     plots.adaptation_curves(rundir, curves)
     plots.example_fits(rundir, cfg, {m: _learner(m, cfg) for m in cfg.methods}, metas,
                        tasks, amp, phase)
@@ -188,10 +225,16 @@ def run(cfg: SinusoidConfig, rundir: RunDir) -> dict[str, float]:
         f"held-out tasks ({cfg.eval_query} query points each) after 0, 1 and 10 inner steps. "
         "A null step-10 value means adaptation diverged on some tasks "
         "(`diverged_fraction_step10`): rates meta-learned for a few steps can overshoot when "
-        "applied for more."
+        f"applied for more.{note}"
     )
     rundir.write_report("Sinusoid regression", what, summary)
-    return summary
+
+
+def _run_points(*args, **kwargs):
+    """``points.run_points`` (imported late: it builds on this module)."""
+    from metalab.experiments.sinusoid.points import run_points
+
+    return run_points(*args, **kwargs)
 
 
 EXPERIMENT = Experiment(
@@ -201,4 +244,6 @@ EXPERIMENT = Experiment(
     quick_time="1 min",
     config=SinusoidConfig,
     run=run,
+    traced=tuple(name.replace("_", "-") for name in RATES),
+    run_points=_run_points,
 )
