@@ -4,6 +4,7 @@ experiment whose result has a closed form, checked against independent single ru
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 
 import jax
@@ -176,3 +177,15 @@ def test_vmapped_sinusoid_sweep_equals_separate_runs(tmp_path):
     last = json.loads(lines[-1])
     assert {"loss/p0", "loss/p1"} <= set(last) and last["stage"] == "metasgd@all"
     assert run_sweep(sinusoid, spec, RunDir(tmp_path / "sweep", resume=True)) == rows
+
+
+def test_a_diverging_point_is_reported_and_the_sweep_goes_on(tmp_path, capsys):
+    spec = {"experiment": "toy", "grid": {"lr": ["10", "0.1"]}, "base": ["--steps", "60"],
+            "seeds": 1}
+    rows = run_sweep(TOY, spec, RunDir(tmp_path))
+    assert set(rows[0]) == {"lr", "diverged"}  # w <- w - 20 (w - 1) overflows float32
+    assert re.fullmatch(r"non-finite (loss|parameters.*) at meta-step \d+", rows[0]["diverged"])
+    assert rows[1]["w"] == pytest.approx(_closed_form(ToyConfig(lr=0.1, steps=60)), rel=1e-5)
+    assert "lr=10: diverged" in capsys.readouterr().out
+    assert "diverged" in (tmp_path / "results.csv").read_text().splitlines()[0]
+    assert (tmp_path / "sweep-w.png").exists()

@@ -7,7 +7,8 @@ anything is written. The sweep folder holds ``sweep.json`` (what was asked), ``r
 and ``results.md`` (one row per point: swept values, then every summary metric) and one
 figure per summary metric against each swept option (error bars are the 95% CI over seeds).
 ``--resume DIR`` keeps the finished points and resumes the unfinished one from its
-checkpoints.
+checkpoints. A point that diverges is reported in the table's ``diverged`` column (what and
+at which meta-step) and the sweep goes on with the next.
 
 Options an experiment lists in ``Experiment.traced`` are numbers inside its compiled
 meta-step (today: sinusoid's ``inner-lr``, ``outer-lr``, ``mask-lr``): points that differ
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from metalab.atomic import atomic_write
-from metalab.errors import BadInput
+from metalab.errors import BadInput, Diverged
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -94,17 +95,25 @@ def run_sweep(experiment: Experiment, spec: dict[str, Any], rundir: RunDir) -> l
     summaries: dict[int, dict] = {}
 
     def finish(i: int, body: Callable[[RunDir], dict]) -> dict:
-        start = time.perf_counter()
-        summary = run_sub(experiment, configs[i], rundir.path / "points" /
-                          point_name(grid_points[i]), rundir, body)
-        print(f"{point_name(grid_points[i])}: done ({time.perf_counter() - start:.0f} s)",
-              flush=True)
+        start, name = time.perf_counter(), point_name(grid_points[i])
+        try:
+            summary = run_sub(experiment, configs[i], rundir.path / "points" / name, rundir,
+                              body)
+        except Diverged as e:
+            print(f"{name}: diverged ({e.what} at meta-step {e.step})", flush=True)
+            return {"diverged": f"{e.what} at meta-step {e.step}"}
+        print(f"{name}: done ({time.perf_counter() - start:.0f} s)", flush=True)
         return summary
 
     for group, members in vmapped_groups(experiment, grid).items():
-        found = experiment.run_points(
-            [configs[i] for i in members], seeds, rundir, group,
-            lambda k, body, members=members: finish(members[k], body))
+        try:
+            found = experiment.run_points(
+                [configs[i] for i in members], seeds, rundir, group,
+                lambda k, body, members=members: finish(members[k], body))
+        except Diverged as e:  # one member's divergence stops the shared program
+            print(f"group {group}: a member diverged ({e.what} at meta-step {e.step}); "
+                  "training its points one by one", flush=True)
+            continue
         summaries.update(zip(members, found, strict=True))
     for i, config in enumerate(configs):
         if i not in summaries:
@@ -148,9 +157,12 @@ def _cell(value: Any) -> str:
 
 
 def _metrics(rows: list[dict], options: list[str]) -> list[str]:
-    """Summary metrics every point has (not the CI columns, which become error bars)."""
-    names = [k for k in rows[0] if k not in options and not k.endswith("/ci95")]
-    return [k for k in names if all(isinstance(r.get(k), float) for r in rows)]
+    """Summary metrics every point that did not diverge has (not the CI columns, which
+    become error bars)."""
+    done = [r for r in rows if "diverged" not in r]
+    names = [k for k in (done[0] if done else {}) if k not in options
+             and not k.endswith("/ci95")]
+    return [k for k in names if all(isinstance(r.get(k), float) for r in done)]
 
 
 def _figure(rundir: RunDir, rows: list[dict], grid: dict[str, list[str]], metric: str) -> None:
@@ -167,7 +179,7 @@ def _figure(rundir: RunDir, rows: list[dict], grid: dict[str, list[str]], metric
             fixed = dict(zip(others, combo, strict=True))
             line = [next(r for r in rows if r[option] == v
                          and all(r[o] == fixed[o] for o in others)) for v in values]
-            ys = [r[metric] for r in line]
+            ys = [r.get(metric, np.nan) for r in line]  # a diverged point has none
             err = [r.get(f"{metric}/ci95", 0.0) or 0.0 for r in line]
             label = ", ".join(f"{k}={v}" for k, v in fixed.items()) or None
             ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
@@ -224,8 +236,10 @@ def main(name: str, argv: list[str]) -> int:
     start = time.perf_counter()
     with open_run(out, resume=opts.resume is not None) as rundir:
         rows = run_sweep(experiment, spec, rundir)
-    print(f"{len(rows)} points in {time.perf_counter() - start:.0f} s; table: "
-          f"{(out / 'results.md').resolve()}")
+    diverged = sum("diverged" in r for r in rows)
+    print(f"{len(rows)} points in {time.perf_counter() - start:.0f} s"
+          + (f" ({diverged} diverged: see the 'diverged' column)" if diverged else "")
+          + f"; table: {(out / 'results.md').resolve()}")
     return 0
 
 
