@@ -116,3 +116,15 @@ def test_untrained_rule_is_at_chance():
     assert abs(float(acc.mean()) - 0.25) < 4 * float(acc.std()) / np.sqrt(32) + 0.01
     loss = online_loss(learner, rule, keys[0], Stream(jnp.zeros((5, 16)), jnp.zeros(5, int)), 4)
     assert abs(float(loss) - np.log(4)) < 0.05
+
+
+def test_bench_sketch_computes_the_same_online_loss():
+    from metalab.bench.vsml import sketch_loss
+
+    learner = vsml()
+    rule, _, _, _ = _random_layer(1, 1, seed=4)
+    k_x, k_y, k_s = jax.random.split(jax.random.PRNGKey(5), 3)
+    stream = Stream(jax.random.normal(k_x, (12, 5)), jax.random.randint(k_y, (12,), 0, 3))
+    c0 = learner.start(rule, k_s, 5, 3).layers[0].c
+    np.testing.assert_allclose(sketch_loss(rule, stream.x, stream.labels, c0),
+                               online_loss(learner, rule, k_s, stream, 3), rtol=1e-5)

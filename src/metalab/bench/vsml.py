@@ -8,7 +8,11 @@ ES step (streams, every evaluation's scan over time, the gradient and the Adam u
 jit-compiled call. As a baseline in the same run, each row also times the same number of ticks
 of the per-weight gate matmul alone ([n_in n_out, 16] x [16, 64], then a cheap state update,
 the population chunked the same way), the bound the issue quotes;
-``fraction_of_matmul_bound`` is the ratio.
+``fraction_of_matmul_bound`` is the ratio. A second row per configuration
+(``vsml-sketch-<layer>``) times the issue's plain vectorised sketch of the same ES step
+(``sketch_loss``: per-unit terms once per step, one batched gate matmul, XLA's sigmoid and
+tanh, mean messages, the population chunked the same way), measured in the same run;
+``full_over_sketch`` is the full model's speed relative to it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
 
 from metalab.bench.base import Bench, device_name, peak_rss_mb
 from metalab.errors import require
@@ -32,6 +37,7 @@ from metalab.vsml import (
     stream_loss,
     vsml,
 )
+from metalab.vsml.layer import FORGET_BIAS, INPUT_BIAS, Rule
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,54 @@ def _matmul_bound(weights: int, population: int, ticks: int, chunk: int) -> tupl
     return jax.jit(run), jnp.zeros((population, weights, rule["w_h"].shape[0]))
 
 
+def sketch_loss(rule: Rule, x: jax.Array, labels: jax.Array, c0: jax.Array) -> jax.Array:
+    """Online cross-entropy of a one-layer VS-ML network on a stream (x [T, n_in], labels [T]),
+    written as the plain sketch: XLA's sigmoid and tanh, per-unit terms once per step, one
+    [n_in n_out, s] x [s, 4 s] matmul per micro-tick, the read-out from the mean of h. The
+    tests check it equals ``vsml.online_loss`` from the same initial cell state ``c0``."""
+    n_in, n_out, s = c0.shape
+    m = rule["w_f"].shape[0]
+
+    def step(carry, xl):
+        h, c, e = carry
+        xt, label = xl
+        fwd = jnp.zeros((n_in, m)).at[:, 0].set(xt)
+        bwd = jnp.zeros((n_out, m)).at[:, 0].set(e)
+        pre = (fwd @ rule["w_f"] + rule["bias"][None])[:, None] + (bwd @ rule["w_b"])[None]
+        for _ in range(2):
+            gi, gg, gf, go = jnp.split(h @ rule["w_h"] + pre, 4, axis=-1)
+            c = (jax.nn.sigmoid(gf + FORGET_BIAS) * c
+                 + jax.nn.sigmoid(gi + INPUT_BIAS) * jnp.tanh(gg))
+            h = jax.nn.sigmoid(go) * jnp.tanh(c)
+        y = h.mean(0) @ rule["fwd_w"][:, 1] + rule["fwd_b"][1]
+        logp = jax.nn.log_softmax(100.0 * jnp.tanh(y / 100.0))
+        return (h, c, jnp.exp(logp) - jax.nn.one_hot(label, n_out)), -logp[label]
+
+    init = (jnp.zeros_like(c0), c0, jnp.zeros(n_out))
+    return jax.lax.scan(step, init, (x, labels))[1].mean()
+
+
+def _sketch_step(n_in: int, n_out: int, population: int, steps: int, chunk: int) -> tuple:
+    """The sketch's ES step: a random stream, antithetic perturbations of a flat rule, their
+    losses ``chunk`` at a time (``lax.map``), the estimate and a plain gradient step."""
+    flat, unravel = ravel_pytree(vsml().init(jax.random.PRNGKey(0)))
+    s = unravel(flat)["w_h"].shape[0]
+
+    def es_step(theta: jax.Array) -> jax.Array:
+        k_x, k_y, k_c, k_e = jax.random.split(jax.random.PRNGKey(2), 4)
+        x = jax.random.normal(k_x, (steps, n_in))
+        labels = jax.random.randint(k_y, (steps,), 0, n_out)
+        c0 = jnp.concatenate([jax.random.normal(k_c, (n_in, n_out, s // 2)) / jnp.sqrt(n_in),
+                              jnp.zeros((n_in, n_out, s - s // 2))], axis=-1)
+        eps = jax.random.normal(k_e, (population // 2, theta.shape[0]))
+        losses = jax.lax.map(lambda d: sketch_loss(unravel(theta + 0.05 * d), x, labels, c0),
+                             jnp.concatenate([eps, -eps]), batch_size=chunk)
+        diff = losses[: population // 2] - losses[population // 2:]
+        return theta - 0.1 * diff @ eps / (0.05 * population)
+
+    return jax.jit(es_step), flat
+
+
 def rows(cfg: VSMLBenchConfig) -> Iterator[dict]:
     """One row per (layer, population)."""
     learner = vsml()
@@ -109,17 +163,27 @@ def rows(cfg: VSMLBenchConfig) -> Iterator[dict]:
             ticks = n_in * n_out * population * cfg.steps * 2
             bound_fn, h = _matmul_bound(n_in * n_out, population, cfg.steps * 2, chunk)
             _, bound = _best_seconds(bound_fn, h, cfg.repeats)
+            sketch_compile, sketch = _best_seconds(
+                *_sketch_step(n_in, n_out, population, cfg.steps, chunk), cfg.repeats)
+            common = {"population": population, "pairs": population // 2,
+                      "stream_steps": cfg.steps, "chunk": chunk,
+                      "matmul_bound_mticks_per_s": round(ticks / bound / 1e6, 2)}
             yield {
-                "workload": f"vsml-es-{layer}",
-                "population": population,
-                "pairs": population // 2,
-                "stream_steps": cfg.steps,
-                "chunk": chunk,
+                "workload": f"vsml-es-{layer}", **common,
                 "ms_per_es_step": round(seconds * 1e3, 1),
                 "mticks_per_s": round(ticks / seconds / 1e6, 2),
-                "matmul_bound_mticks_per_s": round(ticks / bound / 1e6, 2),
                 "fraction_of_matmul_bound": round(bound / seconds, 3),
+                "full_over_sketch": round(sketch / seconds, 3),
                 "compile_s": round(compile_s, 2),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "device": device_name(),
+            }
+            yield {
+                "workload": f"vsml-sketch-{layer}", **common,
+                "ms_per_es_step": round(sketch * 1e3, 1),
+                "mticks_per_s": round(ticks / sketch / 1e6, 2),
+                "fraction_of_matmul_bound": round(bound / sketch, 3),
+                "compile_s": round(sketch_compile, 2),
                 "peak_rss_mb": round(peak_rss_mb(), 1),
                 "device": device_name(),
             }
