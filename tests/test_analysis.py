@@ -240,6 +240,8 @@ def test_learning_dynamics_config_rejects_bad_input_before_compute():
         LearningDynamicsConfig(s_min=4.0, s_max=3.0)
     with pytest.raises(BadInput, match="--learners"):
         LearningDynamicsConfig(learners=("learner", "lsmt"))
+    with pytest.raises(BadInput, match="--lstm-queries"):
+        LearningDynamicsConfig(lstm_queries=21)
     cfg = LearningDynamicsConfig(variant="fourier", quick=True).resolved()
     assert cfg.hidden == 40 and cfg.noise == 0.05 and cfg.meta_steps <= 500
 

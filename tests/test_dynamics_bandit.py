@@ -57,3 +57,24 @@ def test_scaled_progress_is_flat_for_a_proportional_learner(x64):
     beta = jnp.array([0.0, 2.0, 5.0, 8.0])
     got = scaled_progress(beta[:, None, None] * true[None], true)
     np.testing.assert_allclose(got, jnp.broadcast_to(beta[:, None] / 8.0, (4, 3)), atol=1e-12)
+
+
+def test_lstm_agent_reads_the_previous_context():
+    # recurrence cut (wh = 0, forget gate shut) and every input row but x_{t-1}'s zeroed: the
+    # logits before pull 2 then move with the previous context x_1 and not with x_0
+    from metalab.experiments.dynamics.bandit import lstm_agent_init, lstm_episode
+
+    bandit = LowRankBandit()
+    d, hidden = bandit.d_context, 8
+    params = lstm_agent_init(bandit, hidden, jax.random.PRNGKey(6))
+    keep = jnp.zeros(params["wx"].shape[0]).at[d : 2 * d].set(1.0)
+    params = {**params, "wh": jnp.zeros_like(params["wh"]), "wx": params["wx"] * keep[:, None],
+              "b": params["b"].at[hidden : 2 * hidden].set(-1e4)}
+    w = bandit.sample_truth(jax.random.PRNGKey(7), 1).maps()[0]
+    x = jax.random.normal(jax.random.PRNGKey(8), (3, d))
+
+    def before_pull_2(contexts):
+        return lstm_episode(params, bandit, w, contexts, x[:1], jax.random.PRNGKey(9))[5][2]
+
+    assert not np.allclose(before_pull_2(x), before_pull_2(x.at[1].add(1.0)))
+    np.testing.assert_allclose(before_pull_2(x), before_pull_2(x.at[0].add(1.0)), atol=1e-6)

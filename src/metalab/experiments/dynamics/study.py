@@ -21,6 +21,7 @@ from metalab.experiments.dynamics.experiment import (
     LearningDynamicsConfig,
     trace_and_analyse,
 )
+from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stats import mean_ci95
@@ -144,6 +145,7 @@ def _sub_run(cfg: DynamicsStudyConfig, family: str, seed: int, rundir: RunDir
         summary, _ = bandit_run.run_seed(cfg, seed, sub)
     else:
         summary, _ = trace_and_analyse(regression_config(cfg, family, seed), sub)
+        training_curves(sub, "query MSE over support prefixes (train batch)")
     sub.write_summary(f"learning-dynamics-families/{family}", summary)
     atomic_write(done, json.dumps(summary))
     return summary

@@ -42,20 +42,25 @@ def train(name: str, cfg: Any, rundir: RunDir, key: jax.Array) -> tuple[Any, Sna
         init, total = init_state(learner, optimizer, k_init), cfg.meta_steps
         return learner, with_snapshots(rundir, name, init, step, total, cfg)
     model = setup.memory_model(cfg, plain=name == "lstm")
-    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.memory_lr))
+    lr = cfg.lstm_lr if name == "lstm" else cfg.memory_lr
+    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr))
     params = model.init(k_init)
     init = TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
-    step = _memory_step(model, optimizer, cfg, k_run)
+    queries = cfg.lstm_queries if name == "lstm" else cfg.k_support
+    step = _memory_step(model, optimizer, cfg, queries, k_run)
     total = cfg.lstm_steps if name == "lstm" else cfg.memory_steps
     return model, with_snapshots(rundir, name, init, step, total, cfg)
 
 
-def _memory_step(model, optimizer, cfg: Any, key: jax.Array):
-    """One Adam step of an LSTM on a fresh batch of tasks (query MSE after every prefix)."""
+def _memory_step(model, optimizer, cfg: Any, queries: int, key: jax.Array):
+    """One Adam step of an LSTM on a fresh batch of tasks (query MSE after every prefix, on
+    the first ``queries`` query points of each task)."""
     dist = setup.distribution(cfg)
 
     def meta_step(state: TrainState):
         tasks = dist.sample(jax.random.fold_in(key, state.step), cfg.meta_batch)
+        tasks = tasks._replace(query_x=tasks.query_x[:, :queries],
+                               query_y=tasks.query_y[:, :queries])
         loss, grad = jax.value_and_grad(lambda p: setup.memory_loss(model, p, tasks))(state.meta)
         updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
         metrics = {"loss": loss, "grad_norm": optax.tree.norm(grad)}
