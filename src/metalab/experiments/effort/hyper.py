@@ -138,7 +138,7 @@ def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
 
 def _plot(rundir: RunDir, controls, curves, cfg: HyperConfig) -> None:
     t = np.arange(cfg.steps) * cfg.dt
-    fig, axes = subplots(1, 3, figsize=(15, 4))
+    fig, axes = subplots(1, 3, figsize=(15, 4), layout="constrained")
     for name, c in controls.items():
         full = [np.broadcast_to(1.0 if c.lr is None else np.asarray(c.lr), t.shape),
                 np.broadcast_to(0.0 if c.decay is None else np.asarray(c.decay), t.shape)]
