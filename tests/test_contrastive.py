@@ -126,6 +126,9 @@ def test_dual_system_at_unit_gains_is_its_slow_net(adapt_head):
 
 
 def test_cavia_starts_from_a_zero_context():
+    """From c = 0, three inner steps are c <- c - 0.1 d/dc mean (f([x, c]) - y)^2, written
+    out by hand (was: the context moved at all). Caught bugs: the context not updated, a
+    wrong rate, the loss taken on the query set or on the weights instead."""
     model = mlp((3, 8, 1), "tanh")
     learner = LEARNERS["cavia"](model, 0.1, context=2)
     meta = learner.init(jax.random.PRNGKey(0))
@@ -134,7 +137,12 @@ def test_cavia_starts_from_a_zero_context():
     want = model.apply(meta["body"], jnp.concatenate([x, jnp.zeros((5, 2))], -1))
     np.testing.assert_allclose(learner.predict(meta, phi, x), want, rtol=1e-6)
     moved = inner_loop(learner, meta, x, jnp.sin(x), 3).phi["context"]
-    assert float(jnp.abs(moved).max()) > 0
+    c = jnp.zeros(2)
+    for _ in range(3):
+        c = c - 0.1 * jax.grad(lambda c: jnp.mean((model.apply(meta["body"], jnp.concatenate(
+            [x, jnp.tile(c, (5, 1))], -1)) - jnp.sin(x)) ** 2))(c)
+    assert float(jnp.abs(c).min()) > 1e-4  # every entry moves, so the check is not trivial
+    np.testing.assert_allclose(moved, c, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("which", ["complex-synapse", "dual-system"])
