@@ -81,19 +81,28 @@ def compiled_temp_mb(compiled: Any) -> float:
 def meta_step_row(meta_step: Callable, state: Any, chunk: int, *, min_seconds: float,
                   min_calls: int = 5) -> dict[str, Any]:
     """Timing fields of one meta-step configuration: ``chunk`` meta-steps per dispatch, with
-    one meta-step per dispatch measured in the same run as the baseline."""
-    from metalab.training import scan_steps
+    one meta-step per dispatch measured in the same run as the baseline, and (for a
+    ``MetaStep``) the same chunk with every step drawing its own tasks inside the scan, as
+    before ``scan_steps`` drew them ahead."""
+    from metalab.training import MetaStep, scan_steps
 
-    _, single = time_compiled(scan_steps(meta_step, 1), (state,), min_seconds=min_seconds,
-                              min_calls=min_calls)
-    compile_s, chunked = time_compiled(scan_steps(meta_step, chunk), (state,),
-                                       min_seconds=min_seconds, min_calls=min_calls)
+    def timed(program: Callable) -> tuple[float, float]:
+        return time_compiled(program, (state,), min_seconds=min_seconds, min_calls=min_calls)
+
+    _, single = timed(scan_steps(meta_step, 1))
+    compile_s, chunked = timed(scan_steps(meta_step, chunk))
     per_step = chunked / chunk
-    return {
+    row = {
         "steps_per_dispatch": chunk,
         "ms_per_meta_step": round(per_step * 1e3, 4),
         "ms_per_meta_step_1_per_dispatch": round(single * 1e3, 4),
         "speedup_vs_1_per_dispatch": round(single / per_step, 2),
+    }
+    if isinstance(meta_step, MetaStep):
+        inside = timed(scan_steps(lambda s: meta_step(s), chunk))[1] / chunk
+        row |= {"ms_per_meta_step_drawn_in_scan": round(inside * 1e3, 4),
+                "speedup_vs_drawn_in_scan": round(inside / per_step, 2)}
+    return row | {
         "compile_s": round(compile_s, 3),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "device": device_name(),

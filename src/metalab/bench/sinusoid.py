@@ -22,6 +22,7 @@ from metalab.learners import LEARNERS
 from metalab.models import mlp
 from metalab.tasks import Sinusoid
 from metalab.training import init_state, make_meta_step
+from metalab.training.threads import resolve, use_cpu_threads
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class SinusoidBenchConfig:
     """meta-steps per dispatch in the scanned configuration"""
     min_seconds: float = 1.0
     """minimum timed seconds per configuration"""
+    cpu_threads: str = ""
+    """XLA CPU threads: auto (one, for this small program), all, or a count; default
+    $METALAB_CPU_THREADS, else auto (training/threads.py)"""
 
     def __post_init__(self) -> None:
         for name in self.learners:
@@ -53,10 +57,13 @@ class SinusoidBenchConfig:
         require(self.meta_batch > 0, "--meta-batch", "must be positive")
         require(self.k_shot > 0, "--k-shot", "must be positive")
         require(self.chunk > 1, "--chunk", "must be at least 2")
+        if self.cpu_threads:
+            resolve(True, self.cpu_threads, "--cpu-threads")
 
 
 def rows(cfg: SinusoidBenchConfig) -> Iterator[dict]:
     """One row per (learner, estimator, inner steps)."""
+    threads = use_cpu_threads(small=True, setting=cfg.cpu_threads or None)
     model = mlp((1, *cfg.hidden, 1))
     optimizer = optax.adam(1e-3)
     full = cfg.full
@@ -77,6 +84,7 @@ def rows(cfg: SinusoidBenchConfig) -> Iterator[dict]:
                     "inner_steps": inner,
                     "meta_batch": cfg.meta_batch,
                     **meta_step_row(step, state, cfg.chunk, min_seconds=cfg.min_seconds),
+                    "cpu_threads": threads or "all",
                 }
 
 

@@ -6,6 +6,7 @@ from metalab.training.optimizers import per_entry_adam
 from metalab.training.seeds import seed_keys, stack_states, unstack, vmap_seeds
 from metalab.training.sharding import shard_seeds, shard_tasks, sharded_fitness_map
 from metalab.training.trainer import (
+    MetaStep,
     Metrics,
     TrainState,
     fit,
@@ -15,6 +16,7 @@ from metalab.training.trainer import (
     scan_steps,
 )
 
-__all__ = ["Checkpointer", "Metrics", "TrainState", "fit", "init_state", "make_meta_step",
-           "per_entry_adam", "resume_or_init", "scan_steps", "seed_keys", "shard_seeds",
-           "shard_tasks", "sharded_fitness_map", "stack_states", "unstack", "vmap_seeds"]
+__all__ = ["Checkpointer", "MetaStep", "Metrics", "TrainState", "fit", "init_state",
+           "make_meta_step", "per_entry_adam", "resume_or_init", "scan_steps", "seed_keys",
+           "shard_seeds", "shard_tasks", "sharded_fitness_map", "stack_states", "unstack",
+           "vmap_seeds"]

@@ -9,7 +9,8 @@ uninterrupted one would.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -41,6 +42,31 @@ def init_state(learner: Learner, optimizer: optax.GradientTransformation, key) -
     return TrainState(meta, optimizer.init(meta), jnp.zeros((), jnp.int32))
 
 
+@dataclass(frozen=True)
+class MetaStep:
+    """A meta-step split in two, so ``scan_steps`` can draw every step's inputs at once.
+
+    ``draw(step)`` gives meta-step ``step``'s random inputs (the task batch and the
+    estimator's key) from the step index alone; ``update(state, inputs)`` does the rest.
+    Calling it is the plain meta-step ``state -> (state, metrics)``.
+    """
+
+    draw: Callable[[jax.Array], Any]
+    update: Callable[[TrainState, Any], tuple[TrainState, Metrics]]
+
+    def __call__(self, state: TrainState) -> tuple[TrainState, Metrics]:
+        """One meta-step: this step's inputs, then the update."""
+        return self.update(state, self.draw(state.step))
+
+
+Step = Callable[[TrainState], tuple[TrainState, Metrics]]
+"""A meta-step: a ``MetaStep`` or any function ``state -> (state, metrics)``."""
+
+PRESAMPLE_MB = 16.0
+"""``scan_steps`` draws all of a chunk's inputs before its scan when they fit in this many
+MiB (sinusoid: 4 KiB per step), else each step draws its own inside the scan."""
+
+
 def make_meta_step(
     learner: Learner,
     estimator: Estimator,
@@ -49,38 +75,57 @@ def make_meta_step(
     meta_batch: int,
     inner_steps: int,
     run_key: jax.Array,
-) -> Callable[[TrainState], tuple[TrainState, Metrics]]:
+) -> MetaStep:
     """One meta-step (not jitted): sample a batch, estimate the meta-gradient, update.
 
     The batch is split across devices when there are several (``shard_tasks``).
     """
 
-    def meta_step(state: TrainState) -> tuple[TrainState, Metrics]:
-        k_tasks, k_est = jax.random.split(jax.random.fold_in(run_key, state.step))
-        batch = shard_tasks(tasks.sample(k_tasks, meta_batch))
+    def draw(step: jax.Array) -> tuple[Any, jax.Array]:
+        k_tasks, k_est = jax.random.split(jax.random.fold_in(run_key, step))
+        return tasks.sample(k_tasks, meta_batch), k_est
+
+    def update(state: TrainState, inputs: tuple[Any, jax.Array]
+               ) -> tuple[TrainState, Metrics]:
+        batch, k_est = shard_tasks(inputs[0]), inputs[1]
         loss, grad, metrics = estimator.estimate(learner, state.meta, batch, k_est, inner_steps)
         updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
         meta = optax.apply_updates(state.meta, updates)
         metrics = {"loss": loss, "grad_norm": optax.tree.norm(grad), **metrics}
         return TrainState(meta, opt_state, state.step + 1), metrics
 
-    return meta_step
+    return MetaStep(draw, update)
 
 
-def scan_steps(
-    meta_step: Callable[[TrainState], tuple[TrainState, Metrics]], n: int
-) -> Callable[[TrainState], tuple[TrainState, Metrics]]:
-    """``n`` meta-steps in one jit-compiled ``lax.scan``; metrics come back stacked [n]."""
+def scan_steps(meta_step: Step, n: int) -> Callable[[TrainState], tuple[TrainState, Metrics]]:
+    """``n`` meta-steps in one jit-compiled ``lax.scan``; metrics come back stacked [n].
+
+    For a ``MetaStep`` whose ``n`` inputs fit in ``PRESAMPLE_MB``, the inputs of all ``n``
+    steps are drawn first in one vmapped call and the scan runs over them: the same tasks
+    (drawn from the same keys), but one batched random-number pass instead of ``n`` passes of
+    tiny kernels (sinusoid MAML on CPU: about a fifth of the meta-step, benchmarks/RESULTS.md).
+    """
 
     def run(state: TrainState) -> tuple[TrainState, Metrics]:
+        ahead = isinstance(meta_step, MetaStep)
+        if ahead and n * _inputs_mb(meta_step, state.step) <= PRESAMPLE_MB:
+            steps = state.step + jnp.arange(n, dtype=state.step.dtype)
+            inputs = jax.vmap(meta_step.draw)(steps)
+            return jax.lax.scan(meta_step.update, state, inputs)
         return jax.lax.scan(lambda s, _: meta_step(s), state, None, length=n)
 
     return jax.jit(run)
 
 
+def _inputs_mb(meta_step: MetaStep, step: jax.Array) -> float:
+    """MiB of one meta-step's drawn inputs (shapes only; nothing is computed)."""
+    shapes = jax.eval_shape(meta_step.draw, step)
+    return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes)) / 2**20
+
+
 def fit(
     state: TrainState,
-    meta_step: Callable[[TrainState], tuple[TrainState, Metrics]],
+    meta_step: Step,
     steps: int,
     *,
     chunk: int = 100,
@@ -126,16 +171,20 @@ def fit(
 _FINITE = "_state_finite"  # the metric carrying the state check, dropped before logging
 
 
-def _with_state_check(meta_step):
-    """``meta_step`` also reporting whether every leaf of the new state is finite."""
+def _with_state_check(meta_step: Step) -> Step:
+    """``meta_step`` also reporting whether every leaf of the new state is finite (a
+    ``MetaStep`` stays one, so its inputs are still drawn ahead)."""
 
-    def checked(state: TrainState) -> tuple[TrainState, Metrics]:
-        state, metrics = meta_step(state)
+    def check(out: tuple[TrainState, Metrics]) -> tuple[TrainState, Metrics]:
+        state, metrics = out
         leaves = [jnp.isfinite(x).all() for x in jax.tree.leaves(state)
                   if jnp.issubdtype(x.dtype, jnp.inexact)]
         return state, {**metrics, _FINITE: jnp.stack(leaves).all() if leaves else jnp.asarray(True)}
 
-    return checked
+    if isinstance(meta_step, MetaStep):
+        update = meta_step.update
+        return MetaStep(meta_step.draw, lambda state, inputs: check(update(state, inputs)))
+    return lambda state: check(meta_step(state))
 
 
 def _check_divergence(host: dict[str, np.ndarray], done: int, max_loss: float | None) -> None:
