@@ -144,6 +144,7 @@ EXPERIMENT = Experiment(
     name="effort-continual",
     description="neuron gating across a task switch: value and forgetting with and without",
     expected_time="1 min",
+    quick_time="5 min",  # measured: 317 s wall at load 14-22, 34 s user CPU (2026-12-01)
     config=EffortContinualConfig,
     run=run,
 )

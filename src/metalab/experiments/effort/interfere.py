@@ -215,6 +215,7 @@ EXPERIMENT = Experiment(
     name="effort-interfere",
     description="engagement and gating for tasks sharing a hidden layer (digits, semantic)",
     expected_time="4 min",
+    quick_time="6 min",  # measured: 343 s wall at load 18-22, 36 s user CPU (2026-12-01)
     config=InterfereConfig,
     run=run,
 )
