@@ -1,0 +1,49 @@
+"""training.threads: the setting resolves as documented, and XLA's CPU pool really has the
+chosen size (its ``tf_XLAEigen`` threads counted in a fresh process)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from metalab.errors import BadInput
+from metalab.training.threads import ENV, resolve
+
+SCRIPT = """
+import json, os, sys
+from metalab.training.threads import use_cpu_threads
+got = use_cpu_threads(small=sys.argv[1] == "small")
+import jax.numpy as jnp
+(jnp.ones((300, 300)) @ jnp.ones((300, 300))).block_until_ready()
+names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+print(json.dumps({"returned": got, "pool": names.count("tf_XLAEigen"),
+                  "again": use_cpu_threads(small=True), "nproc_left": "NPROC" in os.environ}))
+"""
+
+
+def test_resolve_reads_the_setting_then_the_environment(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    assert resolve(small=True) == 1 and resolve(small=False) is None
+    assert resolve(True, "all") is None and resolve(False, " 3 ") == 3
+    monkeypatch.setenv(ENV, "all")
+    assert resolve(small=True) is None
+    for bad in ("0", "-1", "many"):
+        with pytest.raises(BadInput, match="positive integer"):
+            resolve(True, bad, "--cpu-threads")
+
+
+def _pool(size: str, setting: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("NPROC", "JAX_PLATFORMS")}
+    out = subprocess.run([sys.executable, "-c", SCRIPT, size], env={**env, ENV: setting},
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts threads in /proc")
+def test_the_xla_cpu_pool_has_the_chosen_size():
+    small = _pool("small", "auto")
+    assert small == {"returned": 1, "pool": 1, "again": 1, "nproc_left": False}
+    three = _pool("large", "3")  # more than this 2-core machine's default: the setting did it
+    assert three["returned"] == 3 and three["pool"] == 3 and not three["nproc_left"]
