@@ -122,9 +122,14 @@ def test_bench_sketch_computes_the_same_online_loss():
     from metalab.bench.vsml import sketch_loss
 
     learner = vsml()
-    rule, _, _, _ = _random_layer(1, 1, seed=4)
-    k_x, k_y, k_s = jax.random.split(jax.random.PRNGKey(5), 3)
-    stream = Stream(jax.random.normal(k_x, (12, 5)), jax.random.randint(k_y, (12,), 0, 3))
-    c0 = learner.start(rule, k_s, 5, 3).layers[0].c
-    np.testing.assert_allclose(sketch_loss(rule, stream.x, stream.labels, c0),
-                               online_loss(learner, rule, k_s, stream, 3), rtol=1e-5)
+
+    def both(key):
+        k_r, k_x, k_y, k_s = jax.random.split(key, 4)
+        rule = jax.tree.map(lambda a: a + 0.3 * jax.random.normal(k_r, a.shape),
+                            learner.init(k_r))
+        stream = Stream(jax.random.normal(k_x, (12, 5)), jax.random.randint(k_y, (12,), 0, 3))
+        c0 = learner.start(rule, k_s, 5, 3).layers[0].c
+        return (sketch_loss(rule, stream.x, stream.labels, c0),
+                online_loss(learner, rule, k_s, stream, 3))
+
+    np.testing.assert_allclose(*jax.jit(both)(jax.random.PRNGKey(5)), rtol=1e-5)
