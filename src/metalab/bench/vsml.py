@@ -52,7 +52,7 @@ class VSMLBenchConfig:
     """examples per stream"""
     chunk: int = 0
     """evaluations per device evaluated at once (``population_map``); 0: ``chunk_for`` the
-    layer (64 for 64x10, 2 for 784x10)"""
+    layer (25 for 64x10, 2 for 784x10)"""
     repeats: int = 2
     """timed calls per configuration after the compiling one (the best is kept)"""
 
