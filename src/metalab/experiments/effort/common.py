@@ -49,6 +49,8 @@ class EffortOptions:
     seed: int = 0
     sgd_seeds: int = 3
     """SGD runs (seeds) each optimised control is re-simulated with on a finite network"""
+    resimulate: bool = True
+    """re-simulate the controls by SGD (--no-resimulate: skip it, for smoke tests)"""
     sgd_batch: int = 32
     """minibatch size of the SGD re-simulations"""
     nonlinear: Literal["tanh", "relu"] = "tanh"
@@ -143,6 +145,8 @@ def resimulate(
     mean and 95% CI half-width over the seeds (``metalab.runs.stats.mean_ci95``); signals in
     ``free`` carry no cost (``simulated_value``). Pass the same ``sample`` function for every
     control of a run so that the compiled program is reused."""
+    if not opts.resimulate:
+        return {}
     setting = opts.setting() if setting is None else setting
     keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(opts.seed), 7), opts.sgd_seeds)
     out = {}
