@@ -186,7 +186,7 @@ EXPERIMENT = Experiment(
     name="vsml-backprop",
     description="VS-ML rule cloned from online backprop, run forward-only, compared with SGD",
     expected_time="1-2 h",  # 27x the quick run's cloning work, estimated, not run
-    quick_time="7 min",  # 7.4 min measured on 2 busy cores
+    quick_time="8 min",  # 7.4 min, and 9.4 min (2.5 min CPU) at load 27, on 2 busy cores
     config=CloneConfig,
     run=run,
 )

@@ -290,7 +290,7 @@ EXPERIMENT = Experiment(
     name="vsml",
     description="VS-ML learned learning rules: meta-train on one family, learn others online",
     expected_time="75-90 min",  # estimated from the quick run's stage times, not run
-    quick_time="10 min",  # 10.4 min measured on 2 busy cores
+    quick_time="10 min",  # 10.4 min at load 3-9; 37.8 min (7.8 min CPU) at load 20-29
     config=VSMLConfig,
     run=run,
 )
