@@ -12,9 +12,12 @@ MAML, Reptile, implicit, contrastive, evolution) stay flat.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import optax
@@ -26,6 +29,7 @@ from metalab.learners import LEARNERS
 from metalab.models import mlp
 from metalab.tasks import Sinusoid
 from metalab.training import init_state, make_meta_step, scan_steps
+from metalab.training.threads import use_cpu_threads
 
 DEFAULT_T = (10, 100)
 FULL_T = (10, 100, 1000)
@@ -59,34 +63,43 @@ class EstimatorsBenchConfig:
             require(getattr(self, name) > 0, flag(name), "must be positive")
 
 
+def _compile(step: Callable, state: Any) -> tuple[Any, float]:
+    """(compiled one-meta-step program, compile seconds)."""
+    start = time.perf_counter()
+    compiled = scan_steps(step, 1).lower(state).compile()
+    return compiled, time.perf_counter() - start
+
+
 def rows(cfg: EstimatorsBenchConfig) -> Iterator[dict]:
-    """One row per (estimator, inner steps)."""
+    """One row per (estimator, inner steps); each T's programs are compiled in parallel (one
+    worker per core), then timed one after the other."""
+    use_cpu_threads(small=True)
     sizes = (1, cfg.width, cfg.width, 1)
     learner = LEARNERS[cfg.learner](mlp(sizes), 0.01)
     optimizer = optax.adam(1e-3)
     state = init_state(learner, optimizer, jax.random.PRNGKey(0))
-    for inner in cfg.inner_steps or (FULL_T if cfg.full else DEFAULT_T):
-        for name in cfg.estimators or supporting(learner):
-            step = make_meta_step(learner, ESTIMATORS[name](), optimizer,
-                                  Sinusoid(cfg.k_shot, cfg.k_shot), cfg.meta_batch, inner,
-                                  jax.random.PRNGKey(1))
-            start = time.perf_counter()
-            compiled = scan_steps(step, 1).lower(state).compile()
-            compile_s = time.perf_counter() - start
-            _, seconds = time_compiled(compiled, (state,), min_seconds=cfg.min_seconds,
-                                       min_calls=2)
-            yield {
-                "workload": f"sinusoid-mlp-{'-'.join(map(str, sizes))}",
-                "learner": cfg.learner,
-                "estimator": name,
-                "inner_steps": inner,
-                "meta_batch": cfg.meta_batch,
-                "ms_per_meta_step": round(seconds * 1e3, 3),
-                "compile_s": round(compile_s, 2),
-                "xla_temp_mb": round(compiled_temp_mb(compiled), 2),
-                "peak_rss_mb": round(peak_rss_mb(), 1),
-                "device": device_name(),
-            }
+    names = cfg.estimators or supporting(learner)
+    with ThreadPoolExecutor(len(os.sched_getaffinity(0))) as pool:
+        for inner in cfg.inner_steps or (FULL_T if cfg.full else DEFAULT_T):
+            steps = [make_meta_step(learner, ESTIMATORS[name](), optimizer,
+                                    Sinusoid(cfg.k_shot, cfg.k_shot), cfg.meta_batch, inner,
+                                    jax.random.PRNGKey(1)) for name in names]
+            programs = [f.result() for f in [pool.submit(_compile, s, state) for s in steps]]
+            for name, (compiled, compile_s) in zip(names, programs, strict=True):
+                _, seconds = time_compiled(compiled, (state,), min_seconds=cfg.min_seconds,
+                                           min_calls=2)
+                yield {
+                    "workload": f"sinusoid-mlp-{'-'.join(map(str, sizes))}",
+                    "learner": cfg.learner,
+                    "estimator": name,
+                    "inner_steps": inner,
+                    "meta_batch": cfg.meta_batch,
+                    "ms_per_meta_step": round(seconds * 1e3, 3),
+                    "compile_s": round(compile_s, 2),
+                    "xla_temp_mb": round(compiled_temp_mb(compiled), 2),
+                    "peak_rss_mb": round(peak_rss_mb(), 1),
+                    "device": device_name(),
+                }
 
 
 BENCH = Bench("estimators", "time and XLA temp memory per meta-step, per estimator and T",

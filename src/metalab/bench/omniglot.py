@@ -8,7 +8,9 @@ inner SGD, outer Adam, one jit-compiled meta-step per configuration. Each row is
 ``speedup_vs_first`` is the ratio to the first variant with the same learner, estimator and
 inner steps, and ``speedup_vs_pytorch`` the ratio to a plain PyTorch second-order MAML
 meta-step on the same workload (``bench/torch_maml.py``; MAML + backprop rows, when torch is
-installed).
+installed). torch is in no metalab extra: install the CPU build the numbers were taken with by
+``pip install torch==2.13.0`` (from a CPU wheel index; a plain ``pip install torch`` pulls a
+CUDA build of several GB).
 """
 
 from __future__ import annotations

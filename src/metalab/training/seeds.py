@@ -18,9 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from metalab.training.sharding import shard_seeds
-from metalab.training.trainer import Metrics, TrainState
-
-MetaStep = Callable[[TrainState], tuple[TrainState, Metrics]]
+from metalab.training.trainer import MetaStep, Metrics, Step, TrainState
 
 
 def seed_keys(seed: int, seeds: int) -> tuple[jax.Array, jax.Array]:
@@ -37,22 +35,35 @@ def stack_states(init: Callable[..., TrainState], keys: jax.Array, *per_seed: An
     return shard_seeds(state._replace(step=jnp.zeros((), jnp.int32)))
 
 
-def vmap_seeds(make_step: Callable[..., MetaStep], run_keys: jax.Array,
-               *per_seed: Any) -> MetaStep:
+def vmap_seeds(make_step: Callable[..., Step], run_keys: jax.Array, *per_seed: Any) -> Step:
     """One meta-step of every seed: ``make_step(run_key, *args)`` (e.g. ``make_meta_step``
     with that seed's run key) vmapped over the seed axis of the state, of ``run_keys`` and of
-    each pytree in ``per_seed`` (e.g. a learning rate per member of a vmapped sweep)."""
+    each pytree in ``per_seed`` (e.g. a learning rate per member of a vmapped sweep). When
+    ``make_step`` builds a ``MetaStep`` the result is one too (every seed's inputs drawn
+    together), so ``scan_steps`` draws a chunk's inputs ahead."""
 
-    def step(state: TrainState) -> tuple[TrainState, Metrics]:
-        def one(meta, opt_state, key, *args):
-            new, metrics = make_step(key, *args)(TrainState(meta, opt_state, state.step))
+    def batched(state: TrainState, inputs: Any) -> tuple[TrainState, Metrics]:
+        """Every seed's step; ``inputs`` are the seeds' drawn inputs [S, ...], or None for
+        steps that draw their own."""
+
+        def one(meta, opt_state, drawn, key, *args):
+            step, own = make_step(key, *args), TrainState(meta, opt_state, state.step)
+            new, metrics = step(own) if drawn is None else step.update(own, drawn)
             return new.meta, new.opt_state, metrics
 
-        meta, opt_state, metrics = jax.vmap(one)(state.meta, state.opt_state, run_keys,
-                                                 *per_seed)
+        meta, opt_state, metrics = jax.vmap(one)(state.meta, state.opt_state, inputs,
+                                                 run_keys, *per_seed)
         return shard_seeds(TrainState(meta, opt_state, state.step + 1)), metrics
 
-    return step
+    first = make_step(run_keys[0], *jax.tree.map(lambda x: x[0], per_seed))
+    if not isinstance(first, MetaStep):
+        return lambda state: batched(state, None)
+
+    def draw(step: jax.Array) -> Any:
+        return jax.vmap(lambda key, *args: make_step(key, *args).draw(step))(run_keys,
+                                                                           *per_seed)
+
+    return MetaStep(draw, batched)
 
 
 def unstack(state: TrainState, seed: int) -> TrainState:

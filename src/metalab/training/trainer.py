@@ -76,7 +76,8 @@ def make_meta_step(
     inner_steps: int,
     run_key: jax.Array,
 ) -> MetaStep:
-    """One meta-step (not jitted): sample a batch, estimate the meta-gradient, update.
+    """One meta-step (not jitted) as a ``MetaStep``: ``draw`` samples the task batch and the
+    estimator's key of a step, ``update`` estimates the meta-gradient and applies it.
 
     The batch is split across devices when there are several (``shard_tasks``).
     """
