@@ -161,11 +161,13 @@ def train(learner: Learner, stage: str, cfg: SparseContinualConfig, rundir: RunD
     return start_state.meta, state.meta, time.perf_counter() - start
 
 
-def evaluate(learner: Learner, meta, held_out, steps: int, accuracy: bool = False) -> np.ndarray:
-    """Mean retention matrix R[t, j] over held-out streams (MSE, or accuracy if ``accuracy``)."""
+def evaluator(learner: Learner, held_out, steps: int, accuracy: bool = False):
+    """``meta -> mean retention matrix R[t, j]`` over held-out streams (MSE, or accuracy if
+    ``accuracy``); one compiled program for every seed and the untrained initialisation (the
+    meta-parameters are its argument, not constants folded into it)."""
     one = accuracy_matrix if accuracy else retention_matrix
-    per = jax.jit(jax.vmap(lambda s: one(learner, meta, s, steps)))(held_out)
-    return np.asarray(per).mean(0)
+    per = jax.jit(lambda meta, streams: jax.vmap(lambda s: one(learner, meta, s, steps))(streams))
+    return lambda meta: np.asarray(per(meta, held_out)).mean(0)
 
 
 def scores(r: np.ndarray) -> dict[str, float]:
@@ -190,15 +192,14 @@ def run(cfg: SparseContinualConfig, rundir: RunDir) -> dict[str, float]:
     matrices: dict[str, list[np.ndarray]] = {}
     for method in cfg.methods:
         learner = LEARNERS[method](model, cfg.inner_lr, loss)
+        evaluate = evaluator(learner, held_out, cfg.inner_steps, accuracy)
         metas = []
         for i in range(cfg.seeds):
             start_meta, meta, seconds = train(learner, stage_name(method, i), cfg, rundir, dist,
                                               cfg.seed + i)
             if len(matrices.get("untrained", [])) < cfg.seeds:
-                matrices.setdefault("untrained", []).append(
-                    evaluate(learner, start_meta, held_out, cfg.inner_steps, accuracy))
-            matrices.setdefault(method, []).append(
-                evaluate(learner, meta, held_out, cfg.inner_steps, accuracy))
+                matrices.setdefault("untrained", []).append(evaluate(start_meta))
+            matrices.setdefault(method, []).append(evaluate(meta))
             summary[f"{method}/train_seconds"] = summary.get(f"{method}/train_seconds", 0) + seconds
             metas.append(meta)
         if SPARSE_UPDATES in learner.properties:
