@@ -96,7 +96,7 @@ def test_short_meta_training_improves_held_out_online_accuracy():
     state = init_train_state(learner, opt, init_keys)
     before = _held_out_accuracy(learner, state.meta, test, n_in, n_classes)
     step = make_step(loss, "grad", opt, run_keys)
-    state, _ = scan_steps(step, 150)(state)
+    state, _ = scan_steps(step, 100)(state)  # held-out 0.77 at 100 steps (0.51 before)
     after = _held_out_accuracy(learner, state.meta, test, n_in, n_classes)
     assert abs(float(before.mean()) - 0.5) < 0.05
     assert float(after.mean()) > float(before.mean()) + 0.15
