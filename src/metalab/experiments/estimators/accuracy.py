@@ -25,7 +25,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from metalab.errors import flag, require
-from metalab.estimators import ESTIMATORS, Estimator
+from metalab.estimators import ESTIMATORS, Estimator, supports
 from metalab.estimators.closed_form import LinearTasks, exact_meta_gradient, linear_model
 from metalab.estimators.proximal import with_proximal
 from metalab.learners import LEARNERS, Learner
@@ -41,6 +41,8 @@ from metalab.tasks import Sinusoid, Task
 class EstimatorAccuracyConfig:
     """Settings of ``metalab run estimator-accuracy``."""
 
+    estimators: tuple[str, ...] = ()
+    """estimators compared over inner steps (default: every registered one that drives MAML)"""
     lam: float = 1.0
     """proximal strength of the inner problem (iMAML's lambda)"""
     betas: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
@@ -75,6 +77,9 @@ class EstimatorAccuracyConfig:
     """fewer steps and tasks (about 1 minute on 2 CPU cores)"""
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.estimators) - set(ESTIMATORS))
+        require(not unknown, "--estimators", f"unknown {unknown}; choose from "
+                f"{', '.join(ESTIMATORS)}")
         require(self.lam > 0, "--lam", "must be positive")
         require(self.sinusoid_lam > 0, "--sinusoid-lam", "must be positive")
         require(len(self.betas) >= 2 and all(b > 0 for b in self.betas), "--betas",
@@ -102,8 +107,11 @@ class EstimatorAccuracyConfig:
                        population=16, summary_steps=100, quick=False)
 
 
-def estimators(cfg: EstimatorAccuracyConfig, lr: float, lam: float) -> dict[str, Estimator]:
-    """Every registered estimator, at this experiment's shared settings."""
+def estimators(cfg: EstimatorAccuracyConfig, lr: float, lam: float,
+               learner: Learner) -> dict[str, Estimator]:
+    """Every registered estimator that can drive ``learner`` (made proximal, as in
+    ``gradient``), at this experiment's shared settings; ProtoNets' one, for classifiers
+    only, is left out rather than fed regression tasks."""
     settings = {
         "implicit": {"lam": lam},
         "implicit-neumann": {"lam": lam, "alpha": lr},
@@ -111,7 +119,9 @@ def estimators(cfg: EstimatorAccuracyConfig, lr: float, lam: float) -> dict[str,
         "contrastive-symmetric": {"lam": lam, "beta": cfg.beta},
         "evolution": {"population": cfg.population, "sigma": cfg.sigma},
     }
-    return {name: make(**settings.get(name, {})) for name, make in ESTIMATORS.items()}
+    made = {name: make(**settings.get(name, {})) for name, make in ESTIMATORS.items()}
+    return {n: e for n, e in made.items() if supports(e, with_proximal(learner, lam))
+            and (not cfg.estimators or n in cfg.estimators)}
 
 
 def _flat(tree) -> np.ndarray:
@@ -183,8 +193,8 @@ def _run(cfg: EstimatorAccuracyConfig, rundir: RunDir) -> dict[str, float]:
     sin_learner = LEARNERS["maml"](mlp((1, *cfg.hidden, 1), cfg.activation), cfg.sinusoid_lr)
     sin_meta = sin_learner.init(k_init)
     sin_tasks = Sinusoid(10, 10).sample(k_sin, cfg.tasks)
-    lin_ests = estimators(cfg, cfg.linear_lr, cfg.lam)
-    sin_ests = estimators(cfg, cfg.sinusoid_lr, cfg.sinusoid_lam)
+    lin_ests = estimators(cfg, cfg.linear_lr, cfg.lam, lin_learner)
+    sin_ests = estimators(cfg, cfg.sinusoid_lr, cfg.sinusoid_lam, sin_learner)
     t_sin = max(cfg.sinusoid_steps)
     total = len(lin_ests) * (len(cfg.linear_steps) + len(cfg.sinusoid_steps))
     with progress_bar("estimator accuracy", total + 4 * len(cfg.betas) + 1) as advance:
