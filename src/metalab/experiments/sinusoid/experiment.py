@@ -24,7 +24,7 @@ from metalab.runs.stage import train_stage
 from metalab.tasks import Sinusoid, Task
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
-from metalab.training.seeds import MetaStep
+from metalab.training.trainer import MetaStep
 
 SinusoidMethod = Literal["maml", "fomaml", "metasgd", "pretrained", "sparse-maml",
                          "sparse-relu-maml"]
