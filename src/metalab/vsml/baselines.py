@@ -55,8 +55,8 @@ def _gradient_learner(name: str, make: type, lr: float, hidden: tuple[int, ...]
         params, opt_state = state
 
         def loss(p):
-            logits = _net_apply(p, x[None])
-            return cross_entropy(logits, label[None]), logits[0]
+            logits = _net_apply(p, x)  # one example: no implicit rank promotion of the bias
+            return cross_entropy(logits[None], label[None]), logits
 
         grad, logits = jax.grad(loss, has_aux=True)(params)
         updates, opt_state = make(meta["lr"]).update(grad, opt_state, params)
