@@ -94,33 +94,6 @@ def test_bad_options_fail_before_compute():
     assert SinusoidConfig(learner="sparse-maml").resolved().methods == ("sparse-maml",)
 
 
-def test_small_continual_run_reports_retention_and_masks(tmp_path):
-    cfg = continual.SparseContinualConfig(
-        methods=("sparse-maml",), n_functions=3, k_shot=4, inner_steps=1, steps=4,
-        meta_batch=2, hidden=(8,), eval_streams=4, log_every=2, checkpoint_every=4, seeds=1)
-    summary = continual.run(cfg, RunDir(tmp_path))
-    for method in ("untrained", "sparse-maml"):
-        assert np.isfinite(summary[f"{method}/forgetting"])
-    fractions = {k: v for k, v in summary.items() if "/update_fraction/" in k}
-    assert set(fractions) == {f"sparse-maml/update_fraction/layer{i}.{p}"
-                              for i in range(2) for p in ("w", "b")}
-    assert all(0.0 <= v <= 1.0 for v in fractions.values())
-    assert {"retention.png", "retention_matrices.png", "mask_sparse-maml.png",
-            "update_fraction.png"} <= {p.name for p in tmp_path.iterdir()}
-
-
-def test_small_where_to_learn_sinusoid_run(tmp_path):
-    cfg = where_to_learn.WhereToLearnConfig(
-        problems=("sinusoid",), methods=("sparse-relu-maml",), sin_steps=4, sin_meta_batch=2,
-        sin_eval_tasks=100, rate_lr=1e-4, log_every=2, checkpoint_every=4, seeds=1)
-    summary = where_to_learn.run(cfg, RunDir(tmp_path))
-    assert np.isfinite(summary["sinusoid/sparse-relu-maml/query_mse_step1"])
-    # every rate starts at the inner learning rate (0.01); 4 Adam steps of 1e-4 keep it positive
-    assert summary["sinusoid/sparse-relu-maml/update_fraction/layer1.w"] == 1.0
-    assert {"comparison.png", "mask_sinusoid_sparse-relu-maml.png"} <= {
-        p.name for p in tmp_path.iterdir()}
-
-
 @pytest.mark.slow
 def test_where_to_learn_few_shot_on_digits(tmp_path):
     cfg = where_to_learn.WhereToLearnConfig(

@@ -1,5 +1,6 @@
-"""The contrastive experiments: bad settings fail before compute; tiny runs write the summary
-keys the issue names."""
+"""The contrastive experiments: bad settings fail before compute; the training helper costs
+the program it trains with. (Tiny runs of every contrastive experiment, with the summary keys
+the issue names, are rows of tests/test_smoke.py.)"""
 
 import numpy as np
 import optax
@@ -9,9 +10,7 @@ from metalab.errors import BadInput
 from metalab.experiments.contrastive import common
 from metalab.experiments.contrastive.beta_error import BetaErrorConfig
 from metalab.experiments.contrastive.experiment import ContrastiveConfig
-from metalab.experiments.contrastive.experiment import run as run_contrastive
 from metalab.experiments.contrastive.hyperparameters import HyperConfig
-from metalab.experiments.contrastive.hyperparameters import run as run_hyper
 from metalab.experiments.contrastive.importance import ImportanceConfig
 from metalab.learners import LEARNERS
 from metalab.models import mlp
@@ -52,29 +51,3 @@ def test_cost_is_read_off_the_training_program(tmp_path):
     again, _, probe = common.train_seeds(RunDir(tmp_path), *args)
     assert probe.steps == 1 and probe.ms_per_meta_step() > 0
     np.testing.assert_array_equal(again.meta["body"]["layer0"]["w"], w)
-
-
-@pytest.mark.slow
-def test_hyperparameter_learning_tiny_run(tmp_path):
-    cfg = HyperConfig(estimators=("contrastive", "t1-t2"), hidden=(8,), inner_steps=20,
-                      nudged_steps=5, steps=2, truncate=2, grid=(0.0, 1e-2), seeds=2,
-                      log_every=1)
-    summary = run_hyper(cfg, RunDir(tmp_path))
-    for name in ("contrastive", "t1-t2", "baseline"):
-        assert 0.1 < summary[f"{name}/test_accuracy"] <= 1.0
-    assert np.isfinite(summary["contrastive/validation_loss"])
-    assert (tmp_path / "hyperparameters.png").exists()
-
-
-@pytest.mark.slow
-def test_contrastive_tiny_run(tmp_path):
-    cfg = ContrastiveConfig(problems=("sinusoid",), sinusoid_learners=("dual-system",),
-                            estimators=("contrastive-symmetric", "implicit"), sinusoid_steps=4,
-                            sinusoid_meta_batch=2, sinusoid_inner_steps=5,
-                            sinusoid_nudged_steps=3, eval_tasks=10, log_every=2,
-                            checkpoint_every=4)
-    summary = run_contrastive(cfg, RunDir(tmp_path))
-    for est in ("contrastive-symmetric", "implicit"):
-        key = f"sinusoid/dual-system/{est}"
-        assert summary[f"{key}/query_mse"] > 0 and summary[f"{key}/ms_per_meta_step"] > 0
-        assert summary[f"{key}/xla_temp_mb"] >= 0
