@@ -4,9 +4,11 @@ XLA's CPU client sizes its thread pools once, when JAX starts its backend: from 
 environment variable when it is set (``DefaultThreadPoolSize`` in XLA's ``xla/pjrt/utils.cc``),
 else from the cores the process may run on. A small program such as the sinusoid MAML
 meta-step (about 10 MFLOP per meta-step in ~150 kernels of microseconds each) loses more
-handing kernels between threads than it gains from running them in parallel; with one thread
-it costs about 0.7-0.85x the CPU time (``benchmarks/RESULTS.md``). Larger programs (the conv
-net) keep every core.
+handing kernels between threads than it gains from running them in parallel: on an idle
+2-core machine it ran faster pinned to one core (0.23 against 0.26-0.32 ms per meta-step),
+and one thread used 0.82-0.98x the CPU time (``benchmarks/RESULTS.md``). On a machine
+crowded by other work one thread gets one core's share, so ``all`` can be faster there.
+Larger programs (the conv net) keep every core.
 
 Override with the environment variable ``METALAB_CPU_THREADS``: ``auto`` (the default: one
 thread for programs declared small, XLA's default otherwise), ``all`` (XLA's default always)
