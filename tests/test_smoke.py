@@ -132,7 +132,10 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
     "where-to-learn-controls": (
         ["--steps", "2", "--meta-batch", "2", "--random-masks", "1", "--eval-tasks", "10",
          "--initial-fractions", "0.3", "--seeds", "1", *CADENCE],
-        []),
+        [f"{k}/mean" for k in ("transferred mask", "no mask (MAML)",
+                               "random masks, same per-tensor sparsity",
+                               "sparse-MAML learning its own mask", "sweep 0.3",
+                               "sweep 0.3 final fraction")] + ["transferred mask/ci95"]),
     "vsml": (
         ["--train-on", "sum", "--families", "sum", "--no-compare", "--baselines", "sgd",
          "--sgd-rates", "0.1", "--steps", "2", "--seeds", "1", "--stream-steps", "4",

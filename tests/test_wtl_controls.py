@@ -2,7 +2,6 @@
 sparsity, and a fixed-gate MAML reproduces sparse-MAML's inner loop for the same gate."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -11,7 +10,6 @@ from metalab.experiments.where_to_learn import controls
 from metalab.learners import LEARNERS, inner_loop
 from metalab.learners.sparse import update_fractions, update_gate
 from metalab.models import mlp
-from metalab.runs.rundir import RunDir
 from metalab.tasks import Sinusoid
 
 
@@ -49,15 +47,3 @@ def test_fixed_gate_maml_adapts_like_sparse_maml_with_that_gate():
 def test_bad_fraction_fails_before_compute():
     with pytest.raises(BadInput, match="--initial-fractions"):
         controls.ControlsConfig(initial_fractions=(0.0, 0.5))
-
-
-@pytest.mark.slow  # six compiled trainings; the pieces are tested above
-def test_small_controls_run(tmp_path):
-    cfg = controls.ControlsConfig(steps=2, meta_batch=2, random_masks=1, eval_tasks=10,
-                                  initial_fractions=(0.3,), seeds=1, log_every=1,
-                                  checkpoint_every=2)
-    summary = controls.run(cfg, RunDir(tmp_path))
-    assert np.isfinite(summary["transferred mask/mean"])
-    assert np.isfinite(summary["random masks, same per-tensor sparsity/mean"])
-    assert jnp.isfinite(summary["sweep 0.3/mean"])
-    assert (tmp_path / "controls.png").exists()
