@@ -1,10 +1,13 @@
 """``metalab bench sinusoid``: milliseconds per meta-step of the sinusoid workload.
 
-Each configuration is timed twice in the same run: one meta-step per dispatch (the baseline)
-and ``chunk`` meta-steps per dispatch in one ``lax.scan`` (what the trainer does); the ratio
-is reported as ``speedup_vs_1_per_dispatch``. The default (MAML, backprop, T in {1, 5})
-finishes in well under 3 minutes on 2 CPU cores; ``--full`` adds Meta-SGD, first-order and
-T = 10.
+Each configuration is timed three times in the same run: one meta-step per dispatch (the
+baseline), ``chunk`` meta-steps per dispatch in one ``lax.scan`` with the chunk's task batches
+drawn ahead (what the trainer does), and the same chunk drawing each batch inside the scan;
+the ratios are ``speedup_vs_1_per_dispatch`` and ``speedup_vs_drawn_in_scan``. XLA runs this
+small program on one CPU thread unless ``--cpu-threads`` or ``METALAB_CPU_THREADS`` says
+otherwise (``training/threads.py``; the row's ``cpu_threads``). The default (MAML,
+backprop, T in {1, 5}) finishes in well under 3 minutes on 2 CPU cores; ``--full`` adds
+Meta-SGD, first-order and T = 10.
 """
 
 from __future__ import annotations
