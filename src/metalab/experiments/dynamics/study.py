@@ -147,7 +147,7 @@ def _sub_run(cfg: DynamicsStudyConfig, family: str, seed: int, rundir: RunDir
         summary, _ = bandit_run.run_seed(cfg, seed, sub)
     else:
         summary, _ = trace_and_analyse(regression_config(cfg, family, seed), sub)
-        training_curves(sub, "query MSE over support prefixes (train batch)")
+        training_curves(sub, "query MSE, train batch (LSTMs: mean over prefixes)")
     sub.write_summary(f"learning-dynamics-families/{family}", summary)
     atomic_write(done, json.dumps(summary))
     return summary
