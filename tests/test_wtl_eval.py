@@ -9,8 +9,7 @@ from metalab.experiments.fewshot import common as fewshot
 from metalab.experiments.where_to_learn.continual import evaluator
 from metalab.experiments.where_to_learn.experiment import seed_accuracies
 from metalab.learners import LEARNERS
-from metalab.models import mlp
-from metalab.models.convnet import convnet
+from metalab.models import Model, mlp
 from metalab.tasks.episodes import Episodes
 from metalab.tasks.sine_stream import SineStream
 
@@ -18,7 +17,9 @@ from metalab.tasks.sine_stream import SineStream
 def test_seed_accuracies_equal_fewshot_evaluate():
     train, _ = fewshot.load_classes("digits", "", "", 3, 0)
     sample = Episodes.of(train, 5, 1, 2).sample
-    learner = LEARNERS["maml"](convnet(5, (8, 8, 1), width=4), 0.4, "cross_entropy")
+    linear = Model(lambda key: {"w": jax.random.normal(key, (64, 5)) * 0.1},
+                   lambda p, x: x.reshape(*x.shape[:-3], 64) @ p["w"])
+    learner = LEARNERS["maml"](linear, 0.4, "cross_entropy")
     metas = [learner.init(jax.random.PRNGKey(s)) for s in (0, 1)]
     key = jax.random.PRNGKey(7)
     got = seed_accuracies(learner, metas, sample, key, 60, 1, chunk=25)
