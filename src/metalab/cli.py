@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 import traceback
@@ -203,6 +204,7 @@ def _run(name: str, argv: list[str]) -> int:
     from metalab.runs.claim import open_run
     from metalab.runs.seeds import parse_seeds, record_seeds, run_seeds, scalars
     from metalab.training import distributed
+    from metalab.training.threads import use_cpu_threads
 
     load_plugins()
     experiment = EXPERIMENTS[name]
@@ -212,6 +214,7 @@ def _run(name: str, argv: list[str]) -> int:
                           return_unknown_args=True)
     seeds, rest = parse_seeds(experiment, rest, resume=opts.resume)
     distributed.initialize(opts.coordinator, opts.num_processes, opts.process_id)
+    use_cpu_threads(small=experiment.small)
     if opts.resume is not None:
         config, out, max_loss, log = _resumed_config(experiment, opts, rest)
     else:
@@ -318,7 +321,8 @@ def _print_summary(name: str, summary: dict[str, float], seconds: float, out: Pa
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in summary.items():
-        table.add_row(key, f"{value:.4g}")
+        table.add_row(key, f"{value:.4g}" if math.isfinite(value) else
+                      "not finite: diverged (see report.md)")
     Console().print(table)
     print(f"run folder: {out.resolve()}")
 

@@ -37,6 +37,9 @@ class Experiment:
     # Options (as typed, e.g. "inner-lr") that ``run_points`` can vmap: a sweep over them
     # trains its points as one program, ``run_points(configs, seeds, rundir, group, finish)``
     # (see ``metalab.sweep``); other swept options compile once per value.
+    # Its programs are so small that one XLA CPU thread runs them faster than the pool of
+    # every core (``training.threads``; override with METALAB_CPU_THREADS).
+    small: bool = False
     traced: tuple[str, ...] = ()
     run_points: Callable[..., list[dict[str, Any]]] | None = None
 

@@ -223,9 +223,9 @@ def write_outputs(cfg: SinusoidConfig, rundir: RunDir, curves: dict[str, np.ndar
         f"step(s) at lr {cfg.inner_lr}, outer Adam {cfg.outer_lr}, estimator "
         f"`{cfg.estimator}` for maml/metasgd. Query MSE averaged over {cfg.eval_tasks} "
         f"held-out tasks ({cfg.eval_query} query points each) after 0, 1 and 10 inner steps. "
-        "A null step-10 value means adaptation diverged on some tasks "
-        "(`diverged_fraction_step10`): rates meta-learned for a few steps can overshoot when "
-        f"applied for more.{note}"
+        "A step-10 value that is not finite (null in summary.json) means adaptation diverged "
+        "on some tasks (`diverged_fraction_step10`): rates meta-learned for a few steps can "
+        f"overshoot when applied for more.{note}"
     )
     rundir.write_report("Sinusoid regression", what, summary)
 
@@ -244,6 +244,7 @@ EXPERIMENT = Experiment(
     quick_time="1 min",
     config=SinusoidConfig,
     run=run,
+    small=True,
     traced=tuple(name.replace("_", "-") for name in RATES),
     run_points=_run_points,
 )

@@ -19,8 +19,9 @@ def adaptation_curves(rundir: RunDir, curves: dict[str, np.ndarray]) -> None:
     fig, ax = subplots(figsize=(6, 4))
     top = 2 * max(float(c[:, 0].mean()) for c in curves.values())
     for method, c in curves.items():
-        mean = c.mean(0)
-        sem = c.std(0, ddof=1) / np.sqrt(len(c))
+        with np.errstate(over="ignore", invalid="ignore"):  # diverged: marked in the legend
+            mean = c.mean(0)
+            sem = c.std(0, ddof=1) / np.sqrt(len(c))
         steps = np.arange(len(mean))
         bad = ~np.isfinite(mean) | (mean > top)
         label = method if not bad.any() else f"{method} (diverges from step {np.argmax(bad)})"
