@@ -285,3 +285,29 @@ def test_study_aggregates_seeds_with_student_t_interval_and_rejects_bad_input():
         DynamicsStudyConfig(families=("linear", "cifar"))
     with pytest.raises(BadInput, match="--rank"):
         DynamicsStudyConfig(n_arms=3, rank=3)
+
+
+def test_resumed_snapshots_keep_the_stage_metrics(tmp_path):
+    """A resumed run whose snapshots all exist skips training; its metrics lines must stay
+    (they were truncated when the skipped stage never confirmed them)."""
+    from types import SimpleNamespace
+
+    import jax.numpy as jnp
+
+    from metalab.experiments.dynamics.train import with_snapshots
+    from metalab.runs.rundir import RunDir
+    from metalab.training import TrainState
+
+    def step(state):
+        return state._replace(meta=state.meta * 0.5, step=state.step + 1), {"loss": state.meta}
+
+    init = TrainState(jnp.asarray(1.0), (), jnp.zeros((), jnp.int32))
+    cfg = SimpleNamespace(meta_snapshots=2, log_every=2, checkpoint_every=2)
+    first = RunDir(tmp_path)
+    snaps = with_snapshots(first, "s", init, step, 4, cfg)
+    lines = (tmp_path / "metrics.jsonl").read_text()
+    resumed = RunDir(tmp_path, resume=True)
+    assert [n for n, _ in with_snapshots(resumed, "s", init, step, 4, cfg)] == \
+        [n for n, _ in snaps]
+    resumed.log({"stage": "after", "step": 1})  # ends the replay: unconfirmed lines are cut
+    assert (tmp_path / "metrics.jsonl").read_text() == lines + '{"stage": "after", "step": 1}\n'

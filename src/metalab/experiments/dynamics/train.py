@@ -85,5 +85,7 @@ def with_snapshots(rundir: RunDir, name: str, init: TrainState, step, total: int
             if int(state.step) != n:
                 continue
             keep.save(state.meta, n)
+        else:  # not retrained: keep (confirm) the stage's logged lines up to the snapshot
+            rundir.rewind(name, n)
         out.append((n, keep.restore(init.meta)))
     return out
