@@ -322,7 +322,7 @@ def _print_summary(name: str, summary: dict[str, float], seconds: float, out: Pa
     table.add_column("value", justify="right")
     for key, value in summary.items():
         table.add_row(key, f"{value:.4g}" if math.isfinite(value) else
-                      "not finite: diverged (see report.md)")
+                      f"not finite ({value}): see report.md")
     Console().print(table)
     print(f"run folder: {out.resolve()}")
 

@@ -163,4 +163,4 @@ def _fmt(v: float | list[float]) -> str:
     if isinstance(v, list):  # per-seed values
         return ", ".join(map(_fmt, v))
     v = float(v)
-    return f"{v:.4g}" if math.isfinite(v) else f"not finite ({v}): diverged"
+    return f"{v:.4g}" if math.isfinite(v) else f"not finite ({v})"

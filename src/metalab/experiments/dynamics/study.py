@@ -175,6 +175,7 @@ EXPERIMENT = Experiment(
     description="Mode-time ratios of learners and meta-learners on linear, Fourier and "
     "contextual-bandit families, mean and 95% CI over seeds (Rabinowitz 2019)",
     expected_time="40 min",
+    quick_time="3 min",  # 167 s wall on the idle 2-core machine, 2026-12-01
     config=DynamicsStudyConfig,
     run=run,
 )
