@@ -35,7 +35,7 @@ from metalab.runs.seeds import Summary, aggregate
 from metalab.runs.stage import train_stage
 from metalab.training import init_state
 from metalab.training.seeds import stack_states, vmap_seeds
-from metalab.training.trainer import Metrics, TrainState
+from metalab.training.trainer import MetaStep, Metrics, Step, TrainState
 
 Finish = Callable[[int, Callable[[RunDir], Summary]], Summary]
 
@@ -67,12 +67,13 @@ def run_points(configs: list[SinusoidConfig], seeds: int, rundir: RunDir, group:
     def write(p: int, sub: RunDir) -> Summary:
         per_seed, first = [], None
         for i in range(seeds):
-            member = members.index((p, i))
+            member = p * seeds + i  # the index of (p, i) in ``members``
             cfg = dataclasses.replace(configs[p], seed=base.seed + i)
             own = {m: jax.tree.map(lambda x, k=member: x[k], metas[m]) for m in base.methods}
+            tasks = held_out(cfg)[0]
             scores, curves = {}, {}
             for m in base.methods:
-                s, curves[m] = evaluate(m, cfg, own[m], held_out(cfg)[0])
+                s, curves[m] = evaluate(m, cfg, own[m], tasks)
                 scores |= s | {f"{m}/train_seconds": seconds[m]}
             per_seed.append(scores)
             first = first or (cfg, curves, own)
@@ -84,15 +85,19 @@ def run_points(configs: list[SinusoidConfig], seeds: int, rundir: RunDir, group:
     return [finish(p, lambda sub, p=p: write(p, sub)) for p in range(len(configs))]
 
 
-def _per_point_loss(step, points: int, seeds: int):
-    """The vmapped meta-step also reporting ``loss/p<k>``: point k's loss, mean over seeds."""
+def _per_point_loss(step: Step, points: int, seeds: int) -> Step:
+    """The vmapped meta-step also reporting ``loss/p<k>``: point k's loss, mean over seeds
+    (a ``MetaStep`` stays one, so its inputs are still drawn ahead)."""
 
-    def run(state: TrainState) -> tuple[TrainState, Metrics]:
-        state, metrics = step(state)
+    def add(out: tuple[TrainState, Metrics]) -> tuple[TrainState, Metrics]:
+        state, metrics = out
         per_point = metrics["loss"].reshape(points, seeds).mean(axis=1)
         return state, {**metrics, **{f"loss/p{k}": per_point[k] for k in range(points)}}
 
-    return run
+    if isinstance(step, MetaStep):
+        update = step.update
+        return MetaStep(step.draw, lambda state, inputs: add(update(state, inputs)))
+    return lambda state: add(step(state))
 
 
 def _note(group: str, seeds: int, points: int) -> str:
