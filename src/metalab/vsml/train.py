@@ -32,7 +32,7 @@ from metalab.estimators.evolution import antithetic_gradient
 from metalab.learners.base import Meta
 from metalab.tasks.families import Family
 from metalab.tasks.online import draw_stream, stream_classes
-from metalab.training import TrainState, stack_states, vmap_seeds
+from metalab.training import TrainState, init_state, stack_states, vmap_seeds
 from metalab.vsml.episode import OnlineLearner, online_loss
 
 MetaOptimizer = Literal["es", "grad"]
@@ -97,12 +97,7 @@ def init_train_state(learner: OnlineLearner, optimizer: optax.GradientTransforma
                      keys: jax.Array) -> TrainState:
     """One train state per initialisation key (``training.seed_keys``), stacked on a leading
     seed axis by ``training.stack_states``."""
-
-    def init(key: jax.Array) -> TrainState:
-        meta = learner.init(key)
-        return TrainState(meta, optimizer.init(meta), jnp.zeros((), jnp.int32))
-
-    return stack_states(init, keys)
+    return stack_states(lambda key: init_state(learner, optimizer, key), keys)
 
 
 def make_step(loss: StreamLoss, method: MetaOptimizer, optimizer: optax.GradientTransformation,
