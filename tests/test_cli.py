@@ -82,6 +82,20 @@ def test_demo_is_the_sinusoid_experiment(capsys):
     assert "metalab run sinusoid" in capsys.readouterr().out
 
 
+def test_help_of_every_experiment_and_bench(capsys, monkeypatch, tmp_path):
+    """``--help`` prints the options even where the defaults are not runnable as they stand
+    (vsml's Omniglot folder absent, omniglot-oneshot-runs' required --checkpoint)."""
+    from metalab.bench import BENCHES
+    from metalab.experiments import EXPERIMENTS
+
+    monkeypatch.setenv("METALAB_DATA", str(tmp_path / "absent"))
+    for name in EXPERIMENTS:
+        assert cli(["run", name, "--help"]) == 0, name
+        assert f"metalab run {name}" in capsys.readouterr().out
+    for name in BENCHES:
+        assert cli(["bench", name, "--help"]) == 0, name
+
+
 def test_resume_after_interruption_is_bit_for_bit(tmp_path, monkeypatch):
     args = [*TINY, "--methods", "maml", "metasgd"]
     straight = tmp_path / "straight"

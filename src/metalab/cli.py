@@ -180,6 +180,18 @@ def _parse_config(cls: type, args: list[str], prog: str, description: str | None
     return tyro.cli(cls, args=args, prog=prog, description=description, default=default)
 
 
+def _unchecked_defaults(cls: type) -> Any:
+    """``cls`` at its field defaults without ``__post_init__``: help shows the defaults even
+    where they are not runnable as they stand (a data folder that is absent, a required
+    ``--checkpoint``)."""
+    instance = object.__new__(cls)
+    for field in dataclasses.fields(cls):
+        value = (field.default_factory() if field.default_factory is not dataclasses.MISSING
+                 else field.default)
+        object.__setattr__(instance, field.name, value)
+    return instance
+
+
 def _run_help(experiment: Any) -> None:
     """Print every option of ``metalab run NAME`` (run options and the experiment's fields)
     and exit 0, as tyro does for ``--help``."""
@@ -190,7 +202,7 @@ def _run_help(experiment: Any) -> None:
     parts = [("run", RunOptions), ("experiment", experiment.config)]
     parts += [] if own_seeds(experiment) else [("seeds", SeedOptions)]  # else its own --seeds
     fields = [(name, Annotated[cls, tyro.conf.OmitArgPrefixes],
-               dataclasses.field(default_factory=cls)) for name, cls in parts]
+               dataclasses.field(default=_unchecked_defaults(cls))) for name, cls in parts]
     combined = dataclasses.make_dataclass(f"{experiment.name}-options", fields, frozen=True)
     tyro.cli(combined, args=["--help"], prog=f"metalab run {experiment.name}",
              description=experiment.description)
