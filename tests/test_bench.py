@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
+import jax.numpy as jnp
 import pytest
 
-from metalab.bench.base import stream_rows
+from metalab.bench.base import lowered_gflop, matmul_roof_gflops, stream_rows
 from metalab.cli import main
 
 
@@ -35,3 +36,11 @@ def test_tiny_estimators_and_seeds_benches(capsys):
                  "--min-seconds", "0"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert row["seeds"] == 2 and row["speedup"] > 0 and row["speedup_with_compile"] > 0
+
+
+def test_flop_count_and_matmul_roof():
+    """The FLOP count behind the benches' arithmetic rates is 2 m n k for a matmul (plus the
+    elementwise add), and the roof is a positive rate."""
+    a, b = jnp.ones((30, 20)), jnp.ones((20, 10))
+    assert lowered_gflop(lambda x, y: x @ y + 1.0, (a, b)) * 1e9 == 2 * 30 * 20 * 10 + 300
+    assert matmul_roof_gflops(n=64, repeats=1) > 0

@@ -363,7 +363,8 @@ BENCH_SMOKE: dict[str, tuple[list[str], list[str]]] = {
         ["--estimators", "first-order", "--meta-batch", "1", "--n-way", "2", "--q-query", "1",
          "--width", "2", "--repeats", "1", "--variants", "im2col:map", "--no-pytorch"],
         ["workload", "learner", "estimator", "conv", "task_map", "auto", "inner_steps",
-         "meta_batch", "speedup_vs_first", "speedup_vs_pytorch", "peak_rss_mb", *TIMING]),
+         "meta_batch", "speedup_vs_first", "speedup_vs_pytorch", "gflop_per_meta_step",
+         "gflops", "fraction_of_matmul_roof", "matmul_roof_gflops", "peak_rss_mb", *TIMING]),
     "vsml": (
         ["--layers", "4x2", "--populations", "2", "--steps", "2", "--repeats", "1"],
         ["workload", "population", "pairs", "stream_steps", "ms_per_es_step", "mticks_per_s",

@@ -66,6 +66,27 @@ def time_compiled(fn: Callable, args: tuple, *, min_seconds: float = 1.0,
     return compile_s, best
 
 
+def matmul_roof_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of one large float32 matmul (n x n by n x n) on the default device, best of
+    ``repeats``: the practical ceiling a workload's arithmetic rate is compared with."""
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n))
+    matmul = jax.jit(lambda x: x @ x)
+    jax.block_until_ready(matmul(a))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(matmul(a))
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def lowered_gflop(fn: Callable, args: tuple) -> float:
+    """GFLOP of one call of ``fn(*args)`` by XLA's cost analysis of the lowered (not yet
+    compiled) program. A loop's body counts once, so pass a program without loops over the
+    work (or whose loops are unrolled)."""
+    return float(jax.jit(fn).lower(*args).cost_analysis()["flops"]) / 1e9
+
+
 def xla_temp_mb(fn: Callable, args: tuple) -> float:
     """Temporary memory of the compiled program in MiB, from XLA's memory analysis."""
     return compiled_temp_mb(jax.jit(fn).lower(*args).compile())

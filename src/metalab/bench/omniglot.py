@@ -23,10 +23,17 @@ import jax
 import numpy as np
 import optax
 
-from metalab.bench.base import Bench, device_name, peak_rss_mb
+from metalab.bench.base import (
+    Bench,
+    device_name,
+    lowered_gflop,
+    matmul_roof_gflops,
+    peak_rss_mb,
+)
 from metalab.errors import flag, require
 from metalab.estimators.task_map import STRATEGIES, resolve
 from metalab.experiments.fewshot import common as fewshot
+from metalab.learners.inner import INNER_UNROLL
 from metalab.models.convnet import CONVS, default_conv
 from metalab.tasks.episodes import Episodes, ImageClasses
 from metalab.training import init_state, make_meta_step, scan_steps
@@ -114,11 +121,38 @@ def _pytorch_row(cfg: OmniglotBenchConfig, inner: int,
             "device": f"cpu ({torch_maml.version()})"}, best
 
 
+def _workload_gflop(learner_name: str, est_name: str, cfg: OmniglotBenchConfig,
+                    episodes: Episodes, inner: int) -> float | None:
+    """GFLOP of one meta-step, counted on the tasks-vmapped im2col program (the same
+    arithmetic as every variant; XLA counts the body of a ``lax.map`` once). None past
+    ``INNER_UNROLL`` inner steps, where the inner loop stays a loop."""
+    if inner > INNER_UNROLL:
+        return None
+    learner = fewshot.conv_learner(learner_name, cfg.n_way, (28, 28, 1), cfg.width, 0.4,
+                                   "im2col")
+    est = fewshot.make_estimator(learner, est_name, "vmap")
+    optimizer = optax.adam(1e-3)
+    step = make_meta_step(learner, est, optimizer, episodes, cfg.meta_batch, inner,
+                          jax.random.PRNGKey(1))
+    return lowered_gflop(scan_steps(step, 1), (init_state(learner, optimizer,
+                                                          jax.random.PRNGKey(0)),))
+
+
+def _rate(gflop: float | None, seconds: float, roof: float) -> dict:
+    """Arithmetic rate of a row and its fraction of the same run's large-matmul rate."""
+    if gflop is None:
+        return {"gflop_per_meta_step": None, "gflops": None, "fraction_of_matmul_roof": None}
+    return {"gflop_per_meta_step": round(gflop, 2), "gflops": round(gflop / seconds, 1),
+            "fraction_of_matmul_roof": round(gflop / seconds / roof, 2)}
+
+
 def rows(cfg: OmniglotBenchConfig) -> Iterator[dict]:
     """Per inner-step count: the PyTorch row (if any), then one row per (learner, estimator,
-    variant)."""
+    variant). Every row also gives its arithmetic rate against ``matmul_roof_gflops``, a
+    large float32 matmul timed at the start of the run (the ceiling of this machine)."""
     episodes = Episodes.of(_classes(cfg), cfg.n_way, cfg.k_shot, cfg.q_query)
     optimizer = optax.adam(1e-3)
+    roof = matmul_roof_gflops()
     workload = f"omniglot-conv{cfg.width}-{cfg.n_way}w{cfg.k_shot}s{cfg.q_query}q"
     chosen = (default_conv(), resolve("auto"))
     variants = cfg.variants or (("im2col:map", "im2col:vmap", "xla:map")
@@ -128,9 +162,11 @@ def rows(cfg: OmniglotBenchConfig) -> Iterator[dict]:
         torch_s = None
         if baseline is not None:
             torch_row, torch_s = baseline
-            yield torch_row
+            gflop = _workload_gflop("maml", "backprop", cfg, episodes, inner)
+            yield torch_row | _rate(gflop, torch_s, roof) | {"matmul_roof_gflops": round(roof)}
         for learner_name in cfg.learners:
             for est_name in cfg.estimators:
+                gflop = _workload_gflop(learner_name, est_name, cfg, episodes, inner)
                 first: float | None = None
                 for variant in variants:
                     conv, _, task_map = variant.partition(":")
@@ -161,6 +197,8 @@ def rows(cfg: OmniglotBenchConfig) -> Iterator[dict]:
                         "speedup_vs_pytorch": (round(torch_s / seconds, 2)
                                                if torch_s is not None and same_as_torch
                                                else None),
+                        **_rate(gflop, seconds, roof),
+                        "matmul_roof_gflops": round(roof),
                         "compile_s": round(compile_s, 1),
                         "peak_rss_mb": round(peak_rss_mb(), 1),
                         "device": device_name(),
