@@ -179,6 +179,29 @@ def test_vmapped_sinusoid_sweep_equals_separate_runs(tmp_path):
     assert run_sweep(sinusoid, spec, RunDir(tmp_path / "sweep", resume=True)) == rows
 
 
+def test_sinusoid_seeds_are_vmapped_and_equal_separate_runs(tmp_path):
+    """``metalab run sinusoid --seeds 2`` trains both seeds as one program per method (no
+    ``seed-<i>/`` folders), and each seed's numbers are those of its own run."""
+    from metalab.cli import main
+    from metalab.experiments import EXPERIMENTS
+    from metalab.sweep import build_config
+
+    base = ["--methods", "metasgd", "--steps", "4", "--log-every", "2", "--checkpoint-every",
+            "4", "--hidden", "8", "--meta-batch", "4", "--eval-tasks", "100",
+            "--eval-query", "10"]
+    assert main(["run", "sinusoid", "--seeds", "2", "--out", str(tmp_path / "both"), *base]) == 0
+    both = json.loads((tmp_path / "both" / "summary.json").read_text())["metrics"]
+    key = "metasgd/query_mse_step1"
+    for seed in (0, 1):
+        config = replace(build_config(EXPERIMENTS["sinusoid"], base, {}), seed=seed)
+        alone = EXPERIMENTS["sinusoid"].run(config, RunDir(tmp_path / f"seed{seed}"))
+        assert both[f"{key}/seeds"][seed] == pytest.approx(alone[key], rel=1e-4)
+    assert not (tmp_path / "both" / "seed-0").exists()
+    last = json.loads((tmp_path / "both" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert {"loss/seed0", "loss/seed1"} <= set(last) and last["stage"] == "metasgd@seeds"
+    assert (tmp_path / "both" / "training_curves_seeds.png").exists()
+
+
 def test_a_diverging_point_is_reported_and_the_sweep_goes_on(tmp_path, capsys):
     spec = {"experiment": "toy", "grid": {"lr": ["10", "0.1"]}, "base": ["--steps", "60"],
             "seeds": 1}

@@ -6,6 +6,9 @@ Two ways, chosen from the experiment's configuration:
   (contrastive, hyperparameter-learning, synapse-importance, vsml and vsml-backprop as one
   vmapped program; where-to-learn, continual and the others in their own loop) and reports
   its own confidence intervals; ``--seeds N`` sets that field.
+- **vmapped as one sweep point**: an experiment with ``run_points`` (sinusoid) trains its
+  seeds as one program per method, as a sweep trains one point's seeds; one run folder,
+  with each seed's training loss logged as ``loss/seed<i>``.
 - **sequential**: any other experiment runs once per seed ``seed, seed + 1, ...`` in the
   sub-folders ``seed-<s>/`` (each a complete run folder), one after the other in this
   process. The top folder then holds ``summary.json`` with, for every summary metric, the
@@ -77,11 +80,18 @@ def run_seeds(experiment: Experiment, config: Any, rundir: RunDir, seeds: int) -
     ``with_seeds``); returns the summary."""
     if seeds == 1 or own_seeds(experiment):
         return experiment.run(config, rundir)
+    if experiment.run_points is not None:  # as one point of a sweep: its seeds vmapped
+
+        def finish(_: int, write: Callable[[RunDir], Summary]) -> Summary:
+            _band_figure(rundir, _seed_columns(rundir, seeds))
+            return write(rundir)
+
+        return experiment.run_points([config], seeds, rundir, "seeds", finish)[0]
     summaries = [_one_seed(experiment, config, rundir, i) for i in range(seeds)]
     summary = aggregate(summaries)
     rundir.write_summary(experiment.name, summary)
     folders = [f"seed-{i}" for i in range(seeds)]
-    _band_figure(rundir, folders)
+    _band_figure(rundir, [_curves(rundir.path / f) for f in folders])
     _report(rundir, experiment, config, summary, folders)
     return summary
 
@@ -141,9 +151,19 @@ def _curves(folder: Path) -> dict[str, dict[int, float]]:
     return {stage: dict(points) for stage, points in losses.items() if stage}
 
 
-def _band_figure(rundir: RunDir, folders: list[str]) -> None:
+def _seed_columns(rundir: RunDir, seeds: int) -> list[dict[str, dict[int, float]]]:
+    """Per seed, per stage, the loss by meta-step from the ``loss/seed<i>`` columns that a
+    vmapped-seeds run logs."""
+    per_seed: list[dict[str, dict[int, float]]] = [{} for _ in range(seeds)]
+    for r in rundir.metrics():
+        for i in range(seeds):
+            if f"loss/seed{i}" in r:
+                per_seed[i].setdefault(r["stage"], {})[r["step"]] = r[f"loss/seed{i}"]
+    return per_seed
+
+
+def _band_figure(rundir: RunDir, per_seed: list[dict[str, dict[int, float]]]) -> None:
     """Training loss of every stage: mean over seeds and its 95% band (steps all seeds log)."""
-    per_seed = [_curves(rundir.path / f) for f in folders]
     stages = [s for s in per_seed[0] if all(s in c for c in per_seed)]
     if not stages:
         return
@@ -154,7 +174,7 @@ def _band_figure(rundir: RunDir, folders: list[str]) -> None:
         ax.plot(steps, stats[:, 0], label=stage)
         ax.fill_between(steps, stats[:, 0] - stats[:, 1], stats[:, 0] + stats[:, 1], alpha=0.25)
     ax.set(xlabel="meta-step", ylabel="training loss", yscale="log")
-    ax.set_title(f"Meta-training, mean and 95% CI over {len(folders)} seeds")
+    ax.set_title(f"Meta-training, mean and 95% CI over {len(per_seed)} seeds")
     ax.legend()
     rundir.save_figure(fig, "training_curves_seeds")
 

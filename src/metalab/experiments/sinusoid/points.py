@@ -86,12 +86,16 @@ def run_points(configs: list[SinusoidConfig], seeds: int, rundir: RunDir, group:
 
 
 def _per_point_loss(step: Step, points: int, seeds: int) -> Step:
-    """The vmapped meta-step also reporting ``loss/p<k>``: point k's loss, mean over seeds
-    (a ``MetaStep`` stays one, so its inputs are still drawn ahead)."""
+    """The vmapped meta-step also reporting ``loss/p<k>``, point k's loss as the mean over
+    seeds, or with one point each seed's ``loss/seed<i>`` (a ``MetaStep`` stays one, so its
+    inputs are still drawn ahead)."""
 
     def add(out: tuple[TrainState, Metrics]) -> tuple[TrainState, Metrics]:
         state, metrics = out
-        per_point = metrics["loss"].reshape(points, seeds).mean(axis=1)
+        loss = metrics["loss"]
+        if points == 1:
+            return state, {**metrics, **{f"loss/seed{i}": loss[i] for i in range(seeds)}}
+        per_point = loss.reshape(points, seeds).mean(axis=1)
         return state, {**metrics, **{f"loss/p{k}": per_point[k] for k in range(points)}}
 
     if isinstance(step, MetaStep):
@@ -101,6 +105,10 @@ def _per_point_loss(step: Step, points: int, seeds: int) -> Step:
 
 
 def _note(group: str, seeds: int, points: int) -> str:
+    if points == 1:
+        return (f" Its {seeds} seeds were trained as one vmapped program per method; "
+                "`metrics.jsonl` logs their mean `loss` and each seed's `loss/seed<i>`, and "
+                "`train_seconds` is the time of all seeds together.")
     return (f" Trained with the sweep's other {points - 1} point(s) of group `{group}` as one "
             f"vmapped program ({seeds} seed(s) each); training curves: the sweep folder's "
             f"`metrics.jsonl`, stage `<method>@{group}`, column `loss/p<k>` for point k. "
