@@ -23,13 +23,15 @@ rule must keep w and b in its cell across many more steps than it was trained on
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 
 from metalab.tasks.online import Stream
 from metalab.vsml.episode import OnlineLearner
 from metalab.vsml.layer import LayerState, Rule, layer_step
-from metalab.vsml.network import READOUT, embed
+from metalab.vsml.network import BOUND, READOUT, embed
 
 
 def clone_start(learner: OnlineLearner) -> OnlineLearner:
@@ -63,37 +65,105 @@ def teacher_sgd(alpha: float) -> OnlineLearner:
     return OnlineLearner("sgd-teacher", lambda key: {"alpha": jnp.asarray(alpha)}, start, step)
 
 
-def clone_loss(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alpha: float,
-               ticks: int = 2) -> jax.Array:
-    """Teacher-forced regression loss of one stream (see the module docstring)."""
+class Forcing(NamedTuple):
+    """How the cloning loss drives the student's stored weights (channels 0 and 1).
+
+    ``every``: set them to the teacher's every ``every`` steps (1: plain teacher forcing; 0:
+    never, the student runs on its own state from the teacher's start, as at test time).
+    ``noise``: std of Gaussian noise added to the forced values (relative to the teacher's
+    weight scale 1/sqrt(n_in)), so the rule sees states near, not on, SGD's path.
+    ``through``: differentiate through the carried state (backprop through the free-running
+    stretch) instead of treating each step's incoming state as a constant.
+    """
+
+    every: int = 1
+    noise: float = 0.0
+    through: bool = False
+
+
+class StepTrace(NamedTuple):
+    """Per-step errors of the student against SGD applied to its *own* stored weights."""
+
+    loss: jax.Array  # the regression loss of this step
+    readout: jax.Array  # RMS of r_ij - (c0_ij tanh(x_i) + c1_ij)
+    update_w: jax.Array  # RMS of dc0 / alpha + tanh(x_i) e_j  (e: the error it was given)
+    update_b: jax.Array  # RMS of dc1 / alpha + e_j
+    forward_change: jax.Array  # RMS change of c0 during the forward phase (SGD: none)
+    drift_w: jax.Array  # RMS of c0 - w_teacher before the step (teacher: SGD on the stream)
+    drift_b: jax.Array  # RMS of c1 - b_teacher
+    scale_w: jax.Array  # RMS of c0 (the stored weights' size; teacher's: scale_teacher)
+    scale_teacher: jax.Array
+    correct: jax.Array  # the student's prediction (made before the label) was right
+    correct_teacher: jax.Array
+
+
+def _rms(a: jax.Array) -> jax.Array:
+    return jnp.sqrt(jnp.mean(a ** 2))
+
+
+def _clone_scan(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alpha: float,
+                ticks: int, forcing: Forcing) -> StepTrace:
+    """Run teacher and student side by side over ``stream``; the student is forced as
+    ``forcing`` says and every step is scored against SGD on its own stored weights."""
     m = rule["fwd_w"].shape[1]
     n_in = stream.x.shape[-1]
     teacher = teacher_sgd(alpha)
     meta = teacher.init(key)
-    w0, b0 = teacher.start(meta, key, n_in, n_classes)
+    k_start, k_noise = jax.random.split(key)
+    w0, b0 = teacher.start(meta, k_start, n_in, n_classes)
     s = rule["w_h"].shape[0]
-    c = jnp.zeros((n_in, n_classes, s))
+    c = jnp.zeros((n_in, n_classes, s)).at[..., 0].set(w0)
     start = LayerState(jnp.zeros_like(c), c)
+    steps = jnp.arange(stream.x.shape[0])
 
-    def step(carry, xl):
+    def step(carry, inputs):
         layer, (w, b) = carry
-        x, label = xl
-        layer = jax.lax.stop_gradient(layer)
-        c = layer.c.at[..., 0].set(w).at[..., 1].set(jnp.broadcast_to(b[None], w.shape))
-        layer = layer._replace(c=c)
+        t, x, label = inputs
+        if not forcing.through:
+            layer = jax.lax.stop_gradient(layer)
+        forced = (t % forcing.every == 0) if forcing.every > 0 else jnp.asarray(False)
+        noise = forcing.noise / jnp.sqrt(n_in) * jax.random.normal(
+            jax.random.fold_in(k_noise, t), (2, n_in, n_classes))
+        c_forced = (layer.c.at[..., 0].set(w + noise[0])
+                    .at[..., 1].set(jnp.broadcast_to(b[None], w.shape) + noise[1]))
+        layer = layer._replace(c=jnp.where(forced, c_forced, layer.c))
+        stored_w, stored_b = layer.c[..., 0], layer.c[..., 1]
         fwd_in = embed(x, m)
         forward, _, _ = layer_step(rule, layer, fwd_in, jnp.zeros((n_classes, m)), ticks)
         readout = forward.h @ rule["fwd_w"][:, READOUT] + rule["fwd_b"][READOUT]
-        (w_new, b_new), logits = teacher.step(meta, (w, b), x, label)
+        target_r = stored_w * jnp.tanh(x)[:, None] + stored_b
+        own = BOUND * jnp.tanh(readout.mean(axis=0) / BOUND)
+        logits = jnp.where(forced, target_r.mean(axis=0), own)
         error = jax.nn.softmax(logits) - jax.nn.one_hot(label, n_classes)
         backward, _, _ = layer_step(rule, forward, fwd_in, embed(error, m), ticks)
-        target_r = w * jnp.tanh(x)[:, None] + b[None]
-        dw = (backward.c[..., 0] - w) / alpha
-        db = (backward.c[..., 1] - b[None]) / alpha
-        loss = (jnp.mean((readout - target_r) ** 2)
-                + jnp.mean((dw - (w_new - w) / alpha) ** 2)
-                + jnp.mean((db - (b_new - b)[None] / alpha) ** 2))
-        return (backward, (w_new, b_new)), loss
+        miss_r = readout - target_r
+        miss_w = (backward.c[..., 0] - stored_w) / alpha + jnp.tanh(x)[:, None] * error[None]
+        miss_b = (backward.c[..., 1] - stored_b) / alpha + error[None]
+        loss = jnp.mean(miss_r ** 2) + jnp.mean(miss_w ** 2) + jnp.mean(miss_b ** 2)
+        (w_new, b_new), teacher_logits = teacher.step(meta, (w, b), x, label)
+        trace = StepTrace(
+            loss, _rms(miss_r), _rms(miss_w), _rms(miss_b),
+            _rms(forward.c[..., 0] - stored_w), _rms(stored_w - w), _rms(stored_b - b[None]),
+            _rms(stored_w), _rms(w), (jnp.argmax(own) == label).astype(jnp.float32),
+            (jnp.argmax(teacher_logits) == label).astype(jnp.float32))
+        return (backward, (w_new, b_new)), trace
 
-    _, losses = jax.lax.scan(step, (start, (w0, b0)), (stream.x, stream.labels))
-    return losses.mean()
+    _, trace = jax.lax.scan(step, (start, (w0, b0)), (steps, stream.x, stream.labels))
+    return trace
+
+
+def clone_loss(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alpha: float,
+               ticks: int = 2, forcing: Forcing | None = None) -> jax.Array:
+    """Regression loss of one stream (see the module docstring), averaged over its steps."""
+    forcing = Forcing() if forcing is None else forcing
+    return _clone_scan(rule, key, stream, n_classes, alpha, ticks, forcing).loss.mean()
+
+
+def clone_trace(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alpha: float,
+                ticks: int = 2, forcing: Forcing | None = None) -> StepTrace:
+    """Where a free-running clone departs from SGD: the student runs on its own state from
+    the teacher's starting weights (by default never forced, as at test time), next to SGD
+    on the same stream, and each step records its read-out and update errors (against SGD on
+    its own stored weights) and its drift from the teacher's weights ([T] arrays)."""
+    forcing = Forcing(every=0) if forcing is None else forcing
+    return _clone_scan(rule, key, stream, n_classes, alpha, ticks, forcing)
