@@ -74,6 +74,24 @@ def test_stream_meta_gradient_matches_finite_differences(x64):
     np.testing.assert_allclose(ravel_pytree(grad)[0], fd, rtol=1e-6, atol=1e-9)
 
 
+def test_stream_estimate_is_the_same_under_every_task_map(x64):
+    """One stream at a time (``map``, what a conv net uses on CPU) or all at once (``vmap``):
+    the same loss and meta-gradient."""
+    dist, streams = _stream()
+    streams = jax.tree.map(lambda a: a.astype(jnp.float64), streams)
+    learner = LEARNERS["sparse-maml"](_net(dist.input_dim), 0.1)
+    meta = jax.tree.map(lambda a: a.astype(jnp.float64), learner.init(jax.random.PRNGKey(1)))
+    (l_v, g_v, _), (l_m, g_m, _) = (
+        jax.jit(lambda m, tm=tm: stream_backprop(False, tm).estimate(learner, m, streams, None,
+                                                                      2))(meta)
+        for tm in ("vmap", "map"))
+    np.testing.assert_allclose(l_m, l_v, rtol=1e-12)
+    for a, b in zip(jax.tree.leaves(g_m), jax.tree.leaves(g_v), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="task mapping"):
+        stream_backprop(False, "loop")
+
+
 def test_scores_of_a_known_matrix():
     r = np.array([[1.0, 9.0, 9.0], [2.0, 1.0, 9.0], [4.0, 3.0, 0.5]])
     got = continual.scores(r)

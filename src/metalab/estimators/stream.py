@@ -13,7 +13,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from metalab.estimators.base import Estimate, Estimator, mean_over_tasks
+from metalab.estimators.base import Estimate, Estimator, mean_value_and_grad
+from metalab.estimators.task_map import check_strategy
 from metalab.learners.base import Fast, Learner, Meta
 from metalab.learners.inner import InnerState, inner_loop, inner_start
 from metalab.tasks.base import Task
@@ -52,7 +53,7 @@ def retention_matrix(learner: Learner, meta: Meta, stream: Task, steps: int) -> 
     return jax.vmap(loss_after)(trajectory)
 
 
-def _estimate(first_order: bool):
+def _estimate(first_order: bool, task_map: str):
     def estimate(
         learner: Learner, meta: Meta, streams: Task, key: jax.Array, inner_steps: int
     ) -> Estimate:
@@ -69,15 +70,16 @@ def _estimate(first_order: bool):
             )
             return jnp.mean(losses)
 
-        loss, grad = jax.value_and_grad(
-            lambda m: mean_over_tasks(lambda s: stream_loss(m, s), streams)
-        )(meta)
+        loss, grad = mean_value_and_grad(stream_loss, meta, streams, task_map)
         return loss, grad, {}
 
     return estimate
 
 
-def stream_backprop(first_order: bool = False) -> Estimator:
-    """Backprop through the whole stream (``first_order``: inner gradients held constant)."""
+def stream_backprop(first_order: bool = False, task_map: str = "vmap") -> Estimator:
+    """Backprop through the whole stream (``first_order``: inner gradients held constant),
+    streams mapped by ``task_map`` (``estimators/task_map.py``; ``auto`` for a conv net on CPU,
+    where one stream at a time is faster)."""
+    check_strategy(task_map)
     name = "stream-first-order" if first_order else "stream-backprop"
-    return Estimator(name, _estimate(first_order))
+    return Estimator(name, _estimate(first_order, task_map))

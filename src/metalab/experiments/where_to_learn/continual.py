@@ -151,7 +151,9 @@ def train(learner: Learner, stage: str, cfg: SparseContinualConfig, rundir: RunD
     """Meta-train one method for the stream; returns (untrained meta, trained meta, seconds)."""
     optimizer = per_entry_adam(cfg.outer_lr, {"mask": cfg.mask_lr})
     k_init, k_run = jax.random.split(jax.random.PRNGKey(seed))
-    estimator = track_sparsity(stream_backprop(cfg.estimator == "first-order"), learner)
+    task_map = "auto" if cfg.stream == "omniglot" else "vmap"  # the conv net: map on CPU
+    estimator = track_sparsity(stream_backprop(cfg.estimator == "first-order", task_map),
+                               learner)
     step = make_meta_step(learner, estimator, optimizer, dist, cfg.meta_batch,
                           cfg.inner_steps, k_run)
     start_state = init_state(learner, optimizer, k_init)
