@@ -60,10 +60,11 @@ def test_forcing_every_step_is_plain_teacher_forcing():
 
 def test_forcing_every_k_steps_puts_the_stored_weights_on_the_teacher():
     rule, key, stream = _setup()
-    trace = clone_trace(rule, key, stream, N_OUT, ALPHA, forcing=Forcing(every=3))
-    forced = np.arange(T) % 3 == 0
-    np.testing.assert_allclose(np.asarray(trace.drift_w)[forced], 0.0, atol=1e-7)
-    assert np.all(np.asarray(trace.drift_w)[~forced] > 1e-4)
+    for scale in (1.0, 4.0):  # the stored weights are read back in the teacher's units
+        trace = clone_trace(rule, key, stream, N_OUT, ALPHA, forcing=Forcing(3, scale=scale))
+        forced = np.arange(T) % 3 == 0
+        np.testing.assert_allclose(np.asarray(trace.drift_w)[forced], 0.0, atol=1e-6)
+        assert np.all(np.asarray(trace.drift_w)[~forced] > 1e-4)
 
 
 def test_free_trace_follows_the_evaluated_learner_and_sgd():

@@ -34,15 +34,16 @@ from metalab.vsml.layer import LayerState, Rule, layer_step
 from metalab.vsml.network import BOUND, READOUT, embed
 
 
-def clone_start(learner: OnlineLearner) -> OnlineLearner:
+def clone_start(learner: OnlineLearner, scale: float = 1.0) -> OnlineLearner:
     """``learner`` (a one-layer ``vsml(backward=True)``) starting as in cloning: w_ij random
-    in cell channel 0 (std 1/sqrt(n_in), the teacher's initialisation), every other channel
-    and h zero, so b = 0."""
+    in cell channel 0 (std 1/sqrt(n_in), the teacher's initialisation, divided by the storage
+    ``scale``), every other channel and h zero, so b = 0."""
 
     def start(rule, key, n_in, n_out):
         state = learner.start(rule, key, n_in, n_out)
         layer = state.layers[0]
-        return state._replace(layers=(layer._replace(c=layer.c.at[..., 1:].set(0.0)),))
+        c = layer.c.at[..., 1:].set(0.0).at[..., 0].divide(scale)
+        return state._replace(layers=(layer._replace(c=c),))
 
     return learner._replace(name="vsml-clone", start=start)
 
@@ -74,11 +75,15 @@ class Forcing(NamedTuple):
     weight scale 1/sqrt(n_in)), so the rule sees states near, not on, SGD's path.
     ``through``: differentiate through the carried state (backprop through the free-running
     stretch) instead of treating each step's incoming state as a constant.
+    ``scale``: see below.
     """
 
     every: int = 1
     noise: float = 0.0
     through: bool = False
+    scale: float = 1.0
+    """the cell stores w / scale and b / scale: SGD's weights grow far beyond the cloning
+    streams' range in long runs, and tanh(c) saturates once |c| passes about 1"""
 
 
 class StepTrace(NamedTuple):
@@ -88,6 +93,7 @@ class StepTrace(NamedTuple):
     readout: jax.Array  # RMS of r_ij - (c0_ij tanh(x_i) + c1_ij)
     update_w: jax.Array  # RMS of dc0 / alpha + tanh(x_i) e_j  (e: the error it was given)
     update_b: jax.Array  # RMS of dc1 / alpha + e_j
+    update_size: jax.Array  # RMS of tanh(x_i) e_j, the size of SGD's update of w / alpha
     forward_change: jax.Array  # RMS change of c0 during the forward phase (SGD: none)
     drift_w: jax.Array  # RMS of c0 - w_teacher before the step (teacher: SGD on the stream)
     drift_b: jax.Array  # RMS of c1 - b_teacher
@@ -112,7 +118,8 @@ def _clone_scan(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alph
     k_start, k_noise = jax.random.split(key)
     w0, b0 = teacher.start(meta, k_start, n_in, n_classes)
     s = rule["w_h"].shape[0]
-    c = jnp.zeros((n_in, n_classes, s)).at[..., 0].set(w0)
+    k = forcing.scale
+    c = jnp.zeros((n_in, n_classes, s)).at[..., 0].set(w0 / k)
     start = LayerState(jnp.zeros_like(c), c)
     steps = jnp.arange(stream.x.shape[0])
 
@@ -124,10 +131,10 @@ def _clone_scan(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alph
         forced = (t % forcing.every == 0) if forcing.every > 0 else jnp.asarray(False)
         noise = forcing.noise / jnp.sqrt(n_in) * jax.random.normal(
             jax.random.fold_in(k_noise, t), (2, n_in, n_classes))
-        c_forced = (layer.c.at[..., 0].set(w + noise[0])
-                    .at[..., 1].set(jnp.broadcast_to(b[None], w.shape) + noise[1]))
+        c_forced = (layer.c.at[..., 0].set((w + noise[0]) / k)
+                    .at[..., 1].set((jnp.broadcast_to(b[None], w.shape) + noise[1]) / k))
         layer = layer._replace(c=jnp.where(forced, c_forced, layer.c))
-        stored_w, stored_b = layer.c[..., 0], layer.c[..., 1]
+        stored_w, stored_b = k * layer.c[..., 0], k * layer.c[..., 1]
         fwd_in = embed(x, m)
         forward, _, _ = layer_step(rule, layer, fwd_in, jnp.zeros((n_classes, m)), ticks)
         readout = forward.h @ rule["fwd_w"][:, READOUT] + rule["fwd_b"][READOUT]
@@ -137,13 +144,13 @@ def _clone_scan(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alph
         error = jax.nn.softmax(logits) - jax.nn.one_hot(label, n_classes)
         backward, _, _ = layer_step(rule, forward, fwd_in, embed(error, m), ticks)
         miss_r = readout - target_r
-        miss_w = (backward.c[..., 0] - stored_w) / alpha + jnp.tanh(x)[:, None] * error[None]
-        miss_b = (backward.c[..., 1] - stored_b) / alpha + error[None]
+        miss_w = (k * backward.c[..., 0] - stored_w) / alpha + jnp.tanh(x)[:, None] * error[None]
+        miss_b = (k * backward.c[..., 1] - stored_b) / alpha + error[None]
         loss = jnp.mean(miss_r ** 2) + jnp.mean(miss_w ** 2) + jnp.mean(miss_b ** 2)
         (w_new, b_new), teacher_logits = teacher.step(meta, (w, b), x, label)
         trace = StepTrace(
-            loss, _rms(miss_r), _rms(miss_w), _rms(miss_b),
-            _rms(forward.c[..., 0] - stored_w), _rms(stored_w - w), _rms(stored_b - b[None]),
+            loss, _rms(miss_r), _rms(miss_w), _rms(miss_b), _rms(jnp.outer(jnp.tanh(x), error)),
+            _rms(k * forward.c[..., 0] - stored_w), _rms(stored_w - w), _rms(stored_b - b[None]),
             _rms(stored_w), _rms(w), (jnp.argmax(own) == label).astype(jnp.float32),
             (jnp.argmax(teacher_logits) == label).astype(jnp.float32))
         return (backward, (w_new, b_new)), trace

@@ -36,6 +36,7 @@ from metalab.vsml import (
     teacher_sgd,
     vsml,
 )
+from metalab.vsml.clone import Forcing, clone_trace
 
 OFFLINE_FAMILIES = ("digits", "iris", "wine", "breast_cancer", "random", "sum", "mnist1d")
 
@@ -58,6 +59,15 @@ class CloneConfig:
     episodes: int = 16
     """teacher-forced streams per cloning step"""
     stream_steps: int = 100
+    force_every: int = 1
+    """set the stored weights to the teacher's every k steps (1: teacher forcing; 0: never,
+    the clone is scored on its own free-running state against SGD on its own weights)"""
+    force_noise: float = 0.0
+    """std of noise on the forced weights (in units of the initial weight std)"""
+    through: bool = False
+    """differentiate through the carried state across steps"""
+    scale: float = 1.0
+    """the cell stores w / scale (SGD's weights outgrow the cloning streams' range)"""
     n_in: int = 16
     n_classes: int = 5
     eval_steps: int = 2000
@@ -85,8 +95,10 @@ class CloneConfig:
                      "eval_streams", "log_every"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
         require(self.n_classes >= 2, "--n-classes", "must be at least 2")
-        for name in ("alpha", "lr", "clip"):
+        for name in ("alpha", "lr", "clip", "scale"):
             require(getattr(self, name) > 0, flag(name), "must be positive")
+        require(self.force_every >= 0, "--force-every", "must be 0 (never) or a positive integer")
+        require(self.force_noise >= 0, "--force-noise", "must be non-negative")
         require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> CloneConfig:
@@ -103,12 +115,13 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
     """Clone, then compare forward-only learning with the teacher on every family."""
     family = load_family(cfg.train_on, "train")
     classes = stream_classes(family, cfg.n_classes)
+    forcing = Forcing(cfg.force_every, cfg.force_noise, cfg.through, cfg.scale)
 
     def loss(rule, key):
         def one(k):
             k_s, k_t = jax.random.split(k)
             stream = draw_stream(family, k_s, cfg.stream_steps, classes, cfg.n_in)
-            return clone_loss(rule, k_t, stream, classes, cfg.alpha)
+            return clone_loss(rule, k_t, stream, classes, cfg.alpha, forcing=forcing)
 
         return jax.vmap(one)(jax.random.split(key, cfg.episodes)).mean()
 
@@ -121,7 +134,7 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
                         checkpoint_every=cfg.checkpoint_every)
     summary: dict[str, float] = {"clone/train_seconds": time.perf_counter() - start}
 
-    student = clone_start(vsml(backward=True))
+    student = clone_start(vsml(backward=True), cfg.scale)
     teacher = teacher_sgd(cfg.alpha)
     eval_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6)
     shape = (cfg.eval_streams, cfg.eval_steps, cfg.n_classes, cfg.n_in)
@@ -144,6 +157,11 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
                 [summary[f"{who}/{n}/final_accuracy"] for n in cfg.families]))
     summary["clone/final_loss"] = float(np.mean(
         [r["loss"] for r in rundir.metrics() if r.get("stage") == "clone"][-1:]))
+    trace = _trace(state.meta, cfg, classes, jax.random.fold_in(eval_key, 10**6))
+    for field in ("readout", "update_w", "update_size", "drift_w", "scale_w", "scale_teacher"):
+        summary[f"clone/trace/{field}_end"] = float(getattr(trace, field)[..., -tail:].mean())
+    summary["clone/trace/readout_start"] = float(trace.readout[..., :tail].mean())
+    _trace_figure(rundir, trace, cfg)
 
     training_curves(rundir, ylabel="teacher-forced regression loss")
     _curves_figure(rundir, curves, cfg, [summary[f"chance/{n}"] for n in cfg.families])
@@ -180,6 +198,58 @@ def _curves_figure(rundir: RunDir, curves, cfg: CloneConfig, chance: list[float]
                  f"moving average of {window})")
     fig.tight_layout()
     rundir.save_figure(fig, "clone_curves")
+
+
+def _trace(metas, cfg: CloneConfig, classes: int, key: jax.Array):
+    """``clone_trace`` of every seed's clone on ``--eval-streams`` held-out streams of the
+    cloning family (free-running from the teacher's start): arrays [seeds, streams, T]."""
+    family = load_family(cfg.train_on, "test")
+    forcing = Forcing(0, scale=cfg.scale)
+
+    def one(meta, k):
+        k_s, k_t = jax.random.split(k)
+        stream = draw_stream(family, k_s, cfg.eval_steps, classes, cfg.n_in)
+        return clone_trace(meta, k_t, stream, classes, cfg.alpha, forcing=forcing)
+
+    def per_seed(meta, k):
+        return jax.lax.map(lambda kk: one(meta, kk), jax.random.split(k, cfg.eval_streams),
+                           batch_size=16)
+
+    keys = jax.random.split(key, cfg.seeds)
+    return jax.tree.map(np.asarray, jax.jit(jax.vmap(per_seed))(metas, keys))
+
+
+def _trace_figure(rundir: RunDir, trace, cfg: CloneConfig) -> None:
+    """Where the free-running clone departs from SGD, per example (mean over seeds, streams)."""
+    fig, axes = subplots(1, 3, figsize=(11, 3.2), squeeze=False)
+    t = np.arange(trace.readout.shape[-1])
+    mean = lambda a: a.mean(axis=(0, 1))  # noqa: E731
+    ax = axes[0, 0]
+    ax.plot(t, mean(trace.scale_w), label="clone: stored w (RMS)")
+    ax.plot(t, mean(trace.scale_teacher), label="SGD: w (RMS)")
+    ax.plot(t, mean(trace.drift_w), label="clone - SGD (RMS)")
+    ax.axvline(cfg.stream_steps, color="grey", ls="--", lw=1)
+    ax.set(title="stored weights", xlabel="example in stream")
+    ax = axes[0, 1]
+    ax.plot(t, mean(trace.readout), label="read-out - (w tanh(x) + b)")
+    ax.plot(t, mean(trace.update_w), label="dw/alpha + tanh(x) e")
+    ax.plot(t, mean(trace.update_b), label="db/alpha + e")
+    ax.plot(t, mean(trace.update_size), "k:", label="tanh(x) e (SGD's dw / alpha)")
+    ax.axvline(cfg.stream_steps, color="grey", ls="--", lw=1)
+    ax.set(title="errors against SGD on its own w (RMS)", xlabel="example in stream",
+           yscale="log")
+    ax = axes[0, 2]
+    window = min(50, len(t))
+    kernel = np.ones(window) / window
+    for name, a in (("clone", trace.correct), ("SGD", trace.correct_teacher)):
+        ax.plot(t[window - 1:], np.convolve(mean(a), kernel, mode="valid"), label=name)
+    ax.set(title="online accuracy (same start)", xlabel="example in stream")
+    for ax in axes[0]:
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Free-running clone next to SGD on {cfg.train_on} (dashed: cloning stream "
+                 "length)")
+    fig.tight_layout()
+    rundir.save_figure(fig, "clone_trace")
 
 
 EXPERIMENT = Experiment(
