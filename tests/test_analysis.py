@@ -246,6 +246,24 @@ def test_learning_dynamics_config_rejects_bad_input_before_compute():
     assert cfg.hidden == 40 and cfg.noise == 0.05 and cfg.meta_steps <= 500
 
 
+def test_metasgd_rates_take_their_own_adam_step():
+    """Adam's first update is -lr * sign(g) per element (closed form): the init moves by
+    metasgd_outer_lr, the learned rates by metasgd_rate_lr; MAML by outer_lr."""
+    from metalab.experiments.dynamics.experiment import LearningDynamicsConfig
+    from metalab.experiments.dynamics.train import meta_optimizer
+
+    cfg = LearningDynamicsConfig(variant="fourier").resolved()
+    meta = {"init": {"w": jnp.zeros(3)}, "lr": {"w": jnp.zeros(3)}}
+    grad = {"init": {"w": jnp.full(3, 1e-3)}, "lr": {"w": jnp.full(3, -1e-3)}}
+    opt = meta_optimizer("metasgd", cfg)
+    step, _ = opt.update(grad, opt.init(meta), meta)
+    np.testing.assert_allclose(step["init"]["w"], -cfg.metasgd_outer_lr, rtol=1e-4)
+    np.testing.assert_allclose(step["lr"]["w"], cfg.metasgd_rate_lr, rtol=1e-4)
+    opt = meta_optimizer("maml", cfg)
+    step, _ = opt.update(grad["init"], opt.init(meta["init"]), meta["init"])
+    np.testing.assert_allclose(step["w"], -cfg.outer_lr, rtol=1e-4)
+
+
 @pytest.mark.slow
 def test_learning_dynamics_runs_end_to_end(tmp_path):
     from metalab.experiments.dynamics.experiment import LearningDynamicsConfig, run

@@ -32,12 +32,17 @@ from metalab.runs.rundir import RunDir
 
 DYNAMICS_LEARNERS = ("learner", "online", "maml", "metasgd", "memory", "lstm", "bayes")
 META_LEARNERS = ("maml", "metasgd", "memory", "lstm")
+FOURIER_META_STEPS = 8000
+"""MAML / Meta-SGD meta-steps on Fourier series (see docs/learning-dynamics.md, "Why the
+Fourier meta-learners were undertrained")"""
 ORDER = ("learner", "reference", "online", "maml", "metasgd", "memory", "lstm", "bayes")
 VARIANT_DEFAULTS = {
     "linear": {"hidden": 16, "learner_steps": 1500, "learner_lr": 0.1, "inner_lr": 0.05,
-               "noise": 0.1},
+               "noise": 0.1, "meta_steps": 3000, "outer_lr": 3e-4, "metasgd_outer_lr": 1e-4,
+               "metasgd_rate_lr": 1e-4},
     "fourier": {"hidden": 40, "learner_steps": 6000, "learner_lr": 0.05, "inner_lr": 0.01,
-                "noise": 0.05},
+                "noise": 0.05, "meta_steps": FOURIER_META_STEPS, "outer_lr": 1e-2,
+                "metasgd_outer_lr": 1e-2, "metasgd_rate_lr": 1e-5},
 }
 
 
@@ -80,8 +85,8 @@ class LearningDynamicsConfig:
     """inner steps in meta-training"""
     eval_steps: int = 20
     """inner steps traced when analysing MAML and Meta-SGD"""
-    meta_steps: int = 3000
-    """meta-steps of MAML and Meta-SGD"""
+    meta_steps: int | None = None
+    """meta-steps of MAML and Meta-SGD (linear 3000, fourier 8000)"""
     memory_steps: int = 8000
     """meta-steps of the LSTM reader"""
     lstm_steps: int = 8000
@@ -104,11 +109,15 @@ class LearningDynamicsConfig:
     shifts: bool = True
     """also test the final meta-learners on shifted task families (see shifted_configs)"""
     meta_batch: int = 32
-    outer_lr: float = 3e-4
-    """Adam step of MAML (gradient norm clipped at 1)"""
-    metasgd_outer_lr: float = 1e-4
-    """Adam step of Meta-SGD, whose learned rates drift to the edge of inner-loop stability
-    (with 3e-4 it diverged on all three default variants within 4000 meta-steps)"""
+    outer_lr: float | None = None
+    """Adam step of MAML, gradient norm clipped at 1 (linear 3e-4; fourier 1e-2: the
+    learned init must grow the network's gradient scale ~100x, see docs/learning-dynamics.md)"""
+    metasgd_outer_lr: float | None = None
+    """Adam step of Meta-SGD's initialisation (linear 1e-4, fourier 1e-2)"""
+    metasgd_rate_lr: float | None = None
+    """Adam step of Meta-SGD's learned rates, which drift to the edge of inner-loop stability
+    (linear 1e-4: with 3e-4 it diverged on all three default variants within 4000
+    meta-steps; fourier 1e-5: 1e-3 for init and rates diverged within 2000)"""
     eval_tasks: int = 200
     log_every: int = 100
     checkpoint_every: int = 1000
@@ -117,11 +126,11 @@ class LearningDynamicsConfig:
     """reduced budget (about 3 minutes on 2 CPU cores)"""
 
     def __post_init__(self) -> None:
-        for name in ("d_in", "d_out", "n_freq", "inner_steps", "eval_steps", "meta_steps",
-                     "memory_steps", "lstm_steps", "memory_hidden", "meta_batch", "log_every",
+        for name in ("d_in", "d_out", "n_freq", "inner_steps", "eval_steps", "memory_steps",
+                     "lstm_steps", "memory_hidden", "meta_batch", "log_every",
                      "online_batch", "online_factor", "meta_snapshots", "lstm_queries"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        for name in ("hidden", "learner_steps"):
+        for name in ("hidden", "learner_steps", "meta_steps"):
             value = getattr(self, name)
             require(value is None or value > 0, flag(name), "must be a positive integer")
         require(min(self.d_in, self.d_out) >= 2, "--d-in", "d-in and d-out must be >= 2")
@@ -133,8 +142,8 @@ class LearningDynamicsConfig:
         require(self.lstm_queries <= self.k_support, "--lstm-queries",
                 "must be at most --k-support (the query points each task has)")
         require(self.eval_tasks >= 20, "--eval-tasks", "must be at least 20")
-        for name in ("init_scale", "outer_lr", "metasgd_outer_lr", "memory_lr", "lstm_lr",
-                     "learner_lr", "inner_lr"):
+        for name in ("init_scale", "outer_lr", "metasgd_outer_lr", "metasgd_rate_lr",
+                     "memory_lr", "lstm_lr", "learner_lr", "inner_lr"):
             value = getattr(self, name)
             require(value is None or value > 0, flag(name), "must be positive")
         require_cadence(self.log_every, self.checkpoint_every)

@@ -89,7 +89,8 @@ def description(cfg: Any) -> str:
                 f"{cfg.hidden}-1, GD lr {cfg.learner_lr}.")
     return (
         f"{task} {cfg.k_support} support samples per task. MAML and Meta-SGD: "
-        f"{cfg.meta_steps} meta-steps (Adam {cfg.outer_lr} / {cfg.metasgd_outer_lr}), "
+        f"{cfg.meta_steps} meta-steps (Adam {cfg.outer_lr}; Meta-SGD init "
+        f"{cfg.metasgd_outer_lr}, rates {cfg.metasgd_rate_lr}), "
         f"{cfg.inner_steps} inner steps at lr {cfg.inner_lr}, "
         f"traced for {cfg.eval_steps} steps. Memory: LSTM ({cfg.memory_hidden} units) reading "
         f"(x, y) pairs with a multiplicative read-out, {cfg.memory_steps} meta-steps; lstm: "

@@ -18,6 +18,7 @@ from metalab.errors import flag, require, require_cadence
 from metalab.experiments.dynamics import bandit_run
 from metalab.experiments.dynamics.experiment import (
     DYNAMICS_LEARNERS,
+    FOURIER_META_STEPS,
     LearningDynamicsConfig,
     trace_and_analyse,
 )
@@ -27,6 +28,7 @@ from metalab.runs.rundir import RunDir
 from metalab.runs.stats import mean_ci95
 
 FAMILIES = ("linear", "fourier", "bandit")
+STUDY_META_STEPS = {"linear": 1000, "fourier": FOURIER_META_STEPS}
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,8 @@ class DynamicsStudyConfig:
     """seeds seed, seed + 1, ...; mean and 95% CI (Student t) over them"""
     learners: tuple[str, ...] = ("learner", "online", "maml", "lstm", "bayes")
     """regression learners (see learning-dynamics); the bandit always runs pg, lstm, thompson"""
-    meta_steps: int = 1000
-    """MAML meta-steps (regression)"""
+    meta_steps: int | None = None
+    """MAML / Meta-SGD meta-steps (regression; linear 1000, fourier 8000 at Adam 1e-2)"""
     lstm_steps: int = 3000
     """meta-steps of both regression LSTMs"""
     eval_tasks: int = 100
@@ -73,7 +75,9 @@ class DynamicsStudyConfig:
     """reduced budget (a few minutes on 2 CPU cores)"""
 
     def __post_init__(self) -> None:
-        for name in ("seeds", "meta_steps", "lstm_steps", "meta_snapshots", "n_arms",
+        require(self.meta_steps is None or self.meta_steps > 0, "--meta-steps",
+                "must be a positive integer")
+        for name in ("seeds", "lstm_steps", "meta_snapshots", "n_arms",
                      "d_context", "rank", "horizon", "a2c_steps", "agent_hidden", "pg_steps",
                      "pg_hidden", "meta_batch", "log_every"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
@@ -96,7 +100,7 @@ class DynamicsStudyConfig:
         """``quick`` shrinks every budget."""
         if not self.quick:
             return self
-        return replace(self, meta_steps=min(self.meta_steps, 100),
+        return replace(self, meta_steps=min(self.meta_steps or 100, 100),
                        lstm_steps=min(self.lstm_steps, 200), a2c_steps=min(self.a2c_steps, 200),
                        pg_steps=min(self.pg_steps, 600), eval_tasks=min(self.eval_tasks, 40),
                        meta_snapshots=min(self.meta_snapshots, 2), log_every=50,
@@ -106,8 +110,9 @@ class DynamicsStudyConfig:
 def regression_config(cfg: DynamicsStudyConfig, family: str, seed: int
                       ) -> LearningDynamicsConfig:
     """The learning-dynamics settings of one regression family and seed in the study."""
+    meta_steps = cfg.meta_steps or STUDY_META_STEPS[family]
     return LearningDynamicsConfig(
-        variant=family, seed=seed, learners=cfg.learners, meta_steps=cfg.meta_steps,
+        variant=family, seed=seed, learners=cfg.learners, meta_steps=meta_steps,
         memory_steps=cfg.lstm_steps, lstm_steps=cfg.lstm_steps, eval_tasks=cfg.eval_tasks,
         meta_batch=cfg.meta_batch, meta_snapshots=cfg.meta_snapshots, shifts=cfg.shifts,
         log_every=cfg.log_every, checkpoint_every=cfg.checkpoint_every).resolved()

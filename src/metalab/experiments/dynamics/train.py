@@ -35,8 +35,7 @@ def train(name: str, cfg: Any, rundir: RunDir, key: jax.Array) -> tuple[Any, Sna
     k_init, k_run = jax.random.split(key)
     if name in ("maml", "metasgd"):
         learner = setup.meta_learner(name, cfg)
-        lr = cfg.metasgd_outer_lr if name == "metasgd" else cfg.outer_lr
-        optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr))
+        optimizer = meta_optimizer(name, cfg)
         step = make_meta_step(learner, ESTIMATORS["backprop"](), optimizer,
                               setup.distribution(cfg), cfg.meta_batch, cfg.inner_steps, k_run)
         init, total = init_state(learner, optimizer, k_init), cfg.meta_steps
@@ -50,6 +49,16 @@ def train(name: str, cfg: Any, rundir: RunDir, key: jax.Array) -> tuple[Any, Sna
     step = _memory_step(model, optimizer, cfg, queries, k_run)
     total = cfg.lstm_steps if name == "lstm" else cfg.memory_steps
     return model, with_snapshots(rundir, name, init, step, total, cfg)
+
+
+def meta_optimizer(name: str, cfg: Any) -> optax.GradientTransformation:
+    """Adam on the clipped meta-gradient (global norm 1); Meta-SGD's learned rates take
+    their own, smaller step (``metasgd_rate_lr``), as they set the inner loop's stability."""
+    if name == "maml":
+        return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.outer_lr))
+    steps = {"init": optax.adam(cfg.metasgd_outer_lr), "lr": optax.adam(cfg.metasgd_rate_lr)}
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.multi_transform(
+        steps, lambda meta: {k: jax.tree.map(lambda _, k=k: k, v) for k, v in meta.items()}))
 
 
 def _memory_step(model, optimizer, cfg: Any, queries: int, key: jax.Array):
