@@ -19,6 +19,13 @@ state is its own, and three things are regressed (mean squared error):
 Each step's loss is local (the carried state is not differentiated through), so training is
 cheap; the paper reports such clones reaching 87-90% on MNIST when unrolled. Run freely, the
 rule must keep w and b in its cell across many more steps than it was trained on.
+
+Every target is SGD applied to the student's *own* stored weights (c0, c1) and to the error it
+was given, so the same loss scores a student that is forced onto the teacher's path every
+step (teacher forcing), every k steps, or never (``Forcing``: the student then trains on the
+states it visits when running freely). ``clone_trace`` runs a clone freely next to SGD from
+the same start and records, per step, its read-out and update errors and its drift from SGD's
+weights: where a clone departs from the rule it was fitted to.
 """
 
 from __future__ import annotations
