@@ -216,7 +216,8 @@ def meta_train_all(cfg: LearningDynamicsConfig, rundir: RunDir) -> dict[str, tup
 
 
 def analyse(ev: setup.EvalSet, runs: dict) -> tuple[dict[str, float], dict[str, dict]]:
-    """Per learner: mode progress, times to 50% / 90%, ratios and similarity to Bayes."""
+    """Per learner: mode progress, times to 50% / 90% (``t50_mode_<j>``, mode j = 1 the
+    largest; inf if never reached), ratios and similarity to Bayes."""
     summary: dict[str, float] = {}
     details: dict[str, dict] = {}
     bayes = runs["bayes"][0]
@@ -231,6 +232,7 @@ def analyse(ev: setup.EvalSet, runs: dict) -> tuple[dict[str, float], dict[str, 
             preds, bayes, ev.target, if_unreached=float("nan"))
         summary[f"{name}/final_query_mse"] = float(jnp.mean((preds[-1] - ev.target) ** 2))
         summary[f"{name}/final_progress_last_mode"] = float(progress[-1, -1])
+        summary |= {f"{name}/t50_mode_{j + 1}": float(t) for j, t in enumerate(t50)}
     return summary, details
 
 

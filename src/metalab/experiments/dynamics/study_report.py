@@ -29,6 +29,16 @@ def _cell(summary: dict[str, float], key: str, seeds: int, reached: bool = False
     return text
 
 
+def _t50s(summary: dict[str, float], prefix: str, seeds: int) -> str:
+    """Each mode's time to 50%, mean ± CI over seeds ("never": unreached in some seed)."""
+    cells, j = [], 1
+    while f"{prefix}/t50_mode_{j}" in summary:
+        cell = _cell(summary, f"{prefix}/t50_mode_{j}", seeds)
+        cells.append("never" if cell.startswith("null") else cell)
+        j += 1
+    return "; ".join(cells)
+
+
 def tables(cfg: Any, summary: dict[str, float]) -> list[str]:
     """One markdown table per family: ratios at 50% / 90%, accuracy or reward, mean ± CI."""
     out = []
@@ -36,10 +46,13 @@ def tables(cfg: Any, summary: dict[str, float]) -> list[str]:
         score = "mean_reward" if family == "bandit" else "final_query_mse"
         rows = [f"| {n} | {_cell(summary, f'{n}/{family}/mode_time_ratio', cfg.seeds, True)}"
                 f" | {_cell(summary, f'{n}/{family}/mode_time_ratio_90', cfg.seeds, True)}"
-                f" | {_cell(summary, f'{n}/{family}/{score}', cfg.seeds)} |"
+                f" | {_cell(summary, f'{n}/{family}/{score}', cfg.seeds)}"
+                f" | {_t50s(summary, f'{n}/{family}', cfg.seeds)} |"
                 for n in _learners(family, summary)]
-        head = f"| learner | mode_time_ratio (seeds reached) | ratio at 90% | {score} |"
-        out.append(f"## {family}\n\n" + "\n".join([head, "| --- | --- | --- | --- |", *rows]))
+        head = (f"| learner | mode_time_ratio (seeds reached) | ratio at 90% | {score} "
+                "| time to 50% per mode (first = largest) |")
+        out.append(f"## {family}\n\n"
+                   + "\n".join([head, "| --- | --- | --- | --- | --- |", *rows]))
     return out
 
 
