@@ -10,7 +10,7 @@ import numpy as np
 
 from metalab.tasks.online import Stream
 from metalab.vsml import teacher_sgd, vsml
-from metalab.vsml.clone import Forcing, clone_loss, clone_trace
+from metalab.vsml.clone import Forcing, clone_loss, clone_trace, open_forget
 from metalab.vsml.layer import LayerState, layer_step
 from metalab.vsml.network import READOUT, NetState, embed
 
@@ -86,3 +86,13 @@ def test_free_trace_follows_the_evaluated_learner_and_sgd():
     assert trace.drift_w[0] == 0.0 and trace.drift_w[-1] > 1e-3
     np.testing.assert_array_equal(trace.correct, jnp.stack(correct))
     np.testing.assert_array_equal(trace.correct_teacher, jnp.stack(correct_sgd))
+
+
+def test_open_forget_keeps_an_idle_cell_by_sigmoid_of_its_forget_bias():
+    rule = vsml().init(jax.random.PRNGKey(0))
+    c = jnp.ones((N_IN, N_OUT, 16))
+    idle = LayerState(jnp.zeros_like(c), c)
+    quiet = (jnp.zeros((N_IN, 8)), jnp.zeros((N_OUT, 8)))  # no messages, h = 0: z = bias
+    for extra in (0.0, 4.0):
+        kept, _, _ = layer_step(open_forget(rule, extra), idle, *quiet, 1)
+        np.testing.assert_allclose(kept.c, jax.nn.sigmoid(5.0 + extra), rtol=1e-5)

@@ -36,7 +36,7 @@ from metalab.vsml import (
     teacher_sgd,
     vsml,
 )
-from metalab.vsml.clone import Forcing, clone_trace
+from metalab.vsml.clone import Forcing, clone_trace, open_forget
 
 OFFLINE_FAMILIES = ("digits", "iris", "wine", "breast_cancer", "random", "sum", "mnist1d")
 
@@ -68,6 +68,8 @@ class CloneConfig:
     """differentiate through the carried state across steps"""
     scale: float = 1.0
     """the cell stores w / scale (SGD's weights outgrow the cloning streams' range)"""
+    forget_bias: float = 0.0
+    """added to the rule's forget-gate bias at initialisation (the cell keeps its weight)"""
     n_in: int = 16
     n_classes: int = 5
     eval_steps: int = 2000
@@ -127,7 +129,9 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
 
     optimizer = meta_optimizer("grad", cfg.lr, cfg.clip)
     init_keys, run_keys = seed_keys(zlib.crc32(f"{cfg.seed}/clone".encode()), cfg.seeds)
-    init = init_train_state(vsml(backward=True), optimizer, init_keys)
+    learner = vsml(backward=True)
+    learner = learner._replace(init=lambda key: open_forget(learner.init(key), cfg.forget_bias))
+    init = init_train_state(learner, optimizer, init_keys)
     meta_step = make_step(loss, "grad", optimizer, run_keys)
     start = time.perf_counter()
     state = train_stage(rundir, "clone", init, meta_step, cfg.steps, chunk=cfg.log_every,
