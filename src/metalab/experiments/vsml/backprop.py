@@ -53,7 +53,8 @@ class CloneConfig:
     """the teacher's SGD rate (per weight; it absorbs the 1/n_in of the layer's mean)"""
     steps: int = 2000
     """cloning steps (Adam)"""
-    lr: float = 3e-3
+    lr: float = 3e-2
+    """Adam rate of the cloning fit (3e-3 left the input gates near their sigmoid(-5) start)"""
     clip: float = 25.0
     seeds: int = 3
     episodes: int = 16
@@ -66,9 +67,9 @@ class CloneConfig:
     """std of noise on the forced weights (in units of the initial weight std)"""
     through: bool = False
     """differentiate through the carried state across steps"""
-    scale: float = 1.0
+    scale: float = 10.0
     """the cell stores w / scale (SGD's weights outgrow the cloning streams' range)"""
-    forget_bias: float = 0.0
+    forget_bias: float = 5.0
     """added to the rule's forget-gate bias at initialisation (the cell keeps its weight)"""
     n_in: int = 16
     n_classes: int = 5
