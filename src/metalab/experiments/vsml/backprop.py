@@ -130,8 +130,8 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
 
     optimizer = meta_optimizer("grad", cfg.lr, cfg.clip)
     init_keys, run_keys = seed_keys(zlib.crc32(f"{cfg.seed}/clone".encode()), cfg.seeds)
-    learner = vsml(backward=True)
-    learner = learner._replace(init=lambda key: open_forget(learner.init(key), cfg.forget_bias))
+    plain = vsml(backward=True)
+    learner = plain._replace(init=lambda key: open_forget(plain.init(key), cfg.forget_bias))
     init = init_train_state(learner, optimizer, init_keys)
     meta_step = make_step(loss, "grad", optimizer, run_keys)
     start = time.perf_counter()
