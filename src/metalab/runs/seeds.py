@@ -1,6 +1,6 @@
 """``metalab run NAME --seeds N``: one experiment over N seeds, summarised as mean and 95% CI.
 
-Two ways, chosen from the experiment's configuration:
+Three ways, chosen from the experiment:
 
 - **the experiment's own**: a configuration with a ``seeds`` field runs its seeds itself
   (contrastive, hyperparameter-learning, synapse-importance, vsml and vsml-backprop as one
