@@ -14,7 +14,7 @@ from metalab.vsml.clone import Forcing, clone_loss, clone_trace, open_forget
 from metalab.vsml.layer import LayerState, layer_step
 from metalab.vsml.network import READOUT, NetState, embed
 
-N_IN, N_OUT, T, ALPHA = 4, 3, 12, 0.5
+N_IN, N_OUT, T, ALPHA = 4, 3, 8, 0.5
 
 
 def _setup():
@@ -53,18 +53,15 @@ def test_forcing_every_step_is_plain_teacher_forcing():
     reference = _teacher_forced_reference(rule, key, stream)
     got = clone_loss(rule, key, stream, N_OUT, ALPHA, forcing=Forcing(every=1))
     np.testing.assert_allclose(got, reference, rtol=1e-5)
-    # differentiating through the carried state changes the gradient, not the value
-    through = clone_loss(rule, key, stream, N_OUT, ALPHA, forcing=Forcing(1, through=True))
-    np.testing.assert_allclose(through, reference, rtol=1e-5)
 
 
 def test_forcing_every_k_steps_puts_the_stored_weights_on_the_teacher():
     rule, key, stream = _setup()
-    for scale in (1.0, 4.0):  # the stored weights are read back in the teacher's units
-        trace = clone_trace(rule, key, stream, N_OUT, ALPHA, forcing=Forcing(3, scale=scale))
-        forced = np.arange(T) % 3 == 0
-        np.testing.assert_allclose(np.asarray(trace.drift_w)[forced], 0.0, atol=1e-6)
-        assert np.all(np.asarray(trace.drift_w)[~forced] > 1e-4)
+    # stored as w / 4 and read back in the teacher's units
+    trace = clone_trace(rule, key, stream, N_OUT, ALPHA, forcing=Forcing(3, scale=4.0))
+    forced = np.arange(T) % 3 == 0
+    np.testing.assert_allclose(np.asarray(trace.drift_w)[forced], 0.0, atol=1e-6)
+    assert np.all(np.asarray(trace.drift_w)[~forced] > 1e-4)
 
 
 def test_free_trace_follows_the_evaluated_learner_and_sgd():
