@@ -2,7 +2,7 @@
 forward-only for far longer than it was trained (Kirsch & Schmidhuber 2021, section 3.2,
 Figure 3). ``metalab.vsml.clone`` describes the teacher, the student and the loss.
 
-The rule is fitted on 100-example streams of one family with teacher forcing, then runs
+The rule is fitted on 400-example streams of one family with teacher forcing, then runs
 without a teacher on ``--eval-steps`` (default 2,000) examples of that family's held-out split
 and of unseen families; its online accuracy curve is compared with the teacher (online SGD on
 the same layer, same initial weights distribution and rate) on the same streams.
@@ -61,9 +61,11 @@ class CloneConfig:
     """Adam rate of the cloning fit (3e-3 left the input gates near their sigmoid(-5) start)"""
     clip: float = 25.0
     seeds: int = 3
-    episodes: int = 16
+    episodes: int = 4
     """teacher-forced streams per cloning step"""
-    stream_steps: int = 100
+    stream_steps: int = 400
+    """examples per cloning stream: long enough for SGD's weights to reach the size they have
+    in the long free runs (50-example streams left the clone's read-out unfitted there)"""
     force_every: int = 1
     """set the stored weights to the teacher's every k steps (1: teacher forcing; 0: never,
     the clone is scored on its own free-running state against SGD on its own weights)"""
@@ -109,11 +111,10 @@ class CloneConfig:
         require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> CloneConfig:
-        """``quick``: fewer and shorter cloning streams, fewer steps, 1,000-example runs."""
+        """``quick``: one cloning stream per step, fewer steps, 1,000-example runs."""
         if not self.quick:
             return self
-        return replace(self, steps=min(self.steps, 300), episodes=min(self.episodes, 8),
-                       stream_steps=min(self.stream_steps, 50),
+        return replace(self, steps=min(self.steps, 300), episodes=min(self.episodes, 1),
                        eval_streams=min(self.eval_streams, 16),
                        eval_steps=min(self.eval_steps, 1000))
 
