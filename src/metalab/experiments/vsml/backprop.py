@@ -266,7 +266,7 @@ EXPERIMENT = Experiment(
     name="vsml-backprop",
     description="VS-ML rule cloned from online backprop, run forward-only, compared with SGD",
     expected_time="1-2 h",  # 27x the quick run's cloning work, estimated, not run
-    quick_time="8 min",  # 5.1 min (3.3 min CPU) at load 3-6; 9.4 min at load 27
+    quick_time="8 min",  # 2.3 min (3.1 min CPU) at load 0.4-2.3; 9.4 min at load 27 before
     config=CloneConfig,
     run=run,
 )
