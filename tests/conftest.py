@@ -1,7 +1,6 @@
-"""Strict JAX for every test: implicit rank promotion is an error; float64 on request; CPU
-programs dispatched synchronously, as `metalab` runs them (``training/threads.py``: XLA's
-asynchronous CPU dispatch can hang). The data folder is the shared datasets beside the
-project, set explicitly (runs never look relative to the working directory)."""
+"""Strict JAX for every test: implicit rank promotion is an error; float64 on request. The
+data folder is the shared datasets beside the project, set explicitly (runs never look
+relative to the working directory)."""
 
 import os
 from pathlib import Path
@@ -10,7 +9,6 @@ import jax
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
-jax.config.update("jax_cpu_enable_async_dispatch", False)
 os.environ.setdefault("METALAB_DATA", str(Path(__file__).resolve().parents[2] / "shared" /
                                           "datasets"))
 

@@ -10,18 +10,11 @@ and one thread used 0.82-0.98x the CPU time (``benchmarks/RESULTS.md``). On a ma
 crowded by other work one thread gets one core's share, so ``all`` can be faster there.
 Larger programs (the conv net) keep every core.
 
-The same start turns off JAX's asynchronous dispatch on the CPU, so a program runs on the
-thread that calls it: with it on, XLA's CPU client runs each program on a pool thread, and a
-run of ``learning-dynamics-families`` (and once a test) stopped for good there, every thread
-waiting, one inside ``CpuPjRtRawLoadedExecutable::Execute`` for an input that never became
-ready (the hang of jax-ml/jax#25861, whose workaround this is). metalab dispatches a whole
-chunk of meta-steps per call, so little overlap is lost.
-
-Override the thread count with the environment variable ``METALAB_CPU_THREADS``: ``auto``
-(the default: one thread for programs declared small, XLA's default otherwise), ``all``
-(XLA's default always) or a positive integer (that many threads). Only a CPU backend is
-affected: nothing is changed when ``JAX_PLATFORMS`` names another platform or a JAX
-accelerator plugin (CUDA, ROCm, TPU) is installed.
+Override with the environment variable ``METALAB_CPU_THREADS``: ``auto`` (the default: one
+thread for programs declared small, XLA's default otherwise), ``all`` (XLA's default always)
+or a positive integer (that many threads). Only a CPU backend is affected: nothing is changed
+when ``JAX_PLATFORMS`` names another platform or a JAX accelerator plugin (CUDA, ROCm, TPU) is
+installed.
 """
 
 from __future__ import annotations
@@ -57,8 +50,8 @@ def resolve(small: bool, setting: str | None = None, field: str = ENV) -> int | 
 
 
 def use_cpu_threads(small: bool, setting: str | None = None) -> int | None:
-    """Start JAX's backend with the threading ``resolve`` picks, CPU programs dispatched
-    synchronously (module doc), and return the thread count in use (None: XLA's default).
+    """Start JAX's backend with the threading ``resolve`` picks and return the thread count
+    in use (None: XLA's default).
 
     Call it before anything else touches a JAX device (after ``jax.distributed.initialize``
     when distributed); once the backend has started its pools are fixed, and this returns the
@@ -68,11 +61,7 @@ def use_cpu_threads(small: bool, setting: str | None = None) -> int | None:
     threads = resolve(small, setting)
     if _backend_started():
         return _started_with[0]
-    if not _cpu_only():
-        jax.devices()
-        return None
-    jax.config.update("jax_cpu_enable_async_dispatch", False)  # read when the client starts
-    if threads is None:
+    if threads is None or not _cpu_only():
         jax.devices()
         return None
     before = os.environ.get(_XLA_ENV)
