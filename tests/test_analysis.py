@@ -58,6 +58,22 @@ def test_linear_prior_matches_sampled_maps(basis):
     np.testing.assert_allclose(w.mean(0), mean, atol=0.03)
 
 
+def test_haar_pair_is_each_matrix_qr_in_one_lapack_call():
+    """Both orthogonal factors come from one batched QR call (two at once can deadlock
+    jaxlib 0.10's CPU LAPACK on a 2-thread pool), and each equals numpy's QR (sign-fixed) of
+    its own Gaussian matrix, padding or not."""
+    from metalab.tasks.linear import haar_pair
+
+    ku, kv = jax.random.split(jax.random.PRNGKey(4))
+    u, v = haar_pair(ku, kv, 6, 3, 2)
+    for got, key, n in ((u, ku, 6), (v, kv, 3)):
+        q, r = np.linalg.qr(np.asarray(jax.random.normal(key, (n, n)), np.float64))
+        np.testing.assert_allclose(got, (q * np.sign(np.diag(r)))[:, :2], atol=2e-5)
+    sample = jax.jit(lambda k: LinearRegression(d_in=3, d_out=6).sample(k, 64))
+    hlo = sample.lower(jax.random.PRNGKey(0)).compile().as_text()
+    assert hlo.count("custom_call_target=\"lapack_sgeqrf") == 1
+
+
 def test_task_targets_follow_features(x64):
     lin = LinearRegression(d_in=3, d_out=2, noise=0.0)
     key = jax.random.PRNGKey(2)

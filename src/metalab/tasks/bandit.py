@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from metalab.tasks.base import Task
-from metalab.tasks.linear import LinearTruth
+from metalab.tasks.linear import LinearTruth, haar_pair
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class LowRankBandit:
 
     def _modes(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
         ku, kv = jax.random.split(key)
-        u = self.contrasts() @ _orthonormal(ku, self.n_arms - 1, self.rank)
-        return u, _orthonormal(kv, self.d_context, self.rank)
+        u, v = haar_pair(ku, kv, self.n_arms - 1, self.d_context, self.rank)
+        return self.contrasts() @ u, v
 
     def sample_truth(self, key: jax.Array, n: int) -> LinearTruth:
         """Reward maps of n tasks as modes u [n, arms, r], strengths c [n, r], v [n, d, r]."""
@@ -94,8 +94,3 @@ class LowRankBandit:
         scale = jnp.sqrt(jnp.sum(s**2) / ((self.n_arms - 1) * self.d_context))
         return jnp.zeros((p,)), scale * jnp.kron(self.contrasts(), jnp.eye(self.d_context))
 
-
-def _orthonormal(key: jax.Array, n: int, r: int) -> jax.Array:
-    """The first r columns of a Haar-random n x n orthogonal matrix (QR with sign fix)."""
-    q, rr = jnp.linalg.qr(jax.random.normal(key, (n, n)))
-    return (q * jnp.sign(jnp.diag(rr))[None, :])[:, :r]

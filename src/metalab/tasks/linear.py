@@ -67,7 +67,7 @@ class LinearRegression:
     def fixed_basis(self) -> tuple[jax.Array, jax.Array]:
         """U [m, r] and V [d, r] shared by every task when ``basis="fixed"``."""
         ku, kv = jax.random.split(jax.random.PRNGKey(self.basis_seed))
-        return _orthonormal(ku, self.d_out, self.rank), _orthonormal(kv, self.d_in, self.rank)
+        return haar_pair(ku, kv, self.d_out, self.d_in, self.rank)
 
     def sample_truth(self, key: jax.Array, n: int) -> LinearTruth:
         """Modes and strengths of n tasks."""
@@ -78,8 +78,8 @@ class LinearRegression:
             return LinearTruth(jnp.broadcast_to(u, (n, *u.shape)), coef,
                                jnp.broadcast_to(v, (n, *v.shape)))
         ku, kv = jax.random.split(key)
-        u = jax.vmap(lambda k: _orthonormal(k, self.d_out, self.rank))(jax.random.split(ku, n))
-        v = jax.vmap(lambda k: _orthonormal(k, self.d_in, self.rank))(jax.random.split(kv, n))
+        u, v = jax.vmap(lambda a, b: haar_pair(a, b, self.d_out, self.d_in, self.rank))(
+            jax.random.split(ku, n), jax.random.split(kv, n))
         return LinearTruth(u, jnp.broadcast_to(s, (n, self.rank)), v)
 
     def sample(self, key: jax.Array, n: int) -> Task:
@@ -110,7 +110,25 @@ class LinearRegression:
         return jnp.zeros((p,)), jnp.sqrt(jnp.sum(s**2) / p) * jnp.eye(p)
 
 
-def _orthonormal(key: jax.Array, n: int, r: int) -> jax.Array:
-    """The first r columns of a Haar-random n x n orthogonal matrix (QR with sign fix)."""
-    q, rr = jnp.linalg.qr(jax.random.normal(key, (n, n)))
-    return (q * jnp.sign(jnp.diag(rr))[None, :])[:, :r]
+def haar_pair(ku: jax.Array, kv: jax.Array, n_u: int, n_v: int, r: int
+              ) -> tuple[jax.Array, jax.Array]:
+    """The first r columns of two independent Haar-random orthogonal matrices, n_u x n_u and
+    n_v x n_v (QR with sign fix), from one batched QR call.
+
+    Why one call: jaxlib 0.10's CPU LAPACK kernels split a batch over XLA's thread pool and
+    wait for the pieces, so two factorisations running at once on a 2-thread pool each hold
+    the thread the other waits for, and the program never finishes (a learning-dynamics run;
+    ``tests/test_tasks.py``; jax-ml/jax 859992407d stops the splitting after 0.10.2). Each
+    Gaussian matrix sits in the top-left block of an identity of the larger size, whose QR is
+    block-diagonal: the block's own Q, then the identity.
+    """
+    n = max(n_u, n_v)
+    g = jnp.stack([_in_identity(jax.random.normal(ku, (n_u, n_u)), n),
+                   _in_identity(jax.random.normal(kv, (n_v, n_v)), n)])
+    q, rr = jnp.linalg.qr(g)
+    cols = q * jnp.sign(jnp.diagonal(rr, axis1=-2, axis2=-1))[..., None, :]
+    return cols[0, :n_u, :r], cols[1, :n_v, :r]
+
+
+def _in_identity(g: jax.Array, n: int) -> jax.Array:
+    return jnp.eye(n, dtype=g.dtype).at[: g.shape[0], : g.shape[1]].set(g)
