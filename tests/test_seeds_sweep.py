@@ -192,10 +192,10 @@ def test_sinusoid_seeds_are_vmapped_and_equal_separate_runs(tmp_path):
     assert main(["run", "sinusoid", "--seeds", "2", "--out", str(tmp_path / "both"), *base]) == 0
     both = json.loads((tmp_path / "both" / "summary.json").read_text())["metrics"]
     key = "metasgd/query_mse_step1"
-    for seed in (0, 1):
-        config = replace(build_config(EXPERIMENTS["sinusoid"], base, {}), seed=seed)
-        alone = EXPERIMENTS["sinusoid"].run(config, RunDir(tmp_path / f"seed{seed}"))
-        assert both[f"{key}/seeds"][seed] == pytest.approx(alone[key], rel=1e-4)
+    config = replace(build_config(EXPERIMENTS["sinusoid"], base, {}), seed=1)  # the 2nd seed
+    alone = EXPERIMENTS["sinusoid"].run(config, RunDir(tmp_path / "seed1"))
+    assert both[f"{key}/seeds"][1] == pytest.approx(alone[key], rel=1e-4)
+    assert both[f"{key}/seeds"][0] != pytest.approx(alone[key], rel=1e-3)
     assert not (tmp_path / "both" / "seed-0").exists()
     last = json.loads((tmp_path / "both" / "metrics.jsonl").read_text().splitlines()[-1])
     assert {"loss/seed0", "loss/seed1"} <= set(last) and last["stage"] == "metasgd@seeds"
