@@ -289,7 +289,7 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
 EXPERIMENT = Experiment(
     name="vsml",
     description="VS-ML learned learning rules: meta-train on one family, learn others online",
-    expected_time="~60 min",  # 61 min (2026-12-01, seeds 3) at load 5-10 on 2 shared cores
+    expected_time="60 min",  # 61 min (2026-12-01, seeds 3) at load 5-10 on 2 shared cores
     quick_time="10 min",  # 10.4 min at load 3-9; 37.8 min (7.8 min CPU) at load 20-29
     config=VSMLConfig,
     run=run,
