@@ -180,7 +180,6 @@ EXPERIMENT = Experiment(
     description="Mode-time ratios of learners and meta-learners on linear, Fourier and "
     "contextual-bandit families, mean and 95% CI over seeds (Rabinowitz 2019)",
     expected_time="20 min",  # 2026-12-01: 14.6 min resumed after part of linear-seed0, load ~1
-    # (default learners, shifts, MAML 8000 meta-steps; 2026-12-01), so ~14 min for 3 seeds
     quick_time="3 min",  # 167 s wall on the idle 2-core machine, 2026-12-01
     config=DynamicsStudyConfig,
     run=run,
