@@ -81,9 +81,11 @@ def rows(cfg: EstimatorsBenchConfig) -> Iterator[dict]:
     names = cfg.estimators or supporting(learner)
     with ThreadPoolExecutor(len(os.sched_getaffinity(0))) as pool:
         for inner in cfg.inner_steps or (FULL_T if cfg.full else DEFAULT_T):
-            steps = [make_meta_step(learner, ESTIMATORS[name](), optimizer,
-                                    Sinusoid(cfg.k_shot, cfg.k_shot), cfg.meta_batch, inner,
-                                    jax.random.PRNGKey(1)) for name in names]
+            steps = [make_meta_step(learner, ESTIMATORS[name](), optimizer=optimizer,
+                                    tasks=Sinusoid(cfg.k_shot, cfg.k_shot),
+                                    meta_batch=cfg.meta_batch,
+                                    inner_steps=inner,
+                                    key=jax.random.PRNGKey(1)) for name in names]
             programs = [f.result() for f in [pool.submit(_compile, s, state) for s in steps]]
             for name, (compiled, compile_s) in zip(names, programs, strict=True):
                 _, seconds = time_compiled(compiled, (state,), min_seconds=cfg.min_seconds,

@@ -133,8 +133,9 @@ def _workload_gflop(learner_name: str, est_name: str, cfg: OmniglotBenchConfig,
                                    "im2col")
     est = fewshot.make_estimator(learner, est_name, "vmap")
     optimizer = optax.adam(1e-3)
-    step = make_meta_step(learner, est, optimizer, episodes, cfg.meta_batch, inner,
-                          jax.random.PRNGKey(1))
+    step = make_meta_step(learner, est, optimizer=optimizer, tasks=episodes,
+                          meta_batch=cfg.meta_batch, inner_steps=inner,
+                          key=jax.random.PRNGKey(1))
     return lowered_gflop(scan_steps(step, 1), (init_state(learner, optimizer,
                                                           jax.random.PRNGKey(0)),))
 
@@ -176,8 +177,10 @@ def rows(cfg: OmniglotBenchConfig) -> Iterator[dict]:
                     learner = fewshot.conv_learner(learner_name, cfg.n_way, (28, 28, 1),
                                                    cfg.width, 0.4, conv)
                     est = fewshot.make_estimator(learner, est_name, task_map)
-                    step = make_meta_step(learner, est, optimizer, episodes, cfg.meta_batch,
-                                          inner, jax.random.PRNGKey(1))
+                    step = make_meta_step(learner, est, optimizer=optimizer, tasks=episodes,
+                                          meta_batch=cfg.meta_batch,
+                                          inner_steps=inner,
+                                          key=jax.random.PRNGKey(1))
                     state = init_state(learner, optimizer, jax.random.PRNGKey(0))
                     compile_s, seconds = time_steps(scan_steps(step, 1), (state,), cfg.repeats)
                     first = first or seconds

@@ -59,8 +59,9 @@ def rows(cfg: SeedsBenchConfig) -> Iterator[dict]:
     optimizer = optax.adam(1e-3)
 
     def step(key: jax.Array):
-        return make_meta_step(learner, ESTIMATORS["backprop"](), optimizer, Sinusoid(10, 10),
-                              25, cfg.inner_steps, key)
+        return make_meta_step(learner, ESTIMATORS["backprop"](), optimizer=optimizer,
+                              tasks=Sinusoid(10, 10), meta_batch=25,
+                              inner_steps=cfg.inner_steps, key=key)
 
     def init(key: jax.Array):
         return init_state(learner, optimizer, key)

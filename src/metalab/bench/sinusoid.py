@@ -75,10 +75,11 @@ def rows(cfg: SinusoidBenchConfig) -> Iterator[dict]:
         for est_name in cfg.estimators or (("backprop", "first-order") if full else
                                            ("backprop",)):
             for inner in cfg.inner_steps or ((1, 5, 10) if full else (1, 5)):
-                step = make_meta_step(
-                    learner, ESTIMATORS[est_name](), optimizer, Sinusoid(cfg.k_shot, cfg.k_shot),
-                    cfg.meta_batch, inner, jax.random.PRNGKey(1),
-                )
+                step = make_meta_step(learner, ESTIMATORS[est_name](), optimizer=optimizer,
+                                      tasks=Sinusoid(cfg.k_shot, cfg.k_shot),
+                                      meta_batch=cfg.meta_batch,
+                                      inner_steps=inner,
+                                      key=jax.random.PRNGKey(1))
                 state = init_state(learner, optimizer, jax.random.PRNGKey(0))
                 yield {
                     "workload": f"sinusoid-mlp-{'-'.join(map(str, (1, *cfg.hidden, 1)))}",

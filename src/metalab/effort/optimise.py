@@ -16,14 +16,15 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from metalab.training.trainer import Metrics, TrainState, scan_steps
+from metalab.training.state import Metrics, TrainState
+from metalab.training.trainer import scan_steps
 
 Objective = Callable[[Any], tuple[jax.Array, Any]]  # control -> (value, aux)
 
 
 def init(control: Any, optimizer: optax.GradientTransformation) -> TrainState:
     """The optimisation state at ``control`` (the trainer's ``TrainState``)."""
-    return TrainState(control, optimizer.init(control), jnp.zeros((), jnp.int32))
+    return TrainState.create(control, optimizer)
 
 
 def ascent_step(
@@ -42,10 +43,9 @@ def ascent_step(
     def step(state: TrainState) -> tuple[TrainState, Metrics]:
         (value, _), grad = jax.value_and_grad(objective, has_aux=True)(state.meta)
         ascent = jax.tree.map(jnp.negative, tangent(grad))
-        updates, opt_state = optimizer.update(ascent, state.opt_state, state.meta)
-        control = project(optax.apply_updates(state.meta, updates))
+        state = state.apply_gradients(ascent, optimizer)
         metrics = {"loss": -value, "value": value, "grad_norm": optax.tree.norm(grad)}
-        return TrainState(control, opt_state, state.step + 1), metrics
+        return state._replace(meta=project(state.meta)), metrics
 
     return step
 

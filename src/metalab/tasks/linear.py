@@ -118,7 +118,7 @@ def haar_pair(ku: jax.Array, kv: jax.Array, n_u: int, n_v: int, r: int
     Why one call: jaxlib 0.10's CPU LAPACK kernels split a batch over XLA's thread pool and
     wait for the pieces, so two factorisations running at once on a 2-thread pool each hold
     the thread the other waits for, and the program never finishes (a learning-dynamics run;
-    ``tests/test_tasks.py``; jax-ml/jax 859992407d stops the splitting after 0.10.2). Each
+    the analysis tests; jax-ml/jax 859992407d stops the splitting after 0.10.2). Each
     Gaussian matrix sits in the top-left block of an identity of the larger size, whose QR is
     block-diagonal: the block's own Q, then the identity.
     """

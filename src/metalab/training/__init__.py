@@ -5,10 +5,9 @@ from metalab.training.checkpoint import Checkpointer
 from metalab.training.optimizers import per_entry_adam
 from metalab.training.seeds import seed_keys, stack_states, unstack, vmap_seeds
 from metalab.training.sharding import shard_seeds, shard_tasks, sharded_fitness_map
+from metalab.training.state import Metrics, TrainState
 from metalab.training.trainer import (
     MetaStep,
-    Metrics,
-    TrainState,
     fit,
     init_state,
     make_meta_step,

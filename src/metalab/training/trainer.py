@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -19,27 +19,17 @@ import optax
 
 from metalab.errors import Diverged
 from metalab.estimators.base import Estimator
-from metalab.learners.base import Learner, Meta
+from metalab.learners.base import Learner
 from metalab.tasks.base import TaskDistribution
 from metalab.training.checkpoint import Checkpointer
 from metalab.training.distributed import replicate, to_host
 from metalab.training.sharding import shard_tasks
-
-Metrics = dict[str, jax.Array]
-
-
-class TrainState(NamedTuple):
-    """Everything the outer loop changes: meta-parameters, optimiser state, steps done."""
-
-    meta: Meta
-    opt_state: optax.OptState
-    step: jax.Array  # int32 scalar: meta-steps completed
+from metalab.training.state import Metrics, TrainState
 
 
 def init_state(learner: Learner, optimizer: optax.GradientTransformation, key) -> TrainState:
     """Fresh meta-parameters from ``key`` and the optimiser's initial state."""
-    meta = learner.init(key)
-    return TrainState(meta, optimizer.init(meta), jnp.zeros((), jnp.int32))
+    return TrainState.create(learner.init(key), optimizer)
 
 
 @dataclass(frozen=True)
@@ -70,17 +60,20 @@ MiB (sinusoid: 4 KiB per step), else each step draws its own inside the scan."""
 def make_meta_step(
     learner: Learner,
     estimator: Estimator,
+    *,
     optimizer: optax.GradientTransformation,
     tasks: TaskDistribution,
     meta_batch: int,
     inner_steps: int,
-    run_key: jax.Array,
+    key: jax.Array,
 ) -> MetaStep:
     """One meta-step (not jitted) as a ``MetaStep``: ``draw`` samples the task batch and the
-    estimator's key of a step, ``update`` estimates the meta-gradient and applies it.
+    estimator's key of a step from ``fold_in(key, step)``, ``update`` estimates the
+    meta-gradient and applies it (``TrainState.apply_gradients``).
 
     The batch is split across devices when there are several (``shard_tasks``).
     """
+    run_key = key
 
     def draw(step: jax.Array) -> tuple[Any, jax.Array]:
         k_tasks, k_est = jax.random.split(jax.random.fold_in(run_key, step))
@@ -90,10 +83,8 @@ def make_meta_step(
                ) -> tuple[TrainState, Metrics]:
         batch, k_est = shard_tasks(inputs[0]), inputs[1]
         loss, grad, metrics = estimator.estimate(learner, state.meta, batch, k_est, inner_steps)
-        updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
-        meta = optax.apply_updates(state.meta, updates)
         metrics = {"loss": loss, "grad_norm": optax.tree.norm(grad), **metrics}
-        return TrainState(meta, opt_state, state.step + 1), metrics
+        return state.apply_gradients(grad, optimizer), metrics
 
     return MetaStep(draw, update)
 

@@ -33,11 +33,11 @@ from metalab.learners.base import Meta
 from metalab.tasks.families import Family
 from metalab.tasks.online import draw_stream, stream_classes
 from metalab.training import TrainState, init_state, stack_states, vmap_seeds
+from metalab.training.trainer import Step
 from metalab.vsml.episode import OnlineLearner, online_loss
 
 MetaOptimizer = Literal["es", "grad"]
 StreamLoss = Callable[[Meta, jax.Array], jax.Array]
-MetaStep = Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
 
 
 def stream_loss(learner: OnlineLearner, family: Family, steps: int, n_classes: int, n_in: int,
@@ -102,12 +102,12 @@ def init_train_state(learner: OnlineLearner, optimizer: optax.GradientTransforma
 
 def make_step(loss: StreamLoss, method: MetaOptimizer, optimizer: optax.GradientTransformation,
               run_keys: jax.Array, population: int = 32, sigma: float = 0.05,
-              chunk: int = 64) -> MetaStep:
+              chunk: int = 64) -> Step:
     """One meta-step of every seed (``training.vmap_seeds`` over ``run_keys``, one per seed):
     streams and ES directions from ``fold_in(run_key, step)``, so a resumed run repeats an
     uninterrupted one."""
 
-    def seed_step(run_key: jax.Array) -> MetaStep:
+    def seed_step(run_key: jax.Array) -> Step:
         def step(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
             k_streams, k_es = jax.random.split(jax.random.fold_in(run_key, state.step))
             if method == "es":
@@ -118,9 +118,7 @@ def make_step(loss: StreamLoss, method: MetaOptimizer, optimizer: optax.Gradient
             else:
                 value, grad = jax.value_and_grad(loss)(state.meta, k_streams)
                 extra = {}
-            updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
-            meta = optax.apply_updates(state.meta, updates)
-            return TrainState(meta, opt_state, state.step + 1), {
+            return state.apply_gradients(grad, optimizer), {
                 "loss": value, "grad_norm": optax.tree.norm(grad), **extra}
 
         return step

@@ -88,8 +88,11 @@ def train_seeds(rundir: RunDir, stage: str, learner: Learner, estimator: Estimat
     state (None if training diverged), a sentence saying where it diverged, and the training
     program's cost (a stage restored already finished runs one probe meta-step for it)."""
     init_keys, run_keys = seed_keys(seed, seeds)
-    step = vmap_seeds(lambda key: make_meta_step(learner, estimator, optimizer, tasks,
-                                                 meta_batch, inner_steps, key), run_keys)
+    step = vmap_seeds(lambda key: make_meta_step(learner, estimator, optimizer=optimizer,
+                                                 tasks=tasks,
+                                                 meta_batch=meta_batch,
+                                                 inner_steps=inner_steps,
+                                                 key=key), run_keys)
     init = stack_states(lambda key: init_state(learner, optimizer, key), init_keys)
     cost = Cost(seeds)
     try:

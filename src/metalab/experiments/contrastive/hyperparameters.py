@@ -188,8 +188,9 @@ def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
                                         nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
                                         truncate=cfg.truncate, task_map="vmap",
                                         inner_lr=cfg.inner_lr)
-            step = make_meta_step(learner, est, optimizer, OneTask(split), 1, cfg.inner_steps,
-                                  jax.random.PRNGKey(seed))
+            step = make_meta_step(learner, est, optimizer=optimizer, tasks=OneTask(split),
+                                  meta_batch=1, inner_steps=cfg.inner_steps,
+                                  key=jax.random.PRNGKey(seed))
             start = time.perf_counter()
             state = train_stage(rundir, f"{name}.seed{seed}",
                                 init_state(learner, optimizer, jax.random.PRNGKey(seed)), step,

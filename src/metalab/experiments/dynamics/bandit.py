@@ -177,10 +177,7 @@ def a2c_step(bandit: LowRankBandit, optimizer: optax.GradientTransformation, bat
         x = jax.random.normal(k_x, (batch, horizon, bandit.d_context))
         (loss, reward), grad = jax.value_and_grad(a2c_loss, has_aux=True)(
             state.meta, bandit, w, x, k_run, gamma, entropy_cost)
-        updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
-        return state._replace(meta=optax.apply_updates(state.meta, updates),
-                              opt_state=opt_state, step=state.step + 1), {
-            "loss": loss, "reward": reward}
+        return state.apply_gradients(grad, optimizer), {"loss": loss, "reward": reward}
 
     return meta_step
 

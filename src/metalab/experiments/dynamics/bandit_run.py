@@ -36,7 +36,7 @@ def run_seed(cfg: Any, seed: int, rundir: RunDir) -> tuple[dict[str, float], dic
     stream, truth = B.make_stream(bandit, keys[0], cfg.eval_tasks, cfg.horizon)
     optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.a2c_lr))
     params = B.lstm_agent_init(bandit, cfg.agent_hidden, keys[1])
-    init = TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    init = TrainState.create(params, optimizer)
     step = B.a2c_step(bandit, optimizer, cfg.meta_batch, cfg.horizon, cfg.gamma,
                       cfg.entropy_cost, keys[2])
     snaps = with_snapshots(rundir, "lstm", init, step, cfg.a2c_steps, cfg)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import optax
 
 from metalab.estimators import ESTIMATORS
@@ -36,15 +35,17 @@ def train(name: str, cfg: Any, rundir: RunDir, key: jax.Array) -> tuple[Any, Sna
     if name in ("maml", "metasgd"):
         learner = setup.meta_learner(name, cfg)
         optimizer = meta_optimizer(name, cfg)
-        step = make_meta_step(learner, ESTIMATORS["backprop"](), optimizer,
-                              setup.distribution(cfg), cfg.meta_batch, cfg.inner_steps, k_run)
+        step = make_meta_step(learner, ESTIMATORS["backprop"](), optimizer=optimizer,
+                              tasks=setup.distribution(cfg),
+                              meta_batch=cfg.meta_batch,
+                              inner_steps=cfg.inner_steps, key=k_run)
         init, total = init_state(learner, optimizer, k_init), cfg.meta_steps
         return learner, with_snapshots(rundir, name, init, step, total, cfg)
     model = setup.memory_model(cfg, plain=name == "lstm")
     lr = cfg.lstm_lr if name == "lstm" else cfg.memory_lr
     optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr))
     params = model.init(k_init)
-    init = TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    init = TrainState.create(params, optimizer)
     queries = cfg.lstm_queries if name == "lstm" else cfg.k_support
     step = _memory_step(model, optimizer, cfg, queries, k_run)
     total = cfg.lstm_steps if name == "lstm" else cfg.memory_steps
@@ -71,10 +72,8 @@ def _memory_step(model, optimizer, cfg: Any, queries: int, key: jax.Array):
         tasks = tasks._replace(query_x=tasks.query_x[:, :queries],
                                query_y=tasks.query_y[:, :queries])
         loss, grad = jax.value_and_grad(lambda p: setup.memory_loss(model, p, tasks))(state.meta)
-        updates, opt_state = optimizer.update(grad, state.opt_state, state.meta)
         metrics = {"loss": loss, "grad_norm": optax.tree.norm(grad)}
-        return TrainState(optax.apply_updates(state.meta, updates), opt_state,
-                          state.step + 1), metrics
+        return state.apply_gradients(grad, optimizer), metrics
 
     return meta_step
 

@@ -194,8 +194,9 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
     estimator = fewshot.make_estimator(learner, cfg.estimator, cfg.task_map)
     train_eps = Episodes.of(split.train, cfg.n_way, cfg.k_shot, cfg.q_query)
     _, k_run = jax.random.split(jax.random.PRNGKey(cfg.seed))
-    step = make_meta_step(learner, estimator, optimizer_of(cfg), train_eps, cfg.meta_batch,
-                          cfg.inner_steps, k_run)
+    step = make_meta_step(learner, estimator, optimizer=optimizer_of(cfg), tasks=train_eps,
+                          meta_batch=cfg.meta_batch, inner_steps=cfg.inner_steps,
+                          key=k_run)
     start = time.perf_counter()
     state = train_stage(rundir, cfg.learner, initial_state(cfg), step, cfg.steps,
                         chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every)

@@ -141,8 +141,9 @@ def method_step(method: str, cfg: SinusoidConfig, run_key: jax.Array, lrs: Rates
     steps: plain regression on the pooled tasks, later fine-tuned like the others."""
     learner, optimizer = parts(method, cfg, lrs)
     inner = 0 if method == "pretrained" else cfg.inner_steps
-    return make_meta_step(learner, _estimator(method, cfg), optimizer,
-                          Sinusoid(cfg.k_shot, cfg.k_shot), cfg.meta_batch, inner, run_key)
+    return make_meta_step(learner, _estimator(method, cfg), optimizer=optimizer,
+                          tasks=Sinusoid(cfg.k_shot, cfg.k_shot),
+                          meta_batch=cfg.meta_batch, inner_steps=inner, key=run_key)
 
 
 def train_method(method: str, cfg: SinusoidConfig, rundir: RunDir) -> tuple[Meta, float]:

@@ -154,8 +154,9 @@ def train(learner: Learner, stage: str, cfg: SparseContinualConfig, rundir: RunD
     task_map = "auto" if cfg.stream == "omniglot" else "vmap"  # the conv net: map on CPU
     estimator = track_sparsity(stream_backprop(cfg.estimator == "first-order", task_map),
                                learner)
-    step = make_meta_step(learner, estimator, optimizer, dist, cfg.meta_batch,
-                          cfg.inner_steps, k_run)
+    step = make_meta_step(learner, estimator, optimizer=optimizer, tasks=dist,
+                          meta_batch=cfg.meta_batch, inner_steps=cfg.inner_steps,
+                          key=k_run)
     start_state = init_state(learner, optimizer, k_init)
     start = time.perf_counter()
     state = train_stage(rundir, stage, start_state, step, cfg.steps, chunk=cfg.log_every,

@@ -105,8 +105,9 @@ def _fit(learner: Learner, stage: str, cfg: ControlsConfig, rundir: RunDir, task
     """Meta-train ``learner`` on ``tasks``; returns the final meta-parameters."""
     optimizer = per_entry_adam(cfg.outer_lr, {"mask": cfg.mask_lr})
     k_init, k_run = jax.random.split(jax.random.PRNGKey(seed))
-    step = make_meta_step(learner, ESTIMATORS["backprop"](task_map="vmap"), optimizer, tasks,
-                          cfg.meta_batch, cfg.inner_steps, k_run)
+    step = make_meta_step(learner, ESTIMATORS["backprop"](task_map="vmap"), optimizer=optimizer,
+                          tasks=tasks, meta_batch=cfg.meta_batch,
+                          inner_steps=cfg.inner_steps, key=k_run)
     state = train_stage(rundir, stage, init_state(learner, optimizer, k_init), step, cfg.steps,
                         chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
     return state.meta

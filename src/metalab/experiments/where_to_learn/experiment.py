@@ -164,8 +164,9 @@ def train_seeds(prefix, learner, cfg, rundir, tasks, meta_batch, inner_steps, st
     out = []
     for i in range(cfg.seeds):
         k_init, k_run = jax.random.split(jax.random.PRNGKey(cfg.seed + i))
-        step = make_meta_step(learner, estimator, optimizer, tasks, meta_batch, inner_steps,
-                              k_run)
+        step = make_meta_step(learner, estimator, optimizer=optimizer, tasks=tasks,
+                              meta_batch=meta_batch, inner_steps=inner_steps,
+                              key=k_run)
         start = time.perf_counter()
         state = train_stage(rundir, stage_name(prefix, i), init_state(learner, optimizer, k_init),
                             step, steps, chunk=cfg.log_every,

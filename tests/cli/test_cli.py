@@ -77,7 +77,7 @@ def _files(folder):
 
 def test_demo_is_the_sinusoid_experiment(capsys):
     """``metalab demo`` runs ``metalab run sinusoid`` (its run folder is checked by the
-    sinusoid row of tests/test_smoke.py)."""
+    sinusoid row of tests/experiments/test_smoke.py)."""
     assert cli(["demo", "--help"]) == 0
     assert "metalab run sinusoid" in capsys.readouterr().out
 

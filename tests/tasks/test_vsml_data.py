@@ -13,7 +13,7 @@ from metalab.errors import BadInput
 from metalab.tasks.families import load_family, pooled
 from metalab.tasks.online import draw_stream, stream_classes
 
-OMNIGLOT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "omniglot"
+OMNIGLOT = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "omniglot"
 
 
 @pytest.mark.parametrize("name", ["digits", "iris", "wine", "breast_cancer", "random", "sum"])

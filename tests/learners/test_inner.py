@@ -101,7 +101,7 @@ OPTIONS = {"anil": {"head": "layer1"}}  # the MLP's read-out is not called "head
 MODELS = {"cavia": mlp((1 + 4, 6, 1), "tanh")}  # the input and a 4-entry context
 
 
-# Learners whose estimator pairs tests/test_estimators.py already covers run with -m slow,
+# Learners whose estimator pairs tests/estimators/test_estimators.py covers run with -m slow,
 # which keeps the default suite within its time budget (each case compiles ~10 estimators);
 # BOIL is ANIL's construction with the other split, checked against Meta-SGD in test_boil.py.
 COVERED = {"maml", "anil", "boil", "sparse-maml", "sparse-relu-maml"}

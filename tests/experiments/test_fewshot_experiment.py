@@ -1,5 +1,5 @@
 """The few-shot CLI: bad input exits 2 before compute; the official runs. (A tiny digits run
-and a tiny Omniglot run scored on the official runs are rows of tests/test_smoke.py.)"""
+and a tiny Omniglot run scored on the official runs are rows of tests/experiments/test_smoke.py.)"""
 
 import json
 from pathlib import Path
@@ -10,7 +10,7 @@ from metalab.cli import main as _main
 from metalab.experiments.fewshot.omniglot import OmniglotConfig
 from metalab.experiments.fewshot.oneshot_runs import OneShotRunsConfig
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "omniglot"
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "omniglot"
 
 
 def main(args: list[str]) -> int:

@@ -86,8 +86,8 @@ def _spy_estimator():
 def test_successive_meta_steps_draw_different_task_batches_and_resume_draws_the_same():
     learner = maml(mlp((1, 4, 1)), 0.01)
     opt = optax.sgd(0.0)
-    step = make_meta_step(learner, _spy_estimator(), opt, Sinusoid(), 4, 1,
-                          jax.random.PRNGKey(3))
+    step = make_meta_step(learner, _spy_estimator(), optimizer=opt, tasks=Sinusoid(), meta_batch=4,
+                          inner_steps=1, key=jax.random.PRNGKey(3))
     start = init_state(learner, opt, jax.random.PRNGKey(0))
     _, metrics = scan_steps(step, 6)(start)
     x0 = np.asarray(metrics["x0"])
@@ -108,7 +108,8 @@ batch = Sinusoid().sample(jax.random.PRNGKey(0), 8)
 sharded = jax.jit(shard_tasks)(batch)
 learner = maml(mlp((1, 8, 1)), 0.01)
 opt = optax.adam(1e-3)
-step = make_meta_step(learner, backprop(), opt, Sinusoid(), 8, 1, jax.random.PRNGKey(1))
+step = make_meta_step(learner, backprop(), optimizer=opt, tasks=Sinusoid(), meta_batch=8,
+                      inner_steps=1, key=jax.random.PRNGKey(1))
 hlo = jax.jit(step).lower(init_state(learner, opt, jax.random.PRNGKey(0))).as_text()
 print(json.dumps({
     "devices": len(sharded.support_x.sharding.device_set),

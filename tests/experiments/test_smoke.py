@@ -26,7 +26,7 @@ from metalab.bench import BENCHES
 from metalab.cli import main
 from metalab.experiments import EXPERIMENTS
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "omniglot"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "omniglot"
 
 # shared by every effort experiment: 10 Euler steps, 2 ascent steps, one SGD seed where the
 # controls are re-simulated (only effort-gain; the others pass --no-resimulate)

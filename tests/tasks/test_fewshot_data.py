@@ -16,7 +16,7 @@ from metalab.tasks.omniglot import load_omniglot
 from metalab.tasks.omniglot_runs import load_runs
 from metalab.tasks.omniglot_splits import load_split
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "omniglot"
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "omniglot"
 
 
 def _png(block: tuple[int, int]) -> bytes:

@@ -23,7 +23,8 @@ def spec(x):
     return [str(getattr(x.sharding, "spec", None)), len({s.device for s in x.addressable_shards})]
 
 learner, opt = maml(mlp((1, 8, 8, 1)), 0.01), optax.adam(1e-3)
-step = lambda key: make_meta_step(learner, backprop(), opt, Sinusoid(), 8, 1, key)
+step = lambda key: make_meta_step(learner, backprop(), optimizer=opt, tasks=Sinusoid(),
+                                        meta_batch=8, inner_steps=1, key=key)
 state, metrics = scan_steps(step(jax.random.PRNGKey(1)), 3)(
     init_state(learner, opt, jax.random.PRNGKey(0)))
 init_keys, run_keys = seed_keys(0, 8)

@@ -12,7 +12,7 @@ from metalab.cli import main
 from metalab.errors import BadInput
 from metalab.tasks import download
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "omniglot"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "omniglot"
 SMALL = "images_background_small1.zip"
 pytestmark = pytest.mark.skipif(not (SHARED / SMALL).exists(),
                                 reason="needs ../shared/datasets/omniglot (the official zips)")

@@ -14,7 +14,8 @@ from metalab.training import MetaStep, init_state, make_meta_step, scan_steps, t
 
 def test_drawing_ahead_trains_like_drawing_inside_the_scan(monkeypatch):
     learner, opt = maml(mlp((1, 8, 8, 1)), 0.01), optax.adam(1e-2)
-    step = make_meta_step(learner, backprop(), opt, Sinusoid(), 5, 1, jax.random.PRNGKey(1))
+    step = make_meta_step(learner, backprop(), optimizer=opt, tasks=Sinusoid(), meta_batch=5,
+                          inner_steps=1, key=jax.random.PRNGKey(1))
     assert isinstance(step, MetaStep)
     start = init_state(learner, opt, jax.random.PRNGKey(0))
     ahead_state, ahead = scan_steps(step, 7)(start)

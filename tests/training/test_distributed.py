@@ -51,7 +51,8 @@ from metalab.models.mlp import mlp
 from metalab.tasks.sinusoid import Sinusoid
 from metalab.training import fit, init_state, make_meta_step
 learner, opt = maml(mlp((1, 8, 8, 1)), 0.01), optax.adam(1e-2)
-step = make_meta_step(learner, backprop(), opt, Sinusoid(), 8, 1, jax.random.PRNGKey(1))
+step = make_meta_step(learner, backprop(), optimizer=opt, tasks=Sinusoid(), meta_batch=8,
+                      inner_steps=1, key=jax.random.PRNGKey(1))
 losses = []
 state = fit(init_state(learner, opt, jax.random.PRNGKey(0)), step, 6, chunk=3,
             log=lambda step, m: losses.append(m["loss"]))

@@ -18,7 +18,7 @@ import pytest
 from metalab.cli import main
 from metalab.training import Checkpointer
 
-TABLE = Path(__file__).parents[1] / "docs" / "bad-inputs.md"
+TABLE = Path(__file__).parents[2] / "docs" / "bad-inputs.md"
 ROW = re.compile(r"^\| *(\d+) *\| *([^|]+?) *\| *`metalab ([^`]+)` *\| *(\d) *\| *`([^`]+)` *\|$")
 
 

@@ -1,6 +1,6 @@
 """The contrastive experiments: bad settings fail before compute; the training helper costs
 the program it trains with. (Tiny runs of every contrastive experiment, with the summary keys
-the issue names, are rows of tests/test_smoke.py.)"""
+the issue names, are rows of tests/experiments/test_smoke.py.)"""
 
 import numpy as np
 import optax
