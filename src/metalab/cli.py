@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                            help="run folders, or folders holding runs (e.g. a sweep)")
     p_compare.add_argument("--out", type=Path, default=None,
                            help="output folder (default: runs/compare-TIME)")
+    if len(argv) == 2 and argv[0] in NAMED and argv[1] in ("-h", "--help"):
+        return _choices(argv[0])
     args, rest = parser.parse_known_args(argv)
     if args.command in ("list", "data", "compare") and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -86,6 +88,25 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # noqa: BLE001 - the CLI reports any failure with exit code 1
         console.print(traceback.format_exc())
         return 1
+
+
+NAMED = {"run": "EXPERIMENT", "sweep": "EXPERIMENT", "bench": "BENCH"}
+"""Commands whose first argument names a registered experiment or benchmark."""
+
+
+def _choices(command: str) -> int:
+    """``metalab run|sweep|bench --help``: the usage and the names to choose from."""
+    from metalab.bench import BENCHES
+    from metalab.experiments import EXPERIMENTS, load_plugins
+
+    load_plugins()
+    registry = BENCHES if command == "bench" else EXPERIMENTS
+    print(f"usage: metalab {command} {NAMED[command]} [options]   "
+          f"(metalab {command} {NAMED[command]} --help: its options)\n")
+    print("benchmarks:" if command == "bench" else "experiments:")
+    for item in registry.values():
+        print(f"  {item.name:<28} {item.description}")
+    return 0
 
 
 def _list() -> int:
@@ -213,7 +234,8 @@ def _run(name: str, argv: list[str]) -> int:
 
     from metalab.experiments import EXPERIMENTS, load_plugins
     from metalab.runs import sinks
-    from metalab.runs.claim import open_run
+    from metalab.runs.claim import MARKER, finished, open_run
+    from metalab.runs.fields import check_values, refuse_overrides
     from metalab.runs.seeds import parse_seeds, record_seeds, run_seeds, scalars
     from metalab.training import distributed
     from metalab.training.threads import use_cpu_threads
@@ -229,13 +251,24 @@ def _run(name: str, argv: list[str]) -> int:
     use_cpu_threads(small=experiment.small)
     if opts.resume is not None:
         config, out, max_loss, log = _resumed_config(experiment, opts, rest)
+        if finished(out):
+            console.print(f"{out} holds a finished run (summary.json, no {MARKER}); nothing "
+                          "to resume, nothing written", soft_wrap=True)
+            return 0
     else:
         base = _config_file(experiment, opts.config) if opts.config is not None else None
-        config = _parse_config(experiment.config, rest, f"metalab run {name}",
-                               experiment.description, default=base).resolved()
+        given = _parse_config(experiment.config, rest, f"metalab run {name}",
+                              experiment.description, default=base)
+        config = given.resolved()
+        refuse_overrides(given, config, rest)
+        if "--out=" in argv or any(a == "--out" and not v.strip()
+                                   for a, v in zip(argv, argv[1:], strict=False)):
+            raise BadInput("--out", "is empty; give a folder for the run (or leave --out out "
+                           "for runs/NAME-TIME)")
         out = opts.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         max_loss, log = opts.max_loss, opts.log
-    if max_loss is not None and not max_loss > 0:
+    check_values(config)
+    if max_loss is not None and not 0 < max_loss < math.inf:
         raise BadInput("--max-loss", "must be a positive number (the largest loss accepted "
                        "before the run is stopped as diverged)")
     sinks.require(log)
@@ -276,11 +309,16 @@ def _config_file(experiment: Any, path: Path) -> Any:
 
 
 def _read_mapping(path: Path) -> Any:
-    """The parsed content of a JSON file, or of a YAML one (``.yaml``/``.yml``)."""
-    text = path.read_text()
+    """The parsed content of a JSON file, or of a YAML one (``.yaml``/``.yml``); a file that
+    is not text or repeats a key is refused (the last value would silently win)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as e:
+        raise BadInput("--config", f"{path} cannot be read as a text file ({e}); give a "
+                       "JSON or YAML file of settings") from e
     if path.suffix.lower() not in (".yaml", ".yml"):
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_keys)
         except ValueError as e:
             raise BadInput("--config", f"{path} is not valid JSON ({e}); fix the file") from e
     try:
@@ -288,10 +326,29 @@ def _read_mapping(path: Path) -> Any:
     except ImportError as e:
         raise BadInput("--config", f"reading YAML needs PyYAML ({e}); pip install pyyaml, "
                        "or give the file as JSON") from e
+
+    class UniqueKeys(yaml.SafeLoader):
+        """PyYAML's safe loader, refusing a mapping that repeats a key."""
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+        return _unique_keys([(loader.construct_object(k, deep=True),
+                              loader.construct_object(v, deep=True)) for k, v in node.value])
+
+    UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
+        return yaml.load(text, Loader=UniqueKeys)
+    except (yaml.YAMLError, ValueError) as e:
         raise BadInput("--config", f"{path} is not valid YAML ({e}); fix the file") from e
+
+
+def _unique_keys(pairs: list[tuple[Any, Any]]) -> dict:
+    """A mapping from key-value pairs; ``ValueError`` naming a repeated key."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} appears twice")
+        out[key] = value
+    return out
 
 
 def _resumed_config(experiment: Any, opts: RunOptions,
@@ -347,7 +404,8 @@ def _bench(name: str, argv: list[str]) -> int:
     front = argparse.ArgumentParser(add_help=False)
     front.add_argument("--json", action="store_true")
     opts, rest = front.parse_known_args(argv)
-    config = _parse_config(bench.config, rest, f"metalab bench {name}")
+    config = _parse_config(bench.config, rest, f"metalab bench {name}",
+                           f"{bench.description}. --json: one JSON object per row on stdout.")
     rows = stream_rows(bench.rows(config), opts.json)
     if not opts.json and rows:
         table = Table(title=f"metalab bench {name}")

@@ -204,7 +204,7 @@ def _is_number(text: str) -> bool:
 def main(name: str, argv: list[str]) -> int:
     """``metalab sweep NAME ...``: parse, validate every point, claim the folder, run."""
     from metalab.experiments import EXPERIMENTS, load_plugins
-    from metalab.runs.claim import open_run
+    from metalab.runs.claim import MARKER, finished, open_run
     from metalab.training.threads import use_cpu_threads
 
     load_plugins()
@@ -223,6 +223,10 @@ def main(name: str, argv: list[str]) -> int:
             raise BadInput("--resume", "takes the sweep from its folder; pass no other options")
         spec = _saved_spec(opts.resume, name)
         out = opts.resume
+        if finished(out):
+            print(f"{out} holds a finished sweep (results.md, no {MARKER}); nothing to "
+                  "resume, nothing written")
+            return 0
     else:
         if opts.seeds < 1:
             raise BadInput("--seeds", "must be at least 1")

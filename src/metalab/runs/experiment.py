@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metalab.errors import BadInput
+from metalab.runs.fields import check_types
 from metalab.runs.rundir import RunDir
 
 
@@ -58,6 +59,7 @@ def config_from_json(cls: type, values: Any, option: str, source: str) -> Any:
         raise BadInput(option, f"{source} has settings {unknown} that this version of "
                        f"{cls.__name__} does not know; use the metalab version that wrote it "
                        "or remove them from config.json")
+    check_types(cls, values, source)
     try:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
     except TypeError as e:  # a value of the wrong type reaching __post_init__
