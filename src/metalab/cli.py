@@ -15,6 +15,7 @@ import time
 import traceback
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
 from rich.console import Console
 from rich.markup import escape
@@ -143,19 +144,36 @@ def _data(args: argparse.Namespace) -> int:
     if unknown:
         raise BadInput("--files", f"unknown files {unknown}; choose from "
                        f"{', '.join(download.OMNIGLOT)}")
+    if args.base_url is not None and urlparse(args.base_url).scheme not in ("http", "https",
+                                                                            "file"):
+        raise BadInput("--base-url", f"{args.base_url!r} is not an http(s) or file URL; give "
+                       f"the address of a mirror, e.g. {download.BASE_URL}")
     if args.action == "fetch":
         for name in names:
             with progress_bar(name, download.OMNIGLOT[name].size) as advance:
                 download.fetch(name, folder, base_url=args.base_url or download.BASE_URL,
                                progress=advance)
+    elif args.files is None:  # verify what is there
+        names = [n for n in download.OMNIGLOT if (folder / n).exists()]
     problems = download.verify(folder, names)
     for name, problem in problems.items():
         print(f"{name}: {problem or 'ok'}")
-    if any(problems.values()):
-        raise BadInput("--dir", f"{folder} does not hold verified copies of every file; run "
-                       "`metalab data fetch` or put the official files there")
-    print(f"verified in {folder}")
+    if not names or any(problems.values()):
+        raise BadInput("--dir", f"{folder} does not hold verified copies of the files "
+                       f"{'asked for' if args.files else 'found'}; run `metalab data fetch` "
+                       "or put the official files there")
+    allowed = usable(set(names))
+    print(f"verified in {folder}; these files allow: {', '.join(allowed) or 'nothing yet'}")
     return 0
+
+
+def usable(names: set[str]) -> list[str]:
+    """What verified Omniglot files allow: the splits (``--split``) and the official runs."""
+    from metalab.tasks.omniglot_splits import FULL, SMALL
+
+    allowed = ["--split small"] if names & set(SMALL) else []
+    allowed += ["--split standard", "--split vinyals"] if set(FULL) <= names else []
+    return allowed + (["omniglot-oneshot-runs"] if "all_runs.zip" in names else [])
 
 
 def _compare(runs: list[Path], out: Path | None) -> int:
@@ -163,6 +181,8 @@ def _compare(runs: list[Path], out: Path | None) -> int:
     from metalab.runs.compare import compare
 
     out = out or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    if out.exists() and not out.is_dir():
+        raise BadInput("--out", f"{out} is a file; give a new or empty folder")
     if out.exists() and any(out.iterdir()) and not (out / "compare.md").exists():
         raise BadInput("--out", f"{out} holds other files; give a new or empty folder")
     compared = compare(runs, out)
@@ -238,7 +258,7 @@ def _run(name: str, argv: list[str]) -> int:
     from metalab.runs.fields import check_values, refuse_overrides
     from metalab.runs.seeds import parse_seeds, record_seeds, run_seeds, scalars
     from metalab.training import distributed
-    from metalab.training.threads import use_cpu_threads
+    from metalab.training.threads import check_platform, use_cpu_threads
 
     load_plugins()
     experiment = EXPERIMENTS[name]
@@ -248,6 +268,7 @@ def _run(name: str, argv: list[str]) -> int:
                           return_unknown_args=True)
     seeds, rest = parse_seeds(experiment, rest, resume=opts.resume)
     distributed.initialize(opts.coordinator, opts.num_processes, opts.process_id)
+    check_platform()
     use_cpu_threads(small=experiment.small)
     if opts.resume is not None:
         config, out, max_loss, log = _resumed_config(experiment, opts, rest)
@@ -399,8 +420,10 @@ def _print_summary(name: str, summary: dict[str, float], seconds: float, out: Pa
 def _bench(name: str, argv: list[str]) -> int:
     from metalab.bench import BENCHES
     from metalab.bench.base import stream_rows
+    from metalab.training.threads import check_platform
 
     bench = BENCHES[name]
+    check_platform()
     front = argparse.ArgumentParser(add_help=False)
     front.add_argument("--json", action="store_true")
     opts, rest = front.parse_known_args(argv)

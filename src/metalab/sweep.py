@@ -205,7 +205,7 @@ def main(name: str, argv: list[str]) -> int:
     """``metalab sweep NAME ...``: parse, validate every point, claim the folder, run."""
     from metalab.experiments import EXPERIMENTS, load_plugins
     from metalab.runs.claim import MARKER, finished, open_run
-    from metalab.training.threads import use_cpu_threads
+    from metalab.training.threads import check_platform, use_cpu_threads
 
     load_plugins()
     experiment = EXPERIMENTS[name]
@@ -234,6 +234,7 @@ def main(name: str, argv: list[str]) -> int:
                 "seeds": opts.seeds}
         out = opts.out or Path("runs") / f"sweep-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     use_cpu_threads(small=experiment.small)
+    check_platform()
     for point in points(spec["grid"]):  # every point valid before anything is written
         config = with_seeds(experiment, build_config(experiment, spec["base"], point),
                             spec["seeds"])
