@@ -4,4 +4,4 @@ The public surface is re-exported by the subpackages: ``metalab.tasks``, ``metal
 ``metalab.learners``, ``metalab.estimators``, ``metalab.training``, ``metalab.experiments``.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
