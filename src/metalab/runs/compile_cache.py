@@ -1,0 +1,203 @@
+"""JAX's persistent compilation cache for every run, bench and sweep, and the compile seconds
+and cache hits each run records.
+
+The folder is ``$METALAB_COMPILE_CACHE`` (a path; ``off`` disables the cache), else
+``$METALAB_CACHE/compile``, else ``~/.cache/metalab/compile``: beside the decoded-image
+cache. Programs that take at least 0.1 s to compile are kept (JAX's own default is 1 s;
+``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS`` overrides it), so a second run of the same
+experiment loads its programs instead of compiling them.
+
+JAX's own file cache (``jax._src.lru_cache``, jax 0.10) writes an entry in place, so a run
+reading while another writes can see half an entry, and a damaged entry is never replaced.
+``SafeCache`` writes each entry to a temporary file and renames it into place (readers see
+the old entry or the whole new one), and an entry that does not decompress is reported in
+one line, removed and compiled again, never failing the run. Entries keep JAX's file layout
+(``<key>-cache``), so the folder also works as a plain ``jax_compilation_cache_dir``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import jax
+from jax._src import compilation_cache as _jax_cache  # no public hook for the file store
+from jax._src.compilation_cache_interface import CacheInterface
+
+ENV = "METALAB_COMPILE_CACHE"
+"""a folder for the cache, or ``off``"""
+
+MIN_COMPILE_SECONDS = 0.1
+_SUFFIX = "-cache"  # JAX's name for an entry: <key>-cache
+_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"  # an XLA compile or cache load
+_COUNTED = {
+    "/jax/compilation_cache/cache_hits": "cache_hits",
+    "/jax/compilation_cache/cache_misses": "cache_writes",  # compiled, then written
+}
+_totals = {"seconds": 0.0, "programs": 0, "cache_hits": 0, "cache_writes": 0}
+_state = {"listening": False, "warned": False, "bypassed": False}
+_lock = threading.Lock()
+
+
+def folder() -> Path | None:
+    """The cache folder the environment asks for, or None when ``METALAB_COMPILE_CACHE=off``."""
+    setting = os.environ.get(ENV, "").strip()
+    if setting.lower() in ("off", "0", "false", "no", "none"):
+        return None
+    if setting:
+        return Path(setting).expanduser()
+    base = os.environ.get("METALAB_CACHE")
+    return (Path(base).expanduser() if base else Path.home() / ".cache" / "metalab") / "compile"
+
+
+def enable() -> Path | None:
+    """Turn the persistent cache on for this process (call before anything compiles) and
+    start counting compilations; returns the folder, or None when off or unusable."""
+    listen()
+    path = folder()
+    if path is None:
+        return None
+    if isinstance(_jax_cache._cache, SafeCache):
+        return _jax_cache._cache.path
+    try:
+        cache = SafeCache(path)
+    except OSError as e:
+        _warn(f"compilation cache folder {path} is unusable ({e}); compiling without it "
+              f"(set {ENV} to another folder, or off)")
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
+    _jax_cache._cache = cache  # JAX then reads and writes entries through it
+    return path
+
+
+class SafeCache(CacheInterface):
+    """A file per entry, written atomically; an unreadable entry is a miss, reported once."""
+
+    def __init__(self, path: Path):
+        self.path = self._path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def get(self, key: str) -> bytes | None:
+        """The entry's bytes, or None (missing, unreadable, or the cache bypassed)."""
+        if _state["bypassed"]:
+            return None
+        file = self.path / f"{key}{_SUFFIX}"
+        try:
+            value = file.read_bytes()
+            _jax_cache.decompress_executable(value)  # what JAX does next; fails if damaged
+            return value
+        except FileNotFoundError:
+            return None
+        except Exception as e:  # noqa: BLE001 - any damage means: compile instead
+            _warn(f"unreadable compilation cache entry {file.name} ({type(e).__name__}); "
+                  "compiling instead (`metalab cache clear` empties the cache)")
+            with contextlib.suppress(OSError):
+                file.unlink()
+            return None
+
+    def put(self, key: str, value: bytes) -> None:
+        """Write the entry to a temporary file beside it, then rename it into place."""
+        if _state["bypassed"]:
+            return
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{key}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(value)
+                os.replace(tmp, self.path / f"{key}{_SUFFIX}")
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as e:
+            _warn(f"could not write to the compilation cache {self.path} ({e}); runs go on "
+                  "compiling")
+
+    def clear(self) -> None:
+        """Remove every entry (``metalab cache clear``)."""
+        clear(self.path)
+
+
+@contextlib.contextmanager
+def bypassed() -> Iterator[None]:
+    """Compile without reading or writing the cache (``bench compile`` measures compiling)."""
+    before, _state["bypassed"] = _state["bypassed"], True
+    try:
+        yield
+    finally:
+        _state["bypassed"] = before
+
+
+def listen() -> None:
+    """Count compile seconds, programs and cache hits from JAX's monitoring events (once)."""
+    with _lock:
+        if _state["listening"]:
+            return
+        _state["listening"] = True
+    jax.monitoring.register_event_listener(_on_event)
+    jax.monitoring.register_event_duration_secs_listener(_on_duration)
+
+
+def totals() -> dict[str, float]:
+    """Everything counted since ``listen`` (take differences for one run)."""
+    with _lock:
+        return dict(_totals)
+
+
+def since(start: dict[str, float]) -> dict[str, float]:
+    """What was compiled since ``start`` (a ``totals()``), rounded for a summary."""
+    now = totals()
+    return {k: round(now[k] - start[k], 3) if isinstance(now[k], float) else now[k] - start[k]
+            for k in now}
+
+
+def info(path: Path | None = None) -> dict[str, object]:
+    """The cache folder, its number of entries and their size in MiB."""
+    path = folder() if path is None else path
+    entries = sorted(path.glob(f"*{_SUFFIX}")) if path is not None and path.is_dir() else []
+    size = sum(e.stat().st_size for e in entries)
+    return {"folder": str(path) if path is not None else f"off ({ENV}=off)",
+            "entries": len(entries), "size_mb": round(size / 2**20, 2)}
+
+
+def clear(path: Path | None = None) -> int:
+    """Remove every entry and temporary file of the cache folder; returns how many."""
+    path = folder() if path is None else path
+    if path is None or not path.is_dir():
+        return 0
+    removed = 0
+    for file in [*path.glob(f"*{_SUFFIX}"), *path.glob(".*.tmp"), *path.glob("*-atime")]:
+        with contextlib.suppress(FileNotFoundError):
+            file.unlink()
+            removed += 1
+    return removed
+
+
+def _on_event(event: str, **_: object) -> None:
+    name = _COUNTED.get(event)
+    if name is not None:
+        with _lock:
+            _totals[name] += 1
+
+
+def _on_duration(event: str, seconds: float, **_: object) -> None:
+    if event == _COMPILE_EVENT:
+        with _lock:
+            _totals["seconds"] += seconds
+            _totals["programs"] += 1
+
+
+def _warn(message: str) -> None:
+    """One line on stderr, once per process: the cache never fails or floods a run."""
+    with _lock:
+        if _state["warned"]:
+            return
+        _state["warned"] = True
+    print(f"warning: {message}", file=sys.stderr, flush=True)
