@@ -102,11 +102,15 @@ def test_cache_info_and_clear(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("METALAB_COMPILE_CACHE", str(tmp_path))
     (tmp_path / "a-cache").write_bytes(b"x" * 2**20)
     (tmp_path / ".a.1.tmp").write_bytes(b"x")  # left by a killed writer
+    (tmp_path / "xla_gpu_per_fusion_autotune_cache_dir").mkdir()  # XLA's, on GPUs
+    (tmp_path / "xla_gpu_per_fusion_autotune_cache_dir" / "t").write_bytes(b"x" * 2**19)
+    (tmp_path / "notes.txt").write_text("not the cache's")
     assert main(["cache", "info"]) == 0
-    assert capsys.readouterr().out == f"folder={tmp_path}  entries=1  size_mb=1.0\n"
+    assert capsys.readouterr().out == f"folder={tmp_path}  entries=1  size_mb=1.5\n"
     assert main(["cache", "clear"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "removed 2 files", f"folder={tmp_path}  entries=0  size_mb=0.0"]
+        "removed 3 files", f"folder={tmp_path}  entries=0  size_mb=0.0"]
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
 @pytest.mark.parametrize("argv", [["run", "nothing"], ["bench", "nothing"],

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -34,6 +35,7 @@ ENV = "METALAB_COMPILE_CACHE"
 
 MIN_COMPILE_SECONDS = 0.1
 _SUFFIX = "-cache"  # JAX's name for an entry: <key>-cache
+_XLA_FOLDERS = ("xla_gpu_per_fusion_autotune_cache_dir", "xla_gpu_kernel_cache_file")  # on GPUs
 _COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"  # an XLA compile or cache load
 _COUNTED = {
     "/jax/compilation_cache/cache_hits": "cache_hits",
@@ -159,24 +161,32 @@ def since(start: dict[str, float]) -> dict[str, float]:
 
 
 def info(path: Path | None = None) -> dict[str, object]:
-    """The cache folder, its number of entries and their size in MiB."""
+    """The cache folder, its number of entries and the MiB it holds (XLA's GPU autotuning
+    results, kept in a sub-folder, included)."""
     path = folder() if path is None else path
-    entries = sorted(path.glob(f"*{_SUFFIX}")) if path is not None and path.is_dir() else []
-    size = sum(e.stat().st_size for e in entries)
+    present = path is not None and path.is_dir()
+    entries = list(path.glob(f"*{_SUFFIX}")) if present else []
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if present else 0
     return {"folder": str(path) if path is not None else f"off ({ENV}=off)",
             "entries": len(entries), "size_mb": round(size / 2**20, 2)}
 
 
 def clear(path: Path | None = None) -> int:
-    """Remove every entry and temporary file of the cache folder; returns how many."""
+    """Remove every entry, temporary file and XLA cache sub-folder; returns how many.
+    Nothing else in the folder is touched (it may be one the user chose)."""
     path = folder() if path is None else path
     if path is None or not path.is_dir():
         return 0
     removed = 0
-    for file in [*path.glob(f"*{_SUFFIX}"), *path.glob(".*.tmp"), *path.glob("*-atime")]:
-        with contextlib.suppress(FileNotFoundError):
-            file.unlink()
-            removed += 1
+    for item in [*path.glob(f"*{_SUFFIX}"), *path.glob(".*.tmp"), *path.glob("*-atime"),
+                 *(path / name for name in _XLA_FOLDERS)]:
+        if item.is_dir():
+            shutil.rmtree(item, ignore_errors=True)
+        elif item.exists():
+            item.unlink(missing_ok=True)
+        else:
+            continue
+        removed += 1
     return removed
 
 
