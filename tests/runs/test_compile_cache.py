@@ -31,8 +31,7 @@ print(json.dumps(compile_cache.totals()))
 
 
 def _start(cache: Path) -> subprocess.Popen:
-    env = {**os.environ, "METALAB_COMPILE_CACHE": str(cache),
-           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}  # keep even the fast compiles
+    env = {**os.environ, "METALAB_COMPILE_CACHE": str(cache)}
     return subprocess.Popen([sys.executable, "-c", PROGRAM], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
