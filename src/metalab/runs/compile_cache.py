@@ -13,7 +13,8 @@ JAX's own file cache (``jax._src.lru_cache``, jax 0.10) writes an entry in place
 reading while another writes can see half an entry, and a damaged entry is never replaced.
 ``SafeCache`` writes each entry to a temporary file and renames it into place (readers see
 the old entry or the whole new one), and an entry that does not decompress is reported in
-one line, removed and compiled again, never failing the run. Entries keep JAX's file layout
+one line, removed and compiled again, never failing the run (an entry JAX cannot load is
+replaced the same way, after JAX's own warning). Entries keep JAX's file layout
 (``<key>-cache``), so the folder also works as a plain ``jax_compilation_cache_dir``.
 """
 
@@ -29,8 +30,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import jax
-from jax._src import compilation_cache as _jax_cache  # no public hook for the file store
-from jax._src.compilation_cache_interface import CacheInterface
+
+try:  # no public hook for the file store; without these internals JAX's own store is used
+    from jax._src import compilation_cache as _jax_cache
+    from jax._src.compilation_cache_interface import CacheInterface
+except ImportError:  # pragma: no cover - a JAX whose internals moved
+    _jax_cache, CacheInterface = None, object  # type: ignore[assignment]
 
 ENV = "METALAB_COMPILE_CACHE"
 """a folder for the cache, or ``off``"""
@@ -66,8 +71,9 @@ def enable() -> Path | None:
     path = folder()
     if path is None:
         return None
-    if isinstance(_jax_cache._cache, SafeCache):
-        return _jax_cache._cache.path
+    installed = getattr(_jax_cache, "_cache", None)
+    if isinstance(installed, SafeCache):
+        return installed.path
     try:
         cache = SafeCache(path)
     except OSError as e:
@@ -77,7 +83,8 @@ def enable() -> Path | None:
     jax.config.update("jax_compilation_cache_dir", str(path))
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
-    _jax_cache._cache = cache  # JAX then reads and writes entries through it
+    if hasattr(_jax_cache, "_cache"):
+        _jax_cache._cache = cache  # JAX then reads and writes entries through it
     return path
 
 
@@ -123,10 +130,6 @@ class SafeCache(CacheInterface):
         except OSError as e:
             _warn(f"could not write to the compilation cache {self.path} ({e}); runs go on "
                   "compiling")
-
-    def clear(self) -> None:
-        """Remove every entry (``metalab cache clear``)."""
-        clear(self.path)
 
 
 @contextlib.contextmanager
