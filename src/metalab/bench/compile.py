@@ -18,8 +18,9 @@ threads (steadier than wall time on a shared machine). The programs:
     dynamics-lstm     the plain LSTM of ``run learning-dynamics`` (linear variant)
 
 ``--small`` builds each at tiny sizes: a check that every program still builds, not a
-measurement (4-10 CPU seconds a program: compile time hardly depends on sizes). The defaults
-are sized to finish within 3 minutes on 2 CPU cores (six programs, nothing run).
+measurement. At those sizes each program took 4-10 CPU seconds to lower and compile (on a
+crowded 2-core machine); the defaults compile the same six programs, nothing is run, and are
+meant to finish within 3 minutes on 2 cores (not yet timed on an idle machine).
 """
 
 from __future__ import annotations
