@@ -1,4 +1,4 @@
-"""The ``metalab`` command line: list, run, sweep, demo, bench, data, compare.
+"""The ``metalab`` command line: list, run, sweep, demo, bench, data, compare, cache.
 
 Exit codes: 0 success, 2 bad input (unknown experiment or option, invalid value, unreadable
 data; nothing is computed), 1 any other failure (including divergence).
@@ -56,12 +56,19 @@ def main(argv: list[str] | None = None) -> int:
                            help="run folders, or folders holding runs (e.g. a sweep)")
     p_compare.add_argument("--out", type=Path, default=None,
                            help="output folder (default: runs/compare-TIME)")
+    p_cache = sub.add_parser("cache", help="the persistent compilation cache: folder, size; "
+                             "clear (METALAB_COMPILE_CACHE=off or a folder)")
+    p_cache.add_argument("action", choices=("info", "clear"))
     if len(argv) == 2 and argv[0] in NAMED and argv[1] in ("-h", "--help"):
         return _choices(argv[0])
     args, rest = parser.parse_known_args(argv)
-    if args.command in ("list", "data", "compare") and rest:
+    if args.command in ("list", "data", "compare", "cache") and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
+        if args.command in ("run", "demo", "sweep", "bench"):
+            from metalab.runs import compile_cache
+
+            compile_cache.enable()  # before anything compiles
         if args.command == "list":
             return _list()
         if args.command == "demo":
@@ -72,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             return _data(args)
         if args.command == "compare":
             return _compare(args.runs, args.out)
+        if args.command == "cache":
+            return _cache(args.action)
         if args.command == "sweep":
             from metalab.sweep import main as sweep
 
@@ -174,6 +183,16 @@ def usable(names: set[str]) -> list[str]:
     allowed = ["--split small"] if names & set(SMALL) else []
     allowed += ["--split standard", "--split vinyals"] if set(FULL) <= names else []
     return allowed + (["omniglot-oneshot-runs"] if "all_runs.zip" in names else [])
+
+
+def _cache(action: str) -> int:
+    """``metalab cache info|clear``: the compilation cache's folder, entries and size."""
+    from metalab.runs import compile_cache
+
+    if action == "clear":
+        print(f"removed {compile_cache.clear()} files")
+    print("  ".join(f"{k}={v}" for k, v in compile_cache.info().items()))
+    return 0
 
 
 def _compare(runs: list[Path], out: Path | None) -> int:
