@@ -95,10 +95,10 @@ def simulate_sampled(
 
     Step n: W <- W - (dt / tau) lr_n dL_n/dW with L_n = ``training_loss``: the
     engagement-weighted task losses of W~ = W * (1 + g_n) plus (decay + decay_n) ||W||^2 / 2,
-    differentiated by ``jax.grad`` and applied by ``optax.sgd`` (``learners.online_gradient.
-    gradient_step``; engagement psi 1 if unset); the task losses of the
-    controlled network W~ are recorded before the step. ``ValueError`` if the engagement or gating
-    does not have one entry per task.
+    differentiated by ``jax.grad`` and applied as ``optax.sgd`` by
+    ``learners.online_gradient.gradient_step`` (engagement psi 1 if unset); the task losses of
+    the controlled network W~ are recorded before the step. ``ValueError`` if the engagement
+    or gating does not have one entry per task.
     """
     eval_x, eval_y = _tasks_first(evaluation)
     n_tasks, hidden = eval_x.shape[0], w0.w1.shape[0]

@@ -21,6 +21,8 @@ so they run on, and are meta-trained on, exactly what VS-ML sees.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -37,7 +39,8 @@ def _net_init(key: jax.Array, sizes: tuple[int, ...]) -> list[dict[str, jax.Arra
     return [*layers, {"w": jnp.zeros(sizes[-2:]), "b": jnp.zeros((sizes[-1],))}]
 
 
-def _net_for(hidden: tuple[int, ...]):
+def _net_for(hidden: tuple[int, ...]
+             ) -> Callable[[jax.Array, int, int], list[dict[str, jax.Array]]]:
     """``init_params(key, n_in, n_out)`` of the net n_in -> hidden... -> n_out."""
     return lambda key, n_in, n_out: _net_init(key, (n_in, *hidden, n_out))
 
