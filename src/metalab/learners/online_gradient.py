@@ -1,5 +1,6 @@
-"""Gradient steps taken online: the one place outside the inner loop where a parameter update
-is applied, always as an optax transformation.
+"""Gradient steps taken online, always as an optax transformation: with the inner loop
+(``learners/inner.py``) and the outer update (``TrainState.apply_gradients``), the only places
+a parameter update is applied.
 
 ``gradient_step`` is one step of an optax transformation on the gradient of an objective;
 ``online_gradient`` makes an ``OnlineLearner`` of it (online SGD, Adam or any optax direction
