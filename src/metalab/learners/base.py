@@ -14,6 +14,14 @@ meta-learned rates and masks scale or gate it (Meta-SGD, sparse-MAML) and any op
 preconditioner (momentum, Nesterov, Adam) composes with them; its state travels with the fast
 weights (``learners/inner.py``). ``properties`` says what an estimator may rely on (see the
 constants below); estimators list what they require, so compatibility is data, not names.
+``inner_lr`` is the inner update's fixed rate where it has one (MAML, ANIL, BOIL, CAVIA, the
+complex synapse, the dual system), None where rates are meta-learned (Meta-SGD, sparse-MAML)
+or the learner has no gradient inner loop; estimators that need a step size of the inner
+problem (the Neumann series, T1-T2) read it from here unless they are given one.
+
+Learners take values, not names: a loss is a function ``(pred, y) -> scalar`` (``"mse"`` and
+``"cross_entropy"`` are shorthands, resolved by ``loss_fn``), an inner optimiser an optax
+transformation (``learners/optimizers.py``), a parameter group a filter (``learners/groups.py``).
 """
 
 from __future__ import annotations
@@ -25,9 +33,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from metalab.errors import BadInput
+
 Meta = Any
 Fast = Any
 Loss = Callable[[Meta, Fast, jax.Array, jax.Array], jax.Array]
+TaskLoss = Callable[[jax.Array, jax.Array], jax.Array]
+"""a loss of predictions and targets, ``(pred, y) -> scalar``"""
 
 GRADIENT_INNER_LOOP = "gradient-inner-loop"
 """The learner adapts by steps of ``optimizer(meta)`` on ``inner_loss`` (not in closed form)."""
@@ -58,6 +70,7 @@ class Learner(NamedTuple):
     optimizer: Callable[[Meta], optax.GradientTransformation]
     inner_loss: Loss  # the objective the inner loop descends (``loss`` plus any regulariser)
     properties: frozenset[str] = frozenset()
+    inner_lr: float | None = None  # the inner update's fixed rate; None where meta-learned
 
 
 def mse(pred: jax.Array, y: jax.Array) -> jax.Array:
@@ -81,14 +94,19 @@ def elastic_penalty(strength: Any, phi: Fast, anchor: Fast) -> jax.Array:
                      zip(jax.tree.leaves(strength), jax.tree.leaves(diffs), strict=True))
 
 
-LOSSES: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
+LOSSES: dict[str, TaskLoss] = {
     "mse": mse,
     "cross_entropy": cross_entropy,
 }
+"""the shorthands a learner's ``loss`` may name"""
 
 
-def loss_fn(name: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """The loss called ``name``; ``ValueError`` naming the choices otherwise."""
-    if name not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {name!r}")
-    return LOSSES[name]
+def loss_fn(loss: str | TaskLoss) -> TaskLoss:
+    """``loss`` itself if it is a function ``(pred, y) -> scalar``, else the one ``LOSSES``
+    names; ``BadInput`` naming the choices for anything else."""
+    if callable(loss):
+        return loss
+    if isinstance(loss, str) and loss in LOSSES:
+        return LOSSES[loss]
+    raise BadInput("loss", f"choose from {sorted(LOSSES)} or pass a function "
+                           f"(pred, y) -> scalar, got {loss!r}")
