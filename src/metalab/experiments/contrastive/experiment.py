@@ -184,21 +184,18 @@ def n_way_of(problem: str) -> int:
 
 
 def settings(cfg: ContrastiveConfig, problem: str) -> dict:
-    """Meta-batch, inner steps, nudged steps, beta, lam, truncation, outer rate, meta-steps,
-    inner rate."""
+    """Meta-batch, inner steps, nudged steps, beta, lam, truncation, outer rate, meta-steps."""
     if problem == "sinusoid":
         t = cfg.sinusoid_inner_steps
         return {"meta_batch": cfg.sinusoid_meta_batch, "inner_steps": t,
                 "nudged_steps": cfg.sinusoid_nudged_steps, "beta": cfg.sinusoid_beta,
                 "lam": cfg.sinusoid_lam, "truncate": max(1, t // 5),
-                "inner_lr": cfg.sinusoid_inner_lr,
                 "outer_lr": cfg.sinusoid_outer_lr, "steps": cfg.sinusoid_steps}
     five = problem == "omniglot-5w1s"
     return {"meta_batch": cfg.meta_batch_5way if five else cfg.meta_batch_20way,
             "inner_steps": cfg.inner_steps, "nudged_steps": cfg.nudged_steps,
             "beta": cfg.beta_5way if five else cfg.beta_20way, "lam": cfg.lam,
-            "truncate": cfg.truncate, "outer_lr": cfg.outer_lr, "steps": cfg.omniglot_steps,
-            "inner_lr": cfg.inner_lr}
+            "truncate": cfg.truncate, "outer_lr": cfg.outer_lr, "steps": cfg.omniglot_steps}
 
 
 @partial(jax.jit, static_argnums=(0, 3, 4))
@@ -255,8 +252,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
                 est = common.make_estimator(ename, beta=s["beta"], lam=s["lam"],
                                             nudged_steps=s["nudged_steps"],
                                             nudged_lr_scale=cfg.nudged_lr_scale,
-                                            truncate=s["truncate"], task_map=task_map,
-                                            inner_lr=s["inner_lr"])
+                                            truncate=s["truncate"], task_map=task_map)
                 key = f"{problem}/{lname}/{ename}"
                 state, failure, cost = common.train_seeds(
                     rundir, key.replace("/", "."), learner, est, optimizer, tasks,
