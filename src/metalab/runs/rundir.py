@@ -2,7 +2,7 @@
 
     config.json     the fully resolved configuration and the environment that ran it
     metrics.jsonl   one JSON object per logged step
-    summary.json    {"experiment": name, "metrics": {name: number}}
+    summary.json    {"experiment": name, "metrics": {name: number}, "claims": [record]}
     report.md       what ran, the key numbers as a table, the figures
     *.png           figures
     checkpoints/    one sub-folder per training stage
@@ -128,14 +128,18 @@ class RunDir:
         return file
 
     def write_summary(self, experiment: str, metrics: dict[str, float | list[float]],
-                      **labels: str) -> None:
+                      claims: Iterable[dict] = (), **labels: str) -> None:
         """Write ``summary.json``; non-finite values (in per-seed lists too) become null;
-        ``labels`` (e.g. the data split) are written beside the metrics."""
+        ``labels`` (e.g. the data split) are written beside the metrics, and ``claims``
+        (``runs.scoreboard.record_claim``) under ``claims`` when given."""
         clean = {k: [_finite(x) for x in v] if isinstance(v, list) else _finite(v)
                  for k, v in metrics.items()}
+        records = list(claims)
+        extra = {"claims": records} if records else {}
         atomic_write(
             self.path / "summary.json",
-            json.dumps({"experiment": experiment, **labels, "metrics": clean}, indent=2),
+            json.dumps({"experiment": experiment, **labels, "metrics": clean, **extra},
+                       indent=2),
         )
 
     def write_report(
