@@ -41,7 +41,8 @@ def test_claims_table_from_nested_runs_skips_unfinished(tmp_path, capsys):
     better = next(line for line in lines if "`toy-better`" in line)
     worse = next(line for line in lines if "`toy-worse`" in line)
     assert "| supported |" in better and "| not supported |" in worse
-    assert "+0.5 [" in better and "(5 seeds)" in better and "| quick |" in better
+    assert "+0.5000 [+0.4804, +0.5196] (5 seeds)" in better  # t(4) half-width 0.0196
+    assert "| quick |" in better
     assert "a \\| b beats b" in better  # a bar inside a cell is escaped
     assert "accuracy, a - b: 1 vs 0.5" in better and "+2 points" in better
     assert str(tmp_path / "sweep" / "b" / "seed-0") in worse

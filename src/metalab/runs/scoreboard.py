@@ -98,10 +98,11 @@ def _metric(c: dict) -> str:
 
 def _interval(c: dict) -> str:
     unit = f"{c.get('n', '?')} {c.get('unit', '')}".strip()
-    if c.get("low") is None or c.get("high") is None:
-        return f"{_num(c.get('difference'), '+')} (no interval, {unit})"
-    return (f"{_num(c.get('difference'), '+')} [{_num(c['low'], '+')}, {_num(c['high'], '+')}]"
-            f" ({unit})")
+    low, high, diff = c.get("low"), c.get("high"), c.get("difference")
+    if low is None or high is None or diff is None:
+        return f"{_num(diff, '+')} (no interval, {unit})"
+    digits = max(0, 2 - math.floor(math.log10(high - low))) if high > low else 3
+    return f"{diff:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] ({unit})"
 
 
 def _num(x: Any, sign: str = "") -> str:
