@@ -66,7 +66,7 @@ def collect(paths: Sequence[Path]) -> tuple[list[tuple[Path, dict]], list[str]]:
     return rows, notes
 
 
-def table(rows: Sequence[tuple[Path, dict]]) -> str:
+def table(rows: Sequence[tuple[Path | str, dict]]) -> str:
     """The claims as one Markdown table, one row per claim and run."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     for run, c in rows:
@@ -75,6 +75,14 @@ def table(rows: Sequence[tuple[Path, dict]]) -> str:
                  c.get("regime", ""), str(run))
         lines.append("| " + " | ".join(str(x).replace("|", "\\|") for x in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def report_section(claims: Sequence[dict]) -> list[str]:
+    """The ``report.md`` sections stating a run's claims (none without claims)."""
+    if not claims:
+        return []
+    return ["## Paper claims (paired differences; collect with `metalab claims`)",
+            table([("this run", c) for c in claims]).rstrip("\n")]
 
 
 def _claims(run: Path) -> list[dict]:
