@@ -96,6 +96,23 @@ def test_margin_turns_a_tight_null_into_not_supported_and_decides_equality():
     assert verdict(-0.05, 0.3, "equal", 0.1) == "inconclusive"
 
 
+@pytest.mark.parametrize("low,high,direction,expected", [
+    (-0.05, 0.3, "at-least", "supported"),  # no worse than b - 0.1
+    (-0.3, 0.05, "at-least", "inconclusive"),
+    (-0.5, -0.2, "at-least", "not supported"),
+    (-0.3, 0.05, "at-most", "supported"),
+    (0.2, 0.5, "at-most", "not supported"),
+    (-0.05, 0.05, "equal", "supported"),
+    (0.15, 0.3, "equal", "not supported"),
+    (0.05, 0.3, "greater", "supported"),
+    (-0.05, 0.05, "greater", "not supported"),  # inside the margin: too small to matter
+])
+def test_verdict_against_a_margin_of_0_1(low, high, direction, expected):
+    assert verdict(low, high, direction, 0.1) == expected
+    assert verdict(-high, -low, {"at-least": "at-most", "at-most": "at-least",
+                                 "greater": "less"}.get(direction, direction), 0.1) == expected
+
+
 def test_one_seed_gives_no_interval_and_no_verdict():
     got = paired([1.0], [0.0])
     assert math.isnan(got.low) and math.isnan(got.high) and got.verdict == "inconclusive"

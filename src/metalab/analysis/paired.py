@@ -10,11 +10,16 @@ and returns the mean paired difference ``a - b`` with its 95% interval and a ver
   tasks within each seed and averages over seeds. It holds the trained seeds fixed: the
   interval is over the evaluation tasks, not over retraining.
 
-A verdict compares the interval with 0 in the direction the claim states (``"greater"``:
-``a > b``, ``"less"``: ``a < b``; ``"equal"``: within ``margin`` of each other):
-"supported" when it excludes 0 in that direction (for ``"equal"``: lies inside
-``[-margin, margin]``), "not supported" when it excludes 0 in the opposite direction or lies
-inside ``[-margin, margin]`` (for ``"equal"``: lies wholly outside it), else "inconclusive".
+A verdict compares the interval with the claim's ``direction`` ("supported", "not
+supported", else "inconclusive"):
+
+- ``"greater"`` (``a > b``; ``"less"`` mirrors it): supported when the interval excludes 0
+  above it, not supported when it excludes 0 below it or lies inside ``[-margin, margin]``
+  (the difference is too small to matter);
+- ``"at-least"`` (``a`` no worse than ``b - margin``; ``"at-most"`` mirrors it): supported
+  when the interval lies above ``-margin``, not supported when it lies below it;
+- ``"equal"`` (within ``margin``): supported when the interval lies inside
+  ``[-margin, margin]``, not supported when it lies wholly outside it.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from scipy import stats
 
 from metalab.errors import BadInput
 
-Direction = Literal["greater", "less", "equal"]
+Direction = Literal["greater", "less", "at-least", "at-most", "equal"]
+DIRECTIONS = ("greater", "less", "at-least", "at-most", "equal")
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 
 
@@ -39,21 +45,24 @@ class Paired(NamedTuple):
     high: float
     n: int  # seeds (t interval) or seeds x tasks (bootstrap)
     unit: str  # "seeds" or "tasks"
-    direction: str  # the claim: "greater", "less" or "equal"
+    direction: str  # the claim (``DIRECTIONS``)
     verdict: str  # "supported", "not supported" or "inconclusive"
 
 
 def verdict(low: float, high: float, direction: Direction = "greater",
             margin: float | None = None) -> str:
     """The verdict of the interval ``[low, high]`` on a claim of ``direction`` (module doc)."""
+    _check(direction, margin, "seeds")
     if not (math.isfinite(low) and math.isfinite(high)):
         return INCONCLUSIVE
+    if direction in ("at-least", "at-most", "equal"):
+        m = float(margin)  # given: _check
+        above, below = low > -m, high < m  # clear of each edge of the margin
+        out_high, out_low = low > m, high < -m
+        yes, no = {"at-least": (above, out_low), "at-most": (below, out_high),
+                   "equal": (above and below, out_low or out_high)}[direction]
+        return SUPPORTED if yes else NOT_SUPPORTED if no else INCONCLUSIVE
     within = margin is not None and -margin <= low and high <= margin
-    if direction == "equal":
-        if margin is None:
-            raise BadInput("margin", "a claim of equality needs an equivalence margin")
-        outside = low > margin or high < -margin
-        return SUPPORTED if within else NOT_SUPPORTED if outside else INCONCLUSIVE
     sign = 1.0 if direction == "greater" else -1.0
     lo, hi = sorted((sign * low, sign * high))  # the claimed direction made positive
     if lo > 0:
@@ -117,12 +126,13 @@ def slope(x: Any, y: Any, *, direction: Direction = "less",
 
 
 def _check(direction: str, margin: float | None, unit: str) -> None:
-    if direction not in ("greater", "less", "equal"):
-        raise BadInput("direction", f"got {direction!r}; choose greater, less or equal")
+    if direction not in DIRECTIONS:
+        raise BadInput("direction", f"got {direction!r}; choose from {', '.join(DIRECTIONS)}")
     if margin is not None and not margin > 0:
         raise BadInput("margin", f"got {margin}; give a positive equivalence margin")
-    if direction == "equal" and margin is None:
-        raise BadInput("margin", "a claim of equality needs an equivalence margin")
+    if direction in ("at-least", "at-most", "equal") and margin is None:
+        raise BadInput("margin", f"a claim {direction!r} needs a margin (the difference "
+                       "that does not matter)")
     if unit not in ("seeds", "tasks"):
         raise BadInput("unit", f"got {unit!r}; choose seeds or tasks")
 
