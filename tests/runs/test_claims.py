@@ -70,3 +70,11 @@ def test_regime_of_a_config():
     Config.quick = True
     assert regime(Config()) == "quick"
     assert regime(object()) == "default"
+
+
+def test_regime_of_a_quick_config_that_clears_its_flag():
+    from metalab.experiments.contrastive.experiment import ContrastiveConfig
+
+    quick = ContrastiveConfig(quick=True).resolved()
+    assert not quick.quick and regime(quick) == "quick"
+    assert regime(ContrastiveConfig()) == "default"

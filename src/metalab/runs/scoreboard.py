@@ -10,6 +10,7 @@ one. ``collect`` gathers them from finished run folders (sweeps and seed folders
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -25,8 +26,15 @@ COLUMNS = ("claim id", "paper", "claim", "our metric", "paper's figure",
 
 
 def regime(config: Any) -> str:
-    """``quick`` for a ``--quick`` run, ``paper`` for ``--regime paper``, else ``default``."""
+    """``quick`` for a ``--quick`` run, ``paper`` for ``--regime paper``, else ``default``.
+
+    A resolved configuration whose ``resolved()`` clears ``quick`` counts as quick when
+    resolving it with ``quick`` set changes nothing (it is already at the quick budget)."""
     if getattr(config, "quick", False):
+        return "quick"
+    if dataclasses.is_dataclass(config) and hasattr(config, "quick") \
+            and hasattr(config, "resolved") \
+            and dataclasses.replace(config, quick=True).resolved() == config:
         return "quick"
     return "paper" if getattr(config, "regime", "") == "paper" else "default"
 
