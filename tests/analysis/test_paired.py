@@ -132,11 +132,12 @@ def test_slope_recovers_power_laws_per_seed():
     assert flat.verdict == "supported"  # concurrent: a slope near zero
 
 
-def test_slope_leaves_out_points_never_reached():
+def test_slope_leaves_out_seeds_with_a_mode_never_reached():
     x = np.array([1.0, 2.0, 4.0])
-    y = np.array([[4.0, 2.0, np.inf], [4.0, 2.0, 1.0], [np.nan, np.nan, 1.0]])
+    y = np.array([[4.0, 2.0, np.inf], [4.0, 2.0, 1.0], [8.0, 4.0, 2.0], [np.nan, 2.0, 1.0]])
     got = slope(x, y)
     assert got.n == 2 and got.difference == pytest.approx(-1.0)
+    assert slope(x, y[:1]).verdict == "inconclusive" and slope(x, y[:1]).n == 0
 
 
 def test_bad_input_names_the_fix():

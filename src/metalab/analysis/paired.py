@@ -102,8 +102,9 @@ def slope(x: Any, y: Any, *, direction: Direction = "less",
     Student-t interval over seeds, with the verdict on a slope of ``direction`` from 0.
 
     ``x``: ``[points]`` or ``[seeds, points]`` (e.g. mode strengths), ``y``: ``[seeds,
-    points]`` (e.g. times to 50%); non-finite or non-positive points are left out of a seed's
-    fit, and a seed with fewer than two points left is left out."""
+    points]`` (e.g. times to 50%). A seed with a non-finite or non-positive point (a mode
+    never reached) has no slope and is left out, not fitted on the rest (which would hide
+    the slowest modes); ``n`` counts the seeds used."""
     _check(direction, margin, "seeds")
     y = np.asarray(y, np.float64)
     y = y.reshape(1, -1) if y.ndim == 1 else y
@@ -115,8 +116,8 @@ def slope(x: Any, y: Any, *, direction: Direction = "less",
     slopes = []
     for xs, ys in zip(x, y, strict=True):
         ok = np.isfinite(xs) & np.isfinite(ys) & (xs > 0) & (ys > 0)
-        if ok.sum() >= 2 and np.ptp(np.log(xs[ok])) > 0:
-            slopes.append(np.polyfit(np.log(xs[ok]), np.log(ys[ok]), 1)[0])
+        if ok.all() and np.ptp(np.log(xs)) > 0:
+            slopes.append(np.polyfit(np.log(xs), np.log(ys), 1)[0])
     if not slopes:
         nan = math.nan
         return Paired(nan, nan, nan, 0, "seeds", direction, INCONCLUSIVE)
