@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from metalab.analysis.paired import paired
 from metalab.cli import main
@@ -78,3 +79,37 @@ def test_regime_of_a_quick_config_that_clears_its_flag():
     quick = ContrastiveConfig(quick=True).resolved()
     assert not quick.quick and regime(quick) == "quick"
     assert regime(ContrastiveConfig()) == "default"
+
+
+TINY = ["--seeds", "2", "--log-every", "1", "--checkpoint-every", "2"]
+
+
+def test_claims_of_two_tiny_experiment_runs(tmp_path, capsys):
+    """Two real runs in one folder (where-to-learn, continual) each write their claim
+    records; ``metalab claims`` over the folder prints one row per claim."""
+    runs = {
+        "where-to-learn": ["--problems", "sinusoid", "--methods", "maml", "sparse-maml",
+                           "--sin-steps", "2", "--sin-meta-batch", "2", "--sin-eval-tasks",
+                           "100"],
+        "continual": ["--methods", "maml", "sparse-maml", "--n-functions", "2", "--k-shot",
+                      "2", "--inner-steps", "1", "--steps", "2", "--meta-batch", "1",
+                      "--hidden", "4", "--eval-streams", "2"],
+    }
+    for name, options in runs.items():
+        assert main(["run", name, "--out", str(tmp_path / "runs" / name), *options, *TINY]) == 0
+    summary = json.loads((tmp_path / "runs" / "continual" / "summary.json").read_text())
+    ids = {c["id"] for c in summary["claims"]}
+    assert ids == {"less-interference/sine/sparse-maml/forgetting",
+                   "less-interference/sine/sparse-maml/retained_mse"}
+    claim = summary["claims"][0]
+    per_seed = summary["metrics"]  # the record's difference is the difference of the means
+    assert claim["difference"] == pytest.approx(
+        per_seed["sparse-maml/forgetting"] - per_seed["maml/forgetting"], rel=1e-6)
+    assert claim["n"] == 2 and claim["unit"] == "seeds" and claim["regime"] == "default"
+    capsys.readouterr()
+    assert main(["claims", str(tmp_path / "runs")]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| `")]
+    assert len(rows) == 3
+    assert any("`sparse-maml-over-maml/sinusoid/sparse-maml`" in r and "where-to-learn" in r
+               for r in rows)
+    assert sum("`less-interference/sine/sparse-maml/" in r for r in rows) == 2
