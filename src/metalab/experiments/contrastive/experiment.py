@@ -30,12 +30,14 @@ from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS, require_support, with_proximal
 from metalab.estimators.task_map import STRATEGIES, map_tasks
 from metalab.experiments.contrastive import common
+from metalab.experiments.contrastive.claims import estimator_claims
 from metalab.experiments.fewshot import common as fewshot
 from metalab.learners import LEARNERS, Learner, inner_loop
 from metalab.models import mlp
 from metalab.models.convnet import CONVS, convnet
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
+from metalab.runs.scoreboard import report_section
 from metalab.runs.stats import mean_ci95
 from metalab.tasks import Sinusoid, Task
 from metalab.tasks.episodes import Episodes
@@ -230,6 +232,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
     summary: dict[str, float] = {}
     notes: list[str] = []
     seconds = {"compile": 0.0, "train": 0.0, "evaluation": 0.0}
+    scores_per_seed: dict[str, np.ndarray] = {}  # paired across estimators (same seeds, tasks)
     data = None
     if any(p.startswith("omniglot") for p in cfg.problems):
         data = fewshot.load_classes("omniglot", cfg.data, cfg.cache_dir, cfg.test_alphabets, 0)
@@ -281,6 +284,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
                     rundir.log(record)
                     continue
                 mean, ci = mean_ci95(per_seed)
+                scores_per_seed[key] = per_seed
                 summary[f"{key}/{metric}"] = mean
                 summary[f"{key}/{metric}_ci95"] = ci
                 rundir.log({**record, metric: mean, "ci95": ci,
@@ -290,11 +294,12 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
 
     plots.comparison(rundir, cfg.problems, summary)
     plots.training(rundir, cfg.problems)
-    rundir.write_summary("contrastive", summary)
+    claims = estimator_claims(scores_per_seed, cfg)
+    rundir.write_summary("contrastive", summary, claims=claims)
     rundir.write_report("Contrastive meta-learning", describe(cfg), summary,
                         sections=[plots.table(cfg.problems, summary), timing(seconds), *(
                             ["## Failures\n\n" + "\n".join(f"- {n}" for n in notes)]
-                            if notes else [])])
+                            if notes else []), *report_section(claims)])
     return summary
 
 
