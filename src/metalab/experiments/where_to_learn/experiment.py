@@ -22,7 +22,7 @@ import jax
 import numpy as np
 
 from metalab.errors import flag, require, require_cadence
-from metalab.estimators import ESTIMATORS
+from metalab.estimators import ESTIMATORS, supports
 from metalab.evaluation import adaptation_curves, evaluate
 from metalab.experiments.where_to_learn import plots
 from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
@@ -112,8 +112,13 @@ class WhereToLearnConfig:
         require(len(self.problems) > 0, "--problems", "give at least one problem")
         require(len(self.methods) > 0, "--methods", "give at least one learner")
         for m in self.methods:
-            require(m in LEARNERS and m != "protonet", "--methods",
-                    f"unknown or non-gradient learner {m!r}; choose from {sorted(LEARNERS)}")
+            require(m in LEARNERS, "--methods",
+                    f"unknown learner {m!r}; choose from {sorted(LEARNERS)}")
+            learner = masked_learner(m, mlp((1, 1)), 1.0, "mse", self)
+            require(supports(ESTIMATORS[self.estimator](), learner), "--methods",
+                    f"estimator {self.estimator!r} cannot drive learner {m!r} (it needs "
+                    f"{', '.join(sorted(ESTIMATORS[self.estimator]().requires))}); choose "
+                    "gradient learners such as maml, metasgd, anil, sparse-maml")
         for name in ("sin_steps", "sin_meta_batch", "sin_k_shot", "fs_steps", "fs_meta_batch",
                      "width", "fs_inner_steps", "q_query", "eval_query", "log_every", "seeds",
                      "sin_inner_steps"):
