@@ -1,11 +1,11 @@
 """Adapt, then score: the one way a learner is adapted to a task and judged on its query set.
 
-    phi   = adapt(learner, meta, task, steps)           # inner loop, or the learner's closed form
-    s     = task_scores(learner, meta, tasks, steps=5)  # [n] one score per task (jit-able)
-    c     = task_curves(learner, meta, tasks, steps=10) # [n, 11] score after 0..10 steps
-    score = evaluate(learner, meta, tasks, steps=5)     # mean, 95% CI over tasks, per-task scores
-    curve = adaptation_curves(learner, meta, tasks, steps=10)          # [n, 11], in chunks
-    per   = seed_scores(learner, metas, tasks, steps=5) # [seeds, n]: stacked metas, one program
+    phi = adapt(learner, meta, task, steps)              # inner loop, or the closed form
+    s = task_scores(learner, meta, tasks, steps=5)       # [n] one score per task (traceable)
+    c = task_curves(learner, meta, tasks, steps=10)      # [n, 11] after 0..10 steps (traceable)
+    score = evaluate(learner, meta, tasks, steps=5)      # mean, 95% CI over tasks, per task
+    c = adaptation_curves(learner, meta, tasks, steps=10)  # [n, 11], compiled, in chunks
+    s = seed_scores(learner, metas, tasks, steps=5)      # [seeds, n]: stacked metas, one program
 
 A learner that adapts in closed form (ProtoNets) says so by its ``adapt`` field, so nothing
 here checks a learner's name. The default metric is the query accuracy for integer labels

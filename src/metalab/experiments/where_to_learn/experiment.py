@@ -229,8 +229,9 @@ def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir, mini=None,
         runs = train_seeds(f"{prefix}-{k_shot}shot.{method}", learner, cfg, rundir, train_eps,
                            cfg.fs_meta_batch, cfg.fs_inner_steps, cfg.fs_steps, "auto")
         # the seeds share one compiled program (the meta-parameters are its argument)
-        per_seed = [evaluate(learner, m, test_eps.sample, steps=cfg.eval_inner_steps, key=key,
-                             n=cfg.eval_episodes, task_map="auto").mean for m, _ in runs]
+        per_seed = [float(evaluate(learner, m, test_eps.sample, steps=cfg.eval_inner_steps,
+                                   key=key, n=cfg.eval_episodes, task_map="auto"
+                                   ).per_task.mean()) for m, _ in runs]
         out[method] = (*mean_ci95(per_seed), [m for m, _ in runs],
                        sum(t for _, t in runs), learner)
     return out
