@@ -243,8 +243,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
                     notes.append(f"`{key}` {failure}.")
                     continue
                 start = time.perf_counter()
-                # the mean score of every seed on the same held-out tasks; the inner loop is
-                # not unrolled (the program is compile-bound on CPU)
+                # every seed's mean score on the same held-out tasks, one program for all
                 per_seed = seed_scores(learner, state.meta, held_out.sample,
                                        steps=s["inner_steps"], n=n_eval, chunk=25,
                                        key=jax.random.PRNGKey(cfg.seed + 10**6),
