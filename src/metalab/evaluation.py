@@ -1,8 +1,11 @@
 """Adapt, then score: the one way a learner is adapted to a task and judged on its query set.
 
-    phi   = adapt(learner, meta, task, steps)           # inner loop, or the learner's closed form
-    s     = task_scores(learner, meta, tasks, steps=5)  # [n] one score per task (jit-able)
-    score = evaluate(learner, meta, tasks, steps=5)     # mean, 95% CI over tasks, per-task scores
+    phi = adapt(learner, meta, task, steps)              # inner loop, or the closed form
+    s = task_scores(learner, meta, tasks, steps=5)       # [n] one score per task (traceable)
+    c = task_curves(learner, meta, tasks, steps=10)      # [n, 11] after 0..10 steps (traceable)
+    score = evaluate(learner, meta, tasks, steps=5)      # mean, 95% CI over tasks, per task
+    c = adaptation_curves(learner, meta, tasks, steps=10)  # [n, 11], compiled, in chunks
+    s = seed_scores(learner, metas, tasks, steps=5)      # [seeds, n]: stacked metas, one program
 
 A learner that adapts in closed form (ProtoNets) says so by its ``adapt`` field, so nothing
 here checks a learner's name. The default metric is the query accuracy for integer labels
@@ -12,7 +15,7 @@ can replace it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -22,7 +25,7 @@ import numpy as np
 
 from metalab.estimators.task_map import map_tasks
 from metalab.learners.base import Fast, Learner, Meta
-from metalab.learners.inner import inner_loop
+from metalab.learners.inner import inner_loop, trajectory
 from metalab.stats import mean_ci95
 from metalab.tasks.base import Task
 
@@ -58,11 +61,35 @@ def task_scores(learner: Learner, meta: Meta, tasks: Task, *, steps: int,
     return map_tasks(one, tasks, task_map)
 
 
-@partial(jax.jit, static_argnames=("learner", "steps", "metric", "task_map"))
+def task_curves(learner: Learner, meta: Meta, tasks: Task, *, steps: int, every: int = 1,
+                metric: Metric = query_score, task_map: str = "vmap") -> jax.Array:
+    """Each task's score after 0, every, 2 every, ..., ``steps`` inner steps, [n, steps //
+    every + 1] (``learners.trajectory``; a closed-form learner's score repeated)."""
+
+    def one(task: Task) -> jax.Array:
+        if learner.adapt is not None:
+            score = metric(learner, meta, adapt(learner, meta, task, 0), task)
+            return jnp.broadcast_to(score, (steps // every + 1,))
+        return trajectory(learner, meta, task.support_x, task.support_y, steps,
+                          lambda phi: metric(learner, meta, phi, task), every)
+
+    return map_tasks(one, tasks, task_map)
+
+
+@partial(jax.jit, static_argnames=("learner", "steps", "metric", "task_map", "every", "seeds"))
 def _scores(learner: Learner, meta: Meta, tasks: Task, steps: int, metric: Metric,
-            task_map: str) -> jax.Array:
-    """``task_scores`` compiled once per learner, step count, metric and batch shape."""
-    return task_scores(learner, meta, tasks, steps=steps, metric=metric, task_map=task_map)
+            task_map: str, every: int | None, seeds: bool) -> jax.Array:
+    """``task_scores`` (``every`` None) or ``task_curves``, vmapped over a leading seed axis
+    of ``meta`` when ``seeds``; compiled once per learner, settings and batch shape (the
+    meta-parameters are an argument, so every seed and checkpoint shares the program)."""
+
+    def one(m: Meta) -> jax.Array:
+        if every is None:
+            return task_scores(learner, m, tasks, steps=steps, metric=metric, task_map=task_map)
+        return task_curves(learner, m, tasks, steps=steps, every=every, metric=metric,
+                           task_map=task_map)
+
+    return jax.vmap(one)(meta) if seeds else one(meta)
 
 
 class Score(NamedTuple):
@@ -71,6 +98,36 @@ class Score(NamedTuple):
     mean: float
     ci95: float
     per_task: np.ndarray
+
+
+def _batches(tasks: Task | Sample, key: jax.Array | None, n: int | None, chunk: int
+             ) -> tuple[Iterator[Task], int]:
+    """The chunks of a task batch, or of ``n`` tasks drawn by ``sample(fold_in(key, i), k)``,
+    and the number of tasks."""
+    if callable(tasks):
+        if key is None or n is None:
+            raise ValueError("evaluate: give key= and n= to draw tasks from a sampler")
+        size = min(chunk, n)
+        return (tasks(jax.random.fold_in(key, i), size) for i in range(-(-n // size))), n
+    total = jax.tree.leaves(tasks)[0].shape[0]
+    n = total if n is None else n
+    return (jax.tree.map(lambda a, i=i: a[i:i + chunk], tasks) for i in range(0, n, chunk)), n
+
+
+def _chunked(learner: Learner, meta: Meta, tasks: Task | Sample, *, steps: int,
+             key: jax.Array | None, n: int | None, chunk: int, metric: Metric, task_map: str,
+             advance: Callable[[int], None] | None, every: int | None = None,
+             seeds: bool = False) -> np.ndarray:
+    """``_scores`` over the chunks of ``_batches``, joined along the task axis."""
+    batches, n = _batches(tasks, key, n, chunk)
+    axis = 1 if seeds else 0
+    parts = []
+    for batch in batches:
+        parts.append(np.asarray(_scores(learner, meta, batch, steps, metric, task_map, every,
+                                        seeds)))
+        if advance is not None:
+            advance(parts[-1].shape[axis])
+    return np.concatenate(parts, axis=axis).take(np.arange(n), axis=axis)
 
 
 def evaluate(learner: Learner, meta: Meta, tasks: Task | Sample, *, steps: int,
@@ -84,20 +141,27 @@ def evaluate(learner: Learner, meta: Meta, tasks: Task | Sample, *, steps: int,
     ``fold_in(key, i)``, so every method scored with the same key sees the same tasks.
     ``advance(k)`` is called after each chunk (a progress bar).
     """
-    if callable(tasks):
-        if key is None or n is None:
-            raise ValueError("evaluate: give key= and n= to draw tasks from a sampler")
-        size = min(chunk, n)
-        batches = (tasks(jax.random.fold_in(key, i), size) for i in range(-(-n // size)))
-    else:
-        total = jax.tree.leaves(tasks)[0].shape[0]
-        n = total if n is None else n
-        batches = (jax.tree.map(lambda a, i=i: a[i:i + chunk], tasks)
-                   for i in range(0, n, chunk))
-    parts = []
-    for batch in batches:
-        parts.append(np.asarray(_scores(learner, meta, batch, steps, metric, task_map)))
-        if advance is not None:
-            advance(len(parts[-1]))
-    per_task = np.concatenate(parts)[:n]
+    per_task = _chunked(learner, meta, tasks, steps=steps, key=key, n=n, chunk=chunk,
+                        metric=metric, task_map=task_map, advance=advance)
     return Score(*mean_ci95(per_task), per_task)
+
+
+def seed_scores(learner: Learner, metas: Meta, tasks: Task | Sample, *, steps: int,
+                key: jax.Array | None = None, n: int | None = None, chunk: int = 50,
+                metric: Metric = query_score, task_map: str = "vmap",
+                advance: Callable[[int], None] | None = None) -> np.ndarray:
+    """Every seed's score on every task, [seeds, n]: ``metas`` holds the seeds' meta-parameters
+    stacked on a leading axis (``training.vmap_seeds``), scored as one vmapped program on the
+    same tasks (drawn as in ``evaluate``)."""
+    return _chunked(learner, metas, tasks, steps=steps, key=key, n=n, chunk=chunk,
+                    metric=metric, task_map=task_map, advance=advance, seeds=True)
+
+
+def adaptation_curves(learner: Learner, meta: Meta, tasks: Task | Sample, *, steps: int,
+                      every: int = 1, key: jax.Array | None = None, n: int | None = None,
+                      chunk: int = 50, metric: Metric = query_score, task_map: str = "vmap",
+                      advance: Callable[[int], None] | None = None) -> np.ndarray:
+    """Each task's score after 0, every, ..., ``steps`` inner steps, [n, steps // every + 1]
+    (tasks given or drawn as in ``evaluate``)."""
+    return _chunked(learner, meta, tasks, steps=steps, key=key, n=n, chunk=chunk,
+                    metric=metric, task_map=task_map, advance=advance, every=every)

@@ -2,12 +2,18 @@
 and a tiny Omniglot run scored on the official runs are rows of tests/experiments/test_smoke.py.)"""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from metalab.cli import main as _main
-from metalab.experiments.fewshot.omniglot import OmniglotConfig
+from metalab.experiments.fewshot.omniglot import (
+    OmniglotConfig,
+    estimator_of,
+    eval_step_counts,
+    learner_of,
+)
 from metalab.experiments.fewshot.oneshot_runs import OneShotRunsConfig
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "omniglot"
@@ -63,6 +69,16 @@ def test_configs_are_valid_by_default():
     OmniglotConfig()
     assert OmniglotConfig(quick=True).resolved().steps <= 40
     assert OneShotRunsConfig(checkpoint="x").resolved().checkpoint == "x"
+
+
+def test_auto_estimator_and_step_counts_follow_the_learner():
+    """No names: ``auto`` takes the first estimator that drives the learner, and a learner
+    that adapts in closed form (ProtoNets) is evaluated at one step count only."""
+    maml = OmniglotConfig(dataset="digits", inner_steps=1, eval_inner_steps=3)
+    proto = replace(maml, learner="protonet")
+    assert estimator_of(maml, learner_of(maml)).name == "backprop"
+    assert estimator_of(proto, learner_of(proto)).name == "prototypical"
+    assert eval_step_counts(maml) == [1, 3] and eval_step_counts(proto) == [3]
 
 
 @pytest.mark.slow  # 20 s of conv-net compiles; `metalab bench omniglot` is the real check

@@ -135,9 +135,9 @@ def test_task_batches_are_really_split_across_devices():
 
 @pytest.mark.usefixtures("x64")
 def test_sinusoid_evaluation_measures_the_query_set_after_adaptation():
-    """query_curve against numbers computed by hand for a linear model y = w x + b: the MSE
-    on the query points before and after one SGD step on the support points."""
-    from metalab.experiments.sinusoid.experiment import query_curve
+    """adaptation_curves against numbers computed by hand for a linear model y = w x + b: the
+    MSE on the query points before and after one SGD step on the support points."""
+    from metalab.evaluation import adaptation_curves
     from metalab.tasks import Task
 
     learner = maml(mlp((1, 1)), 0.1)
@@ -150,7 +150,7 @@ def test_sinusoid_evaluation_measures_the_query_set_after_adaptation():
     r = w * xs + b - ys
     w1, b1 = w - 0.1 * 2 * np.mean(r * xs), b - 0.1 * 2 * np.mean(r)
     expected = [np.mean((w * xq + b - yq) ** 2), np.mean((w1 * xq + b1 - yq) ** 2)]
-    curve = np.asarray(query_curve(learner, meta, tasks, 1))
+    curve = adaptation_curves(learner, meta, tasks, steps=1)
     np.testing.assert_allclose(curve[0], expected, rtol=1e-12)
 
 
@@ -161,7 +161,6 @@ class Evaluated(BaseException):
 def test_omniglot_evaluates_on_held_out_classes_only(tmp_path, monkeypatch):
     """The episodes the experiment tests on hold only images of the held-out digits (all
     their rotations), none of a training class."""
-    from metalab.experiments.fewshot import common as fewshot
     from metalab.experiments.fewshot import omniglot
     from metalab.runs.rundir import RunDir
 
@@ -172,7 +171,7 @@ def test_omniglot_evaluates_on_held_out_classes_only(tmp_path, monkeypatch):
     def capture(learner, meta, sample, *args, **kwargs):
         raise Evaluated(sample)
 
-    monkeypatch.setattr(fewshot, "evaluate", capture)
+    monkeypatch.setattr(omniglot, "evaluate", capture)
     with pytest.raises(Evaluated) as stopped:
         omniglot.run(cfg, RunDir(tmp_path))
     episodes = stopped.value.args[0](jax.random.PRNGKey(0), 20)

@@ -91,11 +91,12 @@ def sinusoid_maml(small: bool, chunk: int) -> Program:
 
 
 def convnet_maml(small: bool, chunk: int) -> Program:
-    from metalab.experiments.fewshot import common as fewshot
+    from metalab.estimators import ESTIMATORS
+    from metalab.learners.fewshot import conv_learner
 
     n_way = 2 if small else 5
-    learner = fewshot.conv_learner("maml", n_way, (28, 28, 1), 2 if small else 64, 0.4, "auto")
-    estimator = fewshot.make_estimator(learner, "backprop", "auto")
+    learner = conv_learner("maml", n_way, (28, 28, 1), 2 if small else 64, 0.4, "auto")
+    estimator = ESTIMATORS["backprop"](task_map="auto")
     return _meta_step(learner, estimator, _episodes(n_way, 1 if small else 5),
                       1 if small else 32, 1, chunk)
 

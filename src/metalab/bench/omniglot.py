@@ -32,8 +32,9 @@ from metalab.bench.base import (
     peak_rss_mb,
 )
 from metalab.errors import flag, require
+from metalab.estimators import ESTIMATORS, require_support
 from metalab.estimators.task_map import STRATEGIES, resolve
-from metalab.experiments.fewshot import common as fewshot
+from metalab.learners.fewshot import conv_learner
 from metalab.learners.inner import INNER_UNROLL
 from metalab.models.convnet import CONVS, default_conv
 from metalab.tasks.episodes import Episodes, ImageClasses
@@ -69,10 +70,9 @@ class OmniglotBenchConfig:
 
     def __post_init__(self) -> None:
         for name in self.learners:
-            learner = fewshot.conv_learner(name, self.n_way, (28, 28, 1), self.width, 0.4,
-                                           "im2col")
+            learner = conv_learner(name, self.n_way, (28, 28, 1), self.width, 0.4, "im2col")
             for estimator in self.estimators:
-                fewshot.check_learner_estimator(learner, estimator)
+                require_support(estimator, learner)
         for v in self.variants:
             conv, _, task_map = v.partition(":")
             require(conv in CONVS and task_map in STRATEGIES, "--variants",
@@ -129,9 +129,8 @@ def _workload_gflop(learner_name: str, est_name: str, cfg: OmniglotBenchConfig,
     ``INNER_UNROLL`` inner steps, where the inner loop stays a loop."""
     if inner > INNER_UNROLL:
         return None
-    learner = fewshot.conv_learner(learner_name, cfg.n_way, (28, 28, 1), cfg.width, 0.4,
-                                   "im2col")
-    est = fewshot.make_estimator(learner, est_name, "vmap")
+    learner = conv_learner(learner_name, cfg.n_way, (28, 28, 1), cfg.width, 0.4, "im2col")
+    est = ESTIMATORS[est_name](task_map="vmap")
     optimizer = optax.adam(1e-3)
     step = make_meta_step(learner, est, optimizer=optimizer, tasks=episodes,
                           meta_batch=cfg.meta_batch, inner_steps=inner,
@@ -174,9 +173,9 @@ def rows(cfg: OmniglotBenchConfig) -> Iterator[dict]:
                 first: float | None = None
                 for variant in variants:
                     conv, _, task_map = variant.partition(":")
-                    learner = fewshot.conv_learner(learner_name, cfg.n_way, (28, 28, 1),
-                                                   cfg.width, 0.4, conv)
-                    est = fewshot.make_estimator(learner, est_name, task_map)
+                    learner = conv_learner(learner_name, cfg.n_way, (28, 28, 1), cfg.width,
+                                           0.4, conv)
+                    est = ESTIMATORS[est_name](task_map=task_map)
                     step = make_meta_step(learner, est, optimizer=optimizer, tasks=episodes,
                                           meta_batch=cfg.meta_batch,
                                           inner_steps=inner,

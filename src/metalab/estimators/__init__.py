@@ -20,6 +20,7 @@ from metalab.estimators.base import (
 from metalab.estimators.contrastive import contrastive, contrastive_symmetric
 from metalab.estimators.evolution import antithetic_gradient, evolution
 from metalab.estimators.implicit import cg, implicit, implicit_neumann, neumann, t1_t2
+from metalab.estimators.pretrain import pretrain
 from metalab.estimators.prototypical import prototypical
 from metalab.estimators.proximal import with_proximal
 from metalab.estimators.reptile import reptile
@@ -41,6 +42,7 @@ for _name, _factory in [
     ("contrastive-symmetric", contrastive_symmetric),
     ("evolution", evolution),
     ("prototypical", prototypical),
+    ("pretrain", pretrain),
 ]:
     ESTIMATORS.register(_name, _factory)
 
@@ -69,6 +71,6 @@ __all__ = [
     "ESTIMATORS", "Estimate", "Estimator", "antithetic_gradient", "backprop", "cg",
     "contrastive", "contrastive_symmetric", "evolution", "first_order", "implicit",
     "implicit_neumann", "map_tasks", "mean_estimates", "mean_over_tasks",
-    "mean_value_and_grad", "neumann", "prototypical", "register_estimator", "reptile",
+    "mean_value_and_grad", "neumann", "pretrain", "prototypical", "register_estimator", "reptile",
     "require_support", "supporting", "supports", "t1_t2", "truncated", "with_proximal",
 ]

@@ -19,28 +19,27 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Literal
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS, require_support, with_proximal
-from metalab.estimators.task_map import STRATEGIES, map_tasks
+from metalab.estimators.task_map import STRATEGIES
+from metalab.evaluation import seed_scores
 from metalab.experiments.contrastive import common
 from metalab.experiments.contrastive.claims import estimator_claims
-from metalab.experiments.fewshot import common as fewshot
-from metalab.learners import LEARNERS, Learner, inner_loop
+from metalab.learners import LEARNERS, Learner
 from metalab.models import mlp
 from metalab.models.convnet import CONVS, convnet
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
 from metalab.runs.stats import mean_ci95
-from metalab.tasks import Sinusoid, Task
+from metalab.tasks import Sinusoid
 from metalab.tasks.episodes import Episodes
+from metalab.tasks.fewshot import DEFAULT_DATA, check_classes, load_classes
 from metalab.training.optimizers import per_entry_adam
 
 Problem = Literal["sinusoid", "omniglot-5w1s", "omniglot-20w1s"]
@@ -97,7 +96,7 @@ class ContrastiveConfig:
     truncate: int = 20
     """exact steps of truncated backprop (Omniglot; sinusoid: a fifth of its inner steps)"""
     eval_episodes: int = 300
-    data: str = fewshot.DEFAULT_DATA
+    data: str = DEFAULT_DATA
     cache_dir: str = ""
     test_alphabets: int = 3
     conv: str = "auto"
@@ -200,33 +199,6 @@ def settings(cfg: ContrastiveConfig, problem: str) -> dict:
             "truncate": cfg.truncate, "outer_lr": cfg.outer_lr, "steps": cfg.omniglot_steps}
 
 
-@partial(jax.jit, static_argnums=(0, 3, 4))
-def scores(learner: Learner, metas, tasks: Task, steps: int, task_map: str) -> jax.Array:
-    """[seeds, tasks]: the query loss (regression) or accuracy (classification) of every
-    seed's meta-parameters on every task after ``steps`` inner steps. Jitted once per learner,
-    so the estimators of one learner share the program; the inner loop is not unrolled (the
-    program is compile-bound on CPU)."""
-
-    def one(meta, task: Task) -> jax.Array:
-        phi = inner_loop(learner, meta, task.support_x, task.support_y, steps,
-                         unroll=1).phi
-        if jnp.issubdtype(task.query_y.dtype, jnp.integer):
-            return jnp.mean(jnp.argmax(learner.predict(meta, phi, task.query_x), -1)
-                            == task.query_y)
-        return learner.loss(meta, phi, task.query_x, task.query_y)
-
-    return jax.vmap(lambda m: map_tasks(lambda t: one(m, t), tasks, task_map))(metas)
-
-
-def evaluate(learner: Learner, metas, sample, key: jax.Array, n: int, steps: int,
-             task_map: str, chunk: int = 25) -> np.ndarray:
-    """Mean score per seed on the same ``n`` tasks drawn by ``sample(key, k)``, in chunks."""
-    parts = [np.asarray(scores(learner, metas, sample(jax.random.fold_in(key, i),
-                                                      min(chunk, n)), steps, task_map))
-             for i in range(-(-n // chunk))]
-    return np.concatenate(parts, axis=1)[:, :n].mean(axis=1)
-
-
 def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
     """Every problem, learner and estimator; table, figures, summary and report."""
     summary: dict[str, float] = {}
@@ -235,7 +207,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
     scores_per_seed: dict[str, np.ndarray] = {}  # paired across estimators (same seeds, tasks)
     data = None
     if any(p.startswith("omniglot") for p in cfg.problems):
-        data = fewshot.load_classes("omniglot", cfg.data, cfg.cache_dir, cfg.test_alphabets, 0)
+        data = load_classes("omniglot", cfg.data, cfg.cache_dir, cfg.test_alphabets, 0)
     for problem in cfg.problems:
         s = settings(cfg, problem)
         if problem == "sinusoid":
@@ -244,8 +216,8 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
         else:
             train, test = data
             n_way = n_way_of(problem)
-            fewshot.check_classes(train, "training", n_way, 1 + cfg.q_query)
-            fewshot.check_classes(test, "test", n_way, 1 + 15)
+            check_classes(train, "training", n_way, 1 + cfg.q_query)
+            check_classes(test, "test", n_way, 1 + 15)
             tasks = Episodes.of(train, n_way, 1, cfg.q_query)
             held_out, n_eval = Episodes.of(test, n_way, 1, 15), cfg.eval_episodes
             task_map, metric = cfg.task_map, "test_accuracy"
@@ -270,9 +242,11 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
                     notes.append(f"`{key}` {failure}.")
                     continue
                 start = time.perf_counter()
-                per_seed = evaluate(learner, state.meta, held_out.sample,
-                                    jax.random.PRNGKey(cfg.seed + 10**6), n_eval,
-                                    s["inner_steps"], task_map)
+                # every seed's mean score on the same held-out tasks, one program for all
+                per_seed = seed_scores(learner, state.meta, held_out.sample,
+                                       steps=s["inner_steps"], n=n_eval, chunk=25,
+                                       key=jax.random.PRNGKey(cfg.seed + 10**6),
+                                       task_map=task_map).mean(axis=1)
                 record = {"stage": "result", "key": key, "compile_s": cost.compile_s,
                           "train_s": cost.run_s, "eval_s": time.perf_counter() - start,
                           "ms_per_meta_step": cost.ms_per_meta_step(),

@@ -24,8 +24,8 @@ import optax
 
 from metalab.errors import flag, require
 from metalab.estimators import ESTIMATORS
+from metalab.evaluation import adapt
 from metalab.experiments.contrastive import common
-from metalab.learners import inner_loop
 from metalab.learners.base import (
     FIXED_RULE,
     GRADIENT_INNER_LOOP,
@@ -156,7 +156,7 @@ def fit_and_score(learner: Learner, l2: Fast, task: Task, steps: int) -> tuple[j
     """(query-split CE, query-split accuracy) after training on ``task``'s support split with
     strengths ``l2``."""
     meta = {"l2": l2}
-    phi = inner_loop(learner, meta, task.support_x, task.support_y, steps).phi
+    phi = adapt(learner, meta, task, steps)
     logits = learner.predict(meta, phi, task.query_x)
     return (learner.loss(meta, phi, task.query_x, task.query_y),
             jnp.mean(jnp.argmax(logits, -1) == task.query_y))

@@ -27,8 +27,9 @@ from jax.flatten_util import ravel_pytree
 from scipy import stats
 
 from metalab.errors import flag, require
+from metalab.evaluation import adapt
 from metalab.experiments.contrastive import common
-from metalab.learners import LEARNERS, Learner, inner_loop
+from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import Meta
 from metalab.models import mlp
 from metalab.runs.experiment import Experiment
@@ -93,16 +94,13 @@ def analyse(learner: Learner, meta: Meta, earlier: Task, pairs: tuple[Task, Task
     unravel = ravel_pytree(meta["omega"])[1]
     lam = ravel_pytree(jax.tree.map(jnp.exp, meta["rho"]))[0]
 
-    def adapt(m: Meta, task: Task):
-        return inner_loop(learner, m, task.support_x, task.support_y, steps).phi
-
     def task_fisher(task: Task) -> jax.Array:
-        return fisher(learner, meta, adapt(meta, task), task.query_x)
+        return fisher(learner, meta, adapt(learner, meta, task, steps), task.query_x)
 
     mean_fisher = jax.vmap(task_fisher)(earlier).mean(0)
 
     def forgetting(a: Task, b: Task) -> jax.Array:
-        phi_a = adapt(meta, a)
+        phi_a = adapt(learner, meta, a, steps)
         f_a = fisher(learner, meta, phi_a, a.query_x)
         options = {"learned": lam, "fixed": jnp.full_like(lam, lam.mean()),
                    "ewc": f_a * lam.mean() / (f_a.mean() + 1e-12)}
@@ -110,7 +108,7 @@ def analyse(learner: Learner, meta: Meta, earlier: Task, pairs: tuple[Task, Task
         rows = []
         for name in STRENGTHS:
             anchored = {"omega": phi_a, "rho": unravel(jnp.log(options[name] + 1e-12))}
-            phi_b = adapt(anchored, b)
+            phi_b = adapt(learner, anchored, b, steps)
             rows.append(jnp.stack([learner.loss(meta, phi_b, a.query_x, a.query_y) - before,
                                    learner.loss(meta, phi_b, b.query_x, b.query_y)]))
         return jnp.stack(rows)  # [strengths, (forgetting, new-task loss)]

@@ -18,16 +18,19 @@ import jax
 import optax
 
 from metalab.errors import flag, require, require_cadence
+from metalab.estimators import ESTIMATORS, Estimator, require_support, supporting
 from metalab.estimators.task_map import STRATEGIES
-from metalab.experiments.fewshot import common as fewshot
+from metalab.evaluation import evaluate
 from metalab.learners.base import Learner, Meta
+from metalab.learners.fewshot import conv_learner
 from metalab.models.convnet import CONVS
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
+from metalab.runs.progress import progress_bar
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
-from metalab.runs.stats import mean_ci95
 from metalab.tasks.episodes import Episodes, ImageClasses
+from metalab.tasks.fewshot import DEFAULT_DATA, check_classes, load_split
 from metalab.tasks.omniglot_splits import SPLITS, Split
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
@@ -38,7 +41,7 @@ class OmniglotConfig:
     """Settings of ``metalab run omniglot`` (``--dataset digits`` needs no files)."""
 
     dataset: Literal["omniglot", "digits"] = "omniglot"
-    data: str = fewshot.DEFAULT_DATA
+    data: str = DEFAULT_DATA
     """folder holding the Omniglot zips (images_background*.zip, images_evaluation*.zip);
     default $METALAB_DATA/omniglot, else ~/.cache/metalab/data/omniglot"""
     split: Literal["small", "standard", "vinyals"] = "small"
@@ -52,7 +55,8 @@ class OmniglotConfig:
     learner: str = "maml"
     """a name from metalab.learners.LEARNERS (maml, metasgd, anil, protonet, ...)"""
     estimator: str = "auto"
-    """meta-gradient estimator; auto = backprop (prototypical for protonet)"""
+    """meta-gradient estimator; auto = the first registered one that drives the learner
+    (backprop; prototypical for protonet)"""
     n_way: int = 5
     k_shot: int = 1
     q_query: int = 5
@@ -88,7 +92,8 @@ class OmniglotConfig:
     """reduced budget for smoke tests (about 2 minutes on 2 CPU cores)"""
 
     def __post_init__(self) -> None:
-        fewshot.check_learner_estimator(learner_of(self), self.estimator)
+        if self.estimator != "auto":
+            require_support(self.estimator, learner_of(self))
         for name in ("n_way", "k_shot", "q_query", "meta_batch", "steps", "width",
                      "eval_query", "log_every"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
@@ -120,7 +125,7 @@ def eval_step_counts(cfg: OmniglotConfig) -> list[int]:
     and the trained ``--inner-steps``, since a learned initialisation (or learned rates) tuned
     for one step can overshoot with more (measured: ANIL 5-way 5-shot 91.1% at 1 step, 82.9%
     at 3). A closed-form learner has no inner steps: evaluated once."""
-    if fewshot.closed_form(learner_of(cfg)):
+    if learner_of(cfg).adapt is not None:
         return [cfg.eval_inner_steps]
     return sorted({cfg.inner_steps, cfg.eval_inner_steps})
 
@@ -132,8 +137,15 @@ def image_shape(cfg: OmniglotConfig) -> tuple[int, int, int]:
 
 def learner_of(cfg: OmniglotConfig):
     """The configured learner over the conv net."""
-    return fewshot.conv_learner(cfg.learner, cfg.n_way, image_shape(cfg), cfg.width,
-                                cfg.inner_lr, cfg.conv)
+    return conv_learner(cfg.learner, cfg.n_way, image_shape(cfg), cfg.width, cfg.inner_lr,
+                        cfg.conv)
+
+
+def estimator_of(cfg: OmniglotConfig, learner: Learner) -> Estimator:
+    """``--estimator`` (``auto``: the first registered estimator that drives ``learner``)
+    with tasks mapped by ``--task-map``."""
+    name = supporting(learner)[0] if cfg.estimator == "auto" else cfg.estimator
+    return ESTIMATORS[name](task_map=cfg.task_map)
 
 
 def optimizer_of(cfg: OmniglotConfig) -> optax.GradientTransformation:
@@ -150,12 +162,12 @@ def initial_state(cfg: OmniglotConfig):
 def data_of(cfg: OmniglotConfig) -> Split:
     """The classes of the configured split, ``BadInput`` if they cannot make the configured
     episodes (also the experiment's ``check``, run before the run folder is created)."""
-    split = fewshot.load_split(cfg.dataset, cfg.split, cfg.data, cfg.cache_dir,
-                               cfg.test_alphabets, cfg.split_seed)
-    fewshot.check_classes(split.train, "training", cfg.n_way, cfg.k_shot + cfg.q_query)
+    split = load_split(cfg.dataset, cfg.split, cfg.data, cfg.cache_dir, cfg.test_alphabets,
+                       cfg.split_seed)
+    check_classes(split.train, "training", cfg.n_way, cfg.k_shot + cfg.q_query)
     for which, classes in (("validation", split.val), ("test", split.test)):
         if classes is not None:
-            fewshot.check_classes(classes, which, cfg.n_way, cfg.k_shot + cfg.eval_query)
+            check_classes(classes, which, cfg.n_way, cfg.k_shot + cfg.eval_query)
     return split
 
 
@@ -175,12 +187,13 @@ def evaluate_all(cfg: OmniglotConfig, learner: Learner, meta: Meta, split: Split
             continue
         episodes = Episodes.of(classes, cfg.n_way, cfg.k_shot, cfg.eval_query)
         for steps in eval_step_counts(cfg):
-            acc = fewshot.evaluate(learner, meta, episodes.sample, key, cfg.eval_episodes,
-                                   steps, task_map=cfg.task_map, label=f"{side} episodes")
-            mean, ci = mean_ci95(acc)
+            with progress_bar(f"{side} episodes", cfg.eval_episodes) as advance:
+                mean, ci, _ = evaluate(learner, meta, episodes.sample, steps=steps, key=key,
+                                       n=cfg.eval_episodes, task_map=cfg.task_map,
+                                       advance=advance)
             if steps == cfg.eval_inner_steps:
                 summary.update({f"{side}/accuracy": mean, f"{side}/ci95": ci})
-            if not fewshot.closed_form(learner):
+            if learner.adapt is None:
                 summary.update({f"{side}/accuracy_{steps}_steps": mean,
                                 f"{side}/ci95_{steps}_steps": ci})
     return summary
@@ -191,7 +204,7 @@ def run(cfg: OmniglotConfig, rundir: RunDir) -> dict[str, float]:
     figures and report."""
     split = data_of(cfg)
     learner = learner_of(cfg)
-    estimator = fewshot.make_estimator(learner, cfg.estimator, cfg.task_map)
+    estimator = estimator_of(cfg, learner)
     train_eps = Episodes.of(split.train, cfg.n_way, cfg.k_shot, cfg.q_query)
     _, k_run = jax.random.split(jax.random.PRNGKey(cfg.seed))
     step = make_meta_step(learner, estimator, optimizer=optimizer_of(cfg), tasks=train_eps,

@@ -12,12 +12,11 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from metalab.errors import BadInput, require
-from metalab.experiments.fewshot import common as fewshot
+from metalab.evaluation import evaluate
 from metalab.experiments.fewshot.omniglot import (
     OmniglotConfig,
     eval_step_counts,
@@ -29,6 +28,7 @@ from metalab.runs.experiment import Experiment, config_from_json
 from metalab.runs.rundir import RunDir
 from metalab.runs.stats import mean_ci95
 from metalab.tasks.base import Task
+from metalab.tasks.fewshot import DEFAULT_DATA
 from metalab.tasks.omniglot_runs import load_runs
 from metalab.training.checkpoint import Checkpointer
 
@@ -50,7 +50,7 @@ class OneShotRunsConfig:
 
     checkpoint: str = ""
     """run folder of a finished `metalab run omniglot` (20-way, or any N for protonet)"""
-    data: str = fewshot.DEFAULT_DATA
+    data: str = DEFAULT_DATA
     """folder holding all_runs.zip (or the zip itself); default as `metalab run omniglot`"""
     eval_inner_steps: int = -1
     """inner steps on each run's support set (-1: the trained run's --eval-inner-steps)"""
@@ -79,7 +79,7 @@ def trained_config(folder: Path) -> OmniglotConfig:
     cfg = config_from_json(OmniglotConfig, payload.get("config"), "--checkpoint", str(path))
     if cfg.dataset != "omniglot":
         raise BadInput("--checkpoint", f"{folder} was trained on {cfg.dataset}, not omniglot")
-    if not fewshot.closed_form(learner_of(cfg)) and cfg.n_way != WAYS:
+    if learner_of(cfg).adapt is None and cfg.n_way != WAYS:
         raise BadInput("--checkpoint", f"{folder} has a {cfg.n_way}-way {cfg.learner} head; "
                        f"the official runs are {WAYS}-way (train with --n-way {WAYS})")
     return cfg
@@ -111,15 +111,15 @@ def run(cfg: OneShotRunsConfig, rundir: RunDir) -> dict[str, float]:
     tasks = Task(jnp.asarray(runs.support, jnp.float32) / 255.0, labels,
                  jnp.asarray(runs.query, jnp.float32) / 255.0, jnp.asarray(runs.labels))
     learner = learner_of(trained)
-    accuracies = jax.jit(fewshot.accuracies, static_argnums=(0, 3))
-    errors = {k: 1.0 - np.asarray(accuracies(learner, state.meta, tasks, k)) for k in counts}
+    errors = {k: 1.0 - evaluate(learner, state.meta, tasks, steps=k, chunk=len(runs.labels)
+                                ).per_task for k in counts}
     summary = {f"run{i + 1:02d}/error": float(e) for i, e in enumerate(errors[steps])}
     for k in counts:
         mean = float(errors[k].mean())
         _, ci = mean_ci95(errors[k])
         if k == steps:
             summary.update({"mean/error": mean, "mean/ci95": ci})
-        if not fewshot.closed_form(learner):
+        if learner.adapt is None:
             summary.update({f"mean/error_{k}_steps": mean, f"mean/ci95_{k}_steps": ci})
     summary["human/error"] = HUMAN_ERROR
     rundir.write_summary("omniglot-oneshot-runs", summary, split=trained.split)

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metalab.experiments.fewshot.common import episode_logits
+from metalab.evaluation import adapt
 from metalab.learners.base import Learner, Meta
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -23,8 +23,8 @@ def sample_episodes(rundir: RunDir, learner: Learner, meta: Meta, tasks: Task,
     fig, axes = subplots(2 * n, cols, figsize=(cols * 0.9, 2 * n * 1.0), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    preds = np.asarray(jax.jit(jax.vmap(
-        lambda t: jnp.argmax(episode_logits(learner, meta, t, steps), -1)))(tasks))
+    preds = np.asarray(jax.jit(jax.vmap(lambda t: jnp.argmax(
+        learner.predict(meta, adapt(learner, meta, t, steps), t.query_x), -1)))(tasks))
     for e in range(n):
         task = Task(*(a[e] for a in tasks))
         pred = preds[e]

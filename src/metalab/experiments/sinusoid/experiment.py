@@ -1,34 +1,58 @@
 """Sinusoid regression (Finn et al. 2017): MAML, first-order MAML, Meta-SGD and a pretrained
-baseline, trained with the same budget and compared on the same held-out tasks."""
+baseline, trained with the same budget and compared on the same held-out tasks.
+
+A method is a (learner, estimator) pair (``PAIRS``): ``fomaml`` is MAML with the first-order
+estimator, ``pretrained`` MAML's network trained by the ``pretrain`` estimator (the query loss
+at the start weights, no adaptation), then fine-tuned like the others; any other method is the
+registered learner of that name with ``--estimator``.
+
+Sweep points that differ only in learning rates train as one vmapped program
+(``run_points``): every member (a point's seed) has its own state on a leading axis and its own
+inner, outer and mask learning rate, passed into the meta-step as numbers (``RATES``), so P
+points x S seeds compile once per method instead of P x S times. Member (p, i) uses the keys of
+seed ``seed + i``, exactly as the sequential run of that point and seed would, so the results
+agree with separate runs to float tolerance. Training (``metrics.jsonl`` with one
+``loss/<point>`` column per point, checkpoints) lives in the sweep folder under the stage
+``<method>@<group>``; each point's folder gets its evaluation: summary (mean, ``/ci95`` and
+``/seeds`` over seeds), figures and report.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
 from metalab.errors import flag, require, require_cadence
-from metalab.estimators import ESTIMATORS, require_support
-from metalab.learners import LEARNERS, Learner, trajectory
+from metalab.estimators import ESTIMATORS, Estimator, require_support
+from metalab.evaluation import adaptation_curves
+from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import Meta
 from metalab.models import mlp
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
-from metalab.runs.seeds import Summary
+from metalab.runs.seeds import Summary, aggregate
 from metalab.runs.stage import train_stage
 from metalab.tasks import Sinusoid, Task
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
-from metalab.training.trainer import MetaStep
+from metalab.training.seeds import stack_states, vmap_seeds
+from metalab.training.trainer import MetaStep, Metrics, Step, TrainState
 
 SinusoidMethod = Literal["maml", "fomaml", "metasgd", "pretrained", "sparse-maml",
                          "sparse-relu-maml"]
 EVAL_STEPS = (0, 1, 10)
+PAIRS: dict[str, tuple[str, str]] = {"fomaml": ("maml", "first-order"),
+                                     "pretrained": ("maml", "pretrain")}
+"""methods that are not a registered learner driven by ``--estimator``: (learner, estimator)"""
 
 
 @dataclass(frozen=True)
@@ -40,7 +64,8 @@ class SinusoidConfig:
     learner: str | None = None
     """shorthand for `--methods LEARNER`: train only this registered learner"""
     estimator: str = "backprop"
-    """meta-gradient estimator for the learners (fomaml is always first-order)"""
+    """meta-gradient estimator for the learners (fomaml is always first-order, pretrained
+    always `pretrain`)"""
     steps: int = 20000
     """meta-steps per method"""
     meta_batch: int = 25
@@ -80,8 +105,7 @@ class SinusoidConfig:
             f"unknown estimator {self.estimator!r}; choose from {', '.join(ESTIMATORS)}",
         )
         for method in (self.learner,) if self.learner else self.methods:
-            if method not in ("fomaml", "pretrained"):
-                require_support(self.estimator, _learner(method, self))
+            require_support(pair(method, self)[1], _learner(method, self))
         for name in ("steps", "meta_batch", "k_shot", "eval_query", "log_every"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
         require(self.inner_steps >= 1, "--inner-steps", "must be at least 1")
@@ -110,17 +134,20 @@ RATES = ("inner_lr", "outer_lr", "mask_lr")
 Rates = dict[str, float | jax.Array]
 
 
+def pair(method: str, cfg: SinusoidConfig) -> tuple[str, str]:
+    """The (learner, estimator) names of ``method``: ``PAIRS``, else (method, --estimator)."""
+    return PAIRS.get(method, (method, cfg.estimator))
+
+
 def _learner(method: str, cfg: SinusoidConfig, inner_lr: float | jax.Array | None = None
              ) -> Learner:
     model = mlp((1, *cfg.hidden, 1), cfg.activation)
     lr = cfg.inner_lr if inner_lr is None else inner_lr
-    return LEARNERS[method if method in LEARNERS else "maml"](model, lr)
+    return LEARNERS[pair(method, cfg)[0]](model, lr)
 
 
-def _estimator(method: str, cfg: SinusoidConfig):
-    if method == "fomaml":
-        return ESTIMATORS["first-order"]()
-    return ESTIMATORS["backprop" if method == "pretrained" else cfg.estimator]()
+def _estimator(method: str, cfg: SinusoidConfig) -> Estimator:
+    return ESTIMATORS[pair(method, cfg)[1]]()
 
 
 def rates(cfg: SinusoidConfig) -> Rates:
@@ -137,13 +164,11 @@ def parts(method: str, cfg: SinusoidConfig, lrs: Rates
 
 
 def method_step(method: str, cfg: SinusoidConfig, run_key: jax.Array, lrs: Rates) -> MetaStep:
-    """One meta-step of ``method``. ``pretrained`` is the same learner trained with zero inner
-    steps: plain regression on the pooled tasks, later fine-tuned like the others."""
+    """One meta-step of ``method``'s (learner, estimator) pair."""
     learner, optimizer = parts(method, cfg, lrs)
-    inner = 0 if method == "pretrained" else cfg.inner_steps
     return make_meta_step(learner, _estimator(method, cfg), optimizer=optimizer,
                           tasks=Sinusoid(cfg.k_shot, cfg.k_shot),
-                          meta_batch=cfg.meta_batch, inner_steps=inner, key=run_key)
+                          meta_batch=cfg.meta_batch, inner_steps=cfg.inner_steps, key=run_key)
 
 
 def train_method(method: str, cfg: SinusoidConfig, rundir: RunDir) -> tuple[Meta, float]:
@@ -168,21 +193,12 @@ def held_out(cfg: SinusoidConfig) -> tuple[Task, jax.Array, jax.Array]:
     return dist.sample(key, cfg.eval_tasks), amp, phase
 
 
-def query_curve(learner: Learner, meta: Meta, tasks: Task, steps: int) -> jax.Array:
-    """Query MSE after 0..steps inner steps for each task: shape [tasks, steps + 1]."""
-
-    def per_task(task: Task) -> jax.Array:
-        return trajectory(learner, meta, task.support_x, task.support_y, steps,
-                          lambda phi: learner.loss(meta, phi, task.query_x, task.query_y))
-
-    return jax.jit(jax.vmap(per_task))(tasks)
-
-
 def evaluate(method: str, cfg: SinusoidConfig, meta: Meta, tasks: Task
              ) -> tuple[dict[str, float], np.ndarray]:
     """Summary metrics of one trained method on the held-out ``tasks``, and its adaptation
     curve (query MSE per task after 0..eval_steps inner steps)."""
-    curve = np.asarray(query_curve(_learner(method, cfg), meta, tasks, cfg.eval_steps))
+    curve = adaptation_curves(_learner(method, cfg), meta, tasks, steps=cfg.eval_steps,
+                              chunk=cfg.eval_tasks)
     summary = {f"{method}/query_mse_step{t}": float(curve[:, t].mean()) for t in EVAL_STEPS}
     summary[f"{method}/query_mse_step1_sem"] = float(curve[:, 1].std(ddof=1)
                                                      / np.sqrt(len(curve)))
@@ -231,11 +247,82 @@ def write_outputs(cfg: SinusoidConfig, rundir: RunDir, curves: dict[str, np.ndar
     rundir.write_report("Sinusoid regression", what, summary)
 
 
-def _run_points(*args, **kwargs):
-    """``points.run_points`` (imported late: it builds on this module)."""
-    from metalab.experiments.sinusoid.points import run_points
+Finish = Callable[[int, Callable[[RunDir], Summary]], Summary]
 
-    return run_points(*args, **kwargs)
+
+def run_points(configs: list[SinusoidConfig], seeds: int, rundir: RunDir, group: str,
+               finish: Finish) -> list[Summary]:
+    """Train ``configs`` (equal but for ``RATES``) over ``seeds`` seeds as one program per
+    method in ``rundir``, then ``finish(p, write)`` writes point p's folder with ``write``
+    (the sweep's ``run_sub``, which skips finished points); returns each point's summary."""
+    base = configs[0]
+    members = [(p, i) for p in range(len(configs)) for i in range(seeds)]
+    lrs = {k: jnp.asarray([getattr(configs[p], k) for p, _ in members], jnp.float32)
+           for k in RATES}
+    keys = jnp.stack([jax.random.split(jax.random.PRNGKey(base.seed + i)) for _, i in members])
+    metas: dict[str, Meta] = {}
+    seconds: dict[str, float] = {}
+    for method in base.methods:
+        start = time.perf_counter()
+        step = vmap_seeds(lambda key, r, m=method: method_step(m, base, key, r), keys[:, 1], lrs)
+        init = stack_states(lambda key, r, m=method: init_state(*parts(m, base, r), key),
+                            keys[:, 0], lrs)  # Meta-SGD starts its rates at inner_lr
+        state = train_stage(
+            rundir, f"{method}@{group}", init,
+            _per_point_loss(step, len(configs), seeds), base.steps,
+            chunk=base.log_every, checkpoint_every=base.checkpoint_every)
+        metas[method] = state.meta
+        seconds[method] = time.perf_counter() - start
+
+    def write(p: int, sub: RunDir) -> Summary:
+        per_seed, first = [], None
+        for i in range(seeds):
+            member = p * seeds + i  # the index of (p, i) in ``members``
+            cfg = dataclasses.replace(configs[p], seed=base.seed + i)
+            own = {m: jax.tree.map(lambda x, k=member: x[k], metas[m]) for m in base.methods}
+            tasks = held_out(cfg)[0]
+            scores, curves = {}, {}
+            for m in base.methods:
+                s, curves[m] = evaluate(m, cfg, own[m], tasks)
+                scores |= s | {f"{m}/train_seconds": seconds[m]}
+            per_seed.append(scores)
+            first = first or (cfg, curves, own)
+        summary = aggregate(per_seed) if seeds > 1 else per_seed[0]
+        cfg, curves, own = first
+        write_outputs(cfg, sub, curves, own, summary, note=_note(group, seeds, len(configs)))
+        return summary
+
+    return [finish(p, lambda sub, p=p: write(p, sub)) for p in range(len(configs))]
+
+
+def _per_point_loss(step: Step, points: int, seeds: int) -> Step:
+    """The vmapped meta-step also reporting ``loss/p<k>``, point k's loss as the mean over
+    seeds, or with one point each seed's ``loss/seed<i>`` (a ``MetaStep`` stays one, so its
+    inputs are still drawn ahead)."""
+
+    def add(out: tuple[TrainState, Metrics]) -> tuple[TrainState, Metrics]:
+        state, metrics = out
+        loss = metrics["loss"]
+        if points == 1:
+            return state, {**metrics, **{f"loss/seed{i}": loss[i] for i in range(seeds)}}
+        per_point = loss.reshape(points, seeds).mean(axis=1)
+        return state, {**metrics, **{f"loss/p{k}": per_point[k] for k in range(points)}}
+
+    if isinstance(step, MetaStep):
+        update = step.update
+        return MetaStep(step.draw, lambda state, inputs: add(update(state, inputs)))
+    return lambda state: add(step(state))
+
+
+def _note(group: str, seeds: int, points: int) -> str:
+    if points == 1:
+        return (f" Its {seeds} seeds were trained as one vmapped program per method; "
+                "`metrics.jsonl` logs their mean `loss` and each seed's `loss/seed<i>`, and "
+                "`train_seconds` is the time of all seeds together.")
+    return (f" Trained with the sweep's other {points - 1} point(s) of group `{group}` as one "
+            f"vmapped program ({seeds} seed(s) each); training curves: the sweep folder's "
+            f"`metrics.jsonl`, stage `<method>@{group}`, column `loss/p<k>` for point k. "
+            "`train_seconds` is the whole group's training time.")
 
 
 EXPERIMENT = Experiment(
@@ -247,5 +334,5 @@ EXPERIMENT = Experiment(
     run=run,
     small=True,
     traced=tuple(name.replace("_", "-") for name in RATES),
-    run_points=_run_points,
+    run_points=run_points,
 )

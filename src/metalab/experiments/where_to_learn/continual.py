@@ -33,7 +33,6 @@ import numpy as np
 
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators.stream import retention_matrix, stream_backprop
-from metalab.experiments.fewshot import common as fewshot
 from metalab.experiments.where_to_learn.claims import interference_claims
 from metalab.experiments.where_to_learn.experiment import mean_fractions, stage_name
 from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
@@ -56,6 +55,7 @@ from metalab.runs.scoreboard import report_section
 from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
 from metalab.tasks.episodes import Episodes
+from metalab.tasks.fewshot import DEFAULT_DATA, check_classes, load_classes
 from metalab.tasks.sine_stream import SineStream
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
@@ -93,7 +93,7 @@ class SparseContinualConfig:
     """sine: hidden widths of the MLP"""
     width: int = 16
     """omniglot: filters per block of the 4-block conv net"""
-    data: str = fewshot.DEFAULT_DATA
+    data: str = DEFAULT_DATA
     """omniglot: folder with the Omniglot zips"""
     cache_dir: str = ""
     test_alphabets: int = 3
@@ -137,9 +137,9 @@ def streams(cfg: SparseContinualConfig):
         sine = SineStream(cfg.n_functions, cfg.k_shot, cfg.k_shot)
         dist = sine if cfg.index_input else SineWithoutIndex(sine)
         return dist, dist.sample(key, cfg.eval_streams), mlp((dist.input_dim, *cfg.hidden, 1))
-    train, test = fewshot.load_classes("omniglot", cfg.data, cfg.cache_dir, cfg.test_alphabets, 0)
-    fewshot.check_classes(train, "training", cfg.n_functions, 2 * cfg.k_shot)
-    fewshot.check_classes(test, "test", cfg.n_functions, 2 * cfg.k_shot)
+    train, test = load_classes("omniglot", cfg.data, cfg.cache_dir, cfg.test_alphabets, 0)
+    check_classes(train, "training", cfg.n_functions, 2 * cfg.k_shot)
+    check_classes(test, "test", cfg.n_functions, 2 * cfg.k_shot)
 
     def of(classes):
         return ClassStream(Episodes.of(classes, cfg.n_functions, cfg.k_shot, cfg.k_shot))

@@ -23,7 +23,7 @@ import numpy as np
 
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS
-from metalab.experiments.sinusoid.experiment import query_curve
+from metalab.evaluation import adaptation_curves
 from metalab.experiments.where_to_learn.experiment import stage_name
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.gradient import init_learner
@@ -114,7 +114,8 @@ def _fit(learner: Learner, stage: str, cfg: ControlsConfig, rundir: RunDir, task
 
 
 def _mse(learner: Learner, meta, tasks, steps: int) -> float:
-    return float(np.asarray(query_curve(learner, meta, tasks, steps))[:, -1].mean())
+    curve = adaptation_curves(learner, meta, tasks, steps=steps, chunk=len(tasks.support_x))
+    return float(curve[:, -1].mean())
 
 
 def run(cfg: ControlsConfig, rundir: RunDir) -> dict[str, float]:

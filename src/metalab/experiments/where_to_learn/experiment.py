@@ -22,9 +22,8 @@ import jax
 import numpy as np
 
 from metalab.errors import flag, require, require_cadence
-from metalab.estimators import ESTIMATORS
-from metalab.experiments.fewshot import common as fewshot
-from metalab.experiments.sinusoid.experiment import query_curve
+from metalab.estimators import ESTIMATORS, supports
+from metalab.evaluation import adaptation_curves, evaluate
 from metalab.experiments.where_to_learn import plots
 from metalab.experiments.where_to_learn.claims import over_maml_claims
 from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
@@ -41,6 +40,7 @@ from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
 from metalab.tasks import Sinusoid
 from metalab.tasks.episodes import Episodes
+from metalab.tasks.fewshot import DEFAULT_DATA, check_classes, load_classes
 from metalab.tasks.miniimagenet import load_miniimagenet
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
@@ -84,7 +84,7 @@ class WhereToLearnConfig:
     sin_eval_tasks: int = 500
     dataset: Literal["omniglot", "digits"] = "omniglot"
     """image data of the few-shot problems (`digits` needs no files, for tests)"""
-    data: str = fewshot.DEFAULT_DATA
+    data: str = DEFAULT_DATA
     """folder with the Omniglot zips"""
     cache_dir: str = ""
     mini_data: str = ""
@@ -114,8 +114,13 @@ class WhereToLearnConfig:
         require(len(self.problems) > 0, "--problems", "give at least one problem")
         require(len(self.methods) > 0, "--methods", "give at least one learner")
         for m in self.methods:
-            require(m in LEARNERS and m != "protonet", "--methods",
-                    f"unknown or non-gradient learner {m!r}; choose from {sorted(LEARNERS)}")
+            require(m in LEARNERS, "--methods",
+                    f"unknown learner {m!r}; choose from {sorted(LEARNERS)}")
+            learner = masked_learner(m, mlp((1, 1)), 1.0, "mse", self)
+            require(supports(ESTIMATORS[self.estimator](), learner), "--methods",
+                    f"estimator {self.estimator!r} cannot drive learner {m!r} (it needs "
+                    f"{', '.join(sorted(ESTIMATORS[self.estimator]().requires))}); choose "
+                    "gradient learners such as maml, metasgd, anil, sparse-maml")
         for name in ("sin_steps", "sin_meta_batch", "sin_k_shot", "fs_steps", "fs_meta_batch",
                      "width", "fs_inner_steps", "q_query", "eval_query", "log_every", "seeds",
                      "sin_inner_steps"):
@@ -188,8 +193,9 @@ def sinusoid(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, tuple]:
         runs = train_seeds(f"sinusoid.{method}", learner, cfg, rundir,
                            Sinusoid(cfg.sin_k_shot, cfg.sin_k_shot), cfg.sin_meta_batch,
                            cfg.sin_inner_steps, cfg.sin_steps, "vmap")
-        per_seed = [float(np.asarray(query_curve(learner, m, tasks, cfg.sin_inner_steps))
-                          [:, -1].mean()) for m, _ in runs]
+        per_seed = [float(adaptation_curves(learner, m, tasks, steps=cfg.sin_inner_steps,
+                                            chunk=cfg.sin_eval_tasks)[:, -1].mean())
+                    for m, _ in runs]
         out[method] = (*mean_ci95(per_seed), [m for m, _ in runs],
                        sum(t for _, t in runs), learner, per_seed)
     return out
@@ -210,10 +216,10 @@ def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir, mini=None,
     if mini is not None:
         train, test = mini["train"], mini["test"]
     else:
-        train, test = fewshot.load_classes(cfg.dataset, cfg.data, cfg.cache_dir,
-                                           cfg.test_alphabets, 0)
-    fewshot.check_classes(train, "training", 5, k_shot + cfg.q_query)
-    fewshot.check_classes(test, "test", 5, k_shot + cfg.eval_query)
+        train, test = load_classes(cfg.dataset, cfg.data, cfg.cache_dir, cfg.test_alphabets,
+                                   0)
+    check_classes(train, "training", 5, k_shot + cfg.q_query)
+    check_classes(test, "test", 5, k_shot + cfg.eval_query)
     shape = tuple(train.images.shape[2:])
     train_eps = Episodes.of(train, 5, k_shot, cfg.q_query)
     test_eps = Episodes.of(test, 5, k_shot, cfg.eval_query)
@@ -224,27 +230,13 @@ def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir, mini=None,
         learner = masked_learner(method, model, cfg.fs_inner_lr, "cross_entropy", cfg)
         runs = train_seeds(f"{prefix}-{k_shot}shot.{method}", learner, cfg, rundir, train_eps,
                            cfg.fs_meta_batch, cfg.fs_inner_steps, cfg.fs_steps, "auto")
-        per_seed = seed_accuracies(learner, [m for m, _ in runs], test_eps.sample, key,
-                                   cfg.eval_episodes, cfg.eval_inner_steps)
+        # the seeds share one compiled program (the meta-parameters are its argument)
+        per_seed = [float(evaluate(learner, m, test_eps.sample, steps=cfg.eval_inner_steps,
+                                   key=key, n=cfg.eval_episodes, task_map="auto"
+                                   ).per_task.mean()) for m, _ in runs]
         out[method] = (*mean_ci95(per_seed), [m for m, _ in runs],
                        sum(t for _, t in runs), learner, per_seed)
     return out
-
-
-def seed_accuracies(learner: Learner, metas: list, sample, key: jax.Array, episodes: int,
-                    steps: int, chunk: int = 50) -> list[float]:
-    """Mean accuracy of each seed's meta-parameters on the same ``episodes`` test episodes.
-
-    One program for all seeds: the meta-parameters are an argument of the jitted chunk, not
-    constants folded into it, so a 35-step evaluation compiles once per method, not per seed.
-    """
-    chunk = min(chunk, episodes)
-    run = jax.jit(lambda meta, k: fewshot.accuracies(learner, meta, sample(k, chunk), steps,
-                                                     task_map="auto"))
-    n_chunks = -(-episodes // chunk)
-    return [float(np.concatenate([np.asarray(run(meta, jax.random.fold_in(key, i)))
-                                  for i in range(n_chunks)])[:episodes].mean())
-            for meta in metas]
 
 
 def run(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, float]:
