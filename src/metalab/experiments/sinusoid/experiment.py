@@ -117,6 +117,11 @@ def _learner(method: str, cfg: SinusoidConfig, inner_lr: float | jax.Array | Non
     return LEARNERS[method if method in LEARNERS else "maml"](model, lr)
 
 
+def learners(cfg: SinusoidConfig) -> dict[str, Learner]:
+    """The learner of each method's stage (``metalab.load_run``)."""
+    return {method: _learner(method, cfg) for method in cfg.methods}
+
+
 def _estimator(method: str, cfg: SinusoidConfig):
     if method == "fomaml":
         return ESTIMATORS["first-order"]()
@@ -248,4 +253,5 @@ EXPERIMENT = Experiment(
     small=True,
     traced=tuple(name.replace("_", "-") for name in RATES),
     run_points=_run_points,
+    learners=learners,
 )
