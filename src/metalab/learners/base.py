@@ -44,7 +44,8 @@ SPARSE_UPDATES = "sparse-updates"
 """Meta-learned gates leave some fast weights exactly unchanged by the inner loop (sparse-MAML's
 masks, sparse-ReLU-MAML's rectified rates); ``learners.sparse.update_gate`` shows which."""
 PROTOTYPES = "prototypes"
-"""Adapts in closed form from class prototypes (ProtoNets); driven by its own estimator."""
+"""Adapts in closed form from class prototypes (ProtoNets, whose ``adapt`` builds them);
+driven by its own estimator."""
 
 
 class Learner(NamedTuple):
@@ -58,6 +59,9 @@ class Learner(NamedTuple):
     optimizer: Callable[[Meta], optax.GradientTransformation]
     inner_loss: Loss  # the objective the inner loop descends (``loss`` plus any regulariser)
     properties: frozenset[str] = frozenset()
+    adapt: Callable[[Meta, jax.Array, jax.Array], Fast] | None = None
+    """Closed-form adaptation to a support set (x, y) -> fast weights that ``predict`` scores
+    (ProtoNets' prototypes); None: adapt by the inner loop (``metalab.evaluation.adapt``)."""
 
 
 def mse(pred: jax.Array, y: jax.Array) -> jax.Array:

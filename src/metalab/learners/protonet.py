@@ -7,10 +7,11 @@ softmax(-||f(x) - p_c||^2) (squared Euclidean distance, as in the paper).
 Design. The adaptation needs the support *data* to build the prototypes, while the ``Learner``
 contract's inner update only sees a gradient. So ProtoNet does not pretend to have an inner
 loop: its ``Learner`` record (registered as ``protonet``) has the embedding as fast weights, an
-inner optimiser that changes nothing, ``predict`` = the embedding and the property
-``prototypes`` instead of ``gradient-inner-loop``; the episode-level computation lives here,
-in ``query_logits``, and its meta-gradient in the ``prototypical`` estimator (which requires
-``prototypes``), the exact gradient of the query cross-entropy through the prototypes.
+inner optimiser that changes nothing, the property ``prototypes`` instead of
+``gradient-inner-loop``, and a closed-form ``adapt`` that returns ``Prototypes`` (embedding
+and class means), which ``predict`` turns into distance logits (given bare embedding weights,
+``predict`` is the embedding). Its meta-gradient is the ``prototypical`` estimator's (which
+requires ``prototypes``), the exact gradient of the query cross-entropy through the prototypes.
 
 The number of classes is not fixed: prototypes are built for every label value up to the
 support size and absent classes get a logit of -1e9, so one embedding serves 5-way training
@@ -18,6 +19,8 @@ and 20-way evaluation alike.
 """
 
 from __future__ import annotations
+
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -44,11 +47,18 @@ def distance_logits(emb: jax.Array, protos: jax.Array, present: jax.Array) -> ja
     return jnp.where(present[None, :], -sq, ABSENT)
 
 
+class Prototypes(NamedTuple):
+    """ProtoNet adapted to a support set: the embedding's weights and the class prototypes."""
+
+    embedding: Any
+    protos: jax.Array  # [S, D]
+    present: jax.Array  # [S] bool: the class has a support example
+
+
 def query_logits(learner: Learner, meta: Meta, task: Task) -> jax.Array:
     """Logits [Q, S] of one episode's queries against its support prototypes."""
-    phi = learner.start(meta)
-    protos, present = prototypes(learner.predict(meta, phi, task.support_x), task.support_y)
-    return distance_logits(learner.predict(meta, phi, task.query_x), protos, present)
+    adapted = learner.adapt(meta, task.support_x, task.support_y)
+    return learner.predict(meta, adapted, task.query_x)
 
 
 def protonet(model: Model, inner_lr: float = 0.0, loss: str = "cross_entropy") -> Learner:
@@ -68,6 +78,15 @@ def protonet(model: Model, inner_lr: float = 0.0, loss: str = "cross_entropy") -
     def embed(meta: dict, phi, x: jax.Array) -> jax.Array:
         return model.apply(phi, x)
 
+    def adapt(meta: dict, x: jax.Array, y: jax.Array) -> Prototypes:
+        phi = meta["init"]
+        return Prototypes(phi, *prototypes(embed(meta, phi, x), y))
+
+    def predict(meta: dict, phi, x: jax.Array) -> jax.Array:
+        if isinstance(phi, Prototypes):
+            return distance_logits(embed(meta, phi.embedding, x), phi.protos, phi.present)
+        return embed(meta, phi, x)
+
     def own_loss(meta: dict, phi, x: jax.Array, y: jax.Array) -> jax.Array:
         emb = embed(meta, phi, x)
         protos, present = prototypes(emb, y)
@@ -78,8 +97,9 @@ def protonet(model: Model, inner_lr: float = 0.0, loss: str = "cross_entropy") -
         init=init,
         start=lambda meta: meta["init"],
         loss=own_loss,
-        predict=embed,
+        predict=predict,
         optimizer=lambda meta: optax.set_to_zero(),
         inner_loss=own_loss,
         properties=frozenset({PROTOTYPES}),
+        adapt=adapt,
     )
