@@ -13,8 +13,8 @@ import pytest
 import metalab
 from metalab.cli import main
 from metalab.errors import BadInput
+from metalab.evaluation import adapt
 from metalab.experiments.sinusoid.experiment import parts, rates
-from metalab.learners import inner_loop
 from metalab.tasks import Sinusoid
 from metalab.training import Checkpointer, init_state
 
@@ -49,7 +49,7 @@ def test_loaded_run_matches_checkpoint_and_adapts(finished):
 
     task = Sinusoid(10, 50).sample(jax.random.PRNGKey(123), 1)
     task = jax.tree.map(lambda a: a[0], task)
-    phi = inner_loop(learner, meta, task.support_x, task.support_y, 10).phi
+    phi = adapt(learner, meta, task, 10)
     before = learner.loss(meta, learner.start(meta), task.query_x, task.query_y)
     after = learner.loss(meta, phi, task.query_x, task.query_y)
     assert float(after) < float(before)

@@ -2,7 +2,7 @@
 
     run = metalab.load_run("runs/sinusoid")
     learner, meta = run.trained("maml")
-    phi = metalab.learners.inner_loop(learner, meta, task.support_x, task.support_y, 10).phi
+    phi = metalab.evaluation.adapt(learner, meta, task, steps=10)
 
 The configuration is rebuilt from ``config.json``; the learners from it by the experiment's
 ``learners(config)`` hook (``runs.experiment``); the meta-parameters from each stage's
