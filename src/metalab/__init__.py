@@ -5,7 +5,7 @@ The public surface is re-exported by the subpackages: ``metalab.tasks``, ``metal
 ``metalab.load_run`` hands a finished run folder back to Python.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from metalab.runs.load import LoadedRun as LoadedRun
 from metalab.runs.load import load_run as load_run

@@ -1,4 +1,4 @@
-"""The ``metalab`` command line: list, run, sweep, demo, bench, data, compare.
+"""The ``metalab`` command line: list, run, sweep, demo, bench, data, compare, cache.
 
 Exit codes: 0 success, 2 bad input (unknown experiment or option, invalid value, unreadable
 data; nothing is computed), 1 any other failure (including divergence).
@@ -15,6 +15,7 @@ import time
 import traceback
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
 from rich.console import Console
 from rich.markup import escape
@@ -55,10 +56,19 @@ def main(argv: list[str] | None = None) -> int:
                            help="run folders, or folders holding runs (e.g. a sweep)")
     p_compare.add_argument("--out", type=Path, default=None,
                            help="output folder (default: runs/compare-TIME)")
+    p_cache = sub.add_parser("cache", help="the persistent compilation cache: folder, size; "
+                             "clear (METALAB_COMPILE_CACHE=off or a folder)")
+    p_cache.add_argument("action", choices=("info", "clear"))
+    if len(argv) == 2 and argv[0] in NAMED and argv[1] in ("-h", "--help"):
+        return _choices(argv[0])
     args, rest = parser.parse_known_args(argv)
-    if args.command in ("list", "data", "compare") and rest:
+    if args.command in ("list", "data", "compare", "cache") and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
+        if args.command in ("run", "demo", "sweep", "bench"):
+            from metalab.runs import compile_cache
+
+            compile_cache.enable()  # before anything compiles
         if args.command == "list":
             return _list()
         if args.command == "demo":
@@ -69,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             return _data(args)
         if args.command == "compare":
             return _compare(args.runs, args.out)
+        if args.command == "cache":
+            return _cache(args.action)
         if args.command == "sweep":
             from metalab.sweep import main as sweep
 
@@ -86,6 +98,25 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # noqa: BLE001 - the CLI reports any failure with exit code 1
         console.print(traceback.format_exc())
         return 1
+
+
+NAMED = {"run": "EXPERIMENT", "sweep": "EXPERIMENT", "bench": "BENCH"}
+"""Commands whose first argument names a registered experiment or benchmark."""
+
+
+def _choices(command: str) -> int:
+    """``metalab run|sweep|bench --help``: the usage and the names to choose from."""
+    from metalab.bench import BENCHES
+    from metalab.experiments import EXPERIMENTS, load_plugins
+
+    load_plugins()
+    registry = BENCHES if command == "bench" else EXPERIMENTS
+    print(f"usage: metalab {command} {NAMED[command]} [options]   "
+          f"(metalab {command} {NAMED[command]} --help: its options)\n")
+    print("benchmarks:" if command == "bench" else "experiments:")
+    for item in registry.values():
+        print(f"  {item.name:<28} {item.description}")
+    return 0
 
 
 def _list() -> int:
@@ -122,18 +153,45 @@ def _data(args: argparse.Namespace) -> int:
     if unknown:
         raise BadInput("--files", f"unknown files {unknown}; choose from "
                        f"{', '.join(download.OMNIGLOT)}")
+    if args.base_url is not None and urlparse(args.base_url).scheme not in ("http", "https",
+                                                                            "file"):
+        raise BadInput("--base-url", f"{args.base_url!r} is not an http(s) or file URL; give "
+                       f"the address of a mirror, e.g. {download.BASE_URL}")
     if args.action == "fetch":
         for name in names:
             with progress_bar(name, download.OMNIGLOT[name].size) as advance:
                 download.fetch(name, folder, base_url=args.base_url or download.BASE_URL,
                                progress=advance)
+    elif args.files is None:  # verify what is there
+        names = [n for n in download.OMNIGLOT if (folder / n).exists()]
     problems = download.verify(folder, names)
     for name, problem in problems.items():
         print(f"{name}: {problem or 'ok'}")
-    if any(problems.values()):
-        raise BadInput("--dir", f"{folder} does not hold verified copies of every file; run "
-                       "`metalab data fetch` or put the official files there")
-    print(f"verified in {folder}")
+    if not names or any(problems.values()):
+        raise BadInput("--dir", f"{folder} does not hold verified copies of the files "
+                       f"{'asked for' if args.files else 'found'}; run `metalab data fetch` "
+                       "or put the official files there")
+    allowed = usable(set(names))
+    print(f"verified in {folder}; these files allow: {', '.join(allowed) or 'nothing yet'}")
+    return 0
+
+
+def usable(names: set[str]) -> list[str]:
+    """What verified Omniglot files allow: the splits (``--split``) and the official runs."""
+    from metalab.tasks.omniglot_splits import FULL, SMALL
+
+    allowed = ["--split small"] if names & set(SMALL) else []
+    allowed += ["--split standard", "--split vinyals"] if set(FULL) <= names else []
+    return allowed + (["omniglot-oneshot-runs"] if "all_runs.zip" in names else [])
+
+
+def _cache(action: str) -> int:
+    """``metalab cache info|clear``: the compilation cache's folder, entries and size."""
+    from metalab.runs import compile_cache
+
+    if action == "clear":
+        print(f"removed {compile_cache.clear()} files")
+    print("  ".join(f"{k}={v}" for k, v in compile_cache.info().items()))
     return 0
 
 
@@ -142,6 +200,8 @@ def _compare(runs: list[Path], out: Path | None) -> int:
     from metalab.runs.compare import compare
 
     out = out or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    if out.exists() and not out.is_dir():
+        raise BadInput("--out", f"{out} is a file; give a new or empty folder")
     if out.exists() and any(out.iterdir()) and not (out / "compare.md").exists():
         raise BadInput("--out", f"{out} holds other files; give a new or empty folder")
     compared = compare(runs, out)
@@ -213,10 +273,11 @@ def _run(name: str, argv: list[str]) -> int:
 
     from metalab.experiments import EXPERIMENTS, load_plugins
     from metalab.runs import sinks
-    from metalab.runs.claim import open_run
+    from metalab.runs.claim import MARKER, finished, open_run
+    from metalab.runs.fields import check_values, refuse_overrides
     from metalab.runs.seeds import parse_seeds, record_seeds, run_seeds, scalars
     from metalab.training import distributed
-    from metalab.training.threads import use_cpu_threads
+    from metalab.training.threads import check_platform, use_cpu_threads
 
     load_plugins()
     experiment = EXPERIMENTS[name]
@@ -226,16 +287,28 @@ def _run(name: str, argv: list[str]) -> int:
                           return_unknown_args=True)
     seeds, rest = parse_seeds(experiment, rest, resume=opts.resume)
     distributed.initialize(opts.coordinator, opts.num_processes, opts.process_id)
+    check_platform()
     use_cpu_threads(small=experiment.small)
     if opts.resume is not None:
         config, out, max_loss, log = _resumed_config(experiment, opts, rest)
+        if finished(out):
+            console.print(f"{out} holds a finished run (summary.json, no {MARKER}); nothing "
+                          "to resume, nothing written", soft_wrap=True)
+            return 0
     else:
         base = _config_file(experiment, opts.config) if opts.config is not None else None
-        config = _parse_config(experiment.config, rest, f"metalab run {name}",
-                               experiment.description, default=base).resolved()
+        given = _parse_config(experiment.config, rest, f"metalab run {name}",
+                              experiment.description, default=base)
+        config = given.resolved()
+        refuse_overrides(given, config, rest)
+        if "--out=" in argv or any(a == "--out" and not v.strip()
+                                   for a, v in zip(argv, argv[1:], strict=False)):
+            raise BadInput("--out", "is empty; give a folder for the run (or leave --out out "
+                           "for runs/NAME-TIME)")
         out = opts.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         max_loss, log = opts.max_loss, opts.log
-    if max_loss is not None and not max_loss > 0:
+    check_values(config)
+    if max_loss is not None and not 0 < max_loss < math.inf:
         raise BadInput("--max-loss", "must be a positive number (the largest loss accepted "
                        "before the run is stopped as diverged)")
     sinks.require(log)
@@ -276,11 +349,16 @@ def _config_file(experiment: Any, path: Path) -> Any:
 
 
 def _read_mapping(path: Path) -> Any:
-    """The parsed content of a JSON file, or of a YAML one (``.yaml``/``.yml``)."""
-    text = path.read_text()
+    """The parsed content of a JSON file, or of a YAML one (``.yaml``/``.yml``); a file that
+    is not text or repeats a key is refused (the last value would silently win)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as e:
+        raise BadInput("--config", f"{path} cannot be read as a text file ({e}); give a "
+                       "JSON or YAML file of settings") from e
     if path.suffix.lower() not in (".yaml", ".yml"):
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_keys)
         except ValueError as e:
             raise BadInput("--config", f"{path} is not valid JSON ({e}); fix the file") from e
     try:
@@ -288,10 +366,29 @@ def _read_mapping(path: Path) -> Any:
     except ImportError as e:
         raise BadInput("--config", f"reading YAML needs PyYAML ({e}); pip install pyyaml, "
                        "or give the file as JSON") from e
+
+    class UniqueKeys(yaml.SafeLoader):
+        """PyYAML's safe loader, refusing a mapping that repeats a key."""
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+        return _unique_keys([(loader.construct_object(k, deep=True),
+                              loader.construct_object(v, deep=True)) for k, v in node.value])
+
+    UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
+        return yaml.load(text, Loader=UniqueKeys)
+    except (yaml.YAMLError, ValueError) as e:
         raise BadInput("--config", f"{path} is not valid YAML ({e}); fix the file") from e
+
+
+def _unique_keys(pairs: list[tuple[Any, Any]]) -> dict:
+    """A mapping from key-value pairs; ``ValueError`` naming a repeated key."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} appears twice")
+        out[key] = value
+    return out
 
 
 def _resumed_config(experiment: Any, opts: RunOptions,
@@ -342,12 +439,15 @@ def _print_summary(name: str, summary: dict[str, float], seconds: float, out: Pa
 def _bench(name: str, argv: list[str]) -> int:
     from metalab.bench import BENCHES
     from metalab.bench.base import stream_rows
+    from metalab.training.threads import check_platform
 
     bench = BENCHES[name]
+    check_platform()
     front = argparse.ArgumentParser(add_help=False)
     front.add_argument("--json", action="store_true")
     opts, rest = front.parse_known_args(argv)
-    config = _parse_config(bench.config, rest, f"metalab bench {name}")
+    config = _parse_config(bench.config, rest, f"metalab bench {name}",
+                           f"{bench.description}. --json: one JSON object per row on stdout.")
     rows = stream_rows(bench.rows(config), opts.json)
     if not opts.json and rows:
         table = Table(title=f"metalab bench {name}")

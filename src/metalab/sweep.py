@@ -204,8 +204,8 @@ def _is_number(text: str) -> bool:
 def main(name: str, argv: list[str]) -> int:
     """``metalab sweep NAME ...``: parse, validate every point, claim the folder, run."""
     from metalab.experiments import EXPERIMENTS, load_plugins
-    from metalab.runs.claim import open_run
-    from metalab.training.threads import use_cpu_threads
+    from metalab.runs.claim import MARKER, finished, open_run
+    from metalab.training.threads import check_platform, use_cpu_threads
 
     load_plugins()
     experiment = EXPERIMENTS[name]
@@ -223,6 +223,10 @@ def main(name: str, argv: list[str]) -> int:
             raise BadInput("--resume", "takes the sweep from its folder; pass no other options")
         spec = _saved_spec(opts.resume, name)
         out = opts.resume
+        if finished(out):
+            print(f"{out} holds a finished sweep (results.md, no {MARKER}); nothing to "
+                  "resume, nothing written")
+            return 0
     else:
         if opts.seeds < 1:
             raise BadInput("--seeds", "must be at least 1")
@@ -230,6 +234,7 @@ def main(name: str, argv: list[str]) -> int:
                 "seeds": opts.seeds}
         out = opts.out or Path("runs") / f"sweep-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     use_cpu_threads(small=experiment.small)
+    check_platform()
     for point in points(spec["grid"]):  # every point valid before anything is written
         config = with_seeds(experiment, build_config(experiment, spec["base"], point),
                             spec["seeds"])

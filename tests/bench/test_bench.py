@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import pytest
 
 from metalab.bench.base import lowered_gflop, matmul_roof_gflops, stream_rows
+from metalab.bench.compile import PROGRAMS
 from metalab.cli import main
 
 
@@ -44,3 +45,10 @@ def test_flop_count_and_matmul_roof():
     a, b = jnp.ones((30, 20)), jnp.ones((20, 10))
     assert lowered_gflop(lambda x, y: x @ y + 1.0, (a, b)) * 1e9 == 2 * 30 * 20 * 10 + 300
     assert matmul_roof_gflops(n=64, repeats=1) > 0
+
+
+@pytest.mark.slow  # six programs traced and lowered (~10 CPU s); the smoke row compiles one
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_every_compile_bench_program_builds_and_lowers(name):
+    fn, args = PROGRAMS[name][1](True, 1)
+    assert "stablehlo" in fn.lower(*args).as_text()

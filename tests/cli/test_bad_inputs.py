@@ -106,6 +106,17 @@ def placeholder(name: str, tmp: Path, held: list) -> Path:
     elif name == "OTHERCONFIG":
         _config(path, "omniglot")
         path = path / "config.json"
+    elif name == "PNG":
+        path = tmp / "image.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    elif name in ("FLOATSTEPS", "BOOLSTEPS", "STRMETHODS", "DUPKEYS"):
+        path = tmp / f"{name.lower()}.json"
+        path.write_text({"FLOATSTEPS": '{"steps": 100.5}', "BOOLSTEPS": '{"steps": true}',
+                         "STRMETHODS": '{"methods": "maml"}',
+                         "DUPKEYS": '{"steps": 10, "steps": 20}'}[name])
+    elif name == "DUPYAML":
+        path = tmp / "dup.yaml"
+        path.write_text("steps: 10\nsteps: 20\n")
     elif name == "NOXY":
         import numpy as np
 
@@ -114,6 +125,14 @@ def placeholder(name: str, tmp: Path, held: list) -> Path:
     else:
         raise KeyError(f"no placeholder {name}")
     return path
+
+
+def _substitute(arg: str, tmp: Path, held: list) -> str:
+    """``arg`` with a leading placeholder (``AFILE`` or ``AFILE/sub``) made and replaced."""
+    head, sep, tail = arg.partition("/")
+    if head.isupper() and head.isalpha():
+        return str(placeholder(head, tmp, held)) + sep + tail
+    return arg
 
 
 def _tree(tmp: Path) -> dict[str, bytes]:
@@ -125,8 +144,7 @@ def _tree(tmp: Path) -> dict[str, bytes]:
 def test_bad_input_row(number, command, code, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a default run folder would appear under ./runs
     held: list[int] = []
-    args = [str(placeholder(a, tmp_path, held)) if a.isupper() and a.isalpha() else a
-            for a in shlex.split(command)]
+    args = [_substitute(a, tmp_path, held) for a in shlex.split(command)]
     before = _tree(tmp_path)
     try:
         try:

@@ -1,9 +1,12 @@
 """The CLI contract: run folder files, exit codes, resume, divergence."""
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -162,3 +165,27 @@ def test_version_exits_0(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
     assert exit_info.value.code == 0 and __version__ in capsys.readouterr().out
+
+
+def test_a_platform_that_cannot_start_names_the_cuda_extras(tmp_path):
+    """JAX_PLATFORMS=cuda without a CUDA build: exit 2 naming the extras, before any folder."""
+    env = {**os.environ, "JAX_PLATFORMS": "cuda"}
+    done = subprocess.run([sys.executable, "-m", "metalab.cli", "run", "sinusoid", "--quick",
+                           "--out", str(tmp_path / "run")], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "JAX_PLATFORMS" in done.stderr and "metalab[cuda12]" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_data_verify_checks_the_files_present_and_names_the_splits(tmp_path, capsys):
+    """A folder holding the small-split zips (and the official runs) only verifies."""
+    shared = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "omniglot"
+    if not (shared / "images_background_small1.zip").exists():
+        pytest.skip("the shared Omniglot files are not beside the repository")
+    for name in ("images_background_small1.zip", "all_runs.zip"):
+        shutil.copy(shared / name, tmp_path / name)
+    assert main(["data", "verify", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "allow: --split small, omniglot-oneshot-runs" in out
+    assert main(["data", "verify", "--dir", str(tmp_path / "none")]) == 2

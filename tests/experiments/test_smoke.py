@@ -370,6 +370,9 @@ BENCH_SMOKE: dict[str, tuple[list[str], list[str]]] = {
         ["workload", "population", "pairs", "stream_steps", "ms_per_es_step", "mticks_per_s",
          "matmul_bound_mticks_per_s", "fraction_of_matmul_bound", "compile_s", "peak_rss_mb",
          "device"]),
+    "compile": (
+        ["--programs", "sinusoid-maml", "--small", "--chunk", "1"],
+        ["program", "line_of_work", "chunk", "lower_s", "compile_s", "cpu_s", "device"]),
     "seeds": (
         ["--seeds", "2", "--chunk", "2", "--min-seconds", "0"],
         ["workload", "seeds", "inner_steps", "ms_per_meta_step_all_seeds_sequential",

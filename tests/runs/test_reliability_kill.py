@@ -43,6 +43,7 @@ def _wait_claimed(proc, folder):
 def _snapshot(folder):
     summary = json.loads((folder / "summary.json").read_text())
     summary["metrics"] = {k: v for k, v in summary["metrics"].items() if "seconds" not in k}
+    summary.pop("compile")  # this process's compile seconds and cache hits
     files = {p.relative_to(folder).as_posix(): p.read_bytes()
              for p in sorted(folder.rglob("*"))
              if p.is_file() and (p.name in ("metrics.jsonl", "config.json")

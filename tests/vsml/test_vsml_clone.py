@@ -2,7 +2,7 @@
 forcing scan reduces to plain teacher forcing at interval 1 (checked against a step-by-step
 reference written out here), forcing every k steps puts the stored weights on the teacher's
 exactly at those steps, and the free-running trace follows the very learner that is evaluated
-(``vsml(backward=True)``) and SGD itself."""
+(``vsml(backward=True)``) and SGD itself, written out here."""
 
 import jax
 import jax.numpy as jnp
@@ -27,10 +27,22 @@ def _setup():
     return rule, jax.random.PRNGKey(2), stream
 
 
+def _sgd(w, b, x, label):
+    """The teacher's online SGD written out: logits, then w - alpha tanh(x) e, b - alpha e."""
+    logits = jnp.tanh(x) @ w / x.shape[0] + b
+    e = jax.nn.softmax(logits) - jax.nn.one_hot(label, b.shape[0])
+    return (w - ALPHA * jnp.outer(jnp.tanh(x), e), b - ALPHA * e), logits
+
+
+def _teacher_start(key):
+    teacher = teacher_sgd(ALPHA)
+    (w, b), _ = teacher.start(teacher.init(key), jax.random.split(key)[0], N_IN, N_OUT)
+    return w, b
+
+
 def _teacher_forced_reference(rule, key, stream):
     """The teacher-forced loss written out step by step with the teacher's own logits."""
-    teacher = teacher_sgd(ALPHA)
-    w, b = teacher.start(teacher.init(key), jax.random.split(key)[0], N_IN, N_OUT)
+    w, b = _teacher_start(key)
     layer = LayerState(jnp.zeros((N_IN, N_OUT, 16)), jnp.zeros((N_IN, N_OUT, 16)))
     losses = []
     for x, label in zip(stream.x, stream.labels, strict=True):
@@ -38,7 +50,7 @@ def _teacher_forced_reference(rule, key, stream):
             jnp.broadcast_to(b, w.shape)))
         forward, _, _ = layer_step(rule, layer, embed(x, 8), jnp.zeros((N_OUT, 8)), 2)
         readout = forward.h @ rule["fwd_w"][:, READOUT] + rule["fwd_b"][READOUT]
-        (w_new, b_new), logits = teacher.step({"alpha": ALPHA}, (w, b), x, label)
+        (w_new, b_new), logits = _sgd(w, b, x, label)
         error = jax.nn.softmax(logits) - jax.nn.one_hot(label, N_OUT)
         layer, _, _ = layer_step(rule, forward, embed(x, 8), embed(error, 8), 2)
         losses.append(jnp.mean((readout - (w * jnp.tanh(x)[:, None] + b[None])) ** 2)
@@ -67,8 +79,7 @@ def test_forcing_every_k_steps_puts_the_stored_weights_on_the_teacher():
 def test_free_trace_follows_the_evaluated_learner_and_sgd():
     rule, key, stream = _setup()
     trace = clone_trace(rule, key, stream, N_OUT, ALPHA)
-    teacher = teacher_sgd(ALPHA)
-    w, b = teacher.start(teacher.init(key), jax.random.split(key)[0], N_IN, N_OUT)
+    w, b = _teacher_start(key)
     c = jnp.zeros((N_IN, N_OUT, 16)).at[..., 0].set(w)
     learner = vsml(backward=True)
     state = NetState((LayerState(jnp.zeros_like(c), c),), (jnp.zeros((N_OUT, 8)),))
@@ -76,7 +87,7 @@ def test_free_trace_follows_the_evaluated_learner_and_sgd():
     for x, label in zip(stream.x, stream.labels, strict=True):
         drift.append(jnp.sqrt(jnp.mean((state.layers[0].c[..., 0] - w) ** 2)))
         state, logits = learner.step(rule, state, x, label)
-        (w, b), sgd_logits = teacher.step({"alpha": ALPHA}, (w, b), x, label)
+        (w, b), sgd_logits = _sgd(w, b, x, label)
         correct.append(jnp.argmax(logits) == label)
         correct_sgd.append(jnp.argmax(sgd_logits) == label)
     np.testing.assert_allclose(trace.drift_w, jnp.stack(drift), rtol=1e-4, atol=1e-6)

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from metalab.learners.online import online_correct, online_loss, run_stream
 from metalab.tasks.online import Stream
-from metalab.vsml.episode import online_correct, online_loss, run_stream
 from metalab.vsml.layer import (
     LayerState,
     init_layer_state,

@@ -17,6 +17,7 @@ from metalab.errors import BadInput
 from metalab.estimators.evolution import antithetic_gradient
 from metalab.experiments.vsml.backprop import CloneConfig
 from metalab.experiments.vsml.experiment import VSMLConfig
+from metalab.learners.online import online_correct
 from metalab.tasks.families import load_family
 from metalab.tasks.online import draw_stream
 from metalab.training import scan_steps, seed_keys
@@ -24,7 +25,6 @@ from metalab.vsml import (
     init_train_state,
     make_step,
     meta_optimizer,
-    online_correct,
     population_map,
     stream_loss,
     vsml,

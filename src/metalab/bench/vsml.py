@@ -101,7 +101,7 @@ def sketch_loss(rule: Rule, x: jax.Array, labels: jax.Array, c0: jax.Array) -> j
     """Online cross-entropy of a one-layer VS-ML network on a stream (x [T, n_in], labels [T]),
     written as the plain sketch: XLA's sigmoid and tanh, per-unit terms once per step, one
     [n_in n_out, s] x [s, 4 s] matmul per micro-tick, the read-out from the mean of h. The
-    tests check it equals ``vsml.online_loss`` from the same initial cell state ``c0``."""
+    tests check it equals ``learners.online_loss`` from the same initial cell state ``c0``."""
     n_in, n_out, s = c0.shape
     m = rule["w_f"].shape[0]
 

@@ -18,9 +18,11 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from metalab.effort.controls import Control, Weights
 from metalab.effort.dynamics import Trajectory, effective
+from metalab.learners.online_gradient import gradient_step
 
 Activation = Literal["linear", "tanh", "relu"]
 Batch = Callable[[jax.Array], tuple[jax.Array, jax.Array]]  # step -> (x [B, d_in], y [B, d_out])
@@ -93,9 +95,10 @@ def simulate_sampled(
 
     Step n: W <- W - (dt / tau) lr_n dL_n/dW with L_n = ``training_loss``: the
     engagement-weighted task losses of W~ = W * (1 + g_n) plus (decay + decay_n) ||W||^2 / 2,
-    differentiated by ``jax.grad`` (engagement psi 1 if unset); the task losses of the
-    controlled network W~ are recorded before the step. ``ValueError`` if the engagement or gating
-    does not have one entry per task.
+    differentiated by ``jax.grad`` and applied as ``optax.sgd`` by
+    ``learners.online_gradient.gradient_step`` (engagement psi 1 if unset); the task losses of
+    the controlled network W~ are recorded before the step. ``ValueError`` if the engagement
+    or gating does not have one entry per task.
     """
     eval_x, eval_y = _tasks_first(evaluation)
     n_tasks, hidden = eval_x.shape[0], w0.w1.shape[0]
@@ -112,9 +115,10 @@ def simulate_sampled(
         gates = jnp.ones((n_tasks, hidden)) if u.gating is None else u.gating
         weight = jnp.ones(n_tasks) if u.engagement is None else u.engagement
         lam = decay if u.decay is None else decay + u.decay
-        grad = jax.grad(lambda v: training_loss(v, u, x, y, gates, weight, lam, activation))(w)
-        rate = 1.0 if u.lr is None else u.lr
-        new = jax.tree.map(lambda p, g: p - dt / tau * rate * g, w, grad)
+        sgd = optax.sgd(dt / tau * (1.0 if u.lr is None else u.lr))
+        new, _, _ = gradient_step(
+            lambda v: (training_loss(v, u, x, y, gates, weight, lam, activation), None),
+            sgd, w, sgd.init(w))
         return new, (task_sample_losses(wt, eval_x, eval_y, gates, activation), w)
 
     final, (losses, path) = jax.lax.scan(

@@ -1,4 +1,5 @@
-"""Learners: what is meta-learned and how the inner loop runs.
+"""Learners: what is meta-learned and how the inner loop runs; ``OnlineLearner`` is the
+sibling contract for learners that learn online from a stream (``learners/online.py``).
 
 ``LEARNERS`` maps a name to a factory ``(model, inner_lr, loss, **options) -> Learner``;
 ``register_learner`` adds one from user code.
@@ -24,6 +25,8 @@ from metalab.learners.gradient import init_learner
 from metalab.learners.inner import InnerState, inner_loop, inner_start, solve, trajectory
 from metalab.learners.maml import maml
 from metalab.learners.metasgd import metasgd
+from metalab.learners.online import OnlineLearner, online_correct, online_loss, run_stream
+from metalab.learners.online_gradient import gradient_step, online_gradient, scale_by_fan_in
 from metalab.learners.optimizers import INNER_OPTIMIZERS, inner_optimizer, scale_by_rates
 from metalab.learners.protonet import protonet
 from metalab.learners.sparse import sparse_maml, sparse_relu_maml, update_gate
@@ -49,4 +52,6 @@ __all__ = [
     "complex_synapse", "cross_entropy", "dual_system", "init_learner", "inner_loop",
     "inner_optimizer", "inner_start", "maml", "metasgd", "mse", "protonet", "register_learner",
     "scale_by_rates", "solve", "sparse_maml", "sparse_relu_maml", "trajectory", "update_gate",
+    "OnlineLearner", "gradient_step", "online_correct", "online_gradient", "online_loss",
+    "run_stream", "scale_by_fan_in",
 ]

@@ -14,6 +14,18 @@ meta-learned rates and masks scale or gate it (Meta-SGD, sparse-MAML) and any op
 preconditioner (momentum, Nesterov, Adam) composes with them; its state travels with the fast
 weights (``learners/inner.py``). ``properties`` says what an estimator may rely on (see the
 constants below); estimators list what they require, so compatibility is data, not names.
+
+Its sibling, ``OnlineLearner`` (``learners/online.py``), is the contract of learners that
+learn online from a stream, one example a step, with no support / query split and not
+necessarily any inner gradient (VS-ML's learned rules, Meta-RNNs, Hebbian fast weights, online
+SGD / Adam from an optax transformation, ``learners/online_gradient.py``):
+
+    meta = learner.init(key);  state = learner.start(meta, key, n_in, n_out)
+    state, y_hat = learner.step(meta, state, x_t, y_t)    # predict x_t, then learn from y_t
+
+Both meta-train through the same outer update (``TrainState.create(learner.init(key), opt)``,
+``apply_gradients``, ``training.vmap_seeds``, ``fit``); a learner is one or the other, never
+passed where the other is typed.
 """
 
 from __future__ import annotations

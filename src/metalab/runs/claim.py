@@ -48,8 +48,11 @@ def open_run(path: Path | str, *, resume: bool, max_loss: float | None = None,
             _require_new(path)  # again under the lock: another process may have begun
         for stale in path.rglob(".*.tmp"):  # left by a writer killed inside atomic_write
             stale.unlink()
-        atomic_write(path / MARKER, "This run has not finished (it was stopped or is still "
-                     f"running); continue it with --resume {path}\n")
+        try:
+            atomic_write(path / MARKER, "This run has not finished (it was stopped or is "
+                         f"still running); continue it with --resume {path}\n")
+        except OSError as e:
+            raise unwritable(path, option, e) from e
         sinks = open_sinks(log, path, experiment)
         try:
             rundir = RunDir(path, resume, max_loss=max_loss, sinks=sinks)
@@ -66,6 +69,13 @@ def open_run(path: Path | str, *, resume: bool, max_loss: float | None = None,
         raise
     finally:
         os.close(lock)
+
+
+def finished(path: Path) -> bool:
+    """Whether ``path`` holds a run or sweep that completed (its summary or results table
+    written, no marker left)."""
+    done = (path / "summary.json").is_file() or (path / "results.md").is_file()
+    return done and not (path / MARKER).exists()
 
 
 def _require_new(path: Path) -> None:
@@ -90,16 +100,29 @@ def _require_new(path: Path) -> None:
 def _lock(path: Path, option: str) -> int:
     """The file descriptor of an exclusive ``flock`` on ``path/.lock``, which the kernel
     drops when the process dies (a killed run never leaves its folder stuck)."""
-    path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise unwritable(path, option, e) from e
     try:
         _flock(fd, path, option)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+    except OSError as e:
+        os.close(fd)
+        raise unwritable(path, option, e) from e
     except BadInput:
         os.close(fd)
         raise
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
     return fd
+
+
+def unwritable(path: Path, option: str, error: OSError) -> BadInput:
+    """The refusal of a run folder that cannot be created or written (a read-only or virtual
+    file system, a parent that is a file, no space left)."""
+    return BadInput(option, f"cannot write the run folder {path} ({error.strerror or error}); "
+                    "give a folder on a writable file system with free space")
 
 
 def _require_unlocked(path: Path, option: str) -> None:

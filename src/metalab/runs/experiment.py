@@ -24,6 +24,7 @@ from typing import Any
 
 from metalab.errors import BadInput
 from metalab.learners.base import Learner
+from metalab.runs.fields import check_types
 from metalab.runs.rundir import RunDir
 
 
@@ -64,6 +65,7 @@ def config_from_json(cls: type, values: Any, option: str, source: str) -> Any:
         raise BadInput(option, f"{source} has settings {unknown} that this version of "
                        f"{cls.__name__} does not know; use the metalab version that wrote it "
                        "or remove them from config.json")
+    check_types(cls, values, source)
     try:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
     except TypeError as e:  # a value of the wrong type reaching __post_init__

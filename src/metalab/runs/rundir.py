@@ -2,7 +2,7 @@
 
     config.json     the fully resolved configuration and the environment that ran it
     metrics.jsonl   one JSON object per logged step
-    summary.json    {"experiment": name, "metrics": {name: number}}
+    summary.json    {"experiment": name, "metrics": {name: number}, "compile": {...}}
     report.md       what ran, the key numbers as a table, the figures
     *.png           figures
     checkpoints/    one sub-folder per training stage
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from metalab.atomic import atomic_write
+from metalab.runs import compile_cache
 from metalab.runs.environment import describe
 from metalab.runs.sinks import Sink
 from metalab.training.checkpoint import Checkpointer
@@ -42,6 +43,8 @@ class RunDir:
         self.resume = resume
         self.max_loss = max_loss  # divergence bound for every training stage
         self.figures: list[str] = []
+        compile_cache.listen()
+        self._compiled = compile_cache.totals()  # this process's compilations from here on
         self._replay: list[str] | None = None  # old lines while resuming, else None
         self._cursor = 0  # old lines confirmed by the resumed run
         if resume and self.metrics_path.exists():
@@ -130,13 +133,13 @@ class RunDir:
     def write_summary(self, experiment: str, metrics: dict[str, float | list[float]],
                       **labels: str) -> None:
         """Write ``summary.json``; non-finite values (in per-seed lists too) become null;
-        ``labels`` (e.g. the data split) are written beside the metrics."""
+        ``labels`` (e.g. the data split) are written beside the metrics, and under
+        ``compile`` the seconds compiling (or loading programs) and the cache hits so far."""
         clean = {k: [_finite(x) for x in v] if isinstance(v, list) else _finite(v)
                  for k, v in metrics.items()}
-        atomic_write(
-            self.path / "summary.json",
-            json.dumps({"experiment": experiment, **labels, "metrics": clean}, indent=2),
-        )
+        payload = {"experiment": experiment, **labels, "metrics": clean,
+                   "compile": compile_cache.since(self._compiled)}
+        atomic_write(self.path / "summary.json", json.dumps(payload, indent=2))
 
     def write_report(
         self,
@@ -150,6 +153,10 @@ class RunDir:
         figures = "\n\n".join(f"![{f}]({f})" for f in self.figures)
         parts = [f"# {title}", what, "## Key numbers", "| metric | value |\n| --- | --- |\n" + rows]
         parts += list(sections)
+        c = compile_cache.since(self._compiled)
+        parts += ["## Compilation", f"{c['programs']} programs compiled or loaded in "
+                  f"{c['seconds']:.1f} s; {c['cache_hits']} from the persistent compilation "
+                  f"cache, {c['cache_writes']} written to it (`metalab cache info`)."]
         if figures:
             parts += ["## Figures", figures]
         atomic_write(self.path / "report.md", "\n\n".join(parts) + "\n")

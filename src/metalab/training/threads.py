@@ -93,3 +93,19 @@ def _cpu_only() -> bool:
     plugins = importlib.metadata.entry_points(group="jax_plugins")
     return not plugins and importlib.util.find_spec("libtpu") is None and \
         importlib.util.find_spec("jax_plugins") is None
+
+
+def check_platform() -> None:
+    """``BadInput`` naming ``JAX_PLATFORMS`` and the CUDA extras if the platform it asks for
+    cannot start (e.g. ``cuda`` without the CUDA build of JAX), before any compute."""
+    platforms = os.environ.get("JAX_PLATFORMS", "")
+    if not platforms:
+        return
+    try:
+        jax.devices()
+    except Exception as e:  # noqa: BLE001 - jax raises several types for a missing backend
+        why = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        raise BadInput("JAX_PLATFORMS", f"{platforms!r} cannot start ({why}); on an NVIDIA "
+                       "GPU install the CUDA build of JAX with pip install 'metalab[cuda12]' "
+                       "(or 'metalab[cuda13]'); to run on the CPU, unset JAX_PLATFORMS or set "
+                       "it to cpu") from None

@@ -1,8 +1,8 @@
 """VS-ML: learned learning rules in which every weight is a tiny LSTM sharing its parameters
 with all other weights (Kirsch & Schmidhuber, NeurIPS 2021, "Meta learning backpropagation and
 improving it"). Learning is running the network forward on a stream; the shared LSTM
-parameters are the rule, meta-trained by evolution strategies or by gradients. See
-``docs/vsml.md``."""
+parameters are the rule, meta-trained by evolution strategies or by gradients. The rule and
+its baselines are ``metalab.learners.online.OnlineLearner``s. See ``docs/vsml.md``."""
 
 from metalab.vsml.baselines import hebbian as hebbian
 from metalab.vsml.baselines import meta_rnn as meta_rnn
@@ -11,10 +11,6 @@ from metalab.vsml.baselines import online_sgd as online_sgd
 from metalab.vsml.clone import clone_loss as clone_loss
 from metalab.vsml.clone import clone_start as clone_start
 from metalab.vsml.clone import teacher_sgd as teacher_sgd
-from metalab.vsml.episode import OnlineLearner as OnlineLearner
-from metalab.vsml.episode import online_correct as online_correct
-from metalab.vsml.episode import online_loss as online_loss
-from metalab.vsml.episode import run_stream as run_stream
 from metalab.vsml.layer import LayerState as LayerState
 from metalab.vsml.layer import init_layer_state as init_layer_state
 from metalab.vsml.layer import init_rule as init_rule
@@ -28,8 +24,7 @@ from metalab.vsml.train import population_map as population_map
 from metalab.vsml.train import stream_loss as stream_loss
 
 __all__ = [
-    "LayerState", "OnlineLearner", "chunk_for", "clone_loss", "clone_start", "hebbian",
-    "init_layer_state", "init_rule", "init_train_state", "layer_step", "make_step",
-    "meta_optimizer", "meta_rnn", "online_adam", "online_correct", "online_loss", "online_sgd",
-    "population_map", "run_stream", "stream_loss", "teacher_sgd", "vsml",
+    "LayerState", "chunk_for", "clone_loss", "clone_start", "hebbian", "init_layer_state",
+    "init_rule", "init_train_state", "layer_step", "make_step", "meta_optimizer", "meta_rnn",
+    "online_adam", "online_sgd", "population_map", "stream_loss", "teacher_sgd", "vsml",
 ]

@@ -4,9 +4,10 @@ weight-shared rules (a Meta-RNN and a Hebbian fast-weight layer). All are ``Onli
 so they run on, and are meta-trained on, exactly what VS-ML sees.
 
 - ``online_sgd`` / ``online_adam``: a dense net n_in -> hidden (tanh) -> n_out starting from
-  zero output weights, one gradient step on each example's cross-entropy after predicting it.
-  The learning rate is the meta-parameter ``lr`` (set, not meta-trained, so a grid of rates is
-  one ``vmap``).
+  zero output weights, one gradient step on each example's cross-entropy after predicting it
+  (``learners.online_gradient``, with ``optax.identity()`` or ``optax.scale_by_adam()`` as
+  the direction). The learning rate is the meta-parameter ``lr`` (set, not meta-trained, so a
+  grid of rates is one ``vmap``).
 - ``meta_rnn``: an LSTM fed [x_t, e_{t-1}] (e = softmax(y) - onehot, the same feedback VS-ML
   gets), read out linearly (Hochreiter et al. 2001; Santoro et al. 2016). Its inputs and
   outputs are fixed-size, so outputs beyond a stream's classes are dropped and errors padded,
@@ -20,12 +21,14 @@ so they run on, and are meta-trained on, exactly what VS-ML sees.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import optax
 
-from metalab.learners.base import cross_entropy
-from metalab.vsml.episode import OnlineLearner
+from metalab.learners.online import OnlineLearner
+from metalab.learners.online_gradient import online_gradient
 
 
 def _net_init(key: jax.Array, sizes: tuple[int, ...]) -> list[dict[str, jax.Array]]:
@@ -36,43 +39,26 @@ def _net_init(key: jax.Array, sizes: tuple[int, ...]) -> list[dict[str, jax.Arra
     return [*layers, {"w": jnp.zeros(sizes[-2:]), "b": jnp.zeros((sizes[-1],))}]
 
 
+def _net_for(hidden: tuple[int, ...]
+             ) -> Callable[[jax.Array, int, int], list[dict[str, jax.Array]]]:
+    """``init_params(key, n_in, n_out)`` of the net n_in -> hidden... -> n_out."""
+    return lambda key, n_in, n_out: _net_init(key, (n_in, *hidden, n_out))
+
+
 def _net_apply(params: list[dict[str, jax.Array]], x: jax.Array) -> jax.Array:
     for layer in params[:-1]:
         x = jnp.tanh(x @ layer["w"] + layer["b"])
     return x @ params[-1]["w"] + params[-1]["b"]
 
 
-def _gradient_learner(name: str, make: type, lr: float, hidden: tuple[int, ...]
-                      ) -> OnlineLearner:
-    def init(key: jax.Array) -> dict[str, jax.Array]:
-        return {"lr": jnp.asarray(lr, jnp.float32)}
-
-    def start(meta, key, n_in, n_out):
-        params = _net_init(key, (n_in, *hidden, n_out))
-        return params, make(meta["lr"]).init(params)
-
-    def step(meta, state, x, label):
-        params, opt_state = state
-
-        def loss(p):
-            logits = _net_apply(p, x)  # one example: no implicit rank promotion of the bias
-            return cross_entropy(logits[None], label[None]), logits
-
-        grad, logits = jax.grad(loss, has_aux=True)(params)
-        updates, opt_state = make(meta["lr"]).update(grad, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), logits
-
-    return OnlineLearner(name, init, start, step)
-
-
 def online_sgd(lr: float = 0.1, hidden: tuple[int, ...] = ()) -> OnlineLearner:
     """Plain online SGD at rate ``lr`` on each example."""
-    return _gradient_learner("sgd", optax.sgd, lr, hidden)
+    return online_gradient("sgd", _net_for(hidden), _net_apply, optax.identity(), lr)
 
 
 def online_adam(lr: float = 0.01, hidden: tuple[int, ...] = ()) -> OnlineLearner:
     """Online Adam (Kingma & Ba 2015) at rate ``lr``, one step per example."""
-    return _gradient_learner("adam", optax.adam, lr, hidden)
+    return online_gradient("adam", _net_for(hidden), _net_apply, optax.scale_by_adam(), lr)
 
 
 def meta_rnn(n_in: int, max_classes: int, hidden: int = 64) -> OnlineLearner:

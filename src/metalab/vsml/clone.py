@@ -35,8 +35,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from metalab.learners.online import OnlineLearner
+from metalab.learners.online_gradient import online_gradient, scale_by_fan_in
 from metalab.tasks.online import Stream
-from metalab.vsml.episode import OnlineLearner
 from metalab.vsml.layer import LayerState, Rule, layer_step
 from metalab.vsml.network import BOUND, READOUT, embed
 
@@ -68,21 +69,20 @@ def open_forget(rule: Rule, extra: float) -> Rule:
 
 
 def teacher_sgd(alpha: float) -> OnlineLearner:
-    """The teacher as an online learner: w starts at the student's c[0] distribution (std
-    1/sqrt(n_in)), b at zero. ``alpha`` absorbs the 1/n_in of the mean."""
+    """The teacher as an online gradient learner (``learners.online_gradient``): the layer
+    y = tanh(x) w / n_in + b, w starting at the student's c[0] distribution (std 1/sqrt(n_in)),
+    b at zero, SGD at rate ``meta["lr"] = alpha`` with w's step scaled by its fan-in
+    (``scale_by_fan_in``), so ``alpha`` absorbs the 1/n_in of the mean."""
 
-    def start(meta, key, n_in, n_out):
+    def init_params(key: jax.Array, n_in: int, n_out: int) -> tuple[jax.Array, jax.Array]:
         w = jax.random.truncated_normal(key, -2.0, 2.0, (n_in, n_out)) / jnp.sqrt(n_in)
         return w, jnp.zeros((n_out,))
 
-    def step(meta, state, x, label):
-        w, b = state
-        logits = jnp.tanh(x) @ w / x.shape[0] + b
-        e = jax.nn.softmax(logits) - jax.nn.one_hot(label, b.shape[0])
-        rate = meta["alpha"]
-        return (w - rate * jnp.tanh(x)[:, None] * e[None], b - rate * e), logits
+    def apply(params: tuple[jax.Array, jax.Array], x: jax.Array) -> jax.Array:
+        w, b = params
+        return jnp.tanh(x) @ w / x.shape[0] + b
 
-    return OnlineLearner("sgd-teacher", lambda key: {"alpha": jnp.asarray(alpha)}, start, step)
+    return online_gradient("sgd-teacher", init_params, apply, scale_by_fan_in(), alpha)
 
 
 class Forcing(NamedTuple):
@@ -135,7 +135,8 @@ def _clone_scan(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alph
     teacher = teacher_sgd(alpha)
     meta = teacher.init(key)
     k_start, k_noise = jax.random.split(key)
-    w0, b0 = teacher.start(meta, k_start, n_in, n_classes)
+    taught = teacher.start(meta, k_start, n_in, n_classes)  # ((w, b), optimiser state)
+    w0 = taught[0][0]
     s = rule["w_h"].shape[0]
     k = forcing.scale
     c = jnp.zeros((n_in, n_classes, s)).at[..., 0].set(w0 / k)
@@ -143,7 +144,8 @@ def _clone_scan(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alph
     steps = jnp.arange(stream.x.shape[0])
 
     def step(carry, inputs):
-        layer, (w, b) = carry
+        layer, taught = carry
+        w, b = taught[0]
         t, x, label = inputs
         if not forcing.through:
             layer = jax.lax.stop_gradient(layer)
@@ -166,15 +168,15 @@ def _clone_scan(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alph
         miss_w = (k * backward.c[..., 0] - stored_w) / alpha + jnp.tanh(x)[:, None] * error[None]
         miss_b = (k * backward.c[..., 1] - stored_b) / alpha + error[None]
         loss = jnp.mean(miss_r ** 2) + jnp.mean(miss_w ** 2) + jnp.mean(miss_b ** 2)
-        (w_new, b_new), teacher_logits = teacher.step(meta, (w, b), x, label)
+        taught, teacher_logits = teacher.step(meta, taught, x, label)
         trace = StepTrace(
             loss, _rms(miss_r), _rms(miss_w), _rms(miss_b), _rms(jnp.outer(jnp.tanh(x), error)),
             _rms(k * forward.c[..., 0] - stored_w), _rms(stored_w - w), _rms(stored_b - b[None]),
             _rms(stored_w), _rms(w), (jnp.argmax(own) == label).astype(jnp.float32),
             (jnp.argmax(teacher_logits) == label).astype(jnp.float32))
-        return (backward, (w_new, b_new)), trace
+        return (backward, taught), trace
 
-    _, trace = jax.lax.scan(step, (start, (w0, b0)), (steps, stream.x, stream.labels))
+    _, trace = jax.lax.scan(step, (start, taught), (steps, stream.x, stream.labels))
     return trace
 
 

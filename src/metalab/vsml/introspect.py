@@ -14,8 +14,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from metalab.learners.online import OnlineLearner
 from metalab.tasks.online import Stream
-from metalab.vsml.episode import OnlineLearner
 from metalab.vsml.layer import LayerState, Rule, layer_step
 from metalab.vsml.network import READOUT, NetState, embed
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from metalab.vsml.episode import OnlineLearner
+from metalab.learners.online import OnlineLearner
 from metalab.vsml.layer import LayerState, Rule, init_layer_state, init_rule, layer_step
 
 READOUT = 1  # the forward-message channel read as the prediction (as in the authors' code)

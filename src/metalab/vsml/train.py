@@ -30,11 +30,11 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from metalab.estimators.evolution import antithetic_gradient
 from metalab.learners.base import Meta
+from metalab.learners.online import OnlineLearner, online_loss
 from metalab.tasks.families import Family
 from metalab.tasks.online import draw_stream, stream_classes
-from metalab.training import TrainState, init_state, stack_states, vmap_seeds
+from metalab.training import TrainState, stack_states, vmap_seeds
 from metalab.training.trainer import Step
-from metalab.vsml.episode import OnlineLearner, online_loss
 
 MetaOptimizer = Literal["es", "grad"]
 StreamLoss = Callable[[Meta, jax.Array], jax.Array]
@@ -97,7 +97,7 @@ def init_train_state(learner: OnlineLearner, optimizer: optax.GradientTransforma
                      keys: jax.Array) -> TrainState:
     """One train state per initialisation key (``training.seed_keys``), stacked on a leading
     seed axis by ``training.stack_states``."""
-    return stack_states(lambda key: init_state(learner, optimizer, key), keys)
+    return stack_states(lambda key: TrainState.create(learner.init(key), optimizer), keys)
 
 
 def make_step(loss: StreamLoss, method: MetaOptimizer, optimizer: optax.GradientTransformation,

@@ -1,7 +1,8 @@
 """Agents on low-rank contextual bandits and their policies over learning (Rabinowitz 2019).
 
 - ``pg``: a learner, a softmax policy whose logits are a deep linear net from a small init,
-  trained by REINFORCE (Williams 1992) with a running-mean baseline, one interaction a step.
+  trained by REINFORCE (Williams 1992; ``learners.reinforce``) with a running-mean baseline
+  and SGD, one interaction a step.
 - ``lstm``: a meta-reinforcement learner (Wang et al. 2016; Duan et al. 2016): an LSTM that
   reads [x_t, x_{t-1}, one-hot a_{t-1}, r_{t-1}] (the current context and the whole previous
   trial) and outputs policy logits and a value, meta-trained across tasks by advantage
@@ -25,6 +26,7 @@ import jax.numpy as jnp
 import optax
 
 from metalab.analysis import posterior_factor
+from metalab.learners.reinforce import reinforce_start, reinforce_update
 from metalab.models import deep_linear
 from metalab.models.lstm import lstm_cell
 from metalab.tasks.bandit import LowRankBandit
@@ -59,32 +61,30 @@ def pg_run(bandit: LowRankBandit, stream: Stream, key: jax.Array, steps: int, ev
     n = stream.w.shape[0]
     k_init, k_run = jax.random.split(key)
     params = jax.vmap(net.init)(jax.random.split(k_init, n))
+    optimizer = optax.sgd(lr)
 
-    def one(p, baseline, w, x, k):
+    def one(state, w, x, k):
         ka, kr = jax.random.split(k)
-        arm = jax.random.categorical(ka, net.apply(p, x))
+        arm = jax.random.categorical(ka, net.apply(state.params, x))
         r = expected_reward(w, x, arm) + bandit.noise * jax.random.normal(kr)
-        grad = jax.grad(lambda q: jax.nn.log_softmax(net.apply(q, x))[arm])(p)
-        p = jax.tree.map(lambda a, g: a + lr * (r - baseline) * g, p, grad)
-        return p, baseline + 0.05 * (r - baseline), expected_reward(w, x, arm)
+        state = reinforce_update(net.apply, optimizer, state, x, arm, r)
+        return state, expected_reward(w, x, arm)
 
-    def tick(carry, t):
-        p, b = carry
+    def tick(state, t):
         kx, ks = jax.random.split(jax.random.fold_in(k_run, t))
         x = jax.random.normal(kx, (n, bandit.d_context))
-        p, b, r = jax.vmap(one)(p, b, stream.w, x, jax.random.split(ks, n))
-        return (p, b), r
+        return jax.vmap(one)(state, stream.w, x, jax.random.split(ks, n))
 
     def probe(p):
         return jax.vmap(net.apply)(p, stream.probes)
 
-    def record(carry, i):
-        carry, rewards = jax.lax.scan(tick, carry, i * every + jnp.arange(every))
-        return carry, (probe(carry[0]), rewards)
+    def record(state, i):
+        state, rewards = jax.lax.scan(tick, state, i * every + jnp.arange(every))
+        return state, (probe(state.params), rewards)
 
     @jax.jit
     def run():
-        start = (params, jnp.zeros((n,)))
+        start = jax.vmap(lambda p: reinforce_start(p, optimizer))(params)
         _, (logits, rewards) = jax.lax.scan(record, start, jnp.arange(steps // every))
         return (jnp.concatenate([probe(params)[None], logits]),
                 rewards.reshape(-1, n))

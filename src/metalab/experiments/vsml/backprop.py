@@ -156,7 +156,7 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
         keys = stream_keys(key, cfg.seeds)
         curves["clone"][name] = online_curves(student, state.meta, keys, fam, *shape)
         curves["sgd"][name] = online_curves(
-            teacher, {"alpha": np.full(cfg.seeds, cfg.alpha, np.float32)}, keys, fam, *shape)
+            teacher, {"lr": np.full(cfg.seeds, cfg.alpha, np.float32)}, keys, fam, *shape)
         summary[f"chance/{name}"] = 1.0 / stream_classes(fam, cfg.n_classes)
         for who, per in curves.items():
             summary[f"{who}/{name}/final_accuracy"] = float(per[name][..., -tail:].mean())

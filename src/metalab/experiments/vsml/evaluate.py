@@ -12,9 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab.learners.base import Meta
+from metalab.learners.online import OnlineLearner, online_correct
 from metalab.tasks.families import Family
 from metalab.tasks.online import draw_stream, stream_classes
-from metalab.vsml.episode import OnlineLearner, online_correct
 
 
 def stream_keys(key: jax.Array, seeds: int, groups: int = 1) -> jax.Array:

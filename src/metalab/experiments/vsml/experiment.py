@@ -26,6 +26,7 @@ from metalab.errors import flag, require, require_cadence
 from metalab.experiments.vsml import plots
 from metalab.experiments.vsml.evaluate import online_curves, rate_grid, stack, stream_keys
 from metalab.learners.base import Meta
+from metalab.learners.online import OnlineLearner
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
@@ -36,7 +37,6 @@ from metalab.tasks.families import BUILTIN, Family, load_family
 from metalab.tasks.online import stream_classes
 from metalab.training import seed_keys
 from metalab.vsml import (
-    OnlineLearner,
     chunk_for,
     hebbian,
     init_train_state,

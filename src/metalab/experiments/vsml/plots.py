@@ -5,11 +5,11 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from metalab.learners.online import OnlineLearner
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.tasks.families import Family
 from metalab.tasks.online import draw_stream, stream_classes
-from metalab.vsml.episode import OnlineLearner
 from metalab.vsml.introspect import weight_changes
 from metalab.vsml.layer import Rule
 

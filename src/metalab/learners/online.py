@@ -1,12 +1,22 @@
-"""Online learning as running a learner forward over a stream: the common contract of VS-ML
-and its baselines, and the cumulative online cross-entropy that meta-trains them.
+"""The online learner contract: learning is running forward over a stream, one example a step.
 
-At step t a learner sees x_t, predicts logits, and only then is told the label l_t (Kirsch &
-Schmidhuber 2021, section 3: "the label is revealed after the prediction"). Every learner here
-(VS-ML, online SGD / Adam, Meta-RNN, Hebbian) is an ``OnlineLearner``: a pair of pure
-functions over explicit state, so one scan runs any of them and one loss meta-trains any of
-them. The online accuracy of a stream is the accuracy of those predictions made before each
-label is seen; its mean over the stream measures how fast the learner learns.
+The sibling of ``Learner`` (``learners/base.py``) for learners with no support / query split
+and not necessarily any inner gradient: learned learning rules (VS-ML), recurrent
+meta-learners, Hebbian fast weights, and online SGD / Adam (``learners.online_gradient``).
+
+    meta            = learner.init(key)                      # what meta-training changes
+    state           = learner.start(meta, key, n_in, n_out)  # fresh fast state for a stream
+    state, y_hat    = learner.step(meta, state, x_t, y_t)    # predict x_t, then learn from y_t
+
+At step t the learner predicts x_t and only then is told its target y_t (Kirsch & Schmidhuber
+2021, section 3: "the label is revealed after the prediction"), so the prediction never sees
+the label. The sizes of the input and output come from the stream, so one rule runs on any data
+set's shape. ``run_stream`` is the one scan over a stream; ``online_loss`` (the cumulative
+online cross-entropy) meta-trains any such learner through the same outer update as every
+``Learner`` (``TrainState.create(learner.init(key), optimizer)``, ``apply_gradients``,
+``training.vmap_seeds``, ``fit``), and ``online_correct`` scores it: the online accuracy of a
+stream is the accuracy of the predictions made before each label, so its mean over the stream
+measures how fast the learner learns.
 """
 
 from __future__ import annotations
@@ -24,12 +34,11 @@ State = Any  # a pytree: the learner's fast state during one stream
 
 
 class OnlineLearner(NamedTuple):
-    """A learner that learns online, forward-only from the caller's point of view.
+    """Pure functions of a learner that learns online; see the module docstring.
 
-    init(key) -> meta                          meta-parameters (what meta-training changes)
-    start(meta, key, n_in, n_out) -> state      fresh fast state for a stream
-    step(meta, state, x [n_in], label) -> (state, logits [n_out])
-        predict x, then learn from its label (the prediction never sees the label)
+    init(key) -> meta
+    start(meta, key, n_in, n_out) -> state
+    step(meta, state, x [n_in], y) -> (state, prediction [n_out]): predict x, then learn from y
     """
 
     name: str
