@@ -81,3 +81,16 @@ def test_unfinished_missing_and_hookless_runs_refused(finished, tmp_path):
                                                       "config": {}}))
     with pytest.raises(BadInput, match="no `learners` hook"):
         metalab.load_run(hookless)
+
+
+def test_omniglot_hook_rebuilds_its_one_stage():
+    """The omniglot hook names the stage ``run`` checkpoints (the learner) and rebuilds a
+    learner whose meta-parameters have the checkpointed state's structure."""
+    from metalab.experiments import EXPERIMENTS
+    from metalab.experiments.fewshot.omniglot import OmniglotConfig, initial_state
+
+    cfg = OmniglotConfig(dataset="digits", learner="metasgd", width=8).resolved()
+    learners = EXPERIMENTS["omniglot"].learners(cfg)
+    assert list(learners) == ["metasgd"]
+    meta = learners["metasgd"].init(jax.random.PRNGKey(0))
+    assert jax.tree.structure(meta) == jax.tree.structure(initial_state(cfg).meta)
