@@ -2,7 +2,7 @@
 
     run = metalab.load_run("runs/sinusoid")
     learner, meta = run.trained("maml")
-    phi = metalab.evaluation.adapt(learner, meta, task, steps=10)
+    phi = adapt(learner, meta, task, steps=10)  # metalab.evaluation.adapt
 
 The configuration is rebuilt from ``config.json``; the learners from it by the experiment's
 ``learners(config)`` hook (``runs.experiment``); the meta-parameters from each stage's
