@@ -1,4 +1,4 @@
-"""The ``metalab`` command line: list, run, sweep, demo, bench, data, compare, cache.
+"""The ``metalab`` command line: list, run, sweep, demo, bench, data, compare, cache, claims.
 
 Exit codes: 0 success, 2 bad input (unknown experiment or option, invalid value, unreadable
 data; nothing is computed), 1 any other failure (including divergence).
@@ -59,10 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     p_cache = sub.add_parser("cache", help="the persistent compilation cache: folder, size; "
                              "clear (METALAB_COMPILE_CACHE=off or a folder)")
     p_cache.add_argument("action", choices=("info", "clear"))
+    p_claims = sub.add_parser("claims", help="the papers' claims decided by finished runs")
+    p_claims.add_argument("runs", nargs="+", type=Path, metavar="RUN",
+                          help="run folders, or folders holding runs (e.g. a sweep)")
+    p_claims.add_argument("--out", type=Path, default=None, help="also write the table here")
     if len(argv) == 2 and argv[0] in NAMED and argv[1] in ("-h", "--help"):
         return _choices(argv[0])
     args, rest = parser.parse_known_args(argv)
-    if args.command in ("list", "data", "compare", "cache") and rest:
+    if args.command in ("list", "data", "compare", "cache", "claims") and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         if args.command in ("run", "demo", "sweep", "bench"):
@@ -81,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args.runs, args.out)
         if args.command == "cache":
             return _cache(args.action)
+        if args.command == "claims":
+            return _claims(args.runs, args.out)
         if args.command == "sweep":
             from metalab.sweep import main as sweep
 
@@ -206,6 +212,24 @@ def _compare(runs: list[Path], out: Path | None) -> int:
         raise BadInput("--out", f"{out} holds other files; give a new or empty folder")
     compared = compare(runs, out)
     print(f"compared {len(compared)} runs: {(out / 'compare.md').resolve()}")
+    return 0
+
+
+def _claims(runs: list[Path], out: Path | None) -> int:
+    """``metalab claims``: print the claims of finished runs as one Markdown table."""
+    from metalab.atomic import atomic_write
+    from metalab.runs.scoreboard import collect, table
+
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        raise BadInput("--out", f"{out} is a folder or lies in none; give a file in an "
+                       "existing folder")
+    rows, notes = collect(runs)
+    for note in notes:
+        console.print(f"note: {escape(note)}", soft_wrap=True)
+    text = table(rows)
+    if out is not None:
+        atomic_write(out, text)
+    print(text, end="")
     return 0
 
 

@@ -63,7 +63,7 @@ def test_implicit_matches_exact_gradient(x64, name, settings):
 def test_contrastive_error_orders(x64):
     """Log-log slope of relative error vs beta over [1e-3, 1e-1]: ~1 one-sided, ~2 symmetric."""
     _, meta, tasks = _linear()
-    learner = LEARNERS["maml"](linear_model(4), LR, inner_opt="momentum", momentum=0.5)
+    learner = LEARNERS["maml"](linear_model(4), LR, inner_opt=optax.trace(decay=0.5))
     exact = exact_meta_gradient(meta["init"]["w"], tasks, LAM)
     betas = np.logspace(-3, -1, 3)
     for symmetric, slope_range in ((False, (0.9, 1.1)), (True, (1.8, 2.2))):

@@ -150,10 +150,10 @@ def test_contrastive_matches_implicit_as_beta_shrinks(x64, which):
     """Converged inner problem (heavy-ball SGD to ||grad|| <= 1e-11): the one-sided rule's
     error falls ~10x per decade of beta (O(beta)); the symmetric one is far closer (O(beta^2))."""
     if which == "complex-synapse":
-        learner, meta = _synapse(lam=1.0, inner_opt="momentum", momentum=0.5)
+        learner, meta = _synapse(lam=1.0, inner_opt=optax.trace(decay=0.5))
     else:
         learner = LEARNERS["dual-system"](mlp((1, 8, 8, 1), "tanh"), 0.05, lam=1.0,
-                                          inner_opt="momentum", momentum=0.5)
+                                          inner_opt=optax.trace(decay=0.5))
         meta = learner.init(jax.random.PRNGKey(2))
     tasks = _tasks(2)
     cases = ((False, 1e-2), (False, 1e-3), (True, 1e-3))

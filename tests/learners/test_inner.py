@@ -17,11 +17,11 @@ from metalab.learners import (
 from metalab.models import mlp
 from metalab.tasks import Sinusoid
 
-LR, MU = 0.05, 0.9
+LR, MU = 0.05, 0.9  # MU: the momentum of the "momentum" and "nesterov" shorthands
 
 
 def _problem(name="maml", inner_opt="sgd", n=2):
-    learner = LEARNERS[name](mlp((1, 8, 8, 1), "tanh"), LR, inner_opt=inner_opt, momentum=MU)
+    learner = LEARNERS[name](mlp((1, 8, 8, 1), "tanh"), LR, inner_opt=inner_opt)
     tasks = Sinusoid(5, 5).sample(jax.random.PRNGKey(0), n)
     return learner, learner.init(jax.random.PRNGKey(1)), tasks
 
@@ -113,7 +113,7 @@ def test_every_estimator_drives_every_learner_with_an_inner_optimiser(learner_na
     """The contract over the registry: for every learner with a gradient inner loop (each
     with a non-SGD inner optimiser, in turn momentum, Nesterov, Adam) and every estimator
     whose requirements it meets, finite meta-gradients shaped like meta, under jit."""
-    inner_opt = INNER_OPTIMIZERS[1 + GRADIENT_LEARNERS.index(learner_name) % 3]
+    inner_opt = list(INNER_OPTIMIZERS)[1 + GRADIENT_LEARNERS.index(learner_name) % 3]
     model = MODELS.get(learner_name, mlp((1, 6, 1), "tanh"))
     learner = LEARNERS[learner_name](model, LR, inner_opt=inner_opt,
                                      **OPTIONS.get(learner_name, {}))

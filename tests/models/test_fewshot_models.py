@@ -112,7 +112,7 @@ def test_anil_equals_metasgd_with_frozen_body(x64):
     for a, b in zip(jax.tree.leaves(ga["init"]), jax.tree.leaves(gs["init"]), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
     phi = inner_loop(anil, meta, task.support_x, task.support_y, 1).phi
-    assert not np.allclose(phi["w"], meta["init"]["head"]["w"])
+    assert not np.allclose(phi["head"]["w"], meta["init"]["head"]["w"])
 
 
 def test_prototypes_and_logits_against_numpy():

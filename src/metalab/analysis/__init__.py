@@ -3,7 +3,8 @@
 Pass any learner's predictions (or weights) over time: progress per singular mode of a linear
 task or per Fourier frequency of a function, time to 50% / 90% of each mode, the Bayes-optimal
 learner of a linear-Gaussian task family, and the similarity of a trajectory to Bayes
-(Saxe et al. 2014; Rabinowitz 2019). See docs/learning-dynamics.md.
+(Saxe et al. 2014; Rabinowitz 2019). See docs/learning-dynamics.md. ``paired`` and ``slope``
+decide a paper's claim from two methods' values on the same seeds and tasks (docs/claims.md).
 """
 
 from metalab.analysis.bayes import posterior_factor, posterior_mean, posterior_trajectory
@@ -16,12 +17,14 @@ from metalab.analysis.modes import (
     scaled_progress,
     threshold_times,
 )
+from metalab.analysis.paired import Paired, paired, slope, verdict
 from metalab.analysis.similarity import at_progress, overall_progress, trajectory_similarity
 from metalab.analysis.trajectories import bayes_predictions, gradient_trajectory
 
 __all__ = [
-    "at_progress", "bayes_predictions", "fourier_coefficients", "frequency_grid",
+    "Paired", "at_progress", "bayes_predictions", "fourier_coefficients", "frequency_grid",
     "gradient_trajectory", "linear_map_from_predictions", "mode_coefficients", "mode_progress",
-    "mode_time_ratio", "overall_progress", "posterior_factor", "posterior_mean",
-    "posterior_trajectory", "scaled_progress", "threshold_times", "trajectory_similarity",
+    "mode_time_ratio", "overall_progress", "paired", "posterior_factor", "posterior_mean",
+    "posterior_trajectory", "scaled_progress", "slope", "threshold_times",
+    "trajectory_similarity", "verdict",
 ]

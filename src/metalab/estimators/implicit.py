@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from metalab.errors import require
+from metalab.errors import BadInput, require
 from metalab.estimators.base import Estimate, Estimator, mean_estimates
 from metalab.estimators.proximal import with_proximal
 from metalab.estimators.task_map import check_strategy
@@ -97,28 +97,31 @@ def implicit(
     lam: float = 1.0,
     solver: str = "cg",
     solver_steps: int = 20,
-    alpha: float = 0.01,
+    alpha: float | None = None,
     tol: float = 0.0,
     task_map: str = "vmap",
 ) -> Estimator:
     """iMAML: inner proximal solve, then ``solver`` ("cg" or "neumann") on A v = grad L_out.
 
     lam: proximal strength (unused for learners with their own proximal term).
-    solver_steps: CG iterations or Neumann terms. alpha: Neumann step.
+    solver_steps: CG iterations or Neumann terms.
+    alpha: Neumann step (default: the learner's inner rate, ``Learner.inner_lr``).
     tol: the inner solver's stopping gradient norm (0: always ``inner_steps`` steps).
     """
     require(lam > 0, "--lam", "must be positive")
     require(solver in ("cg", "neumann"), "--solver", "choose from cg, neumann")
     require(solver_steps >= 1, "--solver-steps", "must be at least 1")
+    require(alpha is None or alpha > 0, "--alpha", "must be positive")
     require(tol >= 0, "--tol", "must be non-negative")
     check_strategy(task_map)
-    solve = cg(solver_steps) if solver == "cg" else neumann(solver_steps, alpha)
     name = "implicit" if solver == "cg" else "implicit-neumann"
 
     def estimate(
         learner: Learner, meta: Meta, tasks: Task, key: jax.Array, inner_steps: int
     ) -> Estimate:
         del key
+        solve = (cg(solver_steps) if solver == "cg"
+                 else neumann(solver_steps, neumann_step(alpha, learner)))
         learner = with_proximal(learner, lam)
 
         def per_task(task: Task) -> Estimate:
@@ -133,18 +136,30 @@ def implicit(
     return Estimator(name, estimate, PROXIMAL_REQUIREMENTS)
 
 
-def implicit_neumann(lam: float = 1.0, terms: int = 50, alpha: float = 0.01, tol: float = 0.0,
-                     task_map: str = "vmap") -> Estimator:
-    """iMAML with a truncated Neumann series instead of CG (recurrent backprop)."""
+def neumann_step(alpha: float | None, learner: Learner) -> float:
+    """``alpha`` if given, else the learner's fixed inner rate; ``BadInput`` if it has none."""
+    if alpha is not None:
+        return alpha
+    if learner.inner_lr is None:
+        raise BadInput("--alpha", f"learner {learner.name!r} has no fixed inner rate "
+                                  "(Learner.inner_lr) to take the Neumann step from; pass alpha")
+    return learner.inner_lr
+
+
+def implicit_neumann(lam: float = 1.0, terms: int = 50, alpha: float | None = None,
+                     tol: float = 0.0, task_map: str = "vmap") -> Estimator:
+    """iMAML with a truncated Neumann series instead of CG (recurrent backprop); ``alpha``
+    defaults to the learner's inner rate, where the series is backprop through inner steps."""
     return implicit(lam=lam, solver="neumann", solver_steps=terms, alpha=alpha, tol=tol,
                     task_map=task_map)
 
 
-def t1_t2(lam: float = 1.0, alpha: float = 0.01, tol: float = 0.0,
+def t1_t2(lam: float = 1.0, alpha: float | None = None, tol: float = 0.0,
           task_map: str = "vmap") -> Estimator:
     """T1-T2 (Luketina, Berglund, Greff and Raiko, ICML 2016): the implicit gradient with the
     inverse Hessian replaced by ``alpha`` I (a one-term Neumann series), i.e. the hypergradient
-    through the last inner step only, taken at the inner solution. ``alpha``: the inner rate."""
+    through the last inner step only, taken at the inner solution. ``alpha``: the inner rate
+    (default: the learner's, ``Learner.inner_lr``)."""
     est = implicit(lam=lam, solver="neumann", solver_steps=1, alpha=alpha, tol=tol,
                    task_map=task_map)
     return est._replace(name="t1-t2")

@@ -26,6 +26,15 @@ SGD / Adam from an optax transformation, ``learners/online_gradient.py``):
 Both meta-train through the same outer update (``TrainState.create(learner.init(key), opt)``,
 ``apply_gradients``, ``training.vmap_seeds``, ``fit``); a learner is one or the other, never
 passed where the other is typed.
+
+``inner_lr`` is the inner update's fixed rate where it has one (MAML, ANIL, BOIL, CAVIA, the
+complex synapse, the dual system), None where rates are meta-learned (Meta-SGD, sparse-MAML)
+or the learner has no gradient inner loop; estimators that need a step size of the inner
+problem (the Neumann series, T1-T2) read it from here unless they are given one.
+
+Learners take values, not names: a loss is a function ``(pred, y) -> scalar`` (``"mse"`` and
+``"cross_entropy"`` are shorthands, resolved by ``loss_fn``), an inner optimiser an optax
+transformation (``learners/optimizers.py``), a parameter group a filter (``learners/groups.py``).
 """
 
 from __future__ import annotations
@@ -37,9 +46,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from metalab.errors import BadInput
+
 Meta = Any
 Fast = Any
 Loss = Callable[[Meta, Fast, jax.Array, jax.Array], jax.Array]
+TaskLoss = Callable[[jax.Array, jax.Array], jax.Array]
+"""a loss of predictions and targets, ``(pred, y) -> scalar``"""
 
 GRADIENT_INNER_LOOP = "gradient-inner-loop"
 """The learner adapts by steps of ``optimizer(meta)`` on ``inner_loss`` (not in closed form)."""
@@ -74,6 +87,7 @@ class Learner(NamedTuple):
     adapt: Callable[[Meta, jax.Array, jax.Array], Fast] | None = None
     """Closed-form adaptation to a support set (x, y) -> fast weights that ``predict`` scores
     (ProtoNets' prototypes); None: adapt by the inner loop (``metalab.evaluation.adapt``)."""
+    inner_lr: float | None = None  # the inner update's fixed rate; None where meta-learned
 
 
 def mse(pred: jax.Array, y: jax.Array) -> jax.Array:
@@ -97,14 +111,19 @@ def elastic_penalty(strength: Any, phi: Fast, anchor: Fast) -> jax.Array:
                      zip(jax.tree.leaves(strength), jax.tree.leaves(diffs), strict=True))
 
 
-LOSSES: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
+LOSSES: dict[str, TaskLoss] = {
     "mse": mse,
     "cross_entropy": cross_entropy,
 }
+"""the shorthands a learner's ``loss`` may name"""
 
 
-def loss_fn(name: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """The loss called ``name``; ``ValueError`` naming the choices otherwise."""
-    if name not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {name!r}")
-    return LOSSES[name]
+def loss_fn(loss: str | TaskLoss) -> TaskLoss:
+    """``loss`` itself if it is a function ``(pred, y) -> scalar``, else the one ``LOSSES``
+    names; ``BadInput`` naming the choices for anything else."""
+    if callable(loss):
+        return loss
+    if isinstance(loss, str) and loss in LOSSES:
+        return LOSSES[loss]
+    raise BadInput("loss", f"choose from {sorted(LOSSES)} or pass a function "
+                           f"(pred, y) -> scalar, got {loss!r}")

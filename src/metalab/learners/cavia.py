@@ -18,10 +18,11 @@ from metalab.learners.base import (
     Fast,
     Learner,
     Meta,
+    TaskLoss,
     elastic_penalty,
     loss_fn,
 )
-from metalab.learners.optimizers import Preconditioner, inner_optimizer
+from metalab.learners.optimizers import InnerOpt, inner_optimizer
 from metalab.models.base import Model
 
 
@@ -31,15 +32,14 @@ def with_context(x: jax.Array, context: jax.Array) -> jax.Array:
                            axis=-1)
 
 
-def cavia(model: Model, inner_lr: float = 0.01, loss: str = "mse", *, context: int = 4,
-          lam: float = 0.0, inner_opt: Preconditioner = "sgd",
-          momentum: float = 0.9) -> Learner:
+def cavia(model: Model, inner_lr: float = 0.01, loss: str | TaskLoss = "mse", *,
+          context: int = 4, lam: float = 0.0, inner_opt: InnerOpt = "sgd") -> Learner:
     """Meta-parameters ``{"body": weights of model}``, fast weights ``{"context": c}`` (zeros,
     ``context`` entries); ``model`` takes inputs of the task's dimension plus ``context``."""
     require(context >= 1, "--context", "must be at least 1")
     require(lam >= 0, "--lam", "the pull of the context towards zero must be >= 0")
     task_loss = loss_fn(loss)
-    optimizer = inner_optimizer(inner_lr, inner_opt, momentum)
+    optimizer = inner_optimizer(inner_lr, inner_opt)
 
     def predict(meta: Meta, phi: Fast, x: jax.Array) -> jax.Array:
         return model.apply(meta["body"], with_context(x, phi["context"]))
@@ -63,4 +63,5 @@ def cavia(model: Model, inner_lr: float = 0.01, loss: str = "mse", *, context: i
         optimizer=lambda meta: optimizer,
         inner_loss=inner,
         properties=frozenset({GRADIENT_INNER_LOOP, FIXED_RULE, PROXIMAL}),
+        inner_lr=inner_lr,
     )

@@ -34,10 +34,11 @@ from metalab.learners.base import (
     Fast,
     Learner,
     Meta,
+    TaskLoss,
     elastic_penalty,
     loss_fn,
 )
-from metalab.learners.optimizers import Preconditioner, inner_optimizer
+from metalab.learners.optimizers import InnerOpt, inner_optimizer
 from metalab.models.base import Model
 
 
@@ -46,15 +47,15 @@ def strengths(meta: Meta, lam: float) -> Any:
     return jax.tree.map(jnp.exp, meta["rho"]) if "rho" in meta else lam
 
 
-def complex_synapse(model: Model, inner_lr: float = 0.01, loss: str = "mse", *,
+def complex_synapse(model: Model, inner_lr: float = 0.01, loss: str | TaskLoss = "mse", *,
                     lam: float = 0.5, learn_lam: bool = True,
-                    inner_opt: Preconditioner = "nesterov", momentum: float = 0.9) -> Learner:
+                    inner_opt: InnerOpt = "nesterov") -> Learner:
     """Meta-parameters ``{"omega": theta, "rho": log lambda}`` (``{"omega": theta}`` with
     ``learn_lam=False``); every rho starts at log ``lam``. Inner update: ``inner_opt`` at rate
     ``inner_lr`` (SGD with Nesterov momentum 0.9, as in the paper)."""
     require(lam > 0, "--lam", "the consolidation strength must be positive")
     task_loss = loss_fn(loss)
-    optimizer = inner_optimizer(inner_lr, inner_opt, momentum)
+    optimizer = inner_optimizer(inner_lr, inner_opt)
 
     def init(key: jax.Array) -> dict:
         omega = model.init(key)
@@ -79,6 +80,7 @@ def complex_synapse(model: Model, inner_lr: float = 0.01, loss: str = "mse", *,
         optimizer=lambda meta: optimizer,
         inner_loss=inner,
         properties=frozenset({GRADIENT_INNER_LOOP, FIXED_RULE, PROXIMAL}),
+        inner_lr=inner_lr,
     )
 
 

@@ -24,10 +24,11 @@ from metalab.learners.base import (
     Fast,
     Learner,
     Meta,
+    TaskLoss,
     elastic_penalty,
     loss_fn,
 )
-from metalab.learners.optimizers import Preconditioner, inner_optimizer
+from metalab.learners.optimizers import InnerOpt, inner_optimizer
 from metalab.models.base import Model
 from metalab.models.mlp import ACTIVATIONS
 
@@ -48,9 +49,9 @@ def modulated(slow: dict, fast: dict, x: jax.Array, act) -> jax.Array:
     return x
 
 
-def dual_system(model: Model, inner_lr: float = 0.01, loss: str = "mse", *,
+def dual_system(model: Model, inner_lr: float = 0.01, loss: str | TaskLoss = "mse", *,
                 activation: str = "tanh", lam: float = 0.0, adapt_head: bool = False,
-                inner_opt: Preconditioner = "nesterov", momentum: float = 0.9) -> Learner:
+                inner_opt: InnerOpt = "nesterov") -> Learner:
     """Meta-parameters ``{"slow": W, b, "init": fast initial values}`` over ``model``, an
     ``models.mlp`` whose activation is ``activation``; fast weights ``{"gain", "shift"}``
     per hidden layer (plus ``"head"`` with ``adapt_head``)."""
@@ -58,7 +59,7 @@ def dual_system(model: Model, inner_lr: float = 0.01, loss: str = "mse", *,
     require(activation in ACTIVATIONS, "--activation", f"choose from {sorted(ACTIVATIONS)}")
     act = ACTIVATIONS[activation]
     task_loss = loss_fn(loss)
-    optimizer = inner_optimizer(inner_lr, inner_opt, momentum)
+    optimizer = inner_optimizer(inner_lr, inner_opt)
 
     def init(key: jax.Array) -> dict:
         slow = model.init(key)
@@ -85,4 +86,5 @@ def dual_system(model: Model, inner_lr: float = 0.01, loss: str = "mse", *,
         optimizer=lambda meta: optimizer,
         inner_loss=inner,
         properties=frozenset({GRADIENT_INNER_LOOP, FIXED_RULE, PROXIMAL}),
+        inner_lr=inner_lr,
     )

@@ -2,7 +2,8 @@
 
 MAML, Meta-SGD, sparse-MAML and sparse-ReLU-MAML differ only in what else is meta-learned
 (nothing, rates, mask logits) and in how that scales the inner update; ``init_learner`` builds
-all of them from a ``rates(meta)`` function and the extra meta-parameters.
+all of them from their rates (a fixed number, or a function ``rates(meta)``) and the extra
+meta-parameters.
 """
 
 from __future__ import annotations
@@ -18,31 +19,35 @@ from metalab.learners.base import (
     LEARNED_INIT,
     Learner,
     Meta,
+    TaskLoss,
     loss_fn,
 )
-from metalab.learners.optimizers import Preconditioner, inner_optimizer
+from metalab.learners.optimizers import InnerOpt, inner_optimizer, preconditioner
 from metalab.models.base import Model, Params
 
 
 def init_learner(
     name: str,
     model: Model,
-    loss: str,
-    rates: Callable[[Meta], Any],
+    loss: str | TaskLoss,
+    rates: float | Callable[[Meta], Any],
     *,
-    inner_opt: Preconditioner = "sgd",
-    momentum: float = 0.9,
+    inner_opt: InnerOpt = "sgd",
     extras: Callable[[jax.Array, Params], dict] | None = None,
     properties: frozenset[str] = frozenset(),
 ) -> Learner:
     """A learner with meta-parameters ``{"init": theta, **extras(key, theta)}`` whose inner
-    update is ``inner_opt``'s direction scaled by ``rates(meta)``.
+    update is ``inner_opt``'s direction (an optax transformation, or a name in
+    ``INNER_OPTIMIZERS``) scaled by ``rates`` (a number, then exposed as ``Learner.inner_lr``)
+    or ``rates(meta)``; ``loss`` is a function ``(pred, y) -> scalar`` or a name in ``LOSSES``.
 
     If ``extras`` is None, ``rates`` must not read meta (the rule is fixed: MAML), which makes
     the learner eligible for implicit and contrastive meta-gradients and for Reptile.
     ``properties`` adds to the ones every such learner has (see ``learners/base.py``).
     """
-    task_loss = loss_fn(loss)
+    task_loss, direction = loss_fn(loss), preconditioner(inner_opt)
+    inner_lr = None if callable(rates) else rates
+    rate_of = rates if callable(rates) else lambda meta: inner_lr
 
     def init(key: jax.Array) -> dict:
         theta = model.init(key)
@@ -58,7 +63,8 @@ def init_learner(
         start=lambda meta: meta["init"],
         loss=apply_loss,
         predict=lambda meta, phi, x: model.apply(phi, x),
-        optimizer=lambda meta: inner_optimizer(rates(meta), inner_opt, momentum),
+        optimizer=lambda meta: inner_optimizer(rate_of(meta), direction),
         inner_loss=apply_loss,
         properties=properties,
+        inner_lr=inner_lr,
     )

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from metalab.learners.base import PROTOTYPES, Learner, Meta, cross_entropy
+from metalab.learners.base import PROTOTYPES, Learner, Meta, TaskLoss, cross_entropy
 from metalab.models.base import Model
 from metalab.tasks.base import Task
 
@@ -61,7 +61,8 @@ def query_logits(learner: Learner, meta: Meta, task: Task) -> jax.Array:
     return learner.predict(meta, adapted, task.query_x)
 
 
-def protonet(model: Model, inner_lr: float = 0.0, loss: str = "cross_entropy") -> Learner:
+def protonet(model: Model, inner_lr: float = 0.0,
+             loss: str | TaskLoss = "cross_entropy") -> Learner:
     """The embedding ``model`` (without its ``head``, if it has one) as a ``Learner`` record.
 
     ``inner_lr`` and ``loss`` are accepted for a uniform factory signature and unused: there

@@ -31,9 +31,9 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
-from metalab.learners.base import SPARSE_UPDATES, Learner
+from metalab.learners.base import SPARSE_UPDATES, Learner, TaskLoss
 from metalab.learners.gradient import init_learner
-from metalab.learners.optimizers import Preconditioner
+from metalab.learners.optimizers import InnerOpt
 from metalab.models.base import Model, Params
 
 
@@ -94,13 +94,12 @@ def init_mask_logits(
 def sparse_maml(
     model: Model,
     inner_lr: float = 0.01,
-    loss: str = "mse",
+    loss: str | TaskLoss = "mse",
     *,
     mask_scale: float = 0.5,
     mask_shift: float = 0.0,
     mask_init: MaskInit = "uniform",
-    inner_opt: Preconditioner = "sgd",
-    momentum: float = 0.9,
+    inner_opt: InnerOpt = "sgd",
 ) -> Learner:
     """Meta-parameters ``{"init": theta, "mask": m}``; inner step
     phi <- phi - inner_lr * heaviside_ste(m) * grad (or ``inner_opt``'s direction, gated).
@@ -110,16 +109,16 @@ def sparse_maml(
     return init_learner(
         "sparse-maml", model, loss,
         lambda meta: jax.tree.map(lambda m: inner_lr * heaviside_ste(m), meta["mask"]),
-        inner_opt=inner_opt, momentum=momentum, properties=frozenset({SPARSE_UPDATES}),
+        inner_opt=inner_opt, properties=frozenset({SPARSE_UPDATES}),
         extras=lambda key, theta: {"mask": init_mask_logits(jax.random.fold_in(key, 1), theta,
                                                             mask_scale, mask_shift,
                                                             mask_init)},
     )
 
 
-def sparse_relu_maml(model: Model, inner_lr: float = 0.01, loss: str = "mse", *,
+def sparse_relu_maml(model: Model, inner_lr: float = 0.01, loss: str | TaskLoss = "mse", *,
                      relu_grad: ReluGrad = "straight-through",
-                     inner_opt: Preconditioner = "sgd", momentum: float = 0.9) -> Learner:
+                     inner_opt: InnerOpt = "sgd") -> Learner:
     """Meta-parameters ``{"init": theta, "lr": a}``; inner step phi <- phi - relu(a) * grad.
 
     Every rate starts at ``inner_lr`` (the authors' ``--meta_constant_init``); a rate pushed
@@ -134,7 +133,7 @@ def sparse_relu_maml(model: Model, inner_lr: float = 0.01, loss: str = "mse", *,
     relu = relu_ste if relu_grad == "straight-through" else jax.nn.relu
     return init_learner(
         "sparse-relu-maml", model, loss, lambda meta: jax.tree.map(relu, meta["lr"]),
-        inner_opt=inner_opt, momentum=momentum, properties=frozenset({SPARSE_UPDATES}),
+        inner_opt=inner_opt, properties=frozenset({SPARSE_UPDATES}),
         extras=lambda key, theta: {"lr": jax.tree.map(lambda p: jnp.full_like(p, inner_lr),
                                                       theta)},
     )

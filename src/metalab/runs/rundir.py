@@ -2,7 +2,8 @@
 
     config.json     the fully resolved configuration and the environment that ran it
     metrics.jsonl   one JSON object per logged step
-    summary.json    {"experiment": name, "metrics": {name: number}, "compile": {...}}
+    summary.json    {"experiment": name, "metrics": {name: number}, "compile": {...},
+                     "claims": [record] (where the run tests a paper's claim)}
     report.md       what ran, the key numbers as a table, the figures
     *.png           figures
     checkpoints/    one sub-folder per training stage
@@ -131,14 +132,17 @@ class RunDir:
         return file
 
     def write_summary(self, experiment: str, metrics: dict[str, float | list[float]],
-                      **labels: str) -> None:
+                      claims: Iterable[dict] = (), **labels: str) -> None:
         """Write ``summary.json``; non-finite values (in per-seed lists too) become null;
-        ``labels`` (e.g. the data split) are written beside the metrics, and under
-        ``compile`` the seconds compiling (or loading programs) and the cache hits so far."""
+        ``labels`` (e.g. the data split) are written beside the metrics, under ``compile``
+        the seconds compiling (or loading programs) and the cache hits so far, and ``claims``
+        (``runs.scoreboard.record_claim``) under ``claims`` when given."""
         clean = {k: [_finite(x) for x in v] if isinstance(v, list) else _finite(v)
                  for k, v in metrics.items()}
+        records = list(claims)
         payload = {"experiment": experiment, **labels, "metrics": clean,
-                   "compile": compile_cache.since(self._compiled)}
+                   "compile": compile_cache.since(self._compiled),
+                   **({"claims": records} if records else {})}
         atomic_write(self.path / "summary.json", json.dumps(payload, indent=2))
 
     def write_report(

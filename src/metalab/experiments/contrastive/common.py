@@ -106,18 +106,15 @@ def train_seeds(rundir: RunDir, stage: str, learner: Learner, estimator: Estimat
 
 
 def make_estimator(name: str, *, beta: float, lam: float, nudged_steps: int,
-                   nudged_lr_scale: float, truncate: int, task_map: str,
-                   inner_lr: float = 0.01) -> Estimator:
+                   nudged_lr_scale: float, truncate: int, task_map: str) -> Estimator:
     """``name`` from ``ESTIMATOR_NAMES`` (or t1-t2, implicit-neumann) at the shared settings;
-    Neumann's and T1-T2's step is the inner learning rate."""
+    Neumann's and T1-T2's step is the learner's inner rate (``Learner.inner_lr``)."""
     settings: dict[str, Any] = {"task_map": task_map}
     if name.startswith("contrastive"):
         settings |= {"beta": beta, "lam": lam, "nudged_steps": nudged_steps,
                      "nudged_lr_scale": nudged_lr_scale}
-    elif name == "implicit":
+    elif name in ("implicit", "implicit-neumann", "t1-t2"):
         settings["lam"] = lam
-    elif name in ("implicit-neumann", "t1-t2"):
-        settings |= {"lam": lam, "alpha": inner_lr}
     elif name == "truncated":
         settings["truncate"] = truncate
     return ESTIMATORS[name](**settings)

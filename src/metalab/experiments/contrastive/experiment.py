@@ -30,12 +30,14 @@ from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS, require_support, with_proximal
 from metalab.estimators.task_map import STRATEGIES, map_tasks
 from metalab.experiments.contrastive import common
+from metalab.experiments.contrastive.claims import estimator_claims
 from metalab.experiments.fewshot import common as fewshot
 from metalab.learners import LEARNERS, Learner, inner_loop
 from metalab.models import mlp
 from metalab.models.convnet import CONVS, convnet
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
+from metalab.runs.scoreboard import report_section
 from metalab.runs.stats import mean_ci95
 from metalab.tasks import Sinusoid, Task
 from metalab.tasks.episodes import Episodes
@@ -184,21 +186,18 @@ def n_way_of(problem: str) -> int:
 
 
 def settings(cfg: ContrastiveConfig, problem: str) -> dict:
-    """Meta-batch, inner steps, nudged steps, beta, lam, truncation, outer rate, meta-steps,
-    inner rate."""
+    """Meta-batch, inner steps, nudged steps, beta, lam, truncation, outer rate, meta-steps."""
     if problem == "sinusoid":
         t = cfg.sinusoid_inner_steps
         return {"meta_batch": cfg.sinusoid_meta_batch, "inner_steps": t,
                 "nudged_steps": cfg.sinusoid_nudged_steps, "beta": cfg.sinusoid_beta,
                 "lam": cfg.sinusoid_lam, "truncate": max(1, t // 5),
-                "inner_lr": cfg.sinusoid_inner_lr,
                 "outer_lr": cfg.sinusoid_outer_lr, "steps": cfg.sinusoid_steps}
     five = problem == "omniglot-5w1s"
     return {"meta_batch": cfg.meta_batch_5way if five else cfg.meta_batch_20way,
             "inner_steps": cfg.inner_steps, "nudged_steps": cfg.nudged_steps,
             "beta": cfg.beta_5way if five else cfg.beta_20way, "lam": cfg.lam,
-            "truncate": cfg.truncate, "outer_lr": cfg.outer_lr, "steps": cfg.omniglot_steps,
-            "inner_lr": cfg.inner_lr}
+            "truncate": cfg.truncate, "outer_lr": cfg.outer_lr, "steps": cfg.omniglot_steps}
 
 
 @partial(jax.jit, static_argnums=(0, 3, 4))
@@ -233,6 +232,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
     summary: dict[str, float] = {}
     notes: list[str] = []
     seconds = {"compile": 0.0, "train": 0.0, "evaluation": 0.0}
+    scores_per_seed: dict[str, np.ndarray] = {}  # paired across estimators (same seeds, tasks)
     data = None
     if any(p.startswith("omniglot") for p in cfg.problems):
         data = fewshot.load_classes("omniglot", cfg.data, cfg.cache_dir, cfg.test_alphabets, 0)
@@ -255,8 +255,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
                 est = common.make_estimator(ename, beta=s["beta"], lam=s["lam"],
                                             nudged_steps=s["nudged_steps"],
                                             nudged_lr_scale=cfg.nudged_lr_scale,
-                                            truncate=s["truncate"], task_map=task_map,
-                                            inner_lr=s["inner_lr"])
+                                            truncate=s["truncate"], task_map=task_map)
                 key = f"{problem}/{lname}/{ename}"
                 state, failure, cost = common.train_seeds(
                     rundir, key.replace("/", "."), learner, est, optimizer, tasks,
@@ -285,6 +284,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
                     rundir.log(record)
                     continue
                 mean, ci = mean_ci95(per_seed)
+                scores_per_seed[key] = per_seed
                 summary[f"{key}/{metric}"] = mean
                 summary[f"{key}/{metric}_ci95"] = ci
                 rundir.log({**record, metric: mean, "ci95": ci,
@@ -294,11 +294,12 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
 
     plots.comparison(rundir, cfg.problems, summary)
     plots.training(rundir, cfg.problems)
-    rundir.write_summary("contrastive", summary)
+    claims = estimator_claims(scores_per_seed, cfg)
+    rundir.write_summary("contrastive", summary, claims=claims)
     rundir.write_report("Contrastive meta-learning", describe(cfg), summary,
                         sections=[plots.table(cfg.problems, summary), timing(seconds), *(
                             ["## Failures\n\n" + "\n".join(f"- {n}" for n in notes)]
-                            if notes else [])])
+                            if notes else []), *report_section(claims)])
     return summary
 
 

@@ -52,7 +52,7 @@ HYPER_ESTIMATORS = ("contrastive", "contrastive-symmetric", "implicit", "implici
 def l2_learner(model: Model, theta0: Fast, inner_lr: float, l2_init: float) -> Learner:
     """Meta-parameters ``{"l2": one strength per parameter}``; the inner loop trains ``model``
     from the fixed ``theta0`` on CE + sum l2 p^2 with Nesterov SGD at ``inner_lr``."""
-    optimizer = inner_optimizer(inner_lr, "nesterov", 0.9)
+    optimizer = inner_optimizer(inner_lr, "nesterov")
 
     def outer(meta: Meta, phi: Fast, x: jax.Array, y: jax.Array) -> jax.Array:
         return cross_entropy(model.apply(phi, x), y)
@@ -70,6 +70,7 @@ def l2_learner(model: Model, theta0: Fast, inner_lr: float, l2_init: float) -> L
         optimizer=lambda meta: optimizer,
         inner_loss=inner,
         properties=frozenset({GRADIENT_INNER_LOOP, FIXED_RULE, PROXIMAL}),
+        inner_lr=inner_lr,
     )
 
 
@@ -186,8 +187,7 @@ def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
         for name in cfg.estimators:
             est = common.make_estimator(name, beta=cfg.beta, lam=1.0,
                                         nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
-                                        truncate=cfg.truncate, task_map="vmap",
-                                        inner_lr=cfg.inner_lr)
+                                        truncate=cfg.truncate, task_map="vmap")
             step = make_meta_step(learner, est, optimizer=optimizer, tasks=OneTask(split),
                                   meta_batch=1, inner_steps=cfg.inner_steps,
                                   key=jax.random.PRNGKey(seed))

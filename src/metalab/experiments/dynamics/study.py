@@ -13,18 +13,23 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from metalab.atomic import atomic_write
 from metalab.errors import flag, require, require_cadence
 from metalab.experiments.dynamics import bandit_run
+from metalab.experiments.dynamics.claims import mode_order_claims
 from metalab.experiments.dynamics.experiment import (
     DYNAMICS_LEARNERS,
     FOURIER_META_STEPS,
     LearningDynamicsConfig,
     trace_and_analyse,
 )
+from metalab.experiments.dynamics.setup import distribution
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
+from metalab.runs.scoreboard import report_section
 from metalab.runs.stats import mean_ci95
 
 FAMILIES = ("linear", "fourier", "bandit")
@@ -118,6 +123,15 @@ def regression_config(cfg: DynamicsStudyConfig, family: str, seed: int
         log_every=cfg.log_every, checkpoint_every=cfg.checkpoint_every).resolved()
 
 
+def mode_strengths(cfg: DynamicsStudyConfig, family: str) -> np.ndarray:
+    """The strength of each mode of a regression family, largest first: its singular values
+    (linear) or inverse frequencies 1, 1/2, ... (Fourier)."""
+    dist = distribution(regression_config(cfg, family, cfg.seed))
+    if family == "linear":
+        return np.asarray(dist.singular_values())
+    return 1.0 / np.arange(1, dist.n_freq + 1)
+
+
 def aggregate(per_seed: dict[str, list[dict[str, float]]]) -> dict[str, float]:
     """``<learner>/<family>/<metric>`` (mean over seeds), ``..._ci95`` (half-width) and, for
     ratios, ``..._reached`` (seeds where the last mode reached the level: finite ratio). A
@@ -168,10 +182,12 @@ def run(cfg: DynamicsStudyConfig, rundir: RunDir) -> dict[str, float]:
     from metalab.experiments.dynamics import study_report
 
     study_report.ratio_figure(rundir, cfg, summary)
-    rundir.write_summary("learning-dynamics-families", summary)
+    claims = mode_order_claims(per_seed, {f: mode_strengths(cfg, f) for f in cfg.families
+                                          if f != "bandit"}, cfg)
+    rundir.write_summary("learning-dynamics-families", summary, claims=claims)
     rundir.write_report("Learning dynamics across families and seeds",
                         study_report.description(cfg), summary,
-                        study_report.tables(cfg, summary))
+                        [*study_report.tables(cfg, summary), *report_section(claims)])
     return summary
 
 

@@ -22,6 +22,7 @@ from typing import Literal
 
 import jax
 import numpy as np
+import optax
 from jax.flatten_util import ravel_pytree
 
 from metalab.errors import flag, require
@@ -204,7 +205,7 @@ def _run(cfg: EstimatorAccuracyConfig, rundir: RunDir) -> dict[str, float]:
         # solved to a tolerance with heavy-ball momentum 0.5, so small beta sees a converged
         # free phase
         heavy_ball = LEARNERS["maml"](linear_model(cfg.linear_dim), cfg.linear_lr,
-                                      inner_opt="momentum", momentum=0.5)
+                                      inner_opt=optax.trace(decay=0.5))
         lin_beta = sweep_beta(cfg.betas, cfg.lam, heavy_ball, lin_meta, lin_tasks, lin_exact,
                               20000, k_est, 1e-12, advance)
         sin_beta = sweep_beta(cfg.betas, cfg.sinusoid_lam, sin_learner, sin_meta, sin_tasks,

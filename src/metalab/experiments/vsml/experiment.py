@@ -24,12 +24,14 @@ import numpy as np
 
 from metalab.errors import flag, require, require_cadence
 from metalab.experiments.vsml import plots
+from metalab.experiments.vsml.claims import unseen_claims
 from metalab.experiments.vsml.evaluate import online_curves, rate_grid, stack, stream_keys
 from metalab.learners.base import Meta
 from metalab.learners.online import OnlineLearner
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
+from metalab.runs.scoreboard import report_section
 from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
 from metalab.tasks.download import data_dir
@@ -268,7 +270,8 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
     plots.learning_curves(rundir, curves, [summary[f"chance/{f}"] for f in cfg.families])
     plots.introspection(rundir, vsml(cfg.hidden), jax.tree.map(lambda a: a[0], rules[first]),
                         eval_fams[first], cfg, first)
-    rundir.write_summary("vsml", summary)
+    claims = unseen_claims(curves, cfg.families, first, cfg)
+    rundir.write_summary("vsml", summary, claims=claims)
     what = (
         f"VS-ML (Kirsch & Schmidhuber 2021): one sub-LSTM (state 16, messages 8, 2 micro-ticks)"
         f" shared by every weight of a {'-'.join(map(str, (cfg.n_in, *cfg.hidden)))}-C network,"
@@ -282,7 +285,8 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
         f"{first}. SGD and Adam use the best rate of a grid on the evaluation streams "
         "(favouring them); Meta-RNN and Hebbian are meta-trained like `vsml`."
     )
-    rundir.write_report("VS-ML: learned learning rules across data families", what, summary)
+    rundir.write_report("VS-ML: learned learning rules across data families", what, summary,
+                        report_section(claims))
     return summary
 
 

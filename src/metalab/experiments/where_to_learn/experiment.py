@@ -26,6 +26,7 @@ from metalab.estimators import ESTIMATORS
 from metalab.experiments.fewshot import common as fewshot
 from metalab.experiments.sinusoid.experiment import query_curve
 from metalab.experiments.where_to_learn import plots
+from metalab.experiments.where_to_learn.claims import over_maml_claims
 from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import SPARSE_UPDATES
@@ -35,6 +36,7 @@ from metalab.models.convnet import convnet
 from metalab.models.resnet12 import resnet12
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
+from metalab.runs.scoreboard import report_section
 from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
 from metalab.tasks import Sinusoid
@@ -177,7 +179,7 @@ def train_seeds(prefix, learner, cfg, rundir, tasks, meta_batch, inner_steps, st
 
 def sinusoid(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, tuple]:
     """Per method: (query MSE after the inner steps: mean over seeds, 95% CI, [meta per seed],
-    seconds, learner)."""
+    seconds, learner, [MSE per seed])."""
     tasks = Sinusoid(cfg.sin_k_shot, 100).sample(
         jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6), cfg.sin_eval_tasks)
     out = {}
@@ -189,7 +191,7 @@ def sinusoid(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, tuple]:
         per_seed = [float(np.asarray(query_curve(learner, m, tasks, cfg.sin_inner_steps))
                           [:, -1].mean()) for m, _ in runs]
         out[method] = (*mean_ci95(per_seed), [m for m, _ in runs],
-                       sum(t for _, t in runs), learner)
+                       sum(t for _, t in runs), learner, per_seed)
     return out
 
 
@@ -202,9 +204,9 @@ def few_shot_model(cfg: WhereToLearnConfig, shape: tuple[int, int, int]):
 
 def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir, mini=None,
              prefix: str = "omniglot"):
-    """Per method: (test accuracy: mean over seeds, 95% CI, [meta per seed], seconds, learner)
-    for 5-way ``k_shot`` on Omniglot (digits), or on miniImageNet's test classes if ``mini``
-    holds its splits."""
+    """Per method: (test accuracy: mean over seeds, 95% CI, [meta per seed], seconds, learner,
+    [accuracy per seed]) for 5-way ``k_shot`` on Omniglot (digits), or on miniImageNet's test
+    classes if ``mini`` holds its splits."""
     if mini is not None:
         train, test = mini["train"], mini["test"]
     else:
@@ -225,7 +227,7 @@ def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir, mini=None,
         per_seed = seed_accuracies(learner, [m for m, _ in runs], test_eps.sample, key,
                                    cfg.eval_episodes, cfg.eval_inner_steps)
         out[method] = (*mean_ci95(per_seed), [m for m, _ in runs],
-                       sum(t for _, t in runs), learner)
+                       sum(t for _, t in runs), learner, per_seed)
     return out
 
 
@@ -260,7 +262,7 @@ def run(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, float]:
                            name)
             metric = "test_accuracy"
         results[problem] = res
-        for method, (value, err, metas, seconds, learner) in res.items():
+        for method, (value, err, metas, seconds, learner, _) in res.items():
             summary[f"{problem}/{method}/{metric}"] = value
             summary.setdefault(f"{method}/{metric}", value)
             summary[f"{problem}/{method}/{metric}_err"] = err
@@ -274,8 +276,11 @@ def run(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, float]:
                         "the inner loop updates (white), seed 0", f"mask_{problem}_{method}")
     fraction_curves(rundir, only_first_seed=True)
     plots.comparison(rundir, results)
-    rundir.write_summary("where-to-learn", summary)
-    rundir.write_report("Learning where to learn", _describe(cfg), summary)
+    claims = over_maml_claims({p: {m: r[-1] for m, r in res.items()}
+                               for p, res in results.items()}, cfg)
+    rundir.write_summary("where-to-learn", summary, claims=claims)
+    rundir.write_report("Learning where to learn", _describe(cfg), summary,
+                        report_section(claims))
     return summary
 
 

@@ -1,0 +1,81 @@
+"""Each experiment's claim code on made-up paired values: ids, directions, margins and
+verdicts that the values decide by construction."""
+
+import numpy as np
+import pytest
+
+from metalab.experiments.contrastive.claims import estimator_claims
+from metalab.experiments.dynamics.claims import mode_order_claims
+from metalab.experiments.vsml.claims import unseen_claims
+from metalab.experiments.where_to_learn.claims import interference_claims, over_maml_claims
+
+SPREAD = np.array([0.01, -0.02, 0.0, 0.02, -0.01])  # mean 0: differences are exact
+
+
+def _by_id(claims):
+    return {c["id"]: c for c in claims}
+
+
+def test_vsml_rule_against_sgd_per_unseen_family_and_on_the_mean():
+    rng = np.random.default_rng(0)
+    correct = {f: (rng.random((2, 20, 8)) < 0.5).astype(float) for f in ("digits", "iris",
+                                                                          "wine")}
+    curves = {"vsml": {f: np.ones_like(c) if f == "iris" else c for f, c in correct.items()},
+              "sgd": correct}
+    got = _by_id(unseen_claims(curves, ("digits", "iris", "wine"), "digits", None))
+    assert set(got) == {"vsml-unseen-families", "vsml-unseen-families/iris",
+                        "vsml-unseen-families/wine"}
+    assert got["vsml-unseen-families/iris"]["verdict"] == "supported"
+    assert got["vsml-unseen-families/wine"]["difference"] == 0.0  # the same predictions
+    assert got["vsml-unseen-families"]["n"] == 40 and got["vsml-unseen-families"]["unit"] == "tasks"
+    assert unseen_claims({"vsml": curves["vsml"]}, ("digits", "iris"), "digits", None) == []
+
+
+def test_contrastive_symmetric_rule_against_each_estimator_with_its_margin():
+    mse = 1.0 + SPREAD
+    per_seed = {"sinusoid/maml/contrastive-symmetric": mse,
+                "sinusoid/maml/implicit": mse + 0.01,  # within 10%: matches
+                "omniglot-5w1s/fixed-lambda/contrastive-symmetric": 0.6 + SPREAD,
+                "omniglot-5w1s/fixed-lambda/truncated": 0.7 + SPREAD[::-1]}  # 10 points better
+    got = _by_id(estimator_claims(per_seed, None))
+    assert set(got) == {"contrastive-sinusoid/maml/implicit",
+                        "contrastive-omniglot/5w1s/fixed-lambda/truncated"}
+    sinusoid = got["contrastive-sinusoid/maml/implicit"]
+    assert sinusoid["direction"] == "at-most" and sinusoid["verdict"] == "supported"
+    omniglot = got["contrastive-omniglot/5w1s/fixed-lambda/truncated"]
+    assert omniglot["difference"] == pytest.approx(-0.1)
+    assert omniglot["verdict"] == "not supported"
+
+
+def test_sparse_maml_against_maml_in_the_direction_of_each_metric():
+    per_seed = {"sinusoid": {"maml": list(1.0 + SPREAD), "sparse-maml": list(0.5 + SPREAD)},
+                "omniglot-1shot": {"maml": list(0.6 + SPREAD),
+                                   "sparse-relu-maml": list(0.5 + SPREAD[::-1])}}
+    got = _by_id(over_maml_claims(per_seed, None))
+    assert got["sparse-maml-over-maml/sinusoid/sparse-maml"]["verdict"] == "supported"
+    assert got["sparse-maml-over-maml/omniglot-1shot/sparse-relu-maml"]["verdict"] == \
+        "not supported"
+    forgetting = {"forgetting": {"maml": list(0.3 + SPREAD), "sparse-maml": list(0.1 + SPREAD)},
+                  "retained_accuracy": {"maml": list(0.5 + SPREAD),
+                                        "sparse-maml": list(0.5 + SPREAD[::-1])}}
+    got = _by_id(interference_claims(forgetting, "omniglot", None))
+    assert got["less-interference/omniglot/sparse-maml/forgetting"]["verdict"] == "supported"
+    assert got["less-interference/omniglot/sparse-maml/retained_accuracy"]["verdict"] == \
+        "inconclusive"
+
+
+def test_mode_order_slopes_of_staggered_and_concurrent_learners():
+    s = np.array([3.0, 1.0, 0.3])
+    seeds = [{**{f"learner/t50_mode_{j + 1}": 10 * s[j] ** (-1 + e) for j in range(3)},
+              **{f"maml/t50_mode_{j + 1}": 5 * s[j] ** e for j in range(3)},
+              **{f"bayes/t50_mode_{j + 1}": 5.0 for j in range(3)}}
+             for e in (0.02, -0.01, 0.0, 0.01)]
+    got = _by_id(mode_order_claims({"linear": seeds}, {"linear": s}, None))
+    staggered = got["staggered-learners/linear/learner"]
+    assert staggered["difference"] == pytest.approx(-0.995)
+    assert staggered["verdict"] == "supported" and staggered["n"] == 4
+    assert got["concurrent-meta-learners/linear/maml"]["verdict"] == "supported"
+    assert "Bayes slope +0.00" in got["concurrent-meta-learners/linear/maml"]["metric"]
+    seeds[0]["maml/t50_mode_3"] = float("inf")  # a mode never reached: that seed is left out
+    assert _by_id(mode_order_claims({"linear": seeds}, {"linear": s}, None))[
+        "concurrent-meta-learners/linear/maml"]["n"] == 3
