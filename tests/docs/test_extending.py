@@ -1,46 +1,9 @@
-"""docs/extending.md runs as written, and experiments from installed packages are found."""
+"""Experiments from installed packages are found and run (docs/extending.md itself runs in
+test_docs_blocks.py)."""
 
-import os
-import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
-
-import pytest
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-DOC = DOCS / "extending.md"
-
-
-def test_extending_walkthrough_runs(tmp_path):
-    """Every ```python block of the page, in order, as one script (a fresh interpreter, so
-    the registrations do not leak into other tests)."""
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
-    assert len(blocks) >= 6
-    script = tmp_path / "walkthrough.py"
-    script.write_text("\n".join(blocks))
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    assert "estimator 'implicit' cannot drive learner 'tensor-rates'" in proc.stdout
-    assert "backprop query MSE" in proc.stdout and "first-order query MSE" in proc.stdout
-
-
-@pytest.mark.parametrize("job", range(3))
-def test_python_first_snippets_run(job):
-    """Each job of docs/python.md, self-contained, in its own interpreter."""
-    blocks = re.findall(r"```python\n(.*?)```", (DOCS / "python.md").read_text(), re.S)
-    assert len(blocks) == 3
-    # Without Eigen's multi-threading: in one of this session's suite runs this subprocess hung in
-    # XLA's CPU runtime (main thread in BlockUntilReady, every pool worker idle; gdb stacks,
-    # 2026-12-01), the intermittent wedge that PyAutoLabs/PyAutoFit#1530 reports and avoids
-    # with this flag. The snippets' numbers do not depend on it.
-    env = {**os.environ, "XLA_FLAGS": " ".join(
-        [os.environ.get("XLA_FLAGS", ""), "--xla_cpu_multi_thread_eigen=false"]).strip()}
-    proc = subprocess.run([sys.executable, "-c", blocks[job]], capture_output=True, text=True,
-                          timeout=600, env=env)
-    assert proc.returncode == 0, proc.stderr
 
 
 def test_entry_point_experiments_are_listed_and_run(tmp_path):

@@ -8,6 +8,9 @@ so refused input writes nothing. Every configuration has ``quick`` (a reduced bu
 in ``quick_time`` where measured), ``seed`` and ``resolved()``, which returns the
 configuration actually run (``quick`` applied); the CLI writes that to ``config.json`` and
 passes it to ``run``.
+An experiment that leaves trained meta-parameters behind may give ``learners(config)``, the
+learner of each stage checkpointed under ``checkpoints/<stage>/``, rebuilt from the
+configuration alone, so ``metalab.load_run`` can hand a finished run back to Python.
 ``run(config, rundir)`` trains, evaluates, writes figures, ``summary.json`` and ``report.md``
 (through ``rundir``) and returns the summary metrics.
 """
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metalab.errors import BadInput
+from metalab.learners.base import Learner
 from metalab.runs.fields import check_types
 from metalab.runs.rundir import RunDir
 
@@ -43,6 +47,8 @@ class Experiment:
     small: bool = False
     traced: tuple[str, ...] = ()
     run_points: Callable[..., list[dict[str, Any]]] | None = None
+    # The learner of each checkpointed stage, from the resolved configuration (``load_run``).
+    learners: Callable[[Any], dict[str, Learner]] | None = None
 
 
 def config_from_json(cls: type, values: Any, option: str, source: str) -> Any:

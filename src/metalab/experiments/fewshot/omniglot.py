@@ -254,4 +254,5 @@ EXPERIMENT = Experiment(
     config=OmniglotConfig,
     run=run,
     check=data_of,
+    learners=lambda cfg: {cfg.learner: learner_of(cfg)},  # its one stage (load_run)
 )

@@ -146,6 +146,11 @@ def _learner(method: str, cfg: SinusoidConfig, inner_lr: float | jax.Array | Non
     return LEARNERS[pair(method, cfg)[0]](model, lr)
 
 
+def learners(cfg: SinusoidConfig) -> dict[str, Learner]:
+    """The learner of each method's stage (``metalab.load_run``)."""
+    return {method: _learner(method, cfg) for method in cfg.methods}
+
+
 def _estimator(method: str, cfg: SinusoidConfig) -> Estimator:
     return ESTIMATORS[pair(method, cfg)[1]]()
 
@@ -335,4 +340,5 @@ EXPERIMENT = Experiment(
     small=True,
     traced=tuple(name.replace("_", "-") for name in RATES),
     run_points=run_points,
+    learners=learners,
 )
