@@ -27,7 +27,7 @@ from metalab.experiments.dynamics.train import train
 from metalab.learners import maml
 from metalab.models import deep_linear
 from metalab.runs.curves import training_curves
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 
 DYNAMICS_LEARNERS = ("learner", "online", "maml", "metasgd", "memory", "lstm", "bayes")
@@ -304,4 +304,13 @@ EXPERIMENT = Experiment(
     quick_time="3 min",  # measured: 191 s wall at load 2-5, 142 s user CPU (2026-12-01)
     config=LearningDynamicsConfig,
     run=run,
+    # the families row below runs learner, maml and bayes
+    smoke=("--learners", "online", "metasgd", "memory", "lstm", "bayes", "--meta-steps", "2",
+           "--memory-steps", "2", "--lstm-steps", "2", "--eval-tasks", "20", "--meta-snapshots",
+           "1", "--meta-batch", "2", "--memory-hidden", "8", "--inner-steps", "2",
+           "--eval-steps", "4", "--no-shifts", *SMOKE_CADENCE),
+    summary_keys=(*(f"{m}/{k}" for m in ("online", "metasgd", "memory", "lstm", "bayes")
+                    for k in ("final_query_mse", "final_progress_last_mode",
+                              "mode_time_ratio?", "bayes_similarity?")),
+                  "lstm/meta_step_2/final_query_mse"),
 )

@@ -23,7 +23,7 @@ from metalab.experiments.dynamics.experiment import (
     trace_and_analyse,
 )
 from metalab.runs.curves import training_curves
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stats import mean_ci95
 
@@ -183,4 +183,14 @@ EXPERIMENT = Experiment(
     quick_time="3 min",  # 167 s wall on the idle 2-core machine, 2026-12-01
     config=DynamicsStudyConfig,
     run=run,
+    seeding="loop",
+    seeding_reason="each (family, seed) is a whole learning-dynamics run of several learners "
+    "and analyses (the bandit agents trained by loops of their own), in its own resumable "
+    "sub-folder",
+    smoke=("--families", "linear", "--seeds", "1", "--learners", "learner", "maml", "bayes",
+           "--meta-steps", "2", "--lstm-steps", "2", "--eval-tasks", "20", "--meta-snapshots",
+           "1", "--meta-batch", "2", "--no-shifts", *SMOKE_CADENCE),
+    summary_keys=tuple(f"{m}/linear/{k}" for m in ("learner", "maml", "bayes") for k in (
+        "final_query_mse", "final_query_mse_ci95", "bayes_similarity",
+        "mode_time_ratio_reached", "mode_time_ratio?", "mode_time_ratio_ci95?")),
 )

@@ -21,6 +21,11 @@ from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
 
 UNROLL = 5  # integration steps per scan iteration: ~2.5x faster ascent on 2 CPU cores
+SMOKE_BUDGET = ("--horizon", "1", "--dt", "0.1", "--opt-steps", "2", "--log-every", "1",
+                "--checkpoint-every", "2", "--sgd-seeds", "1", "--sgd-batch", "4")
+"""the tiny budget of every effort experiment's smoke run: 10 Euler steps, 2 ascent steps, one
+SGD seed where the controls are re-simulated (only effort-gain's; the others add
+--no-resimulate)"""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import numpy as np
 from metalab import effort as E
 from metalab.errors import require
 from metalab.experiments.effort.common import (
+    SMOKE_BUDGET,
     EffortOptions,
     centre_time,
     optimise_stage,
@@ -218,4 +219,8 @@ EXPERIMENT = Experiment(
     quick_time="6 min",  # measured: 343 s wall at load 18-22, 36 s user CPU (2026-12-01)
     config=InterfereConfig,
     run=run,
+    smoke=(*SMOKE_BUDGET, "--no-resimulate", "--family", "semantic", "--hidden", "2"),
+    summary_keys=("value/controlled", "value/uncontrolled", "final_loss/controlled/item_0",
+                  "centre_time/item_7", "mean_gate/item_0", "gate_cosine/mean_between_tasks",
+                  "gate_cosine/siblings", "gate_cosine/cousins", "gate_cosine/other_branch"),
 )

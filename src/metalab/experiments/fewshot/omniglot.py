@@ -23,7 +23,7 @@ from metalab.experiments.fewshot import common as fewshot
 from metalab.learners.base import Learner, Meta
 from metalab.models.convnet import CONVS
 from metalab.runs.curves import training_curves
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
@@ -241,4 +241,10 @@ EXPERIMENT = Experiment(
     config=OmniglotConfig,
     run=run,
     check=data_of,
+    # 100 episodes x 5 classes x 2 query images: 1000 test predictions
+    smoke=("--dataset", "digits", "--learner", "maml", "--eval-inner-steps", "2", "--steps", "2",
+           "--meta-batch", "2", "--width", "8", "--eval-episodes", "100", "--eval-query", "2",
+           *SMOKE_CADENCE),
+    summary_keys=("test/accuracy", "test/ci95", "test/accuracy_1_steps", "test/accuracy_2_steps",
+                  "test/ci95_1_steps"),
 )

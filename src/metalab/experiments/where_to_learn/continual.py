@@ -48,7 +48,7 @@ from metalab.learners.base import SPARSE_UPDATES
 from metalab.learners.sparse import update_gate
 from metalab.models import mlp
 from metalab.models.convnet import convnet
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
@@ -304,4 +304,9 @@ EXPERIMENT = Experiment(
     quick_time="10 min",
     config=SparseContinualConfig,
     run=run,
+    seeding="vmapped",
+    smoke=("--methods", "sparse-maml", "--n-functions", "2", "--k-shot", "2", "--inner-steps",
+           "1", "--steps", "2", "--meta-batch", "1", "--hidden", "4", "--eval-streams", "2",
+           "--seeds", "1", *SMOKE_CADENCE),
+    summary_keys=("untrained/forgetting", "sparse-maml/forgetting"),
 )

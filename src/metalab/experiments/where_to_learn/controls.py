@@ -30,7 +30,7 @@ from metalab.learners.gradient import init_learner
 from metalab.learners.sparse import update_fractions, update_gate
 from metalab.models import mlp
 from metalab.models.base import Params
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
@@ -202,4 +202,12 @@ EXPERIMENT = Experiment(
     expected_time="60 min",
     config=ControlsConfig,
     run=run,
+    seeding="vmapped",
+    smoke=("--steps", "2", "--meta-batch", "2", "--random-masks", "1", "--eval-tasks", "10",
+           "--initial-fractions", "0.3", "--seeds", "1", *SMOKE_CADENCE),
+    summary_keys=(*(f"{k}/mean" for k in ("transferred mask", "no mask (MAML)",
+                                          "random masks, same per-tensor sparsity",
+                                          "sparse-MAML learning its own mask", "sweep 0.3",
+                                          "sweep 0.3 final fraction")),
+                  "transferred mask/ci95"),
 )

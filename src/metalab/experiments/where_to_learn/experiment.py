@@ -33,7 +33,7 @@ from metalab.learners.sparse import update_fractions, update_gate
 from metalab.models import mlp
 from metalab.models.convnet import convnet
 from metalab.models.resnet12 import resnet12
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
@@ -313,4 +313,9 @@ EXPERIMENT = Experiment(
     quick_time="15 min",
     config=WhereToLearnConfig,
     run=run,
+    seeding="vmapped",
+    smoke=("--problems", "sinusoid", "--methods", "sparse-relu-maml", "--sin-steps", "2",
+           "--sin-meta-batch", "2", "--sin-eval-tasks", "100", "--rate-lr", "1e-4", "--seeds",
+           "1", *SMOKE_CADENCE),
+    summary_keys=("sinusoid/sparse-relu-maml/query_mse_step1",),
 )
