@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from metalab.atomic import atomic_write
 from metalab.errors import flag, require, require_cadence
-from metalab.experiments.dynamics import bandit_run
+from metalab.experiments.dynamics import bandit_run, study_report
 from metalab.experiments.dynamics.experiment import (
     DYNAMICS_LEARNERS,
     FOURIER_META_STEPS,
@@ -158,6 +158,13 @@ def _sub_run(cfg: DynamicsStudyConfig, family: str, seed: int, rundir: RunDir
     return summary
 
 
+def _maml_steps(cfg: DynamicsStudyConfig) -> str:
+    """The study's MAML budget: one number, or each regression family's default."""
+    if cfg.meta_steps is not None:
+        return str(cfg.meta_steps)
+    return ", ".join(f"{STUDY_META_STEPS[f]} ({f})" for f in cfg.families if f != "bandit")
+
+
 def run(cfg: DynamicsStudyConfig, rundir: RunDir) -> dict[str, float]:
     """Every family and seed as a sub-run; aggregate, plot, report."""
     per_seed: dict[str, list[dict[str, float]]] = defaultdict(list)
@@ -165,12 +172,10 @@ def run(cfg: DynamicsStudyConfig, rundir: RunDir) -> dict[str, float]:
         for seed in range(cfg.seed, cfg.seed + cfg.seeds):
             per_seed[family].append(_sub_run(cfg, family, seed, rundir))
     summary = aggregate(per_seed)
-    from metalab.experiments.dynamics import study_report
-
     study_report.ratio_figure(rundir, cfg, summary)
     rundir.write_summary("learning-dynamics-families", summary)
     rundir.write_report("Learning dynamics across families and seeds",
-                        study_report.description(cfg), summary,
+                        study_report.description(cfg, _maml_steps(cfg)), summary,
                         study_report.tables(cfg, summary))
     return summary
 
