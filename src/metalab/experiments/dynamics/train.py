@@ -15,6 +15,7 @@ import optax
 
 from metalab.estimators import ESTIMATORS
 from metalab.experiments.dynamics import setup
+from metalab.models.lstm import prefix_loss
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 from metalab.training import TrainState, init_state, make_meta_step
@@ -71,7 +72,7 @@ def _memory_step(model, optimizer, cfg: Any, queries: int, key: jax.Array):
         tasks = dist.sample(jax.random.fold_in(key, state.step), cfg.meta_batch)
         tasks = tasks._replace(query_x=tasks.query_x[:, :queries],
                                query_y=tasks.query_y[:, :queries])
-        loss, grad = jax.value_and_grad(lambda p: setup.memory_loss(model, p, tasks))(state.meta)
+        loss, grad = jax.value_and_grad(lambda p: prefix_loss(model, p, tasks))(state.meta)
         metrics = {"loss": loss, "grad_norm": optax.tree.norm(grad)}
         return state.apply_gradients(grad, optimizer), metrics
 

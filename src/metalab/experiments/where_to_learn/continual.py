@@ -30,18 +30,13 @@ from typing import Literal
 import jax
 import numpy as np
 
+from metalab.analysis.retention import accuracy_matrix, seen_curve, stream_scores
+from metalab.analysis.sparsity import mask_figure, track_sparsity
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators.stream import retention_matrix, stream_backprop
 from metalab.experiments.fewshot import common as fewshot
 from metalab.experiments.where_to_learn.experiment import mean_fractions
-from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
-from metalab.experiments.where_to_learn.streams import (
-    ClassStream,
-    SineWithoutIndex,
-    accuracy_matrix,
-    seen_curve,
-    stream_scores,
-)
+from metalab.experiments.where_to_learn.plots import update_fraction_curves
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import SPARSE_UPDATES
 from metalab.learners.sparse import update_gate
@@ -54,6 +49,7 @@ from metalab.runs.stage import train_seeds
 from metalab.runs.stats import mean_ci95
 from metalab.tasks.episodes import Episodes
 from metalab.tasks.sine_stream import SineStream
+from metalab.tasks.streams import ClassStream, SineWithoutIndex
 from metalab.training import seed_keys, unstack
 from metalab.training.optimizers import per_entry_adam
 from metalab.training.seeds import meta_training
@@ -203,8 +199,8 @@ def run(cfg: SparseContinualConfig, rundir: RunDir) -> dict[str, float]:
         if SPARSE_UPDATES in learner.properties:
             for layer, f in mean_fractions(learner, metas).items():
                 summary[f"{method}/update_fraction/{layer}"] = f
-            mask_images(rundir, update_gate(learner, metas[0]),
-                        f"{method}: weights the inner loop updates (seed 0)", f"mask_{method}")
+            rundir.save_figure(mask_figure(update_gate(learner, metas[0]), f"{method}: weights "
+                                           "the inner loop updates (seed 0)"), f"mask_{method}")
     for method, rs in matrices.items():
         per_seed = [score(r) for r in rs]
         for k in per_seed[0]:
@@ -212,7 +208,7 @@ def run(cfg: SparseContinualConfig, rundir: RunDir) -> dict[str, float]:
                 [p[k] for p in per_seed])
     mean_matrices = {m: np.mean(rs, axis=0) for m, rs in matrices.items()}
     _plot_retention(rundir, mean_matrices, accuracy)
-    fraction_curves(rundir)
+    update_fraction_curves(rundir)
     rundir.write_summary("continual", summary)
     rundir.write_report("Continual learning: does gradient sparsity reduce interference?",
                         _describe(cfg), summary, [_verdict(summary, accuracy)])

@@ -21,12 +21,12 @@ from typing import Literal
 import jax
 import numpy as np
 
+from metalab.analysis.sparsity import mask_figure, track_sparsity
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS
 from metalab.experiments.fewshot import common as fewshot
 from metalab.experiments.sinusoid.experiment import query_curve
 from metalab.experiments.where_to_learn import plots
-from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import SPARSE_UPDATES
 from metalab.learners.sparse import update_fractions, update_gate
@@ -261,9 +261,10 @@ def run(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, float]:
             for layer, f in mean_fractions(learner, metas).items():
                 summary[f"{problem}/{method}/update_fraction/{layer}"] = f
                 summary.setdefault(f"{method}/update_fraction/{layer}", f)
-            mask_images(rundir, update_gate(learner, metas[0]), f"{problem}, {method}: weights "
-                        "the inner loop updates (white), seed 0", f"mask_{problem}_{method}")
-    fraction_curves(rundir)
+            rundir.save_figure(mask_figure(update_gate(learner, metas[0]), f"{problem}, {method}: "
+                                           "weights the inner loop updates (white), seed 0"),
+                               f"mask_{problem}_{method}")
+    plots.update_fraction_curves(rundir)
     plots.comparison(rundir, results)
     rundir.write_summary("where-to-learn", summary)
     rundir.write_report("Learning where to learn", _describe(cfg), summary)
