@@ -18,14 +18,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
+from metalab.effort.modes import centre_time, peak_time
 from metalab.errors import require
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
     ascent_curve,
-    centre_time,
     optimise_stage,
-    peak_time,
     resimulate,
 )
 from metalab.runs.experiment import Experiment

@@ -27,11 +27,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
+from metalab.effort.modes import centre_time
 from metalab.errors import require
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
-    centre_time,
     optimise_stage,
     resimulate,
 )

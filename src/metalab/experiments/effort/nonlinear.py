@@ -18,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
+from metalab.effort.modes import peak_time
 from metalab.errors import require
-from metalab.experiments.effort.common import SMOKE_BUDGET, UNROLL, optimise_stage, peak_time
+from metalab.experiments.effort.common import SMOKE_BUDGET, UNROLL, optimise_stage
 from metalab.experiments.effort.gain import ModeTaskOptions, optimal_gain, problem
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
