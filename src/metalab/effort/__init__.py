@@ -9,6 +9,10 @@ from metalab.effort.controls import effort as effort
 from metalab.effort.controls import neutral as neutral
 from metalab.effort.controls import project as project
 from metalab.effort.controls import tangent as tangent
+from metalab.effort.data import DIGIT_TASKS as DIGIT_TASKS
+from metalab.effort.data import data_covariances as data_covariances
+from metalab.effort.data import digit_data as digit_data
+from metalab.effort.data import semantic_data as semantic_data
 from metalab.effort.dynamics import TaskCovariances as TaskCovariances
 from metalab.effort.dynamics import Trajectory as Trajectory
 from metalab.effort.dynamics import from_teachers as from_teachers
