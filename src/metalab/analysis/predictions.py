@@ -3,7 +3,8 @@ on them over learning, the input of the mode and Bayes analyses (docs/learning-d
 
 Each learner yields predictions [time, tasks, Q, m] on the held-out query points and the times
 they were taken at (gradient steps for learners that learn by gradient descent, support samples
-seen for a memory-based meta-learner and the Bayes-optimal learner).
+seen for a memory-based meta-learner and the Bayes-optimal learner); ``analyse`` reads each
+trajectory's progress per mode, its mode-time ratios and its similarity to Bayes.
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from metalab.analysis.fourier import fourier_coefficients, frequency_grid
-from metalab.analysis.modes import linear_map_from_predictions, mode_coefficients
+from metalab.analysis.modes import (
+    linear_map_from_predictions,
+    mode_coefficients,
+    mode_progress,
+    mode_time_ratio,
+    threshold_times,
+)
+from metalab.analysis.similarity import trajectory_similarity
 from metalab.analysis.trajectories import bayes_predictions, gradient_trajectory
 from metalab.learners import Learner
 from metalab.learners.inner import inner_start, inner_step
@@ -131,3 +140,32 @@ def bayes_preds(dist: LinearRegression | FourierSeries, ev: EvalSet) -> tuple[ja
         dist.features, dist.prior(), dist.noise, sx, sy, qx))
     preds = jax.jit(run)(ev.support_x, ev.support_y, ev.query_x)
     return _time_major(preds), jnp.arange(preds.shape[1], dtype=jnp.float32)
+
+
+def analyse(ev: EvalSet, runs: dict[str, tuple[jax.Array, jax.Array, str]]
+            ) -> tuple[dict[str, float], dict[str, dict]]:
+    """Per learner of ``runs`` (name -> (predictions [time, tasks, Q, m], times, time unit),
+    one of them ``bayes``): mode progress, times to 50% / 90% (``t50_mode_<j>``, mode j = 1 the
+    largest; inf if never reached), ratios and similarity to Bayes."""
+    summary: dict[str, float] = {}
+    details: dict[str, dict] = {}
+    bayes = runs["bayes"][0]
+    for name, (preds, times, unit) in runs.items():
+        progress = mode_progress(_coefficients(ev, preds), ev.true_coef)
+        t50, t90 = (threshold_times(progress, times, lv) for lv in (0.5, 0.9))
+        details[name] = {"progress": np.asarray(progress), "times": np.asarray(times),
+                         "unit": unit, "t50": np.asarray(t50), "t90": np.asarray(t90)}
+        summary[f"{name}/mode_time_ratio"] = float(mode_time_ratio(progress, times, 0.5))
+        summary[f"{name}/mode_time_ratio_90"] = float(mode_time_ratio(progress, times, 0.9))
+        summary[f"{name}/bayes_similarity"] = trajectory_similarity(  # null: no common
+            preds, bayes, ev.target, if_unreached=float("nan"))  # progress level
+        summary[f"{name}/final_query_mse"] = float(jnp.mean((preds[-1] - ev.target) ** 2))
+        summary[f"{name}/final_progress_last_mode"] = float(progress[-1, -1])
+        summary |= {f"{name}/t50_mode_{j + 1}": float(t) for j, t in enumerate(t50)}
+    return summary, details
+
+
+def _coefficients(ev: EvalSet, preds: jax.Array) -> jax.Array:
+    """Mode coefficients of a trajectory, computed in chunks of time to bound memory."""
+    chunks = [ev.coefficients(preds[i : i + 64]) for i in range(0, preds.shape[0], 64)]
+    return jnp.concatenate(chunks)

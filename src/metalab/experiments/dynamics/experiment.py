@@ -16,13 +16,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
-from metalab.analysis import mode_progress, mode_time_ratio, threshold_times
-from metalab.analysis import trajectory_similarity as similarity
 from metalab.analysis.predictions import (
     EvalSet,
+    analyse,
     bayes_preds,
     eval_set,
     gradient_preds,
@@ -221,33 +218,6 @@ def meta_train_all(cfg: LearningDynamicsConfig, rundir: RunDir) -> dict[str, tup
     keys = jax.random.split(jax.random.PRNGKey(cfg.seed), 5)
     return {name: train(name, cfg, rundir, keys[1 + i])
             for i, name in enumerate(META_LEARNERS) if name in cfg.learners}
-
-
-def analyse(ev: EvalSet, runs: dict) -> tuple[dict[str, float], dict[str, dict]]:
-    """Per learner: mode progress, times to 50% / 90% (``t50_mode_<j>``, mode j = 1 the
-    largest; inf if never reached), ratios and similarity to Bayes."""
-    summary: dict[str, float] = {}
-    details: dict[str, dict] = {}
-    bayes = runs["bayes"][0]
-    for name, (preds, times, unit) in runs.items():
-        progress = mode_progress(_coefficients(ev, preds), ev.true_coef)
-        t50, t90 = (threshold_times(progress, times, lv) for lv in (0.5, 0.9))
-        details[name] = {"progress": np.asarray(progress), "times": np.asarray(times),
-                         "unit": unit, "t50": np.asarray(t50), "t90": np.asarray(t90)}
-        summary[f"{name}/mode_time_ratio"] = float(mode_time_ratio(progress, times, 0.5))
-        summary[f"{name}/mode_time_ratio_90"] = float(mode_time_ratio(progress, times, 0.9))
-        summary[f"{name}/bayes_similarity"] = similarity(  # null: no common progress level
-            preds, bayes, ev.target, if_unreached=float("nan"))
-        summary[f"{name}/final_query_mse"] = float(jnp.mean((preds[-1] - ev.target) ** 2))
-        summary[f"{name}/final_progress_last_mode"] = float(progress[-1, -1])
-        summary |= {f"{name}/t50_mode_{j + 1}": float(t) for j, t in enumerate(t50)}
-    return summary, details
-
-
-def _coefficients(ev: EvalSet, preds: jax.Array) -> jax.Array:
-    """Mode coefficients of a trajectory, computed in chunks of time to bound memory."""
-    chunks = [ev.coefficients(preds[i : i + 64]) for i in range(0, preds.shape[0], 64)]
-    return jnp.concatenate(chunks)
 
 
 def trace_and_analyse(cfg: LearningDynamicsConfig, rundir: RunDir
