@@ -27,7 +27,7 @@ from metalab.analysis.predictions import (
     online_preds,
 )
 from metalab.errors import flag, require, require_cadence
-from metalab.experiments.dynamics import setup
+from metalab.experiments.dynamics import plots, setup
 from metalab.experiments.dynamics.train import train
 from metalab.learners import maml
 from metalab.models import deep_linear
@@ -262,8 +262,6 @@ def shifted_summary(cfg: LearningDynamicsConfig, trained: dict, key: jax.Array
 def run(cfg: LearningDynamicsConfig, rundir: RunDir) -> dict[str, float]:
     """Train the meta-learners, trace every learner on held-out tasks, analyse, report."""
     summary, details = trace_and_analyse(cfg, rundir)
-    from metalab.experiments.dynamics import plots
-
     plots.mode_curves(rundir, cfg, details)
     plots.time_to_learn(rundir, cfg, details)
     plots.along_meta_training(rundir, summary)
