@@ -300,7 +300,7 @@ def test_learning_dynamics_runs_end_to_end(tmp_path):
 def test_study_aggregates_seeds_with_student_t_interval_and_rejects_bad_input():
     from metalab.errors import BadInput
     from metalab.experiments.dynamics.study import DynamicsStudyConfig, aggregate
-    from metalab.experiments.dynamics.train import snapshot_steps
+    from metalab.runs.snapshots import snapshot_steps
 
     per_seed = {"linear": [{"lstm/mode_time_ratio": v, "lstm/final_query_mse": 0.1}
                            for v in (1.0, 2.0, 3.0)],
@@ -324,24 +324,22 @@ def test_study_aggregates_seeds_with_student_t_interval_and_rejects_bad_input():
 def test_resumed_snapshots_keep_the_stage_metrics(tmp_path):
     """A resumed run whose snapshots all exist skips training; its metrics lines must stay
     (they were truncated when the skipped stage never confirmed them)."""
-    from types import SimpleNamespace
-
     import jax.numpy as jnp
 
-    from metalab.experiments.dynamics.train import with_snapshots
     from metalab.runs.rundir import RunDir
+    from metalab.runs.snapshots import train_snapshots
     from metalab.training import TrainState
 
     def step(state):
         return state._replace(meta=state.meta * 0.5, step=state.step + 1), {"loss": state.meta}
 
     init = TrainState(jnp.asarray(1.0), (), jnp.zeros((), jnp.int32))
-    cfg = SimpleNamespace(meta_snapshots=2, log_every=2, checkpoint_every=2)
+    cfg = {"count": 2, "chunk": 2, "checkpoint_every": 2}
     first = RunDir(tmp_path)
-    snaps = with_snapshots(first, "s", init, step, 4, cfg)
+    snaps = train_snapshots(first, "s", init, step, 4, **cfg)
     lines = (tmp_path / "metrics.jsonl").read_text()
     resumed = RunDir(tmp_path, resume=True)
-    assert [n for n, _ in with_snapshots(resumed, "s", init, step, 4, cfg)] == \
+    assert [n for n, _ in train_snapshots(resumed, "s", init, step, 4, **cfg)] == \
         [n for n, _ in snaps]
     resumed.log({"stage": "after", "step": 1})  # ends the replay: unconfirmed lines are cut
     assert (tmp_path / "metrics.jsonl").read_text() == lines + '{"stage": "after", "step": 1}\n'

@@ -59,3 +59,32 @@ def test_new_effort_configs_reject_bad_input(name, options, flag):
 
     with pytest.raises(BadInput, match=flag):
         EXPERIMENTS[name].config(**options)
+
+
+def test_data_covariances_and_the_semantic_items():
+    """Covariances of a data set against numpy's per-task products; the semantic task's items
+    share exactly their common ancestors' features."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(2, 50, 3)), rng.normal(size=(2, 50, 2))
+    tasks = E.data_covariances(jnp.asarray(x), jnp.asarray(y), noise_var=0.5)
+    for k in range(2):
+        np.testing.assert_allclose(tasks.sxx[k], x[k].T @ x[k] / 50, rtol=1e-5)
+        np.testing.assert_allclose(tasks.syx[k], y[k].T @ x[k] / 50, rtol=1e-5)
+        np.testing.assert_allclose(tasks.syy[k], (y[k] ** 2).sum() / 50 + 2 * 0.5, rtol=1e-5)
+    _, features, names = E.semantic_data((1.0, 1.0, 1.0, 1.0))
+    shared = np.asarray(features[:, 0] @ features[:, 0].T)
+    assert len(names) == 8 and shared[0, 1] == 3 and shared[0, 2] == 2 and shared[0, 7] == 1
+
+
+def test_simulated_values_are_each_keys_simulated_value():
+    """The seeds vmapped in one program give what each seed's own simulation gives."""
+    tasks = E.from_teachers(jnp.ones((1, 1, 2)), jnp.eye(2), 0.0)
+    w0 = E.Weights(0.1 * jnp.ones((2, 2)), 0.1 * jnp.ones((1, 2)))
+    setting = E.Setting(steps=5, dt=0.1, gamma=0.9, beta=0.0)
+    control = E.Control(lr=jnp.ones(5))
+    sample, keys = E.gaussian_task_sampler(tasks), jax.random.split(jax.random.PRNGKey(0), 2)
+    values = E.simulated_values(control, w0, tasks, keys, None, sample=sample, setting=setting,
+                                batch=4, activation="linear", free=())
+    one = [float(E.simulated_value(control, w0, tasks, sample, k, setting, batch=4)[0])
+           for k in keys]
+    np.testing.assert_allclose(values, one, rtol=1e-5)

@@ -7,7 +7,6 @@ import optax
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from metalab.bench.base import xla_temp_mb
 from metalab.errors import BadInput
 from metalab.estimators import ESTIMATORS, supporting, supports
 from metalab.estimators.closed_form import (
@@ -21,6 +20,7 @@ from metalab.estimators.proximal import with_proximal
 from metalab.learners import GRADIENT_INNER_LOOP, LEARNERS, Learner
 from metalab.models import mlp
 from metalab.tasks import Sinusoid
+from metalab.training.cost import xla_temp_mb
 
 LAM, LR = 1.0, 0.1
 

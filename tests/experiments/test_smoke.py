@@ -1,16 +1,17 @@
 """Smoke run of every registered experiment and every benchmark at a tiny budget, in the
 default test run (issue 17).
 
-Each experiment goes through its real entry point, ``metalab run NAME`` (in-process, the
-same code path as the console script: option parsing, ``check``, run-folder claim,
-``config.json``, ``run``, summary), with the smallest budget its configuration allows.
+Each registered experiment goes through its real entry point, ``metalab run NAME``
+(in-process, the same code path as the console script: option parsing, ``check``, run-folder
+claim, ``config.json``, ``run``, summary), with the tiny-budget options its ``Experiment``
+record declares (``smoke``).
 The run folder must hold ``config.json`` naming the experiment, a ``metrics.jsonl`` whose
 every line parses and whose every number is finite (in each sub-run's folder where the
 experiment runs several; none where it trains nothing, ``UNLOGGED``), ``summary.json`` with
-the experiment's documented summary keys (finite, or ``null`` only where a quantity may be
-undefined), a ``report.md`` that tabulates every summary key and links only figures that
-exist, and at least one PNG, with no ``INCOMPLETE`` marker left; some rows check more
-(``EXTRA``). Each bench yields its documented row fields at a tiny budget. The suite's CPU
+the record's ``summary_keys`` (finite, or ``null`` only where a quantity may be undefined),
+a ``report.md`` that tabulates every summary key and links only figures that exist, and at
+least one PNG, with no ``INCOMPLETE`` marker left; some rows check more (``EXTRA``). Each
+bench yields its ``row_fields`` at its ``smoke`` budget. The suite's CPU
 cost per row is in benchmarks/RESULTS.md.
 """
 
@@ -28,161 +29,10 @@ from metalab.experiments import EXPERIMENTS
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "omniglot"
 
-# shared by every effort experiment: 10 Euler steps, 2 ascent steps, one SGD seed where the
-# controls are re-simulated (only effort-gain; the others pass --no-resimulate)
-EFFORT = ["--horizon", "1", "--dt", "0.1", "--opt-steps", "2", "--log-every", "1",
-          "--checkpoint-every", "2", "--sgd-seeds", "1", "--sgd-batch", "4"]
-CADENCE = ["--log-every", "1", "--checkpoint-every", "2"]
 ONESHOT_TRAINING = ["--steps", "2", "--meta-batch", "2", "--width", "8", "--eval-episodes",
-                    "100", "--eval-query", "2", *CADENCE]
-
-# name -> (tiny options, documented summary keys); a key ending in "?" may be null
-# (undefined at this budget, e.g. a time a mode never reaches in a 1-unit horizon)
-SMOKE: dict[str, tuple[list[str], list[str]]] = {
-    "sinusoid": (
-        ["--methods", "maml", "pretrained", "--steps", "2", "--hidden", "8", "--meta-batch",
-         "2", "--eval-tasks", "100", "--eval-query", "10", "--eval-steps", "10", *CADENCE],
-        [f"{m}/{k}" for m in ("maml", "pretrained") for k in (
-            "query_mse_step0", "query_mse_step1", "query_mse_step10", "query_mse_step1_sem",
-            "diverged_fraction_step10", "train_seconds")]),
-    "effort-gain": (  # the one effort row that keeps the SGD re-simulation
-        [*EFFORT, "--strengths", "2", "1", "--sweep-betas", "--method", "euler"],
-        ["value/controlled", "value/uncontrolled", "value/controlled_rk4_dt_over_4",
-         "peak_time/mode_0", "peak_time/mode_1", "peak_gain/mode_1", "easy_first",
-         "halfway_time/controlled/mode_1?", "width/mode_1", "sustained_later",
-         "value/controlled_euler", "simulated/controlled/linear/mean",
-         "simulated/uncontrolled/tanh/ci95"]),
-    "effort-nonlinear": (
-        [*EFFORT, "--strengths", "2", "1", "--hidden", "2", "--samples", "4",
-         "--eval-samples", "100"],
-        ["value/theory/controlled", "value/theory/uncontrolled", "value/linear/optimised",
-         "value/tanh/theory_control", "peak_time/tanh/mode_1", "peak_time/theory/mode_0"]),
-    "effort-curriculum": (
-        [*EFFORT, "--no-resimulate", "--strengths", "2", "1"],
-        ["value/controlled", "value/uncontrolled", "peak_time/task_1", "centre_time/task_0",
-         "easy_first"]),
-    "effort-maml": (
-        [*EFFORT, "--inner-steps", "1", "2", "--train-tasks", "2", "--eval-tasks", "4",
-         "--dim", "2", "--hidden", "2"],
-        ["value/init_random", "value/init_maml_2", "loss_after_2/init_value",
-         "weight_norm/init_maml_1", "best_by_value_is_value_init"]),
-    "effort-continual": (
-        [*EFFORT, "--no-resimulate", "--dim", "2", "--hidden", "2"],
-        [f"{k}/{g}" for k in ("value", "forgetting", "final_loss_A", "final_loss_B")
-         for g in ("gated", "ungated")] + ["gate_overlap_after_switch"]),
-    "effort-hyper": (
-        [*EFFORT, "--no-resimulate", "--strengths", "2", "1", "--hidden", "2", "--samples",
-         "4", "--constant-decays", "0.1"],
-        ["best_constant_decay"] + [f"{k}/{c}" for k in ("value", "final_test_loss",
-                                                       "min_test_loss")
-                                   for c in ("none", "lr", "decay", "lr_decay",
-                                             "best_constant_decay")]),
-    "effort-interfere": (
-        [*EFFORT, "--no-resimulate", "--family", "semantic", "--hidden", "2"],
-        ["value/controlled", "value/uncontrolled", "final_loss/controlled/item_0",
-         "centre_time/item_7", "mean_gate/item_0", "gate_cosine/mean_between_tasks",
-         "gate_cosine/siblings", "gate_cosine/cousins", "gate_cosine/other_branch"]),
-    "effort-switch": (
-        [*EFFORT, "--no-resimulate", "--period", "0.5", "--dim", "2", "--hidden", "2"],
-        ["blocks"] + [k.format(c) for k in ("value/{}", "forgetting/{}/mean",
-                                            "forgetting/{}/last", "final_mean_loss/{}")
-                      for c in ("none", "gain", "gates", "gain_gates")]),
-    "effort-phase": (
-        [*EFFORT, "--gammas", "0.8", "--horizons", "1", "--betas", "0.1", "--strengths", "2",
-         "1"],
-        ["horizon_1/gamma_0.8/beta_0.1/class", "horizon_1/gamma_0.8/beta_0.1/easy_first",
-         "horizon_1/gamma_0.8/beta_0.1/width/mode_1", "fraction/both",
-         "fraction/weakest_abandoned"]),
-    "learning-dynamics": (  # the families row below runs learner, maml and bayes
-        ["--learners", "online", "metasgd", "memory", "lstm", "bayes", "--meta-steps", "2",
-         "--memory-steps", "2", "--lstm-steps", "2", "--eval-tasks", "20", "--meta-snapshots",
-         "1", "--meta-batch", "2", "--memory-hidden", "8", "--inner-steps", "2",
-         "--eval-steps", "4", "--no-shifts", *CADENCE],
-        [f"{m}/{k}" for m in ("online", "metasgd", "memory", "lstm", "bayes") for k in (
-            "final_query_mse", "final_progress_last_mode", "mode_time_ratio?",
-            "bayes_similarity?")] + ["lstm/meta_step_2/final_query_mse"]),
-    "learning-dynamics-families": (
-        ["--families", "linear", "--seeds", "1", "--learners", "learner", "maml", "bayes",
-         "--meta-steps", "2", "--lstm-steps", "2", "--eval-tasks", "20", "--meta-snapshots",
-         "1", "--meta-batch", "2", "--no-shifts", *CADENCE],
-        [f"{m}/linear/{k}" for m in ("learner", "maml", "bayes") for k in (
-            "final_query_mse", "final_query_mse_ci95", "bayes_similarity",
-            "mode_time_ratio_reached", "mode_time_ratio?", "mode_time_ratio_ci95?")]),
-    "estimator-accuracy": (
-        ["--estimators", "backprop", "implicit", "--betas", "0.01", "0.1", "--linear-steps",
-         "1", "2", "--summary-steps", "2", "--sinusoid-steps", "2", "--reference-steps", "4",
-         "--tasks", "2", "--population", "2", "--hidden", "4", "--linear-dim", "2"],
-        ["contrastive/slope_beta", "contrastive/rel_error_beta1e-02",
-         "contrastive_symmetric/slope_beta", "backprop/cosine_to_exact",
-         "implicit/rel_error_to_exact", "sinusoid/backprop/cosine_to_reference",
-         "sinusoid/implicit/rel_error_to_reference"]),
-    "omniglot": (  # 100 episodes x 5 classes x 2 query images: 1000 test predictions
-        ["--dataset", "digits", "--learner", "maml", "--eval-inner-steps", "2", "--steps", "2",
-         "--meta-batch", "2", "--width", "8", "--eval-episodes", "100", "--eval-query", "2",
-         *CADENCE],
-        ["test/accuracy", "test/ci95", "test/accuracy_1_steps", "test/accuracy_2_steps",
-         "test/ci95_1_steps"]),
-    "where-to-learn": (
-        ["--problems", "sinusoid", "--methods", "sparse-relu-maml", "--sin-steps", "2",
-         "--sin-meta-batch", "2", "--sin-eval-tasks", "100", "--rate-lr", "1e-4", "--seeds",
-         "1", *CADENCE],
-        ["sinusoid/sparse-relu-maml/query_mse_step1"]),
-    "continual": (
-        ["--methods", "sparse-maml", "--n-functions", "2", "--k-shot", "2", "--inner-steps",
-         "1", "--steps", "2", "--meta-batch", "1", "--hidden", "4", "--eval-streams", "2",
-         "--seeds", "1", *CADENCE],
-        ["untrained/forgetting", "sparse-maml/forgetting"]),
-    "where-to-learn-controls": (
-        ["--steps", "2", "--meta-batch", "2", "--random-masks", "1", "--eval-tasks", "10",
-         "--initial-fractions", "0.3", "--seeds", "1", *CADENCE],
-        [f"{k}/mean" for k in ("transferred mask", "no mask (MAML)",
-                               "random masks, same per-tensor sparsity",
-                               "sparse-MAML learning its own mask", "sweep 0.3",
-                               "sweep 0.3 final fraction")] + ["transferred mask/ci95"]),
-    "vsml": (
-        ["--train-on", "sum", "--families", "sum", "--no-compare", "--baselines", "sgd",
-         "--sgd-rates", "0.1", "--steps", "2", "--seeds", "1", "--stream-steps", "4",
-         "--episodes", "1", "--population", "2", "--eval-steps", "4", "--eval-streams", "1",
-         "--n-in", "2", "--n-classes", "2", *CADENCE],
-        ["chance/sum", "vsml/train_seconds", "matrix/sum/sum/online_accuracy",
-         "vsml/sum/online_accuracy", "vsml/sum/online_accuracy_ci95", "sgd/sum/best_lr",
-         "sgd/sum/online_accuracy"]),
-    "vsml-backprop": (
-        ["--families", "digits", "--steps", "2", "--seeds", "1", "--episodes", "1",
-         "--stream-steps", "4", "--n-in", "2", "--n-classes", "2", "--eval-steps", "4",
-         "--eval-streams", "1", *CADENCE],
-        ["chance/digits", "clone/digits/final_accuracy", "clone/digits/online_accuracy",
-         "sgd/digits/online_accuracy", "clone/final_accuracy", "sgd/final_accuracy",
-         "clone/final_loss", "clone/train_seconds"]),
-    "contrastive": (
-        ["--problems", "sinusoid", "--sinusoid-learners", "maml", "--estimators",
-         "contrastive", "--seeds", "2", "--sinusoid-steps", "2", "--sinusoid-meta-batch",
-         "1", "--sinusoid-inner-steps", "2", "--sinusoid-nudged-steps", "1", "--eval-tasks",
-         "10", *CADENCE],
-        [f"sinusoid/maml/contrastive/{k}" for k in (
-            "query_mse", "query_mse_ci95", "ms_per_meta_step", "xla_temp_mb", "compile_s")]),
-    "hyperparameter-learning": (
-        ["--estimators", "contrastive", "--hidden", "4", "--inner-steps", "2",
-         "--nudged-steps", "1", "--steps", "1", "--truncate", "1", "--grid", "0.0",
-         "--seeds", "2", "--log-every", "1", "--n-train", "20", "--n-val", "20"],
-        [f"{m}/{k}" for m in ("baseline", "best-global", "contrastive")
-         for k in ("test_accuracy", "test_accuracy_ci95", "validation_loss",
-                   "validation_loss_ci95")]),
-    "contrastive-beta": (
-        ["--betas", "0.01", "0.1", "1.0", "--free-steps", "1", "2", "--max-steps", "4",
-         "--tasks", "1", "--cg-steps", "2"],
-        ["reference/inner_grad_norm", "reference/cg_residual"] + [
-            f"free{t}/{k}" for t in (1, 2) for k in (
-                "residual", "best_beta_one_sided", "min_rel_error_one_sided",
-                "min_rel_error_symmetric")]),
-    "synapse-importance": (
-        ["--steps", "1", "--meta-batch", "1", "--inner-steps", "2", "--nudged-steps", "1",
-         "--fisher-tasks", "2", "--pairs", "2", "--seeds", "2", "--log-every", "1"],
-        ["spearman_lambda_fisher", "spearman_lambda_fisher_ci95", "lambda_spread_log10",
-         "ewc/max_strength"] + [f"{m}/{k}" for m in ("learned", "fixed", "ewc")
-                                for k in ("forgetting", "forgetting_ci95", "new_task_mse",
-                                          "new_task_mse_ci95")]),
-}
+                    "100", "--eval-query", "2", "--log-every", "1", "--checkpoint-every", "2"]
+OWN_TEST = {"omniglot-oneshot-runs"}  # scores a trained run: test_oneshot_runs_smoke below
+SMOKED = sorted(n for n in EXPERIMENTS if n not in OWN_TEST)
 
 
 # no metrics.jsonl: no training steps to log (effort-phase optimises its whole grid in one
@@ -209,11 +59,12 @@ def _finite_numbers(value) -> bool:
 
 
 def test_every_experiment_and_bench_has_a_smoke_row():
-    """A new experiment or bench must come with its tiny budget here."""
-    missing = set(EXPERIMENTS) - set(SMOKE) - {"omniglot-oneshot-runs"}  # its own test below
-    assert not missing, f"add a tiny-budget row for {sorted(missing)} to SMOKE"
-    assert set(SMOKE) <= set(EXPERIMENTS)
-    assert set(BENCH_SMOKE) == set(BENCHES), "add a tiny-budget row to BENCH_SMOKE"
+    """A new experiment or bench must come with its tiny budget and its documented keys."""
+    missing = [n for n in SMOKED if EXPERIMENTS[n].smoke is None or not
+               EXPERIMENTS[n].summary_keys]
+    assert not missing, f"give {missing} smoke= options and summary_keys= on the Experiment"
+    assert all(BENCHES[n].smoke and BENCHES[n].row_fields for n in BENCHES), \
+        "give every Bench smoke= options and row_fields="
 
 
 def check_run_folder(out: Path, name: str, keys: list[str],
@@ -311,13 +162,13 @@ EXTRA = {"sinusoid": _sinusoid, "effort-gain": _effort_gain, "omniglot": _omnigl
          "learning-dynamics": _learning_dynamics, "estimator-accuracy": _estimator_accuracy}
 
 
-@pytest.mark.parametrize("name", sorted(SMOKE))
+@pytest.mark.parametrize("name", SMOKED)
 def test_experiment_smoke_run(name, tmp_path):
-    """``metalab run NAME`` at a tiny budget writes the whole run folder."""
-    options, keys = SMOKE[name]
-    out = tmp_path / "run"
-    assert cli(["run", name, "--out", str(out), *options]) == 0
-    metrics = check_run_folder(out, name, keys)
+    """``metalab run NAME`` at a tiny budget (the record's ``smoke`` options) writes the whole
+    run folder with the record's ``summary_keys``."""
+    experiment, out = EXPERIMENTS[name], tmp_path / "run"
+    assert cli(["run", name, "--out", str(out), *(experiment.smoke or ())]) == 0
+    metrics = check_run_folder(out, name, list(experiment.summary_keys))
     if name in EXTRA:
         EXTRA[name](out, metrics)
 
@@ -346,47 +197,13 @@ def test_oneshot_runs_smoke(tmp_path):
     assert metrics["mean/error"] < 0.9
 
 
-TIMING = ["ms_per_meta_step", "compile_s", "device"]
-# name -> (tiny options, documented row fields)
-BENCH_SMOKE: dict[str, tuple[list[str], list[str]]] = {
-    "sinusoid": (
-        ["--learners", "maml", "--estimators", "first-order", "--inner-steps", "1",
-         "--meta-batch", "2", "--hidden", "4", "--chunk", "2", "--min-seconds", "0"],
-        ["workload", "learner", "estimator", "inner_steps", "meta_batch", "steps_per_dispatch",
-         "ms_per_meta_step_1_per_dispatch", "speedup_vs_1_per_dispatch", *TIMING]),
-    "estimators": (
-        ["--estimators", "first-order", "--inner-steps", "2", "--width", "4", "--meta-batch",
-         "2", "--min-seconds", "0"],
-        ["workload", "learner", "estimator", "inner_steps", "meta_batch", "xla_temp_mb",
-         "peak_rss_mb", *TIMING]),
-    "omniglot": (
-        ["--estimators", "first-order", "--meta-batch", "1", "--n-way", "2", "--q-query", "1",
-         "--width", "2", "--repeats", "1", "--variants", "im2col:map", "--no-pytorch"],
-        ["workload", "learner", "estimator", "conv", "task_map", "auto", "inner_steps",
-         "meta_batch", "speedup_vs_first", "speedup_vs_pytorch", "gflop_per_meta_step",
-         "gflops", "fraction_of_matmul_roof", "matmul_roof_gflops", "peak_rss_mb", *TIMING]),
-    "vsml": (
-        ["--layers", "4x2", "--populations", "2", "--steps", "2", "--repeats", "1"],
-        ["workload", "population", "pairs", "stream_steps", "ms_per_es_step", "mticks_per_s",
-         "matmul_bound_mticks_per_s", "fraction_of_matmul_bound", "compile_s", "peak_rss_mb",
-         "device"]),
-    "compile": (
-        ["--programs", "sinusoid-maml", "--small", "--chunk", "1"],
-        ["program", "line_of_work", "chunk", "lower_s", "compile_s", "cpu_s", "device"]),
-    "seeds": (
-        ["--seeds", "2", "--chunk", "2", "--min-seconds", "0"],
-        ["workload", "seeds", "inner_steps", "ms_per_meta_step_all_seeds_sequential",
-         "ms_per_meta_step_all_seeds_vmapped", "speedup", "compile_s_one_seed",
-         "compile_s_vmapped", "speedup_with_compile", "device"]),
-}
-
-
-@pytest.mark.parametrize("name", sorted(BENCH_SMOKE))
+@pytest.mark.parametrize("name", sorted(BENCHES))
 def test_bench_smoke_rows(name, capsys):
-    """``metalab bench NAME --json`` at a tiny budget prints rows with their fields."""
-    options, fields = BENCH_SMOKE[name]
-    assert cli(["bench", name, "--json", *options]) == 0
+    """``metalab bench NAME --json`` at a tiny budget (the record's ``smoke`` options) prints
+    rows with the record's ``row_fields``."""
+    bench = BENCHES[name]
+    assert cli(["bench", name, "--json", *bench.smoke]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows
     for row in rows:
-        assert set(fields) <= set(row), (name, row)
+        assert set(bench.row_fields) <= set(row), (name, row)

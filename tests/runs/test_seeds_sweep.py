@@ -1,5 +1,6 @@
-"""Seeds (``runs.seeds``, ``training.seeds``) and sweeps (``metalab.sweep``) on a toy
-experiment whose result has a closed form, checked against independent single runs."""
+"""Seeds (``runs.seeds``, ``runs.stage.train_seeds``, ``training.seeds``) and sweeps
+(``metalab.sweep``) on a toy experiment whose result has a closed form, checked against
+independent single runs."""
 
 from __future__ import annotations
 
@@ -14,13 +15,18 @@ import optax
 import pytest
 from scipy import stats
 
-from metalab.errors import BadInput
+from metalab.errors import BadInput, Diverged
+from metalab.estimators import ESTIMATORS
+from metalab.learners import LEARNERS
+from metalab.models import mlp
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.seeds import aggregate, own_seeds, run_seeds, with_seeds
-from metalab.runs.stage import train_stage
+from metalab.runs.stage import train_seeds, train_stage
 from metalab.sweep import parse_sets, point_name, points, run_sweep
-from metalab.training import TrainState
+from metalab.tasks import Sinusoid
+from metalab.training import TrainState, seed_keys
+from metalab.training.seeds import meta_training
 
 
 @dataclass(frozen=True)
@@ -92,12 +98,90 @@ def test_aggregate_marks_a_diverged_seed():
 
 
 def test_which_experiments_vmap_their_seeds():
+    """The seeding each experiment declares; an experiment's own --seeds sets its option."""
     from metalab.experiments import EXPERIMENTS
 
     assert own_seeds(EXPERIMENTS["contrastive"]) and own_seeds(EXPERIMENTS["vsml"])
     assert not own_seeds(EXPERIMENTS["sinusoid"]) and not own_seeds(TOY)
+    assert {n for n, e in EXPERIMENTS.items() if e.seeding == "loop"} == {
+        "hyperparameter-learning", "learning-dynamics-families"}
     config = EXPERIMENTS["contrastive"].config()
     assert with_seeds(EXPERIMENTS["contrastive"], config, 5).seeds == 5
+
+
+@dataclass(frozen=True)
+class SeededConfig(ToyConfig):
+    seeds: int = 2
+
+
+@pytest.mark.parametrize(("config", "seeding", "reason", "message"), [
+    (SeededConfig, "folders", "", "has a `seeds` option"),
+    (ToyConfig, "vmapped", "", "has no `seeds` option"),
+    (SeededConfig, "loop", "", "a reason"),
+    (SeededConfig, "vmapped", "because", "a reason"),
+    (SeededConfig, "threads", "", "not one of"),
+])
+def test_seeding_is_declared_consistently(config, seeding, reason, message):
+    """A record whose seeding disagrees with its configuration is refused at definition."""
+    with pytest.raises(ValueError, match=message):
+        Experiment("x", "x", "1 s", config, _toy_run, seeding=seeding, seeding_reason=reason)
+
+
+def _toy_seeds(tmp_path, lrs, steps=20, **options):
+    """The toy descent for every rate in ``lrs`` as one program through ``train_seeds``."""
+
+    def init(key, lr):
+        w0 = jax.random.normal(key, ())
+        return TrainState(w0, optax.sgd(1.0).init(w0), jnp.zeros((), jnp.int32))
+
+    def make_step(key, lr):
+        def step(state):
+            loss, grad = jax.value_and_grad(lambda w: (w - 1.0) ** 2)(state.meta)
+            return TrainState(state.meta - lr * grad, state.opt_state, state.step + 1), {
+                "loss": loss}
+        return step
+
+    return train_seeds(RunDir(tmp_path), "toy", init, make_step, len(lrs), seed=7,
+                       steps=steps, chunk=5, checkpoint_every=10,
+                       per_seed=(jnp.asarray(lrs),), **options)
+
+
+def test_train_seeds_vmaps_seeds_and_swept_values(tmp_path):
+    """Each member (its own init key, its own traced rate) ends where gradient descent from
+    its start does in closed form; the cost is read off the program trained with."""
+    lrs = [0.05, 0.1, 0.2]
+    state, failure, cost = _toy_seeds(tmp_path, lrs)
+    starts = [float(jax.random.normal(k, ())) for k in seed_keys(7, 3)[0]]
+    expected = [1.0 + (w0 - 1.0) * (1 - 2 * lr) ** 20 for w0, lr in zip(starts, lrs, strict=True)]
+    np.testing.assert_allclose(state.meta, expected, rtol=1e-5)
+    assert failure == "" and cost.steps == 20 and cost.seeds == 3 and cost.compile_s > 0
+
+
+def test_train_seeds_divergence_raises_or_is_reported(tmp_path):
+    """|1 - 2 lr| > 1 diverges: ``Diverged`` by default, a sentence when tolerated."""
+    with pytest.raises(Diverged):
+        _toy_seeds(tmp_path / "a", [0.1, 1.5], steps=200)
+    state, failure, _ = _toy_seeds(tmp_path / "b", [0.1, 1.5], steps=200,
+                                   tolerate_divergence=True)
+    assert state is None and failure.startswith("diverged")
+
+
+def test_cost_is_read_off_the_training_program(tmp_path):
+    """train_seeds times and measures the chunks it trains with (4 steps in two chunks of 2,
+    one program), seeds differ, and a stage restored finished is costed by one probe step."""
+    learner = LEARNERS["cavia"](mlp((3, 8, 1), "tanh"), 0.1, context=2)
+    pair = meta_training(learner, ESTIMATORS["first-order"](task_map="vmap"),
+                         optimizer=optax.adam(1e-2), tasks=Sinusoid(5, 5), meta_batch=3,
+                         inner_steps=2)
+    options = {"seed": 0, "steps": 4, "chunk": 2, "checkpoint_every": 4}
+    state, failure, cost = train_seeds(RunDir(tmp_path), "s", *pair, 2, **options)
+    assert failure == "" and cost.steps == 4 and cost.compile_s > 0 and cost.run_s > 0
+    assert cost.ms_per_meta_step() > 0 and cost.temp_mb_per_seed() >= 0
+    w = state.meta["body"]["layer0"]["w"]
+    assert not np.allclose(w[0], w[1])
+    again, _, probe = train_seeds(RunDir(tmp_path), "s", *pair, 2, **options)
+    assert probe.steps == 1 and probe.ms_per_meta_step() > 0
+    np.testing.assert_array_equal(again.meta["body"]["layer0"]["w"], w)
 
 
 def test_sweep_grid_table_figures_and_resume(tmp_path, capsys):

@@ -2,7 +2,7 @@
 
 Times are of steady-state calls (after compilation, reported apart as ``compile_s``); memory
 is the process's peak resident set size, plus XLA's own estimate of a compiled program's
-temporary buffers where a benchmark asks for it.
+temporary buffers where a benchmark asks for it (``metalab.training.cost``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 
 import jax
 
+from metalab.training import MetaStep, scan_steps
+
 
 @dataclass(frozen=True)
 class Bench:
@@ -26,6 +28,14 @@ class Bench:
     description: str
     config: type
     rows: Callable[[Any], Iterator[dict[str, Any]]]
+    # options of a tiny-budget run, as typed after ``metalab bench NAME`` (the smoke test runs
+    # every registered bench with them), and the fields every row documents
+    smoke: tuple[str, ...] = ()
+    row_fields: tuple[str, ...] = ()
+
+
+TIMING_FIELDS = ("ms_per_meta_step", "compile_s", "device")
+"""the timing fields of every meta-step row (``meta_step_row`` and its kin)"""
 
 
 def peak_rss_mb() -> float:
@@ -87,26 +97,12 @@ def lowered_gflop(fn: Callable, args: tuple) -> float:
     return float(jax.jit(fn).lower(*args).cost_analysis()["flops"]) / 1e9
 
 
-def xla_temp_mb(fn: Callable, args: tuple) -> float:
-    """Temporary memory of the compiled program in MiB, from XLA's memory analysis."""
-    return compiled_temp_mb(jax.jit(fn).lower(*args).compile())
-
-
-def compiled_temp_mb(compiled: Any) -> float:
-    """Temporary memory of an already compiled program in MiB (NaN where XLA has no
-    analysis), so a caller that also times the program compiles it once."""
-    analysis = compiled.memory_analysis()
-    return analysis.temp_size_in_bytes / 2**20 if analysis is not None else float("nan")
-
-
 def meta_step_row(meta_step: Callable, state: Any, chunk: int, *, min_seconds: float,
                   min_calls: int = 5) -> dict[str, Any]:
     """Timing fields of one meta-step configuration: ``chunk`` meta-steps per dispatch, with
     one meta-step per dispatch measured in the same run as the baseline, and (for a
     ``MetaStep``) the same chunk with every step drawing its own tasks inside the scan, as
     before ``scan_steps`` drew them ahead."""
-    from metalab.training import MetaStep, scan_steps
-
     def timed(program: Callable) -> tuple[float, float]:
         return time_compiled(program, (state,), min_seconds=min_seconds, min_calls=min_calls)
 

@@ -210,4 +210,7 @@ def rows(cfg: CompileBenchConfig) -> Iterator[dict]:
 
 
 BENCH = Bench("compile", "seconds to lower and compile each line of work's main program",
-              CompileBenchConfig, rows)
+              CompileBenchConfig, rows,
+              smoke=("--programs", "sinusoid-maml", "--small", "--chunk", "1"),
+              row_fields=("program", "line_of_work", "chunk", "lower_s", "compile_s", "cpu_s",
+                          "device"))

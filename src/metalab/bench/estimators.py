@@ -22,13 +22,14 @@ from typing import Any
 import jax
 import optax
 
-from metalab.bench.base import Bench, compiled_temp_mb, device_name, peak_rss_mb, time_compiled
+from metalab.bench.base import TIMING_FIELDS, Bench, device_name, peak_rss_mb, time_compiled
 from metalab.errors import flag, require
 from metalab.estimators import ESTIMATORS, require_support, supporting
 from metalab.learners import LEARNERS
 from metalab.models import mlp
 from metalab.tasks import Sinusoid
 from metalab.training import init_state, make_meta_step, scan_steps
+from metalab.training.cost import compiled_temp_mb
 from metalab.training.threads import use_cpu_threads
 
 DEFAULT_T = (10, 100)
@@ -105,4 +106,8 @@ def rows(cfg: EstimatorsBenchConfig) -> Iterator[dict]:
 
 
 BENCH = Bench("estimators", "time and XLA temp memory per meta-step, per estimator and T",
-              EstimatorsBenchConfig, rows)
+              EstimatorsBenchConfig, rows,
+              smoke=("--estimators", "first-order", "--inner-steps", "2", "--width", "4",
+                     "--meta-batch", "2", "--min-seconds", "0"),
+              row_fields=("workload", "learner", "estimator", "inner_steps", "meta_batch",
+                          "xla_temp_mb", "peak_rss_mb", *TIMING_FIELDS))

@@ -25,6 +25,7 @@ import numpy as np
 import optax
 
 from metalab.bench.base import (
+    TIMING_FIELDS,
     Bench,
     device_name,
     lowered_gflop,
@@ -211,4 +212,11 @@ def rows(cfg: OmniglotBenchConfig) -> Iterator[dict]:
 
 
 BENCH = Bench("omniglot", "ms per conv-net meta-step by conv and task mapping, vs PyTorch",
-              OmniglotBenchConfig, rows)
+              OmniglotBenchConfig, rows,
+              smoke=("--estimators", "first-order", "--meta-batch", "1", "--n-way", "2",
+                     "--q-query", "1", "--width", "2", "--repeats", "1", "--variants",
+                     "im2col:map", "--no-pytorch"),
+              row_fields=("workload", "learner", "estimator", "conv", "task_map", "auto",
+                          "inner_steps", "meta_batch", "speedup_vs_first", "speedup_vs_pytorch",
+                          "gflop_per_meta_step", "gflops", "fraction_of_matmul_roof",
+                          "matmul_roof_gflops", "peak_rss_mb", *TIMING_FIELDS))

@@ -91,4 +91,9 @@ def rows(cfg: SeedsBenchConfig) -> Iterator[dict]:
 
 
 BENCH = Bench("seeds", "vmapped seeds vs one seed after another (sinusoid MAML)",
-              SeedsBenchConfig, rows)
+              SeedsBenchConfig, rows,
+              smoke=("--seeds", "2", "--chunk", "2", "--min-seconds", "0"),
+              row_fields=("workload", "seeds", "inner_steps",
+                          "ms_per_meta_step_all_seeds_sequential",
+                          "ms_per_meta_step_all_seeds_vmapped", "speedup", "compile_s_one_seed",
+                          "compile_s_vmapped", "speedup_with_compile", "device"))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import jax
 import optax
 
-from metalab.bench.base import Bench, meta_step_row
+from metalab.bench.base import TIMING_FIELDS, Bench, meta_step_row
 from metalab.errors import require
 from metalab.estimators import ESTIMATORS
 from metalab.learners import LEARNERS
@@ -92,4 +92,10 @@ def rows(cfg: SinusoidBenchConfig) -> Iterator[dict]:
                 }
 
 
-BENCH = Bench("sinusoid", "ms per meta-step of sinusoid MAML", SinusoidBenchConfig, rows)
+BENCH = Bench(
+    "sinusoid", "ms per meta-step of sinusoid MAML", SinusoidBenchConfig, rows,
+    smoke=("--learners", "maml", "--estimators", "first-order", "--inner-steps", "1",
+           "--meta-batch", "2", "--hidden", "4", "--chunk", "2", "--min-seconds", "0"),
+    row_fields=("workload", "learner", "estimator", "inner_steps", "meta_batch",
+                "steps_per_dispatch", "ms_per_meta_step_1_per_dispatch",
+                "speedup_vs_1_per_dispatch", *TIMING_FIELDS))

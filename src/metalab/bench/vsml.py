@@ -190,4 +190,8 @@ def rows(cfg: VSMLBenchConfig) -> Iterator[dict]:
 
 
 BENCH = Bench("vsml", "ms per ES meta-step and sub-LSTM ticks/s of VS-ML layers",
-              VSMLBenchConfig, rows)
+              VSMLBenchConfig, rows,
+              smoke=("--layers", "4x2", "--populations", "2", "--steps", "2", "--repeats", "1"),
+              row_fields=("workload", "population", "pairs", "stream_steps", "ms_per_es_step",
+                          "mticks_per_s", "matmul_bound_mticks_per_s",
+                          "fraction_of_matmul_bound", "compile_s", "peak_rss_mb", "device"))

@@ -65,3 +65,15 @@ def half_max_width(signal: np.ndarray, dt: float) -> np.ndarray:
         hi = peak + int(np.argmin(above[peak:])) if not above[peak:].all() else len(column)
         widths[i] = (hi - lo - 1) * dt
     return widths
+
+
+def peak_time(signal: np.ndarray, dt: float) -> np.ndarray:
+    """Time of the maximum of each column of a [T, n] control signal."""
+    return np.argmax(signal, axis=0) * dt
+
+
+def centre_time(signal: np.ndarray, dt: float) -> np.ndarray:
+    """Signal-weighted mean time of each column of a non-negative [T, n] signal."""
+    t = np.arange(signal.shape[0])[:, None] * dt
+    weight = np.clip(signal, 0.0, None)
+    return (weight * t).sum(0) / np.maximum(weight.sum(0), 1e-12)

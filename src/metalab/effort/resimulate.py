@@ -12,6 +12,8 @@ items), with optional output noise.
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 
@@ -99,3 +101,15 @@ def simulated_value(
         traj = traj._replace(losses=held_out_losses(tasks, traj, control))
     costed = control._replace(**{name: None for name in free})
     return value_of(traj, costed, setting)[0], traj.losses
+
+
+@partial(jax.jit, static_argnames=("sample", "setting", "batch", "activation", "free"))
+def simulated_values(control: Control, w0: Weights, tasks: TaskCovariances, keys: jax.Array,
+                     evaluation: tuple[jax.Array, jax.Array] | None, *, sample, setting: Setting,
+                     batch: int, activation: Activation, free: tuple[str, ...]) -> jax.Array:
+    """``simulated_value`` of one control for every key [seeds], as one program per control
+    shape and network (pass the same ``sample`` function for every control of a run so that
+    the compiled program is reused)."""
+    return jax.vmap(lambda k: simulated_value(
+        control, w0, tasks, sample, k, setting, batch=batch, activation=activation,
+        evaluation=evaluation, free=free)[0])(keys)

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from metalab.models.base import Model
+from metalab.tasks.base import Task
 
 
 def lstm_reader(x_dim: int, y_dim: int, hidden: int = 64, features: int = 32) -> Model:
@@ -95,6 +96,14 @@ def lstm_plain(x_dim: int, y_dim: int, hidden: int = 128) -> Model:
         return h_probe @ params["out_w"] + params["out_b"][None, None]
 
     return Model(init, apply)
+
+
+def prefix_loss(model: Model, params: dict, tasks: Task) -> jax.Array:
+    """Query MSE of a support-sequence reader (``lstm_reader`` / ``lstm_plain``), averaged over
+    every prefix 0..K of the support sequence and over tasks."""
+    preds = jax.vmap(lambda sx, sy, qx: model.apply(params, (sx, sy, qx)))(
+        tasks.support_x, tasks.support_y, tasks.query_x)
+    return jnp.mean((preds - tasks.query_y[:, None]) ** 2)
 
 
 def lstm_cell(params: dict, carry: tuple[jax.Array, jax.Array],

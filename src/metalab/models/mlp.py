@@ -47,3 +47,17 @@ def mlp(sizes: Sequence[int] = (1, 40, 40, 1), activation: str = "relu") -> Mode
         return x
 
     return Model(init, apply)
+
+
+def spread_kinks(model: Model) -> Model:
+    """First-layer biases drawn so the ReLU kinks lie uniformly on [-1, 1] rather than all at
+    x = 0 (zero biases), so a 1-D MLP can bend anywhere on the task interval."""
+
+    def init(key: jax.Array) -> dict:
+        k_model, k_kink = jax.random.split(key)
+        params = model.init(k_model)
+        w = params["layer0"]["w"][0]
+        kinks = jax.random.uniform(k_kink, w.shape, minval=-1.0, maxval=1.0)
+        return {**params, "layer0": {"w": params["layer0"]["w"], "b": -w * kinks}}
+
+    return Model(init, model.apply)

@@ -5,6 +5,7 @@ from metalab.runs.claim import open_run as open_run
 from metalab.runs.experiment import Experiment as Experiment
 from metalab.runs.progress import progress_bar as progress_bar
 from metalab.runs.rundir import RunDir as RunDir
+from metalab.runs.stage import train_seeds as train_seeds
 from metalab.runs.stage import train_stage as train_stage
 
-__all__ = ["Experiment", "RunDir", "open_run", "progress_bar", "train_stage"]
+__all__ = ["Experiment", "RunDir", "open_run", "progress_bar", "train_seeds", "train_stage"]

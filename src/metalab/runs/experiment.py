@@ -20,12 +20,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from metalab.errors import BadInput
 from metalab.learners.base import Learner
 from metalab.runs.fields import check_types
 from metalab.runs.rundir import RunDir
+
+Seeding = Literal["vmapped", "loop", "folders"]
+SEEDINGS = ("vmapped", "loop", "folders")
+SMOKE_CADENCE = ("--log-every", "1", "--checkpoint-every", "2")
+"""the logging and checkpoint cadence of most tiny-budget runs"""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,31 @@ class Experiment:
     run_points: Callable[..., list[dict[str, Any]]] | None = None
     # The learner of each checkpointed stage, from the resolved configuration (``load_run``).
     learners: Callable[[Any], dict[str, Learner]] | None = None
+    # How ``metalab run NAME --seeds N`` runs N seeds (``runs.seeds``): "vmapped", the
+    # config's own ``seeds`` option, every seed trained as one program by
+    # ``runs.stage.train_seeds``; "loop", the config's own ``seeds`` option, seeds run one
+    # after another by the experiment for the reason ``seeding_reason`` states; "folders", no
+    # option of its own: vmapped through ``run_points`` where given, else one run folder per
+    # seed, one after another.
+    seeding: Seeding = "folders"
+    seeding_reason: str = ""
+    # The options of a tiny-budget run, as typed after ``metalab run NAME`` (the smoke test
+    # runs every registered experiment with them), and the summary keys the experiment
+    # documents (present in that run's summary; one ending in "?" may be null there).
+    smoke: tuple[str, ...] | None = None
+    summary_keys: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """The seeding declared agrees with the configuration's fields."""
+        own = any(f.name == "seeds" for f in dataclasses.fields(self.config))
+        if self.seeding not in SEEDINGS:
+            raise ValueError(f"{self.name}: seeding {self.seeding!r} is not one of {SEEDINGS}")
+        if own != (self.seeding != "folders"):
+            raise ValueError(f"{self.name}: {self.config.__name__} has {'a' if own else 'no'} "
+                             f"`seeds` option, so its seeding is not {self.seeding!r}")
+        if (self.seeding == "loop") != bool(self.seeding_reason):
+            raise ValueError(f"{self.name}: a reason is given for seeding 'loop' and only there")
+
 
 
 def config_from_json(cls: type, values: Any, option: str, source: str) -> Any:

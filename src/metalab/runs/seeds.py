@@ -1,21 +1,21 @@
 """``metalab run NAME --seeds N``: one experiment over N seeds, summarised as mean and 95% CI.
 
-Three ways, chosen from the experiment:
+How is the experiment's declaration, ``Experiment.seeding``:
 
-- **the experiment's own**: a configuration with a ``seeds`` field runs its seeds itself
-  (contrastive, hyperparameter-learning, synapse-importance, vsml and vsml-backprop as one
-  vmapped program; where-to-learn, continual and the others in their own loop) and reports
-  its own confidence intervals; ``--seeds N`` sets that field.
-- **vmapped as one sweep point**: an experiment with ``run_points`` (sinusoid) trains its
-  seeds as one program per method, as a sweep trains one point's seeds; one run folder,
-  with each seed's training loss logged as ``loss/seed<i>``.
-- **sequential**: any other experiment runs once per seed ``seed, seed + 1, ...`` in the
-  sub-folders ``seed-<s>/`` (each a complete run folder), one after the other in this
-  process. The top folder then holds ``summary.json`` with, for every summary metric, the
-  mean over seeds as ``<metric>``, the Student-t half-width as ``<metric>/ci95`` and the
-  per-seed values as ``<metric>/seeds``, a report, and the training curves of every stage as
-  the mean over seeds with a 95% band. A resumed run keeps the finished seeds and resumes the
-  unfinished one from its checkpoints.
+- **"vmapped"**: the configuration's own ``seeds`` option, set by ``--seeds N``; the
+  experiment trains every seed as one compiled program through ``runs.stage.train_seeds``
+  (e.g. contrastive, where-to-learn, vsml) and reports its own confidence intervals.
+- **"loop"**: the configuration's own ``seeds`` option as well, but the experiment runs its
+  seeds one after another, for the reason ``Experiment.seeding_reason`` gives.
+- **"folders"** (no ``seeds`` option of its own): an experiment with ``run_points``
+  (sinusoid) trains its seeds as one program per method, as a sweep trains one point's
+  seeds; one run folder, with each seed's training loss logged as ``loss/seed<i>``. Any
+  other runs once per seed ``seed, seed + 1, ...`` in the sub-folders ``seed-<s>/`` (each a
+  complete run folder), one after the other in this process. The top folder then holds
+  ``summary.json`` with, for every summary metric, the mean over seeds as ``<metric>``, the
+  Student-t half-width as ``<metric>/ci95`` and the per-seed values as ``<metric>/seeds``, a
+  report, and the training curves of every stage as the mean over seeds with a 95% band. A
+  resumed run keeps the finished seeds and resumes the unfinished one from its checkpoints.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class SeedOptions:
 def parse_seeds(experiment: Experiment, argv: list[str],
                 resume: Path | None) -> tuple[int, list[str]]:
     """(seed count, other arguments) of ``metalab run``: ``--seeds N`` for an experiment
-    without its own ``seeds`` field (1 if absent), or the count a resumed folder holds."""
+    without its own ``seeds`` option (1 if absent), or the count a resumed folder holds."""
     import tyro
 
     if own_seeds(experiment):
@@ -71,8 +71,8 @@ def parse_seeds(experiment: Experiment, argv: list[str],
 
 
 def own_seeds(experiment: Experiment) -> bool:
-    """True when the experiment runs its seeds itself (its configuration has ``seeds``)."""
-    return any(f.name == "seeds" for f in dataclasses.fields(experiment.config))
+    """True when the experiment runs its seeds itself (``--seeds`` is its own option)."""
+    return experiment.seeding != "folders"
 
 
 def run_seeds(experiment: Experiment, config: Any, rundir: RunDir, seeds: int) -> Summary:
@@ -114,7 +114,7 @@ def scalars(summary: Summary) -> dict[str, float]:
 
 def with_seeds(experiment: Experiment, config: Any, seeds: int) -> Any:
     """The configuration to record and run: ``seeds`` set on an experiment's own ``seeds``
-    field (so ``config.json`` holds it), unchanged otherwise."""
+    option (so ``config.json`` holds it), unchanged otherwise."""
     if seeds > 1 and not any(f.name == "seed" for f in dataclasses.fields(config)):
         raise BadInput("--seeds", f"{experiment.name} has no --seed option to vary; run it "
                        "without --seeds")

@@ -16,9 +16,20 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 
+from metalab.estimators.base import Estimator
+from metalab.learners.base import Learner
+from metalab.tasks.base import TaskDistribution
 from metalab.training.sharding import shard_seeds
-from metalab.training.trainer import MetaStep, Metrics, Step, TrainState
+from metalab.training.trainer import (
+    MetaStep,
+    Metrics,
+    Step,
+    TrainState,
+    init_state,
+    make_meta_step,
+)
 
 
 def seed_keys(seed: int, seeds: int) -> tuple[jax.Array, jax.Array]:
@@ -70,3 +81,17 @@ def unstack(state: TrainState, seed: int) -> TrainState:
     """Seed ``seed``'s own train state out of a stacked one."""
     return TrainState(*(jax.tree.map(lambda x: x[seed], part) for part in state[:2]),
                       state.step)
+
+
+def meta_training(learner: Learner, estimator: Estimator, *,
+                  optimizer: optax.GradientTransformation, tasks: TaskDistribution,
+                  meta_batch: int, inner_steps: int
+                  ) -> tuple[Callable[..., TrainState], Callable[..., Step]]:
+    """(``init(key)``, ``make_step(run_key)``) of plain meta-training for one seed, the pair
+    ``stack_states`` / ``vmap_seeds`` (and ``runs.stage.train_seeds``) vmap over seeds."""
+
+    def make_step(key: jax.Array) -> Step:
+        return make_meta_step(learner, estimator, optimizer=optimizer, tasks=tasks,
+                              meta_batch=meta_batch, inner_steps=inner_steps, key=key)
+
+    return (lambda key: init_state(learner, optimizer, key)), make_step

@@ -159,4 +159,10 @@ EXPERIMENT = Experiment(
     quick_time="2 min",
     config=BetaErrorConfig,
     run=run,
+    smoke=("--betas", "0.01", "0.1", "1.0", "--free-steps", "1", "2", "--max-steps", "4",
+           "--tasks", "1", "--cg-steps", "2"),
+    summary_keys=("reference/inner_grad_norm", "reference/cg_residual", *(
+        f"free{t}/{k}" for t in (1, 2) for k in (
+            "residual", "best_beta_one_sided", "min_rel_error_one_sided",
+            "min_rel_error_symmetric"))),
 )

@@ -33,14 +33,16 @@ from metalab.experiments.contrastive.claims import estimator_claims
 from metalab.learners import LEARNERS, Learner
 from metalab.models import mlp
 from metalab.models.convnet import CONVS, convnet
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
+from metalab.runs.stage import train_seeds
 from metalab.runs.stats import mean_ci95
 from metalab.tasks import Sinusoid
 from metalab.tasks.episodes import Episodes
 from metalab.tasks.fewshot import DEFAULT_DATA, check_classes, load_classes
 from metalab.training.optimizers import per_entry_adam
+from metalab.training.seeds import meta_training
 
 Problem = Literal["sinusoid", "omniglot-5w1s", "omniglot-20w1s"]
 PROBLEMS: tuple[Problem, ...] = ("sinusoid", "omniglot-5w1s", "omniglot-20w1s")
@@ -229,10 +231,12 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
                                             nudged_lr_scale=cfg.nudged_lr_scale,
                                             truncate=s["truncate"], task_map=task_map)
                 key = f"{problem}/{lname}/{ename}"
-                state, failure, cost = common.train_seeds(
-                    rundir, key.replace("/", "."), learner, est, optimizer, tasks,
-                    s["meta_batch"], s["inner_steps"], s["steps"], cfg.seed, cfg.seeds,
-                    cfg.log_every, cfg.checkpoint_every)
+                state, failure, cost = train_seeds(
+                    rundir, key.replace("/", "."), *meta_training(
+                        learner, est, optimizer=optimizer, tasks=tasks,
+                        meta_batch=s["meta_batch"], inner_steps=s["inner_steps"]),
+                    cfg.seeds, seed=cfg.seed, steps=s["steps"], chunk=cfg.log_every,
+                    checkpoint_every=cfg.checkpoint_every, tolerate_divergence=True)
                 summary[f"{key}/ms_per_meta_step"] = cost.ms_per_meta_step()
                 summary[f"{key}/xla_temp_mb"] = cost.temp_mb_per_seed()
                 summary[f"{key}/compile_s"] = cost.compile_s
@@ -315,4 +319,11 @@ EXPERIMENT = Experiment(
     quick_time="5-7 min",  # estimated from per-program CPU time; compile-bound, 20 programs
     config=ContrastiveConfig,
     run=run,
+    seeding="vmapped",
+    smoke=("--problems", "sinusoid", "--sinusoid-learners", "maml", "--estimators",
+           "contrastive", "--seeds", "2", "--sinusoid-steps", "2", "--sinusoid-meta-batch",
+           "1", "--sinusoid-inner-steps", "2", "--sinusoid-nudged-steps", "1", "--eval-tasks",
+           "10", *SMOKE_CADENCE),
+    summary_keys=tuple(f"sinusoid/maml/contrastive/{k}" for k in (
+        "query_mse", "query_mse_ci95", "ms_per_meta_step", "xla_temp_mb", "compile_s")),
 )

@@ -242,4 +242,13 @@ EXPERIMENT = Experiment(
     quick_time="4 min",
     config=HyperConfig,
     run=run,
+    seeding="loop",
+    seeding_reason="each seed draws its own data split and the fixed initial weights its "
+    "learner closes over",
+    smoke=("--estimators", "contrastive", "--hidden", "4", "--inner-steps", "2",
+           "--nudged-steps", "1", "--steps", "1", "--truncate", "1", "--grid", "0.0",
+           "--seeds", "2", "--log-every", "1", "--n-train", "20", "--n-val", "20"),
+    summary_keys=tuple(f"{m}/{k}" for m in ("baseline", "best-global", "contrastive")
+                       for k in ("test_accuracy", "test_accuracy_ci95", "validation_loss",
+                                 "validation_loss_ci95")),
 )

@@ -35,8 +35,10 @@ from metalab.models import mlp
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
+from metalab.runs.stage import train_seeds
 from metalab.runs.stats import mean_ci95
 from metalab.tasks import Sinusoid, Task
+from metalab.training.seeds import meta_training
 
 STRENGTHS = ("learned", "fixed", "ewc")
 
@@ -124,10 +126,12 @@ def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
     est = common.make_estimator("contrastive-symmetric", beta=cfg.beta, lam=cfg.lam,
                                 nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
                                 truncate=1, task_map="vmap")
-    state, failure, _ = common.train_seeds(
-        rundir, "complex-synapse", learner, est, optax.adam(cfg.outer_lr), Sinusoid(10, 10),
-        cfg.meta_batch, cfg.inner_steps, cfg.steps, cfg.seed, cfg.seeds, cfg.log_every,
-        cfg.steps)
+    state, failure, _ = train_seeds(
+        rundir, "complex-synapse", *meta_training(
+            learner, est, optimizer=optax.adam(cfg.outer_lr), tasks=Sinusoid(10, 10),
+            meta_batch=cfg.meta_batch, inner_steps=cfg.inner_steps),
+        cfg.seeds, seed=cfg.seed, steps=cfg.steps, chunk=cfg.log_every,
+        checkpoint_every=cfg.steps, tolerate_divergence=True)
     if state is None:
         rundir.write_report("Learned strengths vs importance", f"Meta-training {failure}.", {})
         return {}
@@ -209,4 +213,11 @@ EXPERIMENT = Experiment(
     quick_time="3 min",
     config=ImportanceConfig,
     run=run,
+    seeding="vmapped",
+    smoke=("--steps", "1", "--meta-batch", "1", "--inner-steps", "2", "--nudged-steps", "1",
+           "--fisher-tasks", "2", "--pairs", "2", "--seeds", "2", "--log-every", "1"),
+    summary_keys=("spearman_lambda_fisher", "spearman_lambda_fisher_ci95",
+                  "lambda_spread_log10", "ewc/max_strength",
+                  *(f"{m}/{k}" for m in ("learned", "fixed", "ewc") for k in (
+                      "forgetting", "forgetting_ci95", "new_task_mse", "new_task_mse_ci95"))),
 )

@@ -17,8 +17,8 @@ from metalab.analysis import (
     threshold_times,
 )
 from metalab.experiments.dynamics import bandit as B
-from metalab.experiments.dynamics.train import with_snapshots
 from metalab.runs.rundir import RunDir
+from metalab.runs.snapshots import train_snapshots
 from metalab.tasks import LowRankBandit
 from metalab.training import TrainState
 
@@ -39,7 +39,8 @@ def run_seed(cfg: Any, seed: int, rundir: RunDir) -> tuple[dict[str, float], dic
     init = TrainState.create(params, optimizer)
     step = B.a2c_step(bandit, optimizer, cfg.meta_batch, cfg.horizon, cfg.gamma,
                       cfg.entropy_cost, keys[2])
-    snaps = with_snapshots(rundir, "lstm", init, step, cfg.a2c_steps, cfg)
+    snaps = train_snapshots(rundir, "lstm", init, step, cfg.a2c_steps, count=cfg.meta_snapshots,
+                            chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
     every = max(1, cfg.pg_steps // 200)
     pg_steps = cfg.pg_steps - cfg.pg_steps % every
     interactions = jnp.arange(cfg.horizon + 1, dtype=jnp.float32)

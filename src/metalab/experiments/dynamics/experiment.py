@@ -16,18 +16,23 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
-from metalab.analysis import mode_progress, mode_time_ratio, threshold_times
-from metalab.analysis import trajectory_similarity as similarity
+from metalab.analysis.predictions import (
+    EvalSet,
+    analyse,
+    bayes_preds,
+    eval_set,
+    gradient_preds,
+    memory_preds,
+    online_preds,
+)
 from metalab.errors import flag, require, require_cadence
-from metalab.experiments.dynamics import setup
+from metalab.experiments.dynamics import plots, setup
 from metalab.experiments.dynamics.train import train
 from metalab.learners import maml
 from metalab.models import deep_linear
 from metalab.runs.curves import training_curves
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 
 DYNAMICS_LEARNERS = ("learner", "online", "maml", "metasgd", "memory", "lstm", "bayes")
@@ -175,7 +180,7 @@ def shifted_configs(cfg: LearningDynamicsConfig) -> dict[str, LearningDynamicsCo
     return {"decaying": replace(cfg, decay=cfg.decay + 1.0), "noisy": noisy}
 
 
-def plain_trajectories(cfg: LearningDynamicsConfig, ev: setup.EvalSet) -> dict:
+def plain_trajectories(cfg: LearningDynamicsConfig, ev: EvalSet) -> dict:
     """(predictions [T, tasks, Q, m], times [T], time unit) of the learners that are not
     meta-trained: full-batch GD, online SGD, the one-layer reference and Bayes."""
     key = jax.random.PRNGKey(cfg.seed)
@@ -185,27 +190,27 @@ def plain_trajectories(cfg: LearningDynamicsConfig, ev: setup.EvalSet) -> dict:
     steps = cfg.learner_steps - cfg.learner_steps % every
     out = {}
     if "learner" in cfg.learners:
-        out["learner"] = (*setup.gradient_preds(plain, inits, ev, steps, every, True),
+        out["learner"] = (*gradient_preds(plain, inits, ev, steps, every, True),
                           "GD steps")
     if "online" in cfg.learners:
-        out["online"] = (*setup.online_preds(plain, inits, ev, cfg.online_factor * steps,
+        out["online"] = (*online_preds(plain, inits, ev, cfg.online_factor * steps,
                                              cfg.online_factor * every, cfg.online_batch,
                                              jax.random.fold_in(key, 1)), "samples seen")
     if "learner" in cfg.learners and cfg.variant == "linear":  # one layer from zero
         ref = maml(deep_linear((cfg.d_in, cfg.d_out), 0.0), cfg.learner_lr)
-        out["reference"] = (*setup.gradient_preds(ref, ref.init(key), ev, steps, every,
+        out["reference"] = (*gradient_preds(ref, ref.init(key), ev, steps, every,
                                                   False), "GD steps")
-    out["bayes"] = (*setup.bayes_preds(cfg, ev), "samples seen")
+    out["bayes"] = (*bayes_preds(setup.distribution(cfg), ev), "samples seen")
     return out
 
 
 def meta_trajectory(cfg: LearningDynamicsConfig, name: str, trained: Any, meta: Any,
-                    ev: setup.EvalSet) -> tuple[jax.Array, jax.Array, str]:
+                    ev: EvalSet) -> tuple[jax.Array, jax.Array, str]:
     """Trajectory of one meta-learner (``trained`` learner or model, meta-parameters)."""
     if name in ("maml", "metasgd"):
-        return (*setup.gradient_preds(trained, meta, ev, cfg.eval_steps, 1, False),
+        return (*gradient_preds(trained, meta, ev, cfg.eval_steps, 1, False),
                 "inner steps")
-    return (*setup.memory_preds(trained, meta, ev), "samples seen")
+    return (*memory_preds(trained, meta, ev), "samples seen")
 
 
 def meta_train_all(cfg: LearningDynamicsConfig, rundir: RunDir) -> dict[str, tuple]:
@@ -215,39 +220,12 @@ def meta_train_all(cfg: LearningDynamicsConfig, rundir: RunDir) -> dict[str, tup
             for i, name in enumerate(META_LEARNERS) if name in cfg.learners}
 
 
-def analyse(ev: setup.EvalSet, runs: dict) -> tuple[dict[str, float], dict[str, dict]]:
-    """Per learner: mode progress, times to 50% / 90% (``t50_mode_<j>``, mode j = 1 the
-    largest; inf if never reached), ratios and similarity to Bayes."""
-    summary: dict[str, float] = {}
-    details: dict[str, dict] = {}
-    bayes = runs["bayes"][0]
-    for name, (preds, times, unit) in runs.items():
-        progress = mode_progress(_coefficients(ev, preds), ev.true_coef)
-        t50, t90 = (threshold_times(progress, times, lv) for lv in (0.5, 0.9))
-        details[name] = {"progress": np.asarray(progress), "times": np.asarray(times),
-                         "unit": unit, "t50": np.asarray(t50), "t90": np.asarray(t90)}
-        summary[f"{name}/mode_time_ratio"] = float(mode_time_ratio(progress, times, 0.5))
-        summary[f"{name}/mode_time_ratio_90"] = float(mode_time_ratio(progress, times, 0.9))
-        summary[f"{name}/bayes_similarity"] = similarity(  # null: no common progress level
-            preds, bayes, ev.target, if_unreached=float("nan"))
-        summary[f"{name}/final_query_mse"] = float(jnp.mean((preds[-1] - ev.target) ** 2))
-        summary[f"{name}/final_progress_last_mode"] = float(progress[-1, -1])
-        summary |= {f"{name}/t50_mode_{j + 1}": float(t) for j, t in enumerate(t50)}
-    return summary, details
-
-
-def _coefficients(ev: setup.EvalSet, preds: jax.Array) -> jax.Array:
-    """Mode coefficients of a trajectory, computed in chunks of time to bound memory."""
-    chunks = [ev.coefficients(preds[i : i + 64]) for i in range(0, preds.shape[0], 64)]
-    return jnp.concatenate(chunks)
-
-
 def trace_and_analyse(cfg: LearningDynamicsConfig, rundir: RunDir
                       ) -> tuple[dict[str, float], dict[str, dict]]:
     """Meta-train, trace every learner on held-out tasks (meta-learners at each snapshot and,
     finally, on the shifted families), analyse; (summary, per-learner details)."""
     seed_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6)
-    ev = setup.eval_set(cfg, seed_key)
+    ev = eval_set(setup.distribution(cfg), cfg.eval_tasks, seed_key)
     trained = meta_train_all(cfg, rundir)
     runs = plain_trajectories(cfg, ev)
     for name, (model, snaps) in trained.items():
@@ -270,7 +248,7 @@ def shifted_summary(cfg: LearningDynamicsConfig, trained: dict, key: jax.Array
     (meta-learners as meta-trained; Bayes with the shifted family's own prior)."""
     out = {}
     for label, shifted in shifted_configs(cfg).items():
-        ev = setup.eval_set(shifted, key)
+        ev = eval_set(setup.distribution(shifted), shifted.eval_tasks, key)
         runs = plain_trajectories(shifted, ev)
         for name, (model, snaps) in trained.items():
             runs[name] = meta_trajectory(shifted, name, model, snaps[-1][1], ev)
@@ -284,8 +262,6 @@ def shifted_summary(cfg: LearningDynamicsConfig, trained: dict, key: jax.Array
 def run(cfg: LearningDynamicsConfig, rundir: RunDir) -> dict[str, float]:
     """Train the meta-learners, trace every learner on held-out tasks, analyse, report."""
     summary, details = trace_and_analyse(cfg, rundir)
-    from metalab.experiments.dynamics import plots
-
     plots.mode_curves(rundir, cfg, details)
     plots.time_to_learn(rundir, cfg, details)
     plots.along_meta_training(rundir, summary)
@@ -304,4 +280,13 @@ EXPERIMENT = Experiment(
     quick_time="3 min",  # measured: 191 s wall at load 2-5, 142 s user CPU (2026-12-01)
     config=LearningDynamicsConfig,
     run=run,
+    # the families row below runs learner, maml and bayes
+    smoke=("--learners", "online", "metasgd", "memory", "lstm", "bayes", "--meta-steps", "2",
+           "--memory-steps", "2", "--lstm-steps", "2", "--eval-tasks", "20", "--meta-snapshots",
+           "1", "--meta-batch", "2", "--memory-hidden", "8", "--inner-steps", "2",
+           "--eval-steps", "4", "--no-shifts", *SMOKE_CADENCE),
+    summary_keys=(*(f"{m}/{k}" for m in ("online", "metasgd", "memory", "lstm", "bayes")
+                    for k in ("final_query_mse", "final_progress_last_mode",
+                              "mode_time_ratio?", "bayes_similarity?")),
+                  "lstm/meta_step_2/final_query_mse"),
 )

@@ -17,7 +17,7 @@ import numpy as np
 
 from metalab.atomic import atomic_write
 from metalab.errors import flag, require, require_cadence
-from metalab.experiments.dynamics import bandit_run
+from metalab.experiments.dynamics import bandit_run, study_report
 from metalab.experiments.dynamics.claims import mode_order_claims
 from metalab.experiments.dynamics.experiment import (
     DYNAMICS_LEARNERS,
@@ -27,7 +27,7 @@ from metalab.experiments.dynamics.experiment import (
 )
 from metalab.experiments.dynamics.setup import distribution
 from metalab.runs.curves import training_curves
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
 from metalab.runs.stats import mean_ci95
@@ -172,6 +172,13 @@ def _sub_run(cfg: DynamicsStudyConfig, family: str, seed: int, rundir: RunDir
     return summary
 
 
+def _maml_steps(cfg: DynamicsStudyConfig) -> str:
+    """The study's MAML budget: one number, or each regression family's default."""
+    if cfg.meta_steps is not None:
+        return str(cfg.meta_steps)
+    return ", ".join(f"{STUDY_META_STEPS[f]} ({f})" for f in cfg.families if f != "bandit")
+
+
 def run(cfg: DynamicsStudyConfig, rundir: RunDir) -> dict[str, float]:
     """Every family and seed as a sub-run; aggregate, plot, report."""
     per_seed: dict[str, list[dict[str, float]]] = defaultdict(list)
@@ -179,14 +186,12 @@ def run(cfg: DynamicsStudyConfig, rundir: RunDir) -> dict[str, float]:
         for seed in range(cfg.seed, cfg.seed + cfg.seeds):
             per_seed[family].append(_sub_run(cfg, family, seed, rundir))
     summary = aggregate(per_seed)
-    from metalab.experiments.dynamics import study_report
-
     study_report.ratio_figure(rundir, cfg, summary)
     claims = mode_order_claims(per_seed, {f: mode_strengths(cfg, f) for f in cfg.families
                                           if f != "bandit"}, cfg)
     rundir.write_summary("learning-dynamics-families", summary, claims=claims)
     rundir.write_report("Learning dynamics across families and seeds",
-                        study_report.description(cfg), summary,
+                        study_report.description(cfg, _maml_steps(cfg)), summary,
                         [*study_report.tables(cfg, summary), *report_section(claims)])
     return summary
 
@@ -199,4 +204,14 @@ EXPERIMENT = Experiment(
     quick_time="3 min",  # 167 s wall on the idle 2-core machine, 2026-12-01
     config=DynamicsStudyConfig,
     run=run,
+    seeding="loop",
+    seeding_reason="each (family, seed) is a whole learning-dynamics run of several learners "
+    "and analyses (the bandit agents trained by loops of their own), in its own resumable "
+    "sub-folder",
+    smoke=("--families", "linear", "--seeds", "1", "--learners", "learner", "maml", "bayes",
+           "--meta-steps", "2", "--lstm-steps", "2", "--eval-tasks", "20", "--meta-snapshots",
+           "1", "--meta-batch", "2", "--no-shifts", *SMOKE_CADENCE),
+    summary_keys=tuple(f"{m}/linear/{k}" for m in ("learner", "maml", "bayes") for k in (
+        "final_query_mse", "final_query_mse_ci95", "bayes_similarity",
+        "mode_time_ratio_reached", "mode_time_ratio?", "mode_time_ratio_ci95?")),
 )

@@ -86,21 +86,12 @@ def ratio_figure(rundir: RunDir, cfg: Any, summary: dict[str, float]) -> None:
     rundir.save_figure(fig, "mode_time_ratio_by_family")
 
 
-def _meta_steps(cfg: Any) -> str:
-    """The study's MAML budget: one number, or each regression family's default."""
-    if cfg.meta_steps is not None:
-        return str(cfg.meta_steps)
-    from metalab.experiments.dynamics.study import STUDY_META_STEPS
-
-    return ", ".join(f"{STUDY_META_STEPS[f]} ({f})" for f in cfg.families if f != "bandit")
-
-
-def description(cfg: Any) -> str:
-    """What the study ran."""
+def description(cfg: Any, maml_steps: str) -> str:
+    """What the study ran (``maml_steps``: the MAML budget, as the study words it)."""
     return (
         f"Families {', '.join(cfg.families)}; seeds {cfg.seed}..{cfg.seed + cfg.seeds - 1}; "
         f"{cfg.eval_tasks} held-out tasks per seed. Regression (learning-dynamics defaults "
-        f"otherwise): learners {', '.join(cfg.learners)}; MAML {_meta_steps(cfg)} meta-steps, "
+        f"otherwise): learners {', '.join(cfg.learners)}; MAML {maml_steps} meta-steps, "
         f"LSTMs {cfg.lstm_steps}. Bandit: {cfg.n_arms} arms, contexts in R^{cfg.d_context}, "
         f"reward map of rank {cfg.rank} (singular values geometric 3 -> 0.5, modes are "
         f"contrasts between arms), noise {cfg.bandit_noise}; pg = REINFORCE on a deep linear "

@@ -1,11 +1,11 @@
 """Shared pieces of the learning-effort experiments: the options every one of them exposes,
-their validation, and control optimisation as a checkpointed, resumable training stage."""
+their validation, control optimisation as a checkpointed, resumable training stage, and the
+re-simulation of a control by SGD as summary keys (the computation is ``metalab.effort``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Literal
 
 import jax
@@ -21,6 +21,11 @@ from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
 
 UNROLL = 5  # integration steps per scan iteration: ~2.5x faster ascent on 2 CPU cores
+SMOKE_BUDGET = ("--horizon", "1", "--dt", "0.1", "--opt-steps", "2", "--log-every", "1",
+                "--checkpoint-every", "2", "--sgd-seeds", "1", "--sgd-batch", "4")
+"""the tiny budget of every effort experiment's smoke run: 10 Euler steps, 2 ascent steps, one
+SGD seed where the controls are re-simulated (only effort-gain's; the others add
+--no-resimulate)"""
 
 
 @dataclass(frozen=True)
@@ -109,26 +114,6 @@ def ascent_curve(rundir: RunDir, stage: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(steps), np.asarray(values)
 
 
-def peak_time(signal: np.ndarray, dt: float) -> np.ndarray:
-    """Time of the maximum of each column of a [T, n] control signal."""
-    return np.argmax(signal, axis=0) * dt
-
-
-def centre_time(signal: np.ndarray, dt: float) -> np.ndarray:
-    """Signal-weighted mean time of each column of a non-negative [T, n] signal."""
-    t = np.arange(signal.shape[0])[:, None] * dt
-    weight = np.clip(signal, 0.0, None)
-    return (weight * t).sum(0) / np.maximum(weight.sum(0), 1e-12)
-
-
-@partial(jax.jit, static_argnames=("sample", "setting", "batch", "net", "free"))
-def _sgd_values(control, w0, tasks, keys, evaluation, *, sample, setting, batch, net, free):
-    """Simulated values [seeds] of one control, one program per control shape and network."""
-    return jax.vmap(lambda k: E.simulated_value(
-        control, w0, tasks, sample, k, setting, batch=batch, activation=net,
-        evaluation=evaluation, free=free)[0])(keys)
-
-
 def resimulate(
     name: str,
     control: Any,
@@ -151,8 +136,9 @@ def resimulate(
     keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(opts.seed), 7), opts.sgd_seeds)
     out = {}
     for net in ("linear", opts.nonlinear):
-        values = _sgd_values(control, w0, tasks, keys, evaluation, sample=sample,
-                             setting=setting, batch=opts.sgd_batch, net=net, free=free)
+        values = E.simulated_values(control, w0, tasks, keys, evaluation, sample=sample,
+                                    setting=setting, batch=opts.sgd_batch, activation=net,
+                                    free=free)
         mean, ci = mean_ci95(np.asarray(values))
         out[f"simulated/{name}/{net}/mean"], out[f"simulated/{name}/{net}/ci95"] = mean, ci
     return out

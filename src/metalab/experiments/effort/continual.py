@@ -21,7 +21,12 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.errors import require
-from metalab.experiments.effort.common import EffortOptions, optimise_stage, resimulate
+from metalab.experiments.effort.common import (
+    SMOKE_BUDGET,
+    EffortOptions,
+    optimise_stage,
+    resimulate,
+)
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -147,4 +152,7 @@ EXPERIMENT = Experiment(
     quick_time="5 min",  # measured: 317 s wall at load 14-22, 34 s user CPU (2026-12-01)
     config=EffortContinualConfig,
     run=run,
+    smoke=(*SMOKE_BUDGET, "--no-resimulate", "--dim", "2", "--hidden", "2"),
+    summary_keys=(*(f"{k}/{g}" for k in ("value", "forgetting", "final_loss_A", "final_loss_B")
+                    for g in ("gated", "ungated")), "gate_overlap_after_switch"),
 )

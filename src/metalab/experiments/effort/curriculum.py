@@ -18,13 +18,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
+from metalab.effort.modes import centre_time, peak_time
 from metalab.errors import require
 from metalab.experiments.effort.common import (
+    SMOKE_BUDGET,
     EffortOptions,
     ascent_curve,
-    centre_time,
     optimise_stage,
-    peak_time,
     resimulate,
 )
 from metalab.runs.experiment import Experiment
@@ -135,4 +135,7 @@ EXPERIMENT = Experiment(
     quick_time="3.5 min",  # measured: 198 s wall at load 13, 26 s user CPU (2026-12-01)
     config=CurriculumConfig,
     run=run,
+    smoke=(*SMOKE_BUDGET, "--no-resimulate", "--strengths", "2", "1"),
+    summary_keys=("value/controlled", "value/uncontrolled", "peak_time/task_1",
+                  "centre_time/task_0", "easy_first"),
 )

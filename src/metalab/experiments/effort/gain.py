@@ -16,12 +16,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
+from metalab.effort.modes import peak_time
 from metalab.errors import require
 from metalab.experiments.effort.common import (
+    SMOKE_BUDGET,
     EffortOptions,
     ascent_curve,
     optimise_stage,
-    peak_time,
     resimulate,
 )
 from metalab.runs.experiment import Experiment
@@ -274,4 +275,11 @@ EXPERIMENT = Experiment(
     quick_time="1.5 min",  # measured: 82 s wall at load 3-8, 24 s user CPU (2026-12-01)
     config=GainConfig,
     run=run,
+    # the one effort row that keeps the SGD re-simulation
+    smoke=(*SMOKE_BUDGET, "--strengths", "2", "1", "--sweep-betas", "--method", "euler"),
+    summary_keys=("value/controlled", "value/uncontrolled", "value/controlled_rk4_dt_over_4",
+                  "peak_time/mode_0", "peak_time/mode_1", "peak_gain/mode_1", "easy_first",
+                  "halfway_time/controlled/mode_1?", "width/mode_1", "sustained_later",
+                  "value/controlled_euler", "simulated/controlled/linear/mean",
+                  "simulated/uncontrolled/tanh/ci95"),
 )

@@ -21,7 +21,12 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.errors import require
-from metalab.experiments.effort.common import EffortOptions, optimise_stage, resimulate
+from metalab.experiments.effort.common import (
+    SMOKE_BUDGET,
+    EffortOptions,
+    optimise_stage,
+    resimulate,
+)
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -163,4 +168,9 @@ EXPERIMENT = Experiment(
     quick_time="8 min",  # measured: 488 s wall at load 22, 56 s user CPU (2026-12-01)
     config=HyperConfig,
     run=run,
+    smoke=(*SMOKE_BUDGET, "--no-resimulate", "--strengths", "2", "1", "--hidden", "2", "--samples",
+           "4", "--constant-decays", "0.1"),
+    summary_keys=("best_constant_decay", *(
+        f"{k}/{c}" for k in ("value", "final_test_loss", "min_test_loss")
+        for c in ("none", "lr", "decay", "lr_decay", "best_constant_decay"))),
 )

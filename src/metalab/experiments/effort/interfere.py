@@ -23,22 +23,20 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
+from metalab.effort.modes import centre_time
 from metalab.errors import require
 from metalab.experiments.effort.common import (
+    SMOKE_BUDGET,
     EffortOptions,
-    centre_time,
     optimise_stage,
     resimulate,
 )
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
-
-DIGIT_TASKS = {"even": (0, 2, 4, 6, 8), "five_plus": (5, 6, 7, 8, 9), "loop": (0, 6, 8, 9)}
 
 
 @dataclass(frozen=True)
@@ -75,51 +73,14 @@ class InterfereConfig(EffortOptions):
         return replace(self, opt_steps=min(self.opt_steps, 200)) if self.quick else self
 
 
-def data_covariances(x: jax.Array, y: jax.Array, noise_var: float = 0.0) -> E.TaskCovariances:
-    """Covariances of data sets x [K, N, d_in], y [K, N, d_out] (rows equally likely), with
-    output noise of variance ``noise_var`` per unit added to E||y||^2."""
-    n = x.shape[1]
-    return E.TaskCovariances(jnp.einsum("kni,knj->kij", x, x) / n,
-                             jnp.einsum("kno,kni->koi", y, x) / n,
-                             jnp.einsum("kno,kno->k", y, y) / n + y.shape[2] * noise_var)
-
-
-def digit_data(components: int) -> tuple[jax.Array, jax.Array, tuple[str, ...]]:
-    """x [K, 1797, components] whitened PCA features, y [K, 1797, 1] = +-1 answers."""
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    pixels = data.data - data.data.mean(0)
-    _, s, vt = np.linalg.svd(pixels, full_matrices=False)
-    x = pixels @ vt[:components].T / (s[:components] / np.sqrt(len(pixels)))
-    answers = np.stack([np.where(np.isin(data.target, digits), 1.0, -1.0)
-                        for digits in DIGIT_TASKS.values()])
-    k = len(DIGIT_TASKS)
-    return (jnp.asarray(np.broadcast_to(x, (k, *x.shape)), jnp.float32),
-            jnp.asarray(answers[..., None], jnp.float32), tuple(DIGIT_TASKS))
-
-
-def semantic_data(weights: tuple[float, ...]) -> tuple[jax.Array, jax.Array, tuple[str, ...]]:
-    """x [8, 1, 8] one-hot items, y [8, 1, 15] their weighted ancestor features."""
-    items = 8
-    features = []
-    for depth, w in enumerate(weights):
-        width = 2**depth
-        node = np.arange(items) * width // items  # the item's ancestor at this depth
-        features.append(w * np.eye(width)[node])
-    y = np.concatenate(features, axis=1)
-    return (jnp.eye(items)[:, None, :], jnp.asarray(y[:, None, :], jnp.float32),
-            tuple(f"item_{i}" for i in range(items)))
-
-
 def problem(cfg: InterfereConfig):
     """(tasks, data x, data y, task names, w0, sampler) of the chosen family."""
     if cfg.family == "digits":
-        x, y, names = digit_data(cfg.components)
-        tasks, noise_std = data_covariances(x, y), 0.0
+        x, y, names = E.digit_data(cfg.components)
+        tasks, noise_std = E.data_covariances(x, y), 0.0
     else:
-        x, y, names = semantic_data(cfg.level_weights)
-        tasks, noise_std = data_covariances(x, y, cfg.noise_var), float(np.sqrt(cfg.noise_var))
+        x, y, names = E.semantic_data(cfg.level_weights)
+        tasks, noise_std = E.data_covariances(x, y, cfg.noise_var), float(np.sqrt(cfg.noise_var))
     k1, k2 = jax.random.split(jax.random.PRNGKey(cfg.seed))
     w0 = E.Weights(cfg.init_scale * jax.random.normal(k1, (cfg.hidden, x.shape[2])),
                    cfg.init_scale * jax.random.normal(k2, (y.shape[2], cfg.hidden)))
@@ -218,4 +179,8 @@ EXPERIMENT = Experiment(
     quick_time="6 min",  # measured: 343 s wall at load 18-22, 36 s user CPU (2026-12-01)
     config=InterfereConfig,
     run=run,
+    smoke=(*SMOKE_BUDGET, "--no-resimulate", "--family", "semantic", "--hidden", "2"),
+    summary_keys=("value/controlled", "value/uncontrolled", "final_loss/controlled/item_0",
+                  "centre_time/item_7", "mean_gate/item_0", "gate_cosine/mean_between_tasks",
+                  "gate_cosine/siblings", "gate_cosine/cousins", "gate_cosine/other_branch"),
 )

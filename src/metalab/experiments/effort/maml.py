@@ -20,6 +20,7 @@ import numpy as np
 from metalab import effort as E
 from metalab.errors import flag, require
 from metalab.experiments.effort.common import (
+    SMOKE_BUDGET,
     UNROLL,
     EffortOptions,
     optimise_stage,
@@ -196,4 +197,8 @@ EXPERIMENT = Experiment(
     quick_time="12 min",  # measured: 723 s wall at load 28, 59 s user CPU (2026-12-01)
     config=MamlConfig,
     run=run,
+    smoke=(*SMOKE_BUDGET, "--inner-steps", "1", "2", "--train-tasks", "2", "--eval-tasks", "4",
+           "--dim", "2", "--hidden", "2"),
+    summary_keys=("value/init_random", "value/init_maml_2", "loss_after_2/init_value",
+                  "weight_norm/init_maml_1", "best_by_value_is_value_init"),
 )

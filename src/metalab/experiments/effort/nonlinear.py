@@ -18,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
+from metalab.effort.modes import peak_time
 from metalab.errors import require
-from metalab.experiments.effort.common import UNROLL, optimise_stage, peak_time
+from metalab.experiments.effort.common import SMOKE_BUDGET, UNROLL, optimise_stage
 from metalab.experiments.effort.gain import ModeTaskOptions, optimal_gain, problem
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
@@ -153,4 +154,8 @@ EXPERIMENT = Experiment(
     quick_time="3.5 min",  # measured: 215 s wall at load 8-13, 33 s user CPU (2026-12-01)
     config=NonlinearConfig,
     run=run,
+    smoke=(*SMOKE_BUDGET, "--strengths", "2", "1", "--hidden", "2", "--samples", "4",
+           "--eval-samples", "100"),
+    summary_keys=("value/theory/controlled", "value/theory/uncontrolled", "value/linear/optimised",
+                  "value/tanh/theory_control", "peak_time/tanh/mode_1", "peak_time/theory/mode_0"),
 )

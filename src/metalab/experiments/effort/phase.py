@@ -24,7 +24,7 @@ from matplotlib.patches import Patch
 from metalab import effort as E
 from metalab.atomic import atomic_write
 from metalab.errors import require
-from metalab.experiments.effort.common import UNROLL, EffortOptions
+from metalab.experiments.effort.common import SMOKE_BUDGET, UNROLL, EffortOptions
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import colormap, subplots
 from metalab.runs.rundir import RunDir
@@ -183,4 +183,10 @@ EXPERIMENT = Experiment(
     quick_time="2.5 min",  # measured: 146 s wall at load 28, 11 s user CPU (2026-12-01)
     config=PhaseConfig,
     run=run,
+    smoke=(*SMOKE_BUDGET, "--gammas", "0.8", "--horizons", "1", "--betas", "0.1",
+           "--strengths", "2", "1"),
+    summary_keys=("horizon_1/gamma_0.8/beta_0.1/class",
+                  "horizon_1/gamma_0.8/beta_0.1/easy_first",
+                  "horizon_1/gamma_0.8/beta_0.1/width/mode_1", "fraction/both",
+                  "fraction/weakest_abandoned"),
 )

@@ -21,7 +21,12 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.errors import require
-from metalab.experiments.effort.common import EffortOptions, optimise_stage, resimulate
+from metalab.experiments.effort.common import (
+    SMOKE_BUDGET,
+    EffortOptions,
+    optimise_stage,
+    resimulate,
+)
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -172,4 +177,9 @@ EXPERIMENT = Experiment(
     quick_time="12 min",  # measured: 744 s wall at load 18-29, 82 s user CPU (2026-12-01)
     config=SwitchConfig,
     run=run,
+    smoke=(*SMOKE_BUDGET, "--no-resimulate", "--period", "0.5", "--dim", "2", "--hidden", "2"),
+    summary_keys=("blocks", *(
+        k.format(c) for k in ("value/{}", "forgetting/{}/mean", "forgetting/{}/last",
+                              "final_mean_loss/{}")
+        for c in ("none", "gain", "gates", "gain_gates"))),
 )

@@ -270,4 +270,11 @@ EXPERIMENT = Experiment(
     expected_time="7 min",
     config=EstimatorAccuracyConfig,
     run=run,
+    smoke=("--estimators", "backprop", "implicit", "--betas", "0.01", "0.1", "--linear-steps",
+           "1", "2", "--summary-steps", "2", "--sinusoid-steps", "2", "--reference-steps", "4",
+           "--tasks", "2", "--population", "2", "--hidden", "4", "--linear-dim", "2"),
+    summary_keys=("contrastive/slope_beta", "contrastive/rel_error_beta1e-02",
+                  "contrastive_symmetric/slope_beta", "backprop/cosine_to_exact",
+                  "implicit/rel_error_to_exact", "sinusoid/backprop/cosine_to_reference",
+                  "sinusoid/implicit/rel_error_to_reference"),
 )

@@ -25,7 +25,7 @@ from metalab.learners.base import Learner, Meta
 from metalab.learners.fewshot import conv_learner
 from metalab.models.convnet import CONVS
 from metalab.runs.curves import training_curves
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.progress import progress_bar
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
@@ -255,4 +255,10 @@ EXPERIMENT = Experiment(
     run=run,
     check=data_of,
     learners=lambda cfg: {cfg.learner: learner_of(cfg)},  # its one stage (load_run)
+    # 100 episodes x 5 classes x 2 query images: 1000 test predictions
+    smoke=("--dataset", "digits", "--learner", "maml", "--eval-inner-steps", "2", "--steps", "2",
+           "--meta-batch", "2", "--width", "8", "--eval-episodes", "100", "--eval-query", "2",
+           *SMOKE_CADENCE),
+    summary_keys=("test/accuracy", "test/ci95", "test/accuracy_1_steps", "test/accuracy_2_steps",
+                  "test/ci95_1_steps"),
 )

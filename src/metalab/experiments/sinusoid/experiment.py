@@ -37,7 +37,7 @@ from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import Meta
 from metalab.models import mlp
 from metalab.runs.curves import training_curves
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.seeds import Summary, aggregate
 from metalab.runs.stage import train_stage
@@ -341,4 +341,9 @@ EXPERIMENT = Experiment(
     traced=tuple(name.replace("_", "-") for name in RATES),
     run_points=run_points,
     learners=learners,
+    smoke=("--methods", "maml", "pretrained", "--steps", "2", "--hidden", "8", "--meta-batch",
+           "2", "--eval-tasks", "100", "--eval-query", "10", "--eval-steps", "10", *SMOKE_CADENCE),
+    summary_keys=tuple(f"{m}/{k}" for m in ("maml", "pretrained") for k in (
+        "query_mse_step0", "query_mse_step1", "query_mse_step10", "query_mse_step1_sem",
+        "diverged_fraction_step10", "train_seconds")),
 )

@@ -24,7 +24,7 @@ import numpy as np
 from metalab.errors import flag, require, require_cadence
 from metalab.experiments.vsml.evaluate import online_curves, stream_keys
 from metalab.runs.curves import training_curves
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
@@ -269,4 +269,12 @@ EXPERIMENT = Experiment(
     quick_time="8 min",  # 2.3 min (3.1 min CPU) at load 0.4-2.3; 9.4 min at load 27 before
     config=CloneConfig,
     run=run,
+    seeding="vmapped",
+    smoke=("--families", "digits", "--steps", "2", "--seeds", "1", "--episodes", "1",
+           "--stream-steps", "4", "--n-in", "2", "--n-classes", "2", "--eval-steps", "4",
+           "--eval-streams", "1", *SMOKE_CADENCE),
+    summary_keys=("chance/digits", "clone/digits/final_accuracy",
+                  "clone/digits/online_accuracy", "sgd/digits/online_accuracy",
+                  "clone/final_accuracy", "sgd/final_accuracy", "clone/final_loss",
+                  "clone/train_seconds"),
 )

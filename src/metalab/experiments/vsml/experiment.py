@@ -29,7 +29,7 @@ from metalab.experiments.vsml.evaluate import online_curves, rate_grid, stack, s
 from metalab.learners.base import Meta
 from metalab.learners.online import OnlineLearner
 from metalab.runs.curves import training_curves
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
 from metalab.runs.stage import train_stage
@@ -297,4 +297,12 @@ EXPERIMENT = Experiment(
     quick_time="10 min",  # 10.4 min at load 3-9; 37.8 min (7.8 min CPU) at load 20-29
     config=VSMLConfig,
     run=run,
+    seeding="vmapped",
+    smoke=("--train-on", "sum", "--families", "sum", "--no-compare", "--baselines", "sgd",
+           "--sgd-rates", "0.1", "--steps", "2", "--seeds", "1", "--stream-steps", "4",
+           "--episodes", "1", "--population", "2", "--eval-steps", "4", "--eval-streams", "1",
+           "--n-in", "2", "--n-classes", "2", *SMOKE_CADENCE),
+    summary_keys=("chance/sum", "vsml/train_seconds", "matrix/sum/sum/online_accuracy",
+                  "vsml/sum/online_accuracy", "vsml/sum/online_accuracy_ci95", "sgd/sum/best_lr",
+                  "sgd/sum/online_accuracy"),
 )

@@ -24,41 +24,37 @@ as mean and 95% CI over training seeds:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import jax
 import numpy as np
 
+from metalab.analysis.retention import accuracy_matrix, seen_curve, stream_scores
+from metalab.analysis.sparsity import mask_figure, track_sparsity
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators.stream import retention_matrix, stream_backprop
 from metalab.experiments.where_to_learn.claims import interference_claims
-from metalab.experiments.where_to_learn.experiment import mean_fractions, stage_name
-from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
-from metalab.experiments.where_to_learn.streams import (
-    ClassStream,
-    SineWithoutIndex,
-    accuracy_matrix,
-    seen_curve,
-    stream_scores,
-)
+from metalab.experiments.where_to_learn.experiment import mean_fractions
+from metalab.experiments.where_to_learn.plots import update_fraction_curves
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import SPARSE_UPDATES
 from metalab.learners.sparse import update_gate
 from metalab.models import mlp
 from metalab.models.convnet import convnet
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
-from metalab.runs.stage import train_stage
+from metalab.runs.stage import train_seeds
 from metalab.runs.stats import mean_ci95
 from metalab.tasks.episodes import Episodes
 from metalab.tasks.fewshot import DEFAULT_DATA, check_classes, load_classes
 from metalab.tasks.sine_stream import SineStream
-from metalab.training import init_state, make_meta_step
+from metalab.tasks.streams import ClassStream, SineWithoutIndex
+from metalab.training import seed_keys, unstack
 from metalab.training.optimizers import per_entry_adam
+from metalab.training.seeds import meta_training
 
 
 @dataclass(frozen=True)
@@ -148,22 +144,21 @@ def streams(cfg: SparseContinualConfig):
     return of(train), of(test).sample(key, cfg.eval_streams), model
 
 
-def train(learner: Learner, stage: str, cfg: SparseContinualConfig, rundir: RunDir, dist,
-          seed: int):
-    """Meta-train one method for the stream; returns (untrained meta, trained meta, seconds)."""
+def train(learner: Learner, stage: str, cfg: SparseContinualConfig, rundir: RunDir, dist):
+    """Meta-train one method for the stream, every seed as one program; returns ([untrained
+    meta per seed], [trained meta per seed], seconds compiling and training)."""
     optimizer = per_entry_adam(cfg.outer_lr, {"mask": cfg.mask_lr})
-    k_init, k_run = jax.random.split(jax.random.PRNGKey(seed))
     task_map = "auto" if cfg.stream == "omniglot" else "vmap"  # the conv net: map on CPU
     estimator = track_sparsity(stream_backprop(cfg.estimator == "first-order", task_map),
                                learner)
-    step = make_meta_step(learner, estimator, optimizer=optimizer, tasks=dist,
-                          meta_batch=cfg.meta_batch, inner_steps=cfg.inner_steps,
-                          key=k_run)
-    start_state = init_state(learner, optimizer, k_init)
-    start = time.perf_counter()
-    state = train_stage(rundir, stage, start_state, step, cfg.steps, chunk=cfg.log_every,
-                        checkpoint_every=cfg.checkpoint_every)
-    return start_state.meta, state.meta, time.perf_counter() - start
+    init, make_step = meta_training(learner, estimator, optimizer=optimizer, tasks=dist,
+                                    meta_batch=cfg.meta_batch, inner_steps=cfg.inner_steps)
+    state, _, cost = train_seeds(rundir, stage, init, make_step, cfg.seeds, seed=cfg.seed,
+                                 steps=cfg.steps, chunk=cfg.log_every,
+                                 checkpoint_every=cfg.checkpoint_every, probe=False)
+    starts = [init(key).meta for key in seed_keys(cfg.seed, cfg.seeds)[0]]
+    trained = [unstack(state, i).meta for i in range(cfg.seeds)]
+    return starts, trained, cost.compile_s + cost.run_s
 
 
 def evaluator(learner: Learner, held_out, steps: int, accuracy: bool = False):
@@ -198,20 +193,16 @@ def run(cfg: SparseContinualConfig, rundir: RunDir) -> dict[str, float]:
     for method in cfg.methods:
         learner = LEARNERS[method](model, cfg.inner_lr, loss)
         evaluate = evaluator(learner, held_out, cfg.inner_steps, accuracy)
-        metas = []
-        for i in range(cfg.seeds):
-            start_meta, meta, seconds = train(learner, stage_name(method, i), cfg, rundir, dist,
-                                              cfg.seed + i)
-            if len(matrices.get("untrained", [])) < cfg.seeds:
-                matrices.setdefault("untrained", []).append(evaluate(start_meta))
-            matrices.setdefault(method, []).append(evaluate(meta))
-            summary[f"{method}/train_seconds"] = summary.get(f"{method}/train_seconds", 0) + seconds
-            metas.append(meta)
+        starts, metas, seconds = train(learner, method, cfg, rundir, dist)
+        if "untrained" not in matrices:
+            matrices["untrained"] = [evaluate(m) for m in starts]
+        matrices[method] = [evaluate(m) for m in metas]
+        summary[f"{method}/train_seconds"] = seconds
         if SPARSE_UPDATES in learner.properties:
             for layer, f in mean_fractions(learner, metas).items():
                 summary[f"{method}/update_fraction/{layer}"] = f
-            mask_images(rundir, update_gate(learner, metas[0]),
-                        f"{method}: weights the inner loop updates (seed 0)", f"mask_{method}")
+            rundir.save_figure(mask_figure(update_gate(learner, metas[0]), f"{method}: weights "
+                                           "the inner loop updates (seed 0)"), f"mask_{method}")
     paired_scores: dict[str, dict[str, list[float]]] = {}  # same seeds and streams
     for method, rs in matrices.items():
         per_seed = [score(r) for r in rs]
@@ -223,7 +214,7 @@ def run(cfg: SparseContinualConfig, rundir: RunDir) -> dict[str, float]:
     claims = interference_claims({k: paired_scores[k] for k in kept}, cfg.stream, cfg)
     mean_matrices = {m: np.mean(rs, axis=0) for m, rs in matrices.items()}
     _plot_retention(rundir, mean_matrices, accuracy)
-    fraction_curves(rundir, only_first_seed=True)
+    update_fraction_curves(rundir)
     rundir.write_summary("continual", summary, claims=claims)
     rundir.write_report("Continual learning: does gradient sparsity reduce interference?",
                         _describe(cfg), summary,
@@ -311,4 +302,9 @@ EXPERIMENT = Experiment(
     quick_time="10 min",
     config=SparseContinualConfig,
     run=run,
+    seeding="vmapped",
+    smoke=("--methods", "sparse-maml", "--n-functions", "2", "--k-shot", "2", "--inner-steps",
+           "1", "--steps", "2", "--meta-batch", "1", "--hidden", "4", "--eval-streams", "2",
+           "--seeds", "1", *SMOKE_CADENCE),
+    summary_keys=("untrained/forgetting", "sparse-maml/forgetting"),
 )

@@ -10,11 +10,13 @@ matter?
 * **Initial-sparsity sweep.** sparse-MAML on sinusoids with the mask logits shifted so that a
   chosen fraction of weights starts plastic (P(m >= 0) = 0.5 + shift for U[-0.5, 0.5] logits).
 
-Every row: mean and 95% CI over training seeds of the held-out query MSE after the inner steps.
+Every row: mean and 95% CI over training seeds of the held-out query MSE after the inner steps;
+the seeds of every training run train as one program (``runs.stage.train_seeds``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import jax
@@ -24,20 +26,20 @@ import numpy as np
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS
 from metalab.evaluation import adaptation_curves
-from metalab.experiments.where_to_learn.experiment import stage_name
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.gradient import init_learner
 from metalab.learners.sparse import update_fractions, update_gate
 from metalab.models import mlp
 from metalab.models.base import Params
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
-from metalab.runs.stage import train_stage
+from metalab.runs.stage import train_seeds
 from metalab.runs.stats import mean_ci95
 from metalab.tasks import FourierSeries, Sinusoid
-from metalab.training import init_state, make_meta_step
+from metalab.training import TrainState, init_state, make_meta_step, unstack
 from metalab.training.optimizers import per_entry_adam
+from metalab.training.trainer import Step
 
 
 @dataclass(frozen=True)
@@ -100,17 +102,26 @@ def fixed_gate_maml(model, inner_lr: float, gate: Params) -> Learner:
                         lambda meta: jax.tree.map(lambda g: inner_lr * g, gate))
 
 
-def _fit(learner: Learner, stage: str, cfg: ControlsConfig, rundir: RunDir, tasks,
-         seed: int):
-    """Meta-train ``learner`` on ``tasks``; returns the final meta-parameters."""
+def _fit(build: Callable[..., Learner], stage: str, cfg: ControlsConfig, rundir: RunDir, tasks,
+         *per_seed: Params) -> list[Params]:
+    """Meta-train the learner ``build(*args)`` on ``tasks``, every seed as one program
+    (``args``: that seed's slice of each ``per_seed`` pytree, e.g. its gate); returns the
+    final meta-parameters of every seed."""
     optimizer = per_entry_adam(cfg.outer_lr, {"mask": cfg.mask_lr})
-    k_init, k_run = jax.random.split(jax.random.PRNGKey(seed))
-    step = make_meta_step(learner, ESTIMATORS["backprop"](task_map="vmap"), optimizer=optimizer,
-                          tasks=tasks, meta_batch=cfg.meta_batch,
-                          inner_steps=cfg.inner_steps, key=k_run)
-    state = train_stage(rundir, stage, init_state(learner, optimizer, k_init), step, cfg.steps,
-                        chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
-    return state.meta
+    estimator = ESTIMATORS["backprop"](task_map="vmap")
+
+    def init(key: jax.Array, *args: Params) -> TrainState:
+        return init_state(build(*args), optimizer, key)
+
+    def make_step(key: jax.Array, *args: Params) -> Step:
+        return make_meta_step(build(*args), estimator, optimizer=optimizer, tasks=tasks,
+                              meta_batch=cfg.meta_batch, inner_steps=cfg.inner_steps, key=key)
+
+    state = train_seeds(rundir, stage, init, make_step, cfg.seeds, seed=cfg.seed,
+                        steps=cfg.steps, chunk=cfg.log_every,
+                        checkpoint_every=cfg.checkpoint_every, per_seed=per_seed,
+                        probe=False).state
+    return [unstack(state, i).meta for i in range(cfg.seeds)]
 
 
 def _mse(learner: Learner, meta, tasks, steps: int) -> float:
@@ -129,34 +140,37 @@ def run(cfg: ControlsConfig, rundir: RunDir) -> dict[str, float]:
     sparse = LEARNERS["sparse-maml"](model, cfg.inner_lr)
     rows: dict[str, list[float]] = {}
     summary: dict[str, float] = {}
-    for i in range(cfg.seeds):
-        seed = cfg.seed + i
-        learned = update_gate(sparse, _fit(sparse, stage_name("source.sparse-maml", i), cfg,
-                                           rundir, source, seed))
-        for layer, f in update_fractions(learned).items():
+    learned = [update_gate(sparse, m)
+               for m in _fit(lambda: sparse, "source.sparse-maml", cfg, rundir, source)]
+    for i, gate in enumerate(learned):
+        for layer, f in update_fractions(gate).items():
             summary[f"source_fraction/{layer}/seed{i}"] = float(f)
-        arms = {"transferred mask": learned, "no mask (MAML)": jax.tree.map(jnp.ones_like,
-                                                                            learned)}
-        for r in range(cfg.random_masks):
-            arms[f"random mask {r}"] = permuted_gate(jax.random.PRNGKey(1000 * seed + r), learned)
-        for arm, gate in arms.items():
-            learner = fixed_gate_maml(model, cfg.inner_lr, gate)
-            meta = _fit(learner, stage_name(f"target.{arm.split(' (')[0]}", i), cfg, rundir,
-                        target, seed)
-            rows.setdefault(arm if not arm.startswith("random") else "random masks, same "
-                            "per-tensor sparsity", []).append(
-                _mse(learner, meta, held_target, cfg.inner_steps))
-        meta = _fit(sparse, stage_name("target.sparse-maml", i), cfg, rundir, target, seed)
-        rows.setdefault("sparse-MAML learning its own mask", []).append(
-            _mse(sparse, meta, held_target, cfg.inner_steps))
-        for f in cfg.initial_fractions:
-            learner = LEARNERS["sparse-maml"](model, cfg.inner_lr, mask_shift=f - 0.5)
-            meta = _fit(learner, stage_name(f"sweep.{f:g}", i), cfg, rundir, source, seed)
-            rows.setdefault(f"sweep {f:g}", []).append(
-                _mse(learner, meta, held_source, cfg.inner_steps))
-            final = update_fractions(update_gate(learner, meta))
-            rows.setdefault(f"sweep {f:g} final fraction", []).append(
-                float(np.mean([float(v) for v in final.values()])))
+    arms = {"transferred mask": learned,
+            "no mask (MAML)": [jax.tree.map(jnp.ones_like, g) for g in learned]}
+    for r in range(cfg.random_masks):
+        arms[f"random mask {r}"] = [permuted_gate(jax.random.PRNGKey(1000 * (cfg.seed + i) + r),
+                                                  g) for i, g in enumerate(learned)]
+
+    def gated(gate: Params) -> Learner:
+        return fixed_gate_maml(model, cfg.inner_lr, gate)
+
+    for arm, gates in arms.items():
+        metas = _fit(gated, f"target.{arm.split(' (')[0]}", cfg, rundir, target,
+                     jax.tree.map(lambda *g: jnp.stack(g), *gates))
+        rows.setdefault(arm if not arm.startswith("random") else "random masks, same "
+                        "per-tensor sparsity", []).extend(
+            _mse(gated(g), m, held_target, cfg.inner_steps)
+            for g, m in zip(gates, metas, strict=True))
+    rows["sparse-MAML learning its own mask"] = [
+        _mse(sparse, m, held_target, cfg.inner_steps)
+        for m in _fit(lambda: sparse, "target.sparse-maml", cfg, rundir, target)]
+    for f in cfg.initial_fractions:
+        learner = LEARNERS["sparse-maml"](model, cfg.inner_lr, mask_shift=f - 0.5)
+        metas = _fit(lambda learner=learner: learner, f"sweep.{f:g}", cfg, rundir, source)
+        rows[f"sweep {f:g}"] = [_mse(learner, m, held_source, cfg.inner_steps) for m in metas]
+        rows[f"sweep {f:g} final fraction"] = [
+            float(np.mean([float(v) for v in update_fractions(update_gate(learner, m)).values()]))
+            for m in metas]
     for name, values in rows.items():
         summary[f"{name}/mean"], summary[f"{name}/ci95"] = mean_ci95(values)
     _plot(rundir, summary, cfg)
@@ -203,4 +217,12 @@ EXPERIMENT = Experiment(
     expected_time="60 min",
     config=ControlsConfig,
     run=run,
+    seeding="vmapped",
+    smoke=("--steps", "2", "--meta-batch", "2", "--random-masks", "1", "--eval-tasks", "10",
+           "--initial-fractions", "0.3", "--seeds", "1", *SMOKE_CADENCE),
+    summary_keys=(*(f"{k}/mean" for k in ("transferred mask", "no mask (MAML)",
+                                          "random masks, same per-tensor sparsity",
+                                          "sparse-MAML learning its own mask", "sweep 0.3",
+                                          "sweep 0.3 final fraction")),
+                  "transferred mask/ci95"),
 )

@@ -7,43 +7,44 @@ stream, once per training seed; sparse learners also learn which weights the inn
 change. Reported per method: the mean over seeds and its 95% CI of the held-out query MSE
 after the inner steps (sinusoid) or the test accuracy on held-out alphabets (Omniglot), and,
 for the sparse learners, the fraction of each layer's weights the inner loop updates (mean over
-seeds), tracked over meta-training (seed 0), with the final pattern of every layer as an image.
+seeds), tracked over meta-training, with the final pattern of every layer (seed 0) as an image.
+The seeds of a method train as one program (``runs.stage.train_seeds``).
 ``--regime paper`` runs the authors' regime: first-order meta-gradients, 35 inner steps at
 lr 0.1, mask Adam 0.0075, meta-batch 2, the Kaiming mask initialisation, straight-through ReLU.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import jax
 import numpy as np
 
+from metalab.analysis.sparsity import mask_figure, track_sparsity
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS, supports
 from metalab.evaluation import adaptation_curves, evaluate
 from metalab.experiments.where_to_learn import plots
 from metalab.experiments.where_to_learn.claims import over_maml_claims
-from metalab.experiments.where_to_learn.sparsity import fraction_curves, mask_images, track_sparsity
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import SPARSE_UPDATES
 from metalab.learners.sparse import update_fractions, update_gate
 from metalab.models import mlp
 from metalab.models.convnet import convnet
 from metalab.models.resnet12 import resnet12
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
-from metalab.runs.stage import train_stage
+from metalab.runs.stage import train_seeds
 from metalab.runs.stats import mean_ci95
 from metalab.tasks import Sinusoid
 from metalab.tasks.episodes import Episodes
 from metalab.tasks.fewshot import DEFAULT_DATA, check_classes, load_classes
 from metalab.tasks.miniimagenet import load_miniimagenet
-from metalab.training import init_state, make_meta_step
+from metalab.training import unstack
 from metalab.training.optimizers import per_entry_adam
+from metalab.training.seeds import meta_training
 
 Problem = Literal["sinusoid", "omniglot-1shot", "omniglot-5shot", "miniimagenet-1shot",
                   "miniimagenet-5shot"]
@@ -159,27 +160,17 @@ def masked_learner(method: str, model, inner_lr: float, loss: str, cfg) -> Learn
     return LEARNERS[method](model, inner_lr, loss, **extra)
 
 
-def stage_name(prefix: str, seed_index: int) -> str:
-    """Run-folder stage of one method and seed (the first seed keeps the bare name)."""
-    return prefix if seed_index == 0 else f"{prefix}.seed{seed_index}"
-
-
-def train_seeds(prefix, learner, cfg, rundir, tasks, meta_batch, inner_steps, steps, task_map):
-    """Meta-train ``learner`` once per seed; returns [(meta, seconds)] in seed order."""
+def meta_train(stage, learner, cfg, rundir, tasks, meta_batch, inner_steps, steps, task_map):
+    """Meta-train ``learner`` for every seed as one program (``runs.stage.train_seeds``);
+    returns ([meta per seed], seconds compiling and training)."""
     optimizer = per_entry_adam(cfg.outer_lr, {"mask": cfg.mask_lr, "lr": cfg.rate_lr})
     estimator = track_sparsity(ESTIMATORS[cfg.estimator](task_map=task_map), learner)
-    out = []
-    for i in range(cfg.seeds):
-        k_init, k_run = jax.random.split(jax.random.PRNGKey(cfg.seed + i))
-        step = make_meta_step(learner, estimator, optimizer=optimizer, tasks=tasks,
-                              meta_batch=meta_batch, inner_steps=inner_steps,
-                              key=k_run)
-        start = time.perf_counter()
-        state = train_stage(rundir, stage_name(prefix, i), init_state(learner, optimizer, k_init),
-                            step, steps, chunk=cfg.log_every,
-                            checkpoint_every=cfg.checkpoint_every)
-        out.append((state.meta, time.perf_counter() - start))
-    return out
+    state, _, cost = train_seeds(
+        rundir, stage, *meta_training(learner, estimator, optimizer=optimizer, tasks=tasks,
+                                      meta_batch=meta_batch, inner_steps=inner_steps),
+        cfg.seeds, seed=cfg.seed, steps=steps, chunk=cfg.log_every,
+        checkpoint_every=cfg.checkpoint_every, probe=False)
+    return [unstack(state, i).meta for i in range(cfg.seeds)], cost.compile_s + cost.run_s
 
 
 def sinusoid(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, tuple]:
@@ -190,14 +181,14 @@ def sinusoid(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, tuple]:
     out = {}
     for method in cfg.methods:
         learner = masked_learner(method, mlp((1, 40, 40, 1)), cfg.sin_inner_lr, "mse", cfg)
-        runs = train_seeds(f"sinusoid.{method}", learner, cfg, rundir,
-                           Sinusoid(cfg.sin_k_shot, cfg.sin_k_shot), cfg.sin_meta_batch,
-                           cfg.sin_inner_steps, cfg.sin_steps, "vmap")
+        metas, seconds = meta_train(f"sinusoid.{method}", learner, cfg, rundir,
+                                    Sinusoid(cfg.sin_k_shot, cfg.sin_k_shot),
+                                    cfg.sin_meta_batch, cfg.sin_inner_steps, cfg.sin_steps,
+                                    "vmap")
         per_seed = [float(adaptation_curves(learner, m, tasks, steps=cfg.sin_inner_steps,
                                             chunk=cfg.sin_eval_tasks)[:, -1].mean())
-                    for m, _ in runs]
-        out[method] = (*mean_ci95(per_seed), [m for m, _ in runs],
-                       sum(t for _, t in runs), learner, per_seed)
+                    for m in metas]
+        out[method] = (*mean_ci95(per_seed), metas, seconds, learner, per_seed)
     return out
 
 
@@ -228,14 +219,14 @@ def few_shot(k_shot: int, cfg: WhereToLearnConfig, rundir: RunDir, mini=None,
     for method in cfg.methods:
         model = few_shot_model(cfg, shape)
         learner = masked_learner(method, model, cfg.fs_inner_lr, "cross_entropy", cfg)
-        runs = train_seeds(f"{prefix}-{k_shot}shot.{method}", learner, cfg, rundir, train_eps,
-                           cfg.fs_meta_batch, cfg.fs_inner_steps, cfg.fs_steps, "auto")
+        metas, seconds = meta_train(f"{prefix}-{k_shot}shot.{method}", learner, cfg, rundir,
+                                    train_eps, cfg.fs_meta_batch, cfg.fs_inner_steps,
+                                    cfg.fs_steps, "auto")
         # the seeds share one compiled program (the meta-parameters are its argument)
         per_seed = [float(evaluate(learner, m, test_eps.sample, steps=cfg.eval_inner_steps,
                                    key=key, n=cfg.eval_episodes, task_map="auto"
-                                   ).per_task.mean()) for m, _ in runs]
-        out[method] = (*mean_ci95(per_seed), [m for m, _ in runs],
-                       sum(t for _, t in runs), learner, per_seed)
+                                   ).per_task.mean()) for m in metas]
+        out[method] = (*mean_ci95(per_seed), metas, seconds, learner, per_seed)
     return out
 
 
@@ -264,9 +255,10 @@ def run(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, float]:
             for layer, f in mean_fractions(learner, metas).items():
                 summary[f"{problem}/{method}/update_fraction/{layer}"] = f
                 summary.setdefault(f"{method}/update_fraction/{layer}", f)
-            mask_images(rundir, update_gate(learner, metas[0]), f"{problem}, {method}: weights "
-                        "the inner loop updates (white), seed 0", f"mask_{problem}_{method}")
-    fraction_curves(rundir, only_first_seed=True)
+            rundir.save_figure(mask_figure(update_gate(learner, metas[0]), f"{problem}, {method}: "
+                                           "weights the inner loop updates (white), seed 0"),
+                               f"mask_{problem}_{method}")
+    plots.update_fraction_curves(rundir)
     plots.comparison(rundir, results)
     claims = over_maml_claims({p: {m: r[-1] for m, r in res.items()}
                                for p, res in results.items()}, cfg)
@@ -310,4 +302,9 @@ EXPERIMENT = Experiment(
     quick_time="15 min",
     config=WhereToLearnConfig,
     run=run,
+    seeding="vmapped",
+    smoke=("--problems", "sinusoid", "--methods", "sparse-relu-maml", "--sin-steps", "2",
+           "--sin-meta-batch", "2", "--sin-eval-tasks", "100", "--rate-lr", "1e-4", "--seeds",
+           "1", *SMOKE_CADENCE),
+    summary_keys=("sinusoid/sparse-relu-maml/query_mse_step1",),
 )

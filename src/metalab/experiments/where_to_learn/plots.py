@@ -1,9 +1,11 @@
-"""Figure of the where-to-learn comparison: the score of every method on every problem."""
+"""Figures of the where-to-learn experiments: the score of every method on every problem, and
+the update fractions over meta-training."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from metalab.analysis.sparsity import fraction_curves
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 
@@ -29,3 +31,11 @@ def comparison(rundir: RunDir, results: dict[str, dict[str, tuple]]) -> None:
                    ylim=(0, min(1.0, float(values.max()) * 1.25 + 0.05)))
     fig.tight_layout()
     rundir.save_figure(fig, "comparison")
+
+
+def update_fraction_curves(rundir: RunDir) -> None:
+    """``update_fraction.png``: per layer of every sparse stage, the fraction of weights the
+    inner loop updates over meta-training (mean over the vmapped seeds)."""
+    fig = fraction_curves(rundir.metrics())
+    if fig is not None:
+        rundir.save_figure(fig, "update_fraction")

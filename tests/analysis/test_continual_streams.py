@@ -7,17 +7,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from metalab.experiments.where_to_learn.streams import (
-    ClassStream,
-    SineWithoutIndex,
-    accuracy_matrix,
-    seen_curve,
-    stream_scores,
-)
+from metalab.analysis.retention import accuracy_matrix, seen_curve, stream_scores
 from metalab.learners import LEARNERS, inner_loop
 from metalab.models import Model
 from metalab.tasks.episodes import Episodes
 from metalab.tasks.sine_stream import SineStream
+from metalab.tasks.streams import ClassStream, SineWithoutIndex
 
 
 def test_sine_stream_without_index_drops_only_the_index():

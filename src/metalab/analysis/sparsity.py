@@ -1,24 +1,29 @@
 """Where the inner loop learns: per-layer update fractions during meta-training and the final
-mask pattern of each layer (the analyses of von Oswald et al. 2021, figs. 2-4), shared by the
-``where-to-learn`` and ``continual`` experiments."""
+mask pattern of each layer (the analyses of von Oswald et al. 2021, figs. 2-4), for any
+learner with ``sparse-updates``. The figures are ``matplotlib.figure.Figure`` objects, drawn
+without pyplot, for the caller to save."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import jax
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 from metalab.estimators.base import Estimator
 from metalab.learners.base import SPARSE_UPDATES, Learner
 from metalab.learners.sparse import layer_names, update_fractions, update_gate
-from metalab.runs.figures import colormap, subplots
-from metalab.runs.rundir import RunDir
 
 PREFIX = "update_fraction/"
 
 
 def track_sparsity(estimator: Estimator, learner: Learner) -> Estimator:
     """``estimator`` that also reports ``update_fraction/<layer>`` of the current meta-params
-    (before this step's update) for sparse learners, so they land in ``metrics.jsonl``."""
+    (before this step's update) for sparse learners, so they land in ``metrics.jsonl`` (the
+    mean over seeds where seeds are vmapped)."""
 
     def estimate(lrn, meta, tasks, key, inner_steps):
         loss, grad, metrics = estimator.estimate(lrn, meta, tasks, key, inner_steps)
@@ -30,24 +35,21 @@ def track_sparsity(estimator: Estimator, learner: Learner) -> Estimator:
     return estimator._replace(estimate=estimate)
 
 
-def fraction_curves(rundir: RunDir, name: str = "update_fraction",
-                    only_first_seed: bool = False) -> None:
+def fraction_curves(records: Iterable[dict[str, Any]]) -> Figure | None:
     """Per-layer fraction of weights the inner loop updates versus meta-step, one panel per
-    sparse stage found in ``metrics.jsonl`` (with ``only_first_seed``, stages of later seeds,
-    named ``*.seed<i>``, are left out)."""
+    stage of the metrics ``records`` that logged ``update_fraction/<layer>`` (None if none)."""
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
-    for r in rundir.metrics():
-        if only_first_seed and ".seed" in r["stage"]:
-            continue
+    for r in records:
         for k, v in r.items():
             if k.startswith(PREFIX):
                 series.setdefault(r["stage"], {}).setdefault(k[len(PREFIX):], []).append(
                     (r["step"], v))
     if not series:
-        return
-    fig, axes = subplots(1, len(series), figsize=(5 * len(series), 3.6), squeeze=False)
+        return None
+    fig = Figure(figsize=(5 * len(series), 3.6))
+    axes = fig.subplots(1, len(series), squeeze=False)
     for ax, (stage, layers) in zip(axes[0], series.items(), strict=True):
-        colors = colormap("tab20", np.arange(len(layers)) % 20)
+        colors = colormaps["tab20"](np.arange(len(layers)) % 20)
         for color, (layer, points) in zip(colors, layers.items(), strict=True):
             steps, values = zip(*points, strict=True)
             ax.plot(steps, values, label=layer, color=color)
@@ -55,10 +57,10 @@ def fraction_curves(rundir: RunDir, name: str = "update_fraction",
                title=stage)
         ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    rundir.save_figure(fig, name)
+    return fig
 
 
-def mask_images(rundir: RunDir, gate, title: str, name: str) -> None:
+def mask_figure(gate: Any, title: str) -> Figure:
     """Each tensor's 0/1 update gate as an image (white: updated by the inner loop).
 
     Matrices are shown as [in, out], conv kernels as [in * kh * kw, out], vectors as one row.
@@ -66,7 +68,8 @@ def mask_images(rundir: RunDir, gate, title: str, name: str) -> None:
     leaves = jax.tree.leaves(gate)
     cols = min(len(leaves), 6)
     rows = -(-len(leaves) // cols)
-    fig, axes = subplots(rows, cols, figsize=(2.2 * cols, 2.6 * rows), squeeze=False)
+    fig = Figure(figsize=(2.2 * cols, 2.6 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat[len(leaves):]:
         ax.axis("off")
     for ax, layer, g in zip(axes.flat, layer_names(gate), leaves, strict=False):
@@ -78,4 +81,4 @@ def mask_images(rundir: RunDir, gate, title: str, name: str) -> None:
         ax.set_yticks([])
     fig.suptitle(title)
     fig.tight_layout()
-    rundir.save_figure(fig, name)
+    return fig
