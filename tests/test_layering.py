@@ -16,14 +16,14 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[set[str]] = [
-    {"__init__", "errors", "atomic", "registry", "stats"},
+    {"version", "errors", "atomic", "registry", "stats"},
     {"tasks", "models"},
     {"learners"},
     {"estimators"},
     {"training", "evaluation", "analysis", "effort", "vsml"},
-    {"runs", "bench"},
+    {"runs"},
     {"experiments"},
-    {"sweep", "cli"},
+    {"bench", "sweep", "cli", "load", "__init__"},
 ]
 """top-level packages and modules of ``metalab``, lowest first; a module may import from its
 own layer and the layers below it"""

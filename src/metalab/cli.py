@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from metalab import __version__
 from metalab.errors import BadInput, Diverged
+from metalab.version import __version__
 
 console = Console(stderr=True)
 

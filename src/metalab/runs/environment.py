@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jax
 
-import metalab
+from metalab.version import __version__
 
 
 def _version(package: str) -> str | None:
@@ -28,7 +28,7 @@ def _version(package: str) -> str | None:
 def git_commit(folder: Path | None = None) -> str | None:
     """The commit of the git checkout holding ``folder`` (default: metalab's source), with
     ``+dirty`` when tracked files differ from it; None outside a checkout."""
-    folder = folder or Path(metalab.__file__).parent
+    folder = folder or Path(__file__).resolve().parents[1]  # the metalab package
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
                               text=True, timeout=10)
@@ -45,7 +45,7 @@ def describe() -> dict:
     """Versions, backend, device kinds and counts, process count and git commit."""
     kinds = Counter(d.device_kind for d in jax.devices())
     return {
-        "metalab": metalab.__version__,
+        "metalab": __version__,
         "jax": jax.__version__,
         "jaxlib": _version("jaxlib"),
         "python": platform.python_version(),

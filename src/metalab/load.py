@@ -21,6 +21,7 @@ from typing import Any
 import jax
 
 from metalab.errors import BadInput
+from metalab.experiments import EXPERIMENTS, load_plugins
 from metalab.learners.base import Learner, Meta
 from metalab.runs.claim import MARKER
 from metalab.runs.experiment import config_from_json
@@ -55,8 +56,6 @@ def load_run(path: Path | str) -> LoadedRun:
     experiment that cannot rebuild its learners (no ``learners`` hook), or a stage without
     its checkpoint.
     """
-    from metalab.experiments import EXPERIMENTS, load_plugins
-
     path = Path(path)
     option = str(path)
     if not (path / "config.json").is_file():
