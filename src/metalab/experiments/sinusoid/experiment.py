@@ -14,7 +14,7 @@ import optax
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS, require_support
 from metalab.learners import LEARNERS, Learner, trajectory
-from metalab.learners.base import Meta
+from metalab.learners.base import Meta, require_loss
 from metalab.models import mlp
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import Experiment
@@ -81,6 +81,7 @@ class SinusoidConfig:
         )
         for method in (self.learner,) if self.learner else self.methods:
             if method not in ("fomaml", "pretrained"):
+                require_loss(_learner(method, self), "mse")
                 require_support(self.estimator, _learner(method, self))
         for name in ("steps", "meta_batch", "k_shot", "eval_query", "log_every"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
