@@ -222,7 +222,14 @@ class RunOptions:
     max_loss: float | None = None
     """Stop as diverged when the training loss exceeds this."""
     log: tuple[Literal["tensorboard", "wandb", "mlflow"], ...] = ()
-    """Extra metric sinks fed from metrics.jsonl (optional extras, e.g. metalab[tensorboard])."""
+    """Extra metric sinks fed from metrics.jsonl and given the run's settings (optional
+    extras, e.g. metalab[tensorboard])."""
+    wandb_project: str | None = None
+    """W&B project of --log wandb (default: $WANDB_PROJECT, else metalab)."""
+    wandb_entity: str | None = None
+    """W&B entity (team or user) of --log wandb (default: $WANDB_ENTITY, else your default)."""
+    figure_format: Literal["png", "pdf", "svg"] = "png"
+    """File format of the run's figures (pdf and svg are vector graphics for papers)."""
     coordinator: str | None = None
     """Multi-process run: HOST:PORT of process 0 (with --num-processes, --process-id; not
     needed under SLURM). Every process runs the same command; process 0 writes the folder."""
@@ -290,7 +297,7 @@ def _run(name: str, argv: list[str]) -> int:
     check_platform()
     use_cpu_threads(small=experiment.small)
     if opts.resume is not None:
-        config, out, max_loss, log = _resumed_config(experiment, opts, rest)
+        config, out, settings = _resumed_config(experiment, opts, rest)
         if finished(out):
             console.print(f"{out} holds a finished run (summary.json, no {MARKER}); nothing "
                           "to resume, nothing written", soft_wrap=True)
@@ -306,17 +313,18 @@ def _run(name: str, argv: list[str]) -> int:
             raise BadInput("--out", "is empty; give a folder for the run (or leave --out out "
                            "for runs/NAME-TIME)")
         out = opts.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        max_loss, log = opts.max_loss, opts.log
+        settings = _run_settings(opts)
     check_values(config)
+    max_loss = settings["max_loss"]
     if max_loss is not None and not 0 < max_loss < math.inf:
         raise BadInput("--max-loss", "must be a positive number (the largest loss accepted "
                        "before the run is stopped as diverged)")
-    sinks.require(log)
+    sinks.require(settings["log"])
     if experiment.check is not None:
         experiment.check(config)
     out = distributed.private_folder(out, opts.resume is not None)
-    with open_run(out, resume=opts.resume is not None, max_loss=max_loss,
-                  experiment=name, log=log) as rundir:
+    with open_run(out, resume=opts.resume is not None, experiment=name,
+                  **settings) as rundir:
         rundir.write_config(name, config)
         record_seeds(rundir, seeds)
         console.print(f"[bold]{name}[/bold] -> {out}")
@@ -324,6 +332,22 @@ def _run(name: str, argv: list[str]) -> int:
         summary = run_seeds(experiment, config, rundir, seeds)
     _print_summary(name, scalars(summary), time.perf_counter() - start, out)
     return 0
+
+
+def _run_settings(opts: RunOptions) -> dict[str, Any]:
+    """``open_run``'s settings from the command line; W&B options without ``--log wandb``
+    are refused (they would be silently ignored)."""
+    wandb = {k: v for k, v in (("project", opts.wandb_project),
+                               ("entity", opts.wandb_entity)) if v is not None}
+    for key, value in wandb.items():
+        if not value.strip():
+            raise BadInput(f"--wandb-{key}", "is empty; give a name or leave the option out")
+    if wandb and "wandb" not in opts.log:
+        raise BadInput(f"--wandb-{next(iter(wandb))}", "applies to the W&B sink only; add "
+                       "--log wandb or drop the option")
+    return {"max_loss": opts.max_loss, "log": opts.log,
+            "log_options": {"wandb": wandb} if wandb else {},
+            "figure_format": opts.figure_format}
 
 
 def _config_file(experiment: Any, path: Path) -> Any:
@@ -392,15 +416,17 @@ def _unique_keys(pairs: list[tuple[Any, Any]]) -> dict:
 
 
 def _resumed_config(experiment: Any, opts: RunOptions,
-                    rest: list[str]) -> tuple[Any, Path, float | None, tuple[str, ...]]:
-    """The configuration, loss bound and sinks saved in the run folder being resumed; its
-    checkpoints are checked readable before anything is written."""
+                    rest: list[str]) -> tuple[Any, Path, dict[str, Any]]:
+    """The configuration and ``open_run``'s settings (loss bound, sinks and their options,
+    figure format) saved in the run folder being resumed; its checkpoints are checked
+    readable before anything is written."""
     from metalab.runs.experiment import config_from_json
     from metalab.training.checkpoint import Checkpointer
 
     folder: Path = opts.resume
     if rest or opts.max_loss is not None or opts.config is not None or opts.log \
-            or (opts.out is not None and opts.out != folder):
+            or opts.wandb_project is not None or opts.wandb_entity is not None \
+            or opts.figure_format != "png" or (opts.out is not None and opts.out != folder):
         raise BadInput("--resume", "takes the configuration from the run folder; pass no "
                        "other options")
     path = folder / "config.json"
@@ -422,7 +448,10 @@ def _resumed_config(experiment: Any, opts: RunOptions,
                       f"using its default {getattr(config, name)!r}", soft_wrap=True)
     for stage in sorted((folder / "checkpoints").glob("*/")):
         Checkpointer(stage).info()
-    return config, folder, payload.get("max_loss"), tuple(payload.get("log", ()))
+    return config, folder, {"max_loss": payload.get("max_loss"),
+                            "log": tuple(payload.get("log", ())),
+                            "log_options": payload.get("log_options", {}),
+                            "figure_format": payload.get("figure_format", "png")}
 
 
 def _print_summary(name: str, summary: dict[str, float], seconds: float, out: Path) -> None:
