@@ -1,7 +1,7 @@
 """The ``metalab`` command line: list, run, sweep, demo, bench, data, compare, cache.
 
 Exit codes: 0 success, 2 bad input (unknown experiment or option, invalid value, unreadable
-data; nothing is computed), 1 any other failure (including divergence).
+data; nothing is computed), 1 any other failure (including divergence and Ctrl-C).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 import traceback
@@ -28,7 +29,9 @@ console = Console(stderr=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code. Called as the script
+    (``argv`` None), an interrupt ends the process at once (``_interrupted``)."""
+    script = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="metalab", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"metalab {__version__}")
@@ -92,12 +95,34 @@ def main(argv: list[str] | None = None) -> int:
     except Diverged as e:
         console.print(f"[red]diverged:[/red] {escape(str(e))}", soft_wrap=True)
         return 1
-    except KeyboardInterrupt:
-        console.print("interrupted; continue with --resume RUN_DIR")
-        return 1
+    except KeyboardInterrupt as e:
+        return _interrupted(e.args[0] if e.args else "RUN_DIR", script)
     except Exception:  # noqa: BLE001 - the CLI reports any failure with exit code 1
         console.print(traceback.format_exc())
         return 1
+
+
+def _interrupted(folder: str, script: bool) -> int:
+    """Ctrl-C: wait for the computations still running on the device, say how to continue,
+    and (as the script) leave without the interpreter's teardown, which can crash while
+    XLA's threads still hold work (a segmentation fault after Ctrl-C in an evaluation).
+    Nothing is lost: files are written atomically, sinks closed while unwinding, and the
+    kernel drops the run folder's lock."""
+    try:
+        if "jax" in sys.modules:
+            import jax
+
+            for array in jax.live_arrays():
+                if not array.is_deleted():
+                    array.block_until_ready()
+    except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+        pass
+    console.print(f"interrupted; continue with --resume {folder}", soft_wrap=True)
+    if script:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    return 1
 
 
 NAMED = {"run": "EXPERIMENT", "sweep": "EXPERIMENT", "bench": "BENCH"}
@@ -323,13 +348,16 @@ def _run(name: str, argv: list[str]) -> int:
     if experiment.check is not None:
         experiment.check(config)
     out = distributed.private_folder(out, opts.resume is not None)
-    with open_run(out, resume=opts.resume is not None, experiment=name,
-                  **settings) as rundir:
-        rundir.write_config(name, config)
-        record_seeds(rundir, seeds)
-        console.print(f"[bold]{name}[/bold] -> {out}")
-        start = time.perf_counter()
-        summary = run_seeds(experiment, config, rundir, seeds)
+    try:
+        with open_run(out, resume=opts.resume is not None, experiment=name,
+                      **settings) as rundir:
+            rundir.write_config(name, config)
+            record_seeds(rundir, seeds)
+            console.print(f"[bold]{name}[/bold] -> {out}")
+            start = time.perf_counter()
+            summary = run_seeds(experiment, config, rundir, seeds)
+    except KeyboardInterrupt as e:
+        raise KeyboardInterrupt(str(out)) from e  # the folder to resume
     _print_summary(name, scalars(summary), time.perf_counter() - start, out)
     return 0
 
