@@ -46,9 +46,13 @@ def open_run(path: Path | str, *, resume: bool, max_loss: float | None = None,
         _require_new(path)
     created = not path.exists()
     lock = _lock(path, option)
+    if not resume:
+        try:  # again under the lock: another process may have begun; its files stay
+            _require_new(path)
+        except BadInput:
+            os.close(lock)
+            raise
     try:
-        if not resume:
-            _require_new(path)  # again under the lock: another process may have begun
         for stale in path.rglob(".*.tmp"):  # left by a writer killed inside atomic_write
             stale.unlink()
         try:
