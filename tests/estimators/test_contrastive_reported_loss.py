@@ -27,8 +27,10 @@ def test_contrastive_reports_the_query_loss_at_the_free_solution(x64, name):
         return learner.loss(meta, phi, task.query_x, task.query_y)
 
     def nudged(task):  # roughly where a nudged phase ends
-        objective = (lambda m, p, x, y: learner.inner_loss(m, p, x, y)
-                     + beta * learner.loss(m, p, task.query_x, task.query_y))
+        def objective(m, p, x, y):
+            return (learner.inner_loss(m, p, x, y)
+                    + beta * learner.loss(m, p, task.query_x, task.query_y))
+
         phi = inner_loop(learner, meta, task.support_x, task.support_y, 2 * steps,
                          objective=objective).phi
         return learner.loss(meta, phi, task.query_x, task.query_y)

@@ -81,7 +81,8 @@ class SinusoidConfig:
         )
         for method in (self.learner,) if self.learner else self.methods:
             if method not in ("fomaml", "pretrained"):
-                require_loss(_learner(method, self), "mse")
+                require_loss(_learner(method, self), "mse",
+                             "--learner" if self.learner else "--methods")
                 require_support(self.estimator, _learner(method, self))
         for name in ("steps", "meta_batch", "k_shot", "eval_query", "log_every"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
