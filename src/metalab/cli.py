@@ -96,14 +96,15 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]diverged:[/red] {escape(str(e))}", soft_wrap=True)
         return 1
     except KeyboardInterrupt as e:
-        return _interrupted(e.args[0] if e.args else "RUN_DIR", script)
+        return _interrupted(e.args[0] if e.args else None, script)
     except Exception:  # noqa: BLE001 - the CLI reports any failure with exit code 1
         console.print(traceback.format_exc())
         return 1
 
 
-def _interrupted(folder: str, script: bool) -> int:
-    """Ctrl-C: wait for the computations still running on the device, say how to continue,
+def _interrupted(folder: str | None, script: bool) -> int:
+    """Ctrl-C: wait for the computations still running on the device, say how to continue
+    (``folder``: the run or sweep folder, None before one was claimed),
     and (as the script) leave without the interpreter's teardown, which can crash while
     XLA's threads still hold work (a segmentation fault after Ctrl-C in an evaluation).
     Nothing is lost: files are written atomically, sinks closed while unwinding, and the
@@ -113,11 +114,14 @@ def _interrupted(folder: str, script: bool) -> int:
             import jax
 
             for array in jax.live_arrays():
-                if not array.is_deleted():
+                try:
                     array.block_until_ready()
+                except Exception:  # noqa: BLE001 - deleted or failed: nothing to wait for
+                    pass
     except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
         pass
-    console.print(f"interrupted; continue with --resume {folder}", soft_wrap=True)
+    console.print("interrupted; no run folder was written, nothing to resume" if folder is None
+                  else f"interrupted; continue with --resume {folder}", soft_wrap=True)
     if script:
         sys.stdout.flush()
         sys.stderr.flush()

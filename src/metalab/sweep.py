@@ -241,8 +241,11 @@ def main(name: str, argv: list[str]) -> int:
         if experiment.check is not None:
             experiment.check(config)
     start = time.perf_counter()
-    with open_run(out, resume=opts.resume is not None) as rundir:
-        rows = run_sweep(experiment, spec, rundir)
+    try:
+        with open_run(out, resume=opts.resume is not None) as rundir:
+            rows = run_sweep(experiment, spec, rundir)
+    except KeyboardInterrupt as e:
+        raise KeyboardInterrupt(str(out)) from e  # the folder to resume
     diverged = sum("diverged" in r for r in rows)
     print(f"{len(rows)} points in {time.perf_counter() - start:.0f} s"
           + (f" ({diverged} diverged: see the 'diverged' column)" if diverged else "")

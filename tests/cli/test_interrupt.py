@@ -80,3 +80,17 @@ def test_an_interrupted_run_is_resumed_to_the_end(tmp_path, capsys, monkeypatch)
     assert (out / "INCOMPLETE").is_file()
     assert main(["run", "interrupt-resume", "--resume", str(out)]) == 0
     assert calls == [False, True] and not (out / "INCOMPLETE").exists()
+
+
+def test_ctrl_c_before_the_folder_is_claimed_says_nothing_to_resume(tmp_path, capsys,
+                                                                     monkeypatch):
+    def check(cfg):
+        raise KeyboardInterrupt  # e.g. while reading the data
+
+    monkeypatch.setattr(EXPERIMENTS, "_entries", dict(EXPERIMENTS._entries))
+    register_experiment(Experiment("interrupt-early", "early", "1 s", Stop,
+                                   lambda cfg, rundir: {}, check=check))
+    out = tmp_path / "run"
+    assert main(["run", "interrupt-early", "--out", str(out)]) == 1
+    assert "no run folder was written, nothing to resume" in capsys.readouterr().err
+    assert not out.exists()
