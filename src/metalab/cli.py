@@ -311,6 +311,7 @@ def _run(name: str, argv: list[str]) -> int:
     from metalab.runs import sinks
     from metalab.runs.claim import MARKER, finished, open_run
     from metalab.runs.fields import check_values, refuse_overrides
+    from metalab.runs.progress import watch_interrupts
     from metalab.runs.seeds import parse_seeds, record_seeds, run_seeds, scalars
     from metalab.training import distributed
     from metalab.training.threads import check_platform, use_cpu_threads
@@ -353,8 +354,8 @@ def _run(name: str, argv: list[str]) -> int:
         experiment.check(config)
     out = distributed.private_folder(out, opts.resume is not None)
     try:
-        with open_run(out, resume=opts.resume is not None, experiment=name,
-                      **settings) as rundir:
+        with watch_interrupts(), open_run(out, resume=opts.resume is not None,
+                                          experiment=name, **settings) as rundir:
             rundir.write_config(name, config)
             record_seeds(rundir, seeds)
             console.print(f"[bold]{name}[/bold] -> {out}")

@@ -51,3 +51,30 @@ def test_progress_bar_on_a_terminal_draws_a_bar():
         advance(3, {"loss": 0.25})
     assert "stage" in out.getvalue() and "3/3" in out.getvalue()
     assert "loss" not in out.getvalue()
+
+
+def test_a_ctrl_c_swallowed_by_a_callback_is_raised_at_the_next_update():
+    """JAX's garbage-collection callbacks print and drop an exception raised inside them;
+    the interrupt must still stop the work at the next progress update."""
+    import os
+    import signal
+
+    import pytest
+
+    from metalab.runs.progress import watch_interrupts
+
+    out = io.StringIO()
+    with watch_interrupts():
+        with progress_bar("stage", 3, stream=out) as advance:
+            advance(1)
+            try:  # as in a callback whose exceptions are ignored
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(1000):
+                    pass
+            except KeyboardInterrupt:
+                pass
+            with pytest.raises(KeyboardInterrupt):
+                advance(1)
+    with progress_bar("after", 2, stream=io.StringIO()) as advance:
+        advance(2)  # nothing pending once the block is left
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

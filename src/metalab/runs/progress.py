@@ -4,7 +4,9 @@ periodic lines (step, loss, elapsed time) in a log file such as a SLURM job's ou
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +21,41 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+_INTERRUPT = {"pending": False}  # Ctrl-C seen while ``watch_interrupts`` is active
+
+
+@contextmanager
+def watch_interrupts() -> Iterator[None]:
+    """Remember Ctrl-C while the block runs, so the next progress update raises it again.
+
+    The default SIGINT handler raises ``KeyboardInterrupt`` wherever Python happens to be;
+    raised inside a garbage-collection callback or a finaliser (JAX runs such callbacks) it
+    is printed as "Exception ignored" and lost, and the run goes on to the end. Here the
+    interrupt is also recorded, and every ``progress_bar`` update (each chunk of training or
+    evaluation) raises it if it is still pending. Only in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        _INTERRUPT["pending"] = True
+        raise KeyboardInterrupt
+
+    _INTERRUPT["pending"] = False
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _INTERRUPT["pending"] = False
+
+
+def raise_pending_interrupt() -> None:
+    """``KeyboardInterrupt`` if a Ctrl-C was seen (``watch_interrupts``) but swallowed."""
+    if _INTERRUPT["pending"]:
+        raise KeyboardInterrupt
+
 
 EVERY_ENV = "METALAB_PROGRESS_SECONDS"
 """Seconds between plain progress lines (default 30); the last line is always printed."""
@@ -44,6 +81,7 @@ class PlainProgress:
         self.printed: float | None = None
 
     def __call__(self, n: int, metrics: Mapping[str, float] | None = None) -> None:
+        raise_pending_interrupt()
         self.done += n
         now = self.clock()
         finished = self.done >= self.total
@@ -95,4 +133,9 @@ def progress_bar(description: str, total: int, *, done: int = 0,
     )
     with Progress(*columns, console=Console(file=stream), transient=False) as bar:
         task = bar.add_task(description, total=total, completed=done)
-        yield lambda n, metrics=None: bar.advance(task, n)
+
+        def advance(n: int, metrics: Mapping[str, float] | None = None) -> None:
+            raise_pending_interrupt()
+            bar.advance(task, n)
+
+        yield advance
