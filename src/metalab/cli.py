@@ -1,7 +1,7 @@
 """The ``metalab`` command line: list, run, sweep, demo, bench, data, compare, cache, claims.
 
 Exit codes: 0 success, 2 bad input (unknown experiment or option, invalid value, unreadable
-data; nothing is computed), 1 any other failure (including divergence).
+data; nothing is computed), 1 any other failure (including divergence and Ctrl-C).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 import traceback
@@ -28,7 +29,9 @@ console = Console(stderr=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code. Called as the script
+    (``argv`` None), an interrupt ends the process at once (``_interrupted``)."""
+    script = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="metalab", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"metalab {__version__}")
@@ -98,12 +101,38 @@ def main(argv: list[str] | None = None) -> int:
     except Diverged as e:
         console.print(f"[red]diverged:[/red] {escape(str(e))}", soft_wrap=True)
         return 1
-    except KeyboardInterrupt:
-        console.print("interrupted; continue with --resume RUN_DIR")
-        return 1
+    except KeyboardInterrupt as e:
+        return _interrupted(e.args[0] if e.args else None, script)
     except Exception:  # noqa: BLE001 - the CLI reports any failure with exit code 1
         console.print(traceback.format_exc())
         return 1
+
+
+def _interrupted(folder: str | None, script: bool) -> int:
+    """Ctrl-C: wait for the computations still running on the device, say how to continue
+    (``folder``: the run or sweep folder, None before one was claimed),
+    and (as the script) leave without the interpreter's teardown, which can crash while
+    XLA's threads still hold work (a segmentation fault after Ctrl-C in an evaluation).
+    Nothing is lost: files are written atomically, sinks closed while unwinding, and the
+    kernel drops the run folder's lock."""
+    try:
+        if "jax" in sys.modules:
+            import jax
+
+            for array in jax.live_arrays():
+                try:
+                    array.block_until_ready()
+                except Exception:  # noqa: BLE001 - deleted or failed: nothing to wait for
+                    pass
+    except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+        pass
+    console.print("interrupted; no run folder was written, nothing to resume" if folder is None
+                  else f"interrupted; continue with --resume {folder}", soft_wrap=True)
+    if script:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    return 1
 
 
 NAMED = {"run": "EXPERIMENT", "sweep": "EXPERIMENT", "bench": "BENCH"}
@@ -246,7 +275,14 @@ class RunOptions:
     max_loss: float | None = None
     """Stop as diverged when the training loss exceeds this."""
     log: tuple[Literal["tensorboard", "wandb", "mlflow"], ...] = ()
-    """Extra metric sinks fed from metrics.jsonl (optional extras, e.g. metalab[tensorboard])."""
+    """Extra metric sinks fed from metrics.jsonl and given the run's settings (optional
+    extras, e.g. metalab[tensorboard])."""
+    wandb_project: str | None = None
+    """W&B project of --log wandb (default: $WANDB_PROJECT, else metalab)."""
+    wandb_entity: str | None = None
+    """W&B entity (team or user) of --log wandb (default: $WANDB_ENTITY, else your default)."""
+    figure_format: Literal["png", "pdf", "svg"] = "png"
+    """File format of the run's figures (pdf and svg are vector graphics for papers)."""
     coordinator: str | None = None
     """Multi-process run: HOST:PORT of process 0 (with --num-processes, --process-id; not
     needed under SLURM). Every process runs the same command; process 0 writes the folder."""
@@ -299,6 +335,7 @@ def _run(name: str, argv: list[str]) -> int:
     from metalab.runs import sinks
     from metalab.runs.claim import MARKER, finished, open_run
     from metalab.runs.fields import check_values, refuse_overrides
+    from metalab.runs.progress import watch_interrupts
     from metalab.runs.seeds import parse_seeds, record_seeds, run_seeds, scalars
     from metalab.training import distributed
     from metalab.training.threads import check_platform, use_cpu_threads
@@ -314,7 +351,7 @@ def _run(name: str, argv: list[str]) -> int:
     check_platform()
     use_cpu_threads(small=experiment.small)
     if opts.resume is not None:
-        config, out, max_loss, log = _resumed_config(experiment, opts, rest)
+        config, out, settings = _resumed_config(experiment, opts, rest)
         if finished(out):
             console.print(f"{out} holds a finished run (summary.json, no {MARKER}); nothing "
                           "to resume, nothing written", soft_wrap=True)
@@ -330,24 +367,44 @@ def _run(name: str, argv: list[str]) -> int:
             raise BadInput("--out", "is empty; give a folder for the run (or leave --out out "
                            "for runs/NAME-TIME)")
         out = opts.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        max_loss, log = opts.max_loss, opts.log
+        settings = _run_settings(opts)
     check_values(config)
+    max_loss = settings["max_loss"]
     if max_loss is not None and not 0 < max_loss < math.inf:
         raise BadInput("--max-loss", "must be a positive number (the largest loss accepted "
                        "before the run is stopped as diverged)")
-    sinks.require(log)
+    sinks.require(settings["log"])
     if experiment.check is not None:
         experiment.check(config)
     out = distributed.private_folder(out, opts.resume is not None)
-    with open_run(out, resume=opts.resume is not None, max_loss=max_loss,
-                  experiment=name, log=log) as rundir:
-        rundir.write_config(name, config)
-        record_seeds(rundir, seeds)
-        console.print(f"[bold]{name}[/bold] -> {out}")
-        start = time.perf_counter()
-        summary = run_seeds(experiment, config, rundir, seeds)
+    try:
+        with watch_interrupts(), open_run(out, resume=opts.resume is not None,
+                                          experiment=name, **settings) as rundir:
+            rundir.write_config(name, config)
+            record_seeds(rundir, seeds)
+            console.print(f"[bold]{name}[/bold] -> {out}")
+            start = time.perf_counter()
+            summary = run_seeds(experiment, config, rundir, seeds)
+    except KeyboardInterrupt as e:
+        raise KeyboardInterrupt(str(out)) from e  # the folder to resume
     _print_summary(name, scalars(summary), time.perf_counter() - start, out)
     return 0
+
+
+def _run_settings(opts: RunOptions) -> dict[str, Any]:
+    """``open_run``'s settings from the command line; W&B options without ``--log wandb``
+    are refused (they would be silently ignored)."""
+    wandb = {k: v for k, v in (("project", opts.wandb_project),
+                               ("entity", opts.wandb_entity)) if v is not None}
+    for key, value in wandb.items():
+        if not value.strip():
+            raise BadInput(f"--wandb-{key}", "is empty; give a name or leave the option out")
+    if wandb and "wandb" not in opts.log:
+        raise BadInput(f"--wandb-{next(iter(wandb))}", "applies to the W&B sink only; add "
+                       "--log wandb or drop the option")
+    return {"max_loss": opts.max_loss, "log": opts.log,
+            "log_options": {"wandb": wandb} if wandb else {},
+            "figure_format": opts.figure_format}
 
 
 def _config_file(experiment: Any, path: Path) -> Any:
@@ -416,15 +473,17 @@ def _unique_keys(pairs: list[tuple[Any, Any]]) -> dict:
 
 
 def _resumed_config(experiment: Any, opts: RunOptions,
-                    rest: list[str]) -> tuple[Any, Path, float | None, tuple[str, ...]]:
-    """The configuration, loss bound and sinks saved in the run folder being resumed; its
-    checkpoints are checked readable before anything is written."""
+                    rest: list[str]) -> tuple[Any, Path, dict[str, Any]]:
+    """The configuration and ``open_run``'s settings (loss bound, sinks and their options,
+    figure format) saved in the run folder being resumed; its checkpoints are checked
+    readable before anything is written."""
     from metalab.runs.experiment import config_from_json
     from metalab.training.checkpoint import Checkpointer
 
     folder: Path = opts.resume
     if rest or opts.max_loss is not None or opts.config is not None or opts.log \
-            or (opts.out is not None and opts.out != folder):
+            or opts.wandb_project is not None or opts.wandb_entity is not None \
+            or opts.figure_format != "png" or (opts.out is not None and opts.out != folder):
         raise BadInput("--resume", "takes the configuration from the run folder; pass no "
                        "other options")
     path = folder / "config.json"
@@ -446,7 +505,10 @@ def _resumed_config(experiment: Any, opts: RunOptions,
                       f"using its default {getattr(config, name)!r}", soft_wrap=True)
     for stage in sorted((folder / "checkpoints").glob("*/")):
         Checkpointer(stage).info()
-    return config, folder, payload.get("max_loss"), tuple(payload.get("log", ()))
+    return config, folder, {"max_loss": payload.get("max_loss"),
+                            "log": tuple(payload.get("log", ())),
+                            "log_options": payload.get("log_options", {}),
+                            "figure_format": payload.get("figure_format", "png")}
 
 
 def _print_summary(name: str, summary: dict[str, float], seconds: float, out: Path) -> None:

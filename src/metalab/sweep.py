@@ -37,6 +37,7 @@ from metalab.atomic import atomic_write
 from metalab.errors import BadInput, Diverged
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
+from metalab.runs.progress import watch_interrupts
 from metalab.runs.rundir import RunDir
 from metalab.runs.seeds import run_seeds, run_sub, scalars, with_seeds
 
@@ -241,8 +242,11 @@ def main(name: str, argv: list[str]) -> int:
         if experiment.check is not None:
             experiment.check(config)
     start = time.perf_counter()
-    with open_run(out, resume=opts.resume is not None) as rundir:
-        rows = run_sweep(experiment, spec, rundir)
+    try:
+        with watch_interrupts(), open_run(out, resume=opts.resume is not None) as rundir:
+            rows = run_sweep(experiment, spec, rundir)
+    except KeyboardInterrupt as e:
+        raise KeyboardInterrupt(str(out)) from e  # the folder to resume
     diverged = sum("diverged" in r for r in rows)
     print(f"{len(rows)} points in {time.perf_counter() - start:.0f} s"
           + (f" ({diverged} diverged: see the 'diverged' column)" if diverged else "")

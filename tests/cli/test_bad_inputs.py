@@ -122,6 +122,13 @@ def placeholder(name: str, tmp: Path, held: list) -> Path:
 
         path = tmp / "noxy.npz"
         np.savez(path, images=np.zeros((4, 2)))
+    elif name == "NANDATA":
+        import numpy as np
+
+        path = tmp / "nan.npz"
+        x = np.ones((40, 3))
+        x[[1, 7], 0], x[3, 2] = np.nan, np.inf
+        np.savez(path, x=x, y=np.arange(40) % 2)
     else:
         raise KeyError(f"no placeholder {name}")
     return path

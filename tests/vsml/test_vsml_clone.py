@@ -40,22 +40,23 @@ def _teacher_start(key):
     return w, b
 
 
-def _teacher_forced_reference(rule, key, stream):
-    """The teacher-forced loss written out step by step with the teacher's own logits."""
+def _teacher_forced_reference(rule, key, stream, scale=1.0):
+    """The teacher-forced loss written out step by step with the teacher's own logits; the
+    cell stores w / scale and b / scale, and every target is in the teacher's units."""
     w, b = _teacher_start(key)
     layer = LayerState(jnp.zeros((N_IN, N_OUT, 16)), jnp.zeros((N_IN, N_OUT, 16)))
     losses = []
     for x, label in zip(stream.x, stream.labels, strict=True):
-        layer = layer._replace(c=layer.c.at[..., 0].set(w).at[..., 1].set(
-            jnp.broadcast_to(b, w.shape)))
+        layer = layer._replace(c=layer.c.at[..., 0].set(w / scale).at[..., 1].set(
+            jnp.broadcast_to(b, w.shape) / scale))
         forward, _, _ = layer_step(rule, layer, embed(x, 8), jnp.zeros((N_OUT, 8)), 2)
         readout = forward.h @ rule["fwd_w"][:, READOUT] + rule["fwd_b"][READOUT]
         (w_new, b_new), logits = _sgd(w, b, x, label)
         error = jax.nn.softmax(logits) - jax.nn.one_hot(label, N_OUT)
         layer, _, _ = layer_step(rule, forward, embed(x, 8), embed(error, 8), 2)
         losses.append(jnp.mean((readout - (w * jnp.tanh(x)[:, None] + b[None])) ** 2)
-                      + jnp.mean(((layer.c[..., 0] - w_new) / ALPHA) ** 2)
-                      + jnp.mean(((layer.c[..., 1] - b_new[None]) / ALPHA) ** 2))
+                      + jnp.mean(((scale * layer.c[..., 0] - w_new) / ALPHA) ** 2)
+                      + jnp.mean(((scale * layer.c[..., 1] - b_new[None]) / ALPHA) ** 2))
         w, b = w_new, b_new
     return jnp.mean(jnp.stack(losses))
 
@@ -65,6 +66,14 @@ def test_forcing_every_step_is_plain_teacher_forcing():
     reference = _teacher_forced_reference(rule, key, stream)
     got = clone_loss(rule, key, stream, N_OUT, ALPHA, forcing=Forcing(every=1))
     np.testing.assert_allclose(got, reference, rtol=1e-5)
+
+
+def test_storage_scale_stores_w_over_scale_and_scores_in_the_teachers_units():
+    rule, key, stream = _setup()
+    reference = _teacher_forced_reference(rule, key, stream, scale=3.0)
+    got = clone_loss(rule, key, stream, N_OUT, ALPHA, forcing=Forcing(every=1, scale=3.0))
+    np.testing.assert_allclose(got, reference, rtol=1e-5)
+    assert abs(float(reference) / float(_teacher_forced_reference(rule, key, stream)) - 1) > 0.01
 
 
 def test_forcing_every_k_steps_puts_the_stored_weights_on_the_teacher():

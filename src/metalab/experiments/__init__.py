@@ -5,6 +5,7 @@ installed packages add theirs through the entry-point group ``metalab.experiment
 entry point names an ``Experiment``), which ``load_plugins`` reads once when the CLI starts.
 """
 
+import sys
 from importlib.metadata import entry_points
 
 from metalab.experiments.contrastive import beta_error, hyperparameters, importance
@@ -50,13 +51,23 @@ def register_experiment(experiment: Experiment, *, replace: bool = False) -> Exp
 
 def load_plugins() -> list[str]:
     """Register the experiments installed packages declare under ``metalab.experiments``;
-    returns their names. An entry point that fails to load is reported, not fatal."""
+    returns their names. An entry point that fails to load (an import error, not an
+    ``Experiment``, a name taken) is reported in one line on stderr and skipped."""
     loaded = []
     for point in entry_points(group=ENTRY_POINT_GROUP):
         if point.name in EXPERIMENTS:
             continue
-        experiment = point.load()
-        register_experiment(experiment)
+        try:
+            experiment = point.load()
+            if not isinstance(experiment, Experiment):
+                raise TypeError(f"{point.value} is a {type(experiment).__name__}, "
+                                "not a metalab Experiment")
+            register_experiment(experiment)
+        except Exception as e:  # a broken plugin must not break the CLI
+            first = (str(e).splitlines() or [""])[0]
+            print(f"metalab: plugin {point.name!r} ({point.value}) failed to load and is "
+                  f"skipped: {type(e).__name__}: {first}", file=sys.stderr)
+            continue
         loaded.append(experiment.name)
     return loaded
 

@@ -71,6 +71,9 @@ masks, sparse-ReLU-MAML's rectified rates); ``learners.sparse.update_gate`` show
 PROTOTYPES = "prototypes"
 """Adapts in closed form from class prototypes (ProtoNets, whose ``adapt`` builds them);
 driven by its own estimator."""
+CLASSIFIER = "classifier"
+"""``predict`` gives class logits whatever the fast weights (ProtoNets' distances to
+prototypes): only a classification loss can be fitted, never a regression one."""
 
 
 class Learner(NamedTuple):
@@ -116,6 +119,15 @@ LOSSES: dict[str, TaskLoss] = {
     "cross_entropy": cross_entropy,
 }
 """the shorthands a learner's ``loss`` may name"""
+
+
+def require_loss(learner: Learner, loss: str, option: str = "--learner") -> None:
+    """``BadInput`` before any compute when ``learner`` cannot fit the task's ``loss`` (a
+    name in ``LOSSES``): a ``classifier`` learner on a regression problem."""
+    if CLASSIFIER in learner.properties and loss != "cross_entropy":
+        raise BadInput(option, f"learner {learner.name!r} predicts class logits and cannot fit "
+                       f"this problem's {loss} (regression) loss; choose a learner that "
+                       "adapts by gradient steps, such as maml")
 
 
 def loss_fn(loss: str | TaskLoss) -> TaskLoss:

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from metalab.learners.base import PROTOTYPES, Learner, Meta, TaskLoss, cross_entropy
+from metalab.learners.base import CLASSIFIER, PROTOTYPES, Learner, Meta, TaskLoss, cross_entropy
 from metalab.models.base import Model
 from metalab.tasks.base import Task
 
@@ -101,6 +101,6 @@ def protonet(model: Model, inner_lr: float = 0.0,
         predict=predict,
         optimizer=lambda meta: optax.set_to_zero(),
         inner_loss=own_loss,
-        properties=frozenset({PROTOTYPES}),
+        properties=frozenset({PROTOTYPES, CLASSIFIER}),
         adapt=adapt,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,14 +27,17 @@ LOCK = ".lock"
 
 @contextmanager
 def open_run(path: Path | str, *, resume: bool, max_loss: float | None = None,
-             experiment: str = "", log: Sequence[str] = ()) -> Iterator[RunDir]:
+             experiment: str = "", log: Sequence[str] = (),
+             log_options: Mapping[str, Mapping[str, str]] | None = None,
+             figure_format: str = "png") -> Iterator[RunDir]:
     """Claim ``path`` for this process and mark it ``INCOMPLETE`` until the block completes.
 
     ``BadInput`` (nothing written) if another process holds the folder or, for a new run, if
     it holds a run or other files. If the block raises ``BadInput`` in a folder this call
     created before any checkpoint was written, the folder is removed: refused input leaves
-    nothing behind. ``log`` names extra metric sinks (``runs.sinks``), opened once the folder
-    is claimed and closed when the block ends.
+    nothing behind. ``log`` names extra metric sinks (``runs.sinks``, with ``log_options``),
+    opened once the folder is claimed and closed when the block ends; ``figure_format`` is
+    the figures' file format.
     """
     path = Path(path)
     option = "--resume" if resume else "--out"
@@ -43,9 +46,13 @@ def open_run(path: Path | str, *, resume: bool, max_loss: float | None = None,
         _require_new(path)
     created = not path.exists()
     lock = _lock(path, option)
+    if not resume:
+        try:  # again under the lock: another process may have begun; its files stay
+            _require_new(path)
+        except BadInput:
+            os.close(lock)
+            raise
     try:
-        if not resume:
-            _require_new(path)  # again under the lock: another process may have begun
         for stale in path.rglob(".*.tmp"):  # left by a writer killed inside atomic_write
             stale.unlink()
         try:
@@ -53,9 +60,10 @@ def open_run(path: Path | str, *, resume: bool, max_loss: float | None = None,
                          f"still running); continue it with --resume {path}\n")
         except OSError as e:
             raise unwritable(path, option, e) from e
-        sinks = open_sinks(log, path, experiment)
+        sinks = open_sinks(log, path, experiment, log_options)
         try:
-            rundir = RunDir(path, resume, max_loss=max_loss, sinks=sinks)
+            rundir = RunDir(path, resume, max_loss=max_loss, sinks=sinks,
+                            figure_format=figure_format)
             yield rundir
             rundir.settle()
         finally:

@@ -5,7 +5,7 @@
     summary.json    {"experiment": name, "metrics": {name: number}, "compile": {...},
                      "claims": [record] (where the run tests a paper's claim)}
     report.md       what ran, the key numbers as a table, the figures
-    *.png           figures
+    *.png           figures (or *.pdf, *.svg: ``--figure-format``)
     checkpoints/    one sub-folder per training stage
     INCOMPLETE      present from the start of a run until it finishes (``runs.claim``)
     .lock           held (flock) by the one process writing the folder (``runs.claim``)
@@ -26,18 +26,26 @@ from pathlib import Path
 from typing import Any
 
 from metalab.atomic import atomic_write
+from metalab.errors import BadInput
 from metalab.runs import compile_cache
 from metalab.runs.environment import describe
 from metalab.runs.sinks import Sink
 from metalab.training.checkpoint import Checkpointer
+
+FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
 class RunDir:
     """Writes one run's files; ``resume=True`` reopens an existing folder to continue it."""
 
     def __init__(self, path: Path | str, resume: bool = False, *,
-                 max_loss: float | None = None, sinks: Iterable[Sink] = ()):
+                 max_loss: float | None = None, sinks: Iterable[Sink] = (),
+                 figure_format: str = "png"):
+        if figure_format not in FIGURE_FORMATS:
+            raise BadInput("--figure-format", f"choose from {', '.join(FIGURE_FORMATS)}, "
+                           f"got {figure_format!r}")
         self.path = Path(path)
+        self.figure_format = figure_format
         self.sinks = list(sinks)  # extra metric destinations; metrics.jsonl stays the truth
         self.path.mkdir(parents=True, exist_ok=True)
         self.metrics_path = self.path / "metrics.jsonl"
@@ -61,6 +69,11 @@ class RunDir:
             payload["max_loss"] = self.max_loss
         if self.sinks:
             payload["log"] = [sink.name for sink in self.sinks]
+            payload["log_options"] = {s.name: s.options for s in self.sinks if s.options}
+        if self.figure_format != "png":
+            payload["figure_format"] = self.figure_format
+        for sink in self.sinks:
+            sink.settings({"experiment": experiment, **payload["config"]})
         payload["environment"] = describe()
         atomic_write(self.path / "config.json", json.dumps(payload, indent=2))
 
@@ -123,10 +136,11 @@ class RunDir:
         return [x for x in self.metrics_path.read_text().split("\n")[:-1] if x.strip()]
 
     def save_figure(self, fig: Any, name: str) -> str:
-        """Save a figure (``runs.figures.subplots``) as ``name.png``; returns the file name."""
-        file = f"{name}.png"
-        atomic_write(self.path / file,
-                     lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"))
+        """Save a figure (``runs.figures.subplots``) as ``name.png`` (or ``.pdf`` / ``.svg``:
+        the run's ``--figure-format``); returns the file name."""
+        file = f"{name}.{self.figure_format}"
+        atomic_write(self.path / file, lambda f: fig.savefig(
+            f, format=self.figure_format, dpi=120, bbox_inches="tight"))
         if file not in self.figures:
             self.figures.append(file)
         return file

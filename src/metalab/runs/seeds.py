@@ -132,7 +132,8 @@ def run_sub(experiment: Experiment, config: Any, folder: Path, parent: RunDir,
     resume = folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     marker.touch()
-    sub = RunDir(folder, resume=resume, max_loss=parent.max_loss)
+    sub = RunDir(folder, resume=resume, max_loss=parent.max_loss,
+                 figure_format=parent.figure_format)
     sub.write_config(experiment.name, config)
     summary = body(sub) if body is not None else experiment.run(config, sub)
     marker.unlink()

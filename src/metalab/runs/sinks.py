@@ -2,7 +2,9 @@
 
 ``metrics.jsonl`` stays the source of truth: a sink receives each record when it is first
 written there (lines a resumed run only confirms are not sent again), as scalars named
-``<stage>/<metric>`` at the record's ``step``. Each sink's package is an optional extra
+``<stage>/<metric>`` at the record's ``step``; the run's settings (``config.json``'s
+experiment and fields) are sent once as W&B ``config``, MLflow params and TensorBoard hparams.
+Each sink's package is an optional extra
 (``pip install "metalab[tensorboard]"``, ``[wandb]``, ``[mlflow]``); ``require`` checks they
 import before a run folder is written.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +29,9 @@ class Sink(Protocol):
     """A destination for metric records besides ``metrics.jsonl``."""
 
     name: str
+    options: dict[str, str]  # settings a resumed run must reuse (saved in config.json)
+
+    def settings(self, values: dict[str, Any]) -> None: ...
 
     def write(self, record: dict[str, Any]) -> None: ...
 
@@ -42,6 +47,21 @@ def scalars(record: dict[str, Any]) -> tuple[int | None, dict[str, float]]:
               and not isinstance(v, bool) and math.isfinite(v)}
     step = record.get("step")
     return (int(step) if isinstance(step, (int, float)) else None), values
+
+
+def flat_settings(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``config`` as flat scalars a tracker accepts: numbers, strings and booleans as they
+    are, nested mappings as ``outer.inner``, anything else (lists, None) as its text."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out |= flat_settings(value, f"{name}.")
+        elif isinstance(value, (bool, int, float, str)):
+            out[name] = value
+        else:
+            out[name] = str(list(value) if isinstance(value, tuple) else value)
+    return out
 
 
 def require(names: Sequence[str]) -> None:
@@ -65,8 +85,12 @@ class TensorBoard:
     def __init__(self, folder: Path, experiment: str):
         from tensorboardX import SummaryWriter
 
+        self.options: dict[str, str] = {}
         self._writer = SummaryWriter(logdir=str(folder / "tensorboard"))
         self._counter = 0
+
+    def settings(self, values: dict[str, Any]) -> None:
+        self._writer.add_hparams(flat_settings(values), {}, name="hparams")
 
     def write(self, record: dict[str, Any]) -> None:
         step, values = scalars(record)
@@ -79,16 +103,25 @@ class TensorBoard:
 
 
 class WandB:
-    """A Weights & Biases run named after the run folder (stages restart their steps, so the
-    step is logged as a metric ``<stage>/step`` rather than as W&B's own monotone step)."""
+    """A Weights & Biases run named after the run folder, in ``project`` (else $WANDB_PROJECT,
+    else ``metalab``) of ``entity`` (else $WANDB_ENTITY, else the user's default). Stages
+    restart their steps, so the step is logged as a metric ``<stage>/step`` rather than as
+    W&B's own monotone step."""
 
     name = "wandb"
 
-    def __init__(self, folder: Path, experiment: str):
+    def __init__(self, folder: Path, experiment: str, project: str | None = None,
+                 entity: str | None = None):
         import wandb
 
-        self._run = wandb.init(project="metalab", name=folder.name, dir=str(folder),
-                               group=experiment, resume="allow")
+        project = project or os.environ.get("WANDB_PROJECT") or "metalab"
+        entity = entity or os.environ.get("WANDB_ENTITY") or None
+        self.options = {"project": project} | ({"entity": entity} if entity else {})
+        self._run = wandb.init(project=project, entity=entity, name=folder.name,
+                               dir=str(folder), group=experiment, resume="allow")
+
+    def settings(self, values: dict[str, Any]) -> None:
+        self._run.config.update(flat_settings(values), allow_val_change=True)
 
     def write(self, record: dict[str, Any]) -> None:
         step, values = scalars(record)
@@ -112,8 +145,12 @@ class MLflow:
         if not os.environ.get("MLFLOW_TRACKING_URI"):
             mlflow.set_tracking_uri((folder / "mlruns").resolve().as_uri())
         mlflow.set_experiment(experiment)
+        self.options: dict[str, str] = {}
         self._mlflow = mlflow
         self._run = mlflow.start_run(run_name=folder.name)
+
+    def settings(self, values: dict[str, Any]) -> None:
+        self._mlflow.log_params({k: str(v)[:500] for k, v in flat_settings(values).items()})
 
     def write(self, record: dict[str, Any]) -> None:
         step, values = scalars(record)
@@ -127,6 +164,9 @@ class MLflow:
 SINKS = {"tensorboard": TensorBoard, "wandb": WandB, "mlflow": MLflow}
 
 
-def open_sinks(names: Iterable[str], folder: Path, experiment: str) -> list[Sink]:
-    """One open sink per name (checked by ``require`` first)."""
-    return [SINKS[name](folder, experiment) for name in names]
+def open_sinks(names: Iterable[str], folder: Path, experiment: str,
+               options: Mapping[str, Mapping[str, str]] | None = None) -> list[Sink]:
+    """One open sink per name (checked by ``require`` first); ``options[name]`` holds a
+    sink's keyword settings (W&B's ``project`` and ``entity``)."""
+    options = options or {}
+    return [SINKS[name](folder, experiment, **options.get(name, {})) for name in names]

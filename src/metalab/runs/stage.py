@@ -37,8 +37,14 @@ def train_stage(
     checkpointer = rundir.checkpointer(stage)
     state = init if checkpointer.info() is None else checkpointer.restore(init)
     rundir.rewind(stage, int(state.step))
-    with progress_bar(stage, steps) as advance:
-        advance(int(state.step))
+    logger = rundir.logger(stage)
+    latest: dict[str, float] = {}  # the last metrics line, shown with the progress
+
+    def log(step: int, metrics: dict[str, float]) -> None:
+        logger(step, metrics)
+        latest.update(metrics)
+
+    with progress_bar(stage, steps, done=int(state.step)) as advance:
         return fit(
             state,
             meta_step,
@@ -46,8 +52,8 @@ def train_stage(
             chunk=chunk,
             checkpointer=checkpointer,
             checkpoint_every=checkpoint_every,
-            log=rundir.logger(stage),
-            advance=advance,
+            log=log,
+            advance=lambda n: advance(n, latest),
             max_loss=rundir.max_loss if max_loss is None else max_loss,
             program=program,
         )

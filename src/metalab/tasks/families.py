@@ -229,7 +229,13 @@ def read_labelled(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if x.ndim < 2 or y.ndim != 1 or len(x) != len(y) or len(np.unique(y)) < 2:
         raise BadInput("--data-file", f"{path}: need x [N, ...] and y [N] with 2+ classes, "
                        f"got x {x.shape} and y {y.shape}")
-    return x.reshape(len(x), -1).astype(np.float32), y
+    x = x.reshape(len(x), -1).astype(np.float32)
+    labels = y if np.issubdtype(y.dtype, np.floating) else np.zeros(0)
+    bad = int(np.size(x) - np.isfinite(x).sum() + np.size(labels) - np.isfinite(labels).sum())
+    if bad:
+        raise BadInput("--data-file", f"{path} holds {bad} non-finite values (NaN or inf); "
+                       "the data, not the training, is at fault: remove or impute them")
+    return x, y
 
 
 def read_idx(path: Path) -> np.ndarray:

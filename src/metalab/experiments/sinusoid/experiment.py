@@ -34,7 +34,7 @@ from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS, Estimator, require_support
 from metalab.evaluation import adaptation_curves
 from metalab.learners import LEARNERS, Learner
-from metalab.learners.base import Meta
+from metalab.learners.base import Meta, require_loss
 from metalab.models import mlp
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import SMOKE_CADENCE, Experiment
@@ -105,7 +105,9 @@ class SinusoidConfig:
             f"unknown estimator {self.estimator!r}; choose from {', '.join(ESTIMATORS)}",
         )
         for method in (self.learner,) if self.learner else self.methods:
-            require_support(pair(method, self)[1], _learner(method, self))
+            learner = _learner(method, self)
+            require_loss(learner, "mse", "--learner" if self.learner else "--methods")
+            require_support(pair(method, self)[1], learner)
         for name in ("steps", "meta_batch", "k_shot", "eval_query", "log_every"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
         require(self.inner_steps >= 1, "--inner-steps", "must be at least 1")
@@ -129,7 +131,7 @@ class SinusoidConfig:
 
 
 # Options that are plain numbers inside the compiled meta-step: a sweep over them runs as one
-# vmapped program (``experiments.sinusoid.points``).
+# vmapped program (``run_points`` below).
 RATES = ("inner_lr", "outer_lr", "mask_lr")
 Rates = dict[str, float | jax.Array]
 

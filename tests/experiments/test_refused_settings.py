@@ -1,0 +1,32 @@
+"""Settings that cannot work are refused when the configuration is built (before compute):
+no nudged phase, a zero-width VS-ML hidden layer."""
+
+import pytest
+
+from metalab.errors import BadInput
+from metalab.estimators import contrastive
+from metalab.experiments.contrastive.experiment import ContrastiveConfig
+from metalab.experiments.vsml.experiment import VSMLConfig
+
+
+@pytest.mark.parametrize("steps", [0, -1])
+def test_no_nudged_phase_is_refused(steps):
+    with pytest.raises(BadInput, match="--nudged-steps"):
+        ContrastiveConfig(nudged_steps=steps)
+    with pytest.raises(BadInput, match="--nudged-steps"):
+        contrastive(nudged_steps=steps)
+
+
+@pytest.mark.parametrize("hidden", [(0,), (8, 0)])
+def test_a_zero_width_vsml_layer_is_refused(hidden):
+    with pytest.raises(BadInput, match="--hidden: layer widths must be positive"):
+        VSMLConfig(families=("digits",), train_on=("digits",), hidden=hidden)
+
+
+def test_a_classifier_learner_is_refused_on_regression():
+    from metalab.experiments.sinusoid.experiment import SinusoidConfig
+
+    with pytest.raises(BadInput, match="--learner: learner 'protonet' predicts class logits"):
+        SinusoidConfig(learner="protonet", estimator="prototypical")
+    with pytest.raises(BadInput, match="--methods"):
+        SinusoidConfig(methods=("protonet",), estimator="prototypical")
