@@ -116,6 +116,12 @@ SMOKE: dict[str, tuple[list[str], list[str]]] = {
          "contrastive_symmetric/slope_beta", "backprop/cosine_to_exact",
          "implicit/rel_error_to_exact", "sinusoid/backprop/cosine_to_reference",
          "sinusoid/implicit/rel_error_to_reference"]),
+    "matrix": (
+        ["--problems", "sinusoid", "--learners", "maml", "--estimators", "first-order",
+         "--seeds", "2", "--steps", "2", "--meta-batch", "2", "--inner-steps", "1", "--hidden",
+         "8", "--eval-tasks", "10", *CADENCE],
+        [f"sinusoid/maml+first-order/{k}" for k in (
+            "score", "ci95", "ms_per_step", "compile_s", "temp_mib")]),
     "omniglot": (  # 100 episodes x 5 classes x 2 query images: 1000 test predictions
         ["--dataset", "digits", "--learner", "maml", "--eval-inner-steps", "2", "--steps", "2",
          "--meta-batch", "2", "--width", "8", "--eval-episodes", "100", "--eval-query", "2",

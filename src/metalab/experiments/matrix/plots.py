@@ -6,11 +6,17 @@ from __future__ import annotations
 import math
 
 from matplotlib.lines import Line2D
+from matplotlib.ticker import LogFormatter
 
 from metalab.runs.figures import colormap, subplots
 from metalab.runs.rundir import RunDir
 
 MARKERS = "osD^v<>pPX*h"
+
+
+def _colour_index(i: int) -> int:
+    """tab20's dark shades first, then the light ones, so few estimators differ clearly."""
+    return (2 * i) % 20 + (2 * i) // 20 % 2
 
 
 def _cell(row: dict) -> str:
@@ -68,10 +74,11 @@ def score_vs_cost(rundir: RunDir, results: dict[str, dict]) -> None:
     rows = [r for result in results.values() for r in result["rows"]]
     estimators = sorted({r["estimator"] for r in rows})
     learners = sorted({r["learner"] for r in rows})
-    colours = dict(zip(estimators, colormap("tab20", list(range(len(estimators)))),
-                       strict=True))
+    colours = dict(zip(estimators, colormap("tab20", [_colour_index(i) for i in
+                                                       range(len(estimators))]), strict=True))
     markers = {name: MARKERS[i % len(MARKERS)] for i, name in enumerate(learners)}
-    fig, axes = subplots(1, len(results), figsize=(5.5 * len(results), 4.5), squeeze=False)
+    fig, axes = subplots(1, len(results), figsize=(6 * len(results), 5), squeeze=False,
+                         layout="constrained")
     for ax, (problem, result) in zip(axes[0], results.items(), strict=True):
         for r in result["rows"]:
             if "score" not in r or not math.isfinite(r["ms_per_step"]):
@@ -79,6 +86,8 @@ def score_vs_cost(rundir: RunDir, results: dict[str, dict]) -> None:
             ax.errorbar(r["ms_per_step"], r["score"], yerr=r["ci95"],
                         marker=markers[r["learner"]], color=colours[r["estimator"]],
                         markersize=7, capsize=2, linestyle="none")
+            ax.annotate(f"{r['learner']}+{r['estimator']}", (r["ms_per_step"], r["score"]),
+                        xytext=(4, 3), textcoords="offset points", fontsize=6, alpha=0.8)
         setup = result["setup"]
         ax.set_xscale("log")
         if not setup.higher_is_better:
@@ -87,11 +96,14 @@ def score_vs_cost(rundir: RunDir, results: dict[str, dict]) -> None:
         ax.set_title(problem + (f" ({failed} diverged, not shown)" if failed else ""))
         ax.set_xlabel("ms per meta-step (one seed)")
         ax.set_ylabel(f"held-out {setup.metric} ({setup.direction()})")
+        for axis in (ax.xaxis, ax.yaxis) if not setup.higher_is_better else (ax.xaxis,):
+            axis.set_major_formatter(LogFormatter())  # plain numbers, not 2 x 10^0
+            axis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
         ax.grid(alpha=0.3, which="both")
     handles = ([Line2D([], [], color=colours[e], marker="o", linestyle="none", label=e)
                 for e in estimators]
                + [Line2D([], [], color="grey", marker=markers[n], linestyle="none", label=n)
                   for n in learners])
-    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+    fig.legend(handles=handles, loc="outside right center", fontsize=8,
                title="colour: estimator\nmarker: learner", title_fontsize=8)
     rundir.save_figure(fig, "matrix")
