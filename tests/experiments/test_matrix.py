@@ -123,3 +123,18 @@ def test_missing_omniglot_is_refused_before_compute(tmp_path):
     assert cli(["run", "matrix", "--data", str(tmp_path), "--out",
                 str(tmp_path / "run")]) == 2
     assert not (tmp_path / "run").exists()
+
+
+def test_a_diverged_pair_is_reported_in_words_and_the_run_goes_on(tmp_path):
+    """A loss bound every loss exceeds: both pairs diverge at meta-step 1, each a row saying
+    so (no score, no nan), and the second pair still runs after the first diverged."""
+    cfg = matrix.MatrixConfig(problems=("sinusoid",), learners=("maml", "metasgd"),
+                              estimators=("first-order",), seeds=2, steps=2, meta_batch=2,
+                              inner_steps=1, hidden=8, eval_tasks=10, log_every=1,
+                              checkpoint_every=2).resolved()
+    summary = matrix.run(cfg, RunDir(tmp_path, max_loss=1e-12))
+    for key in ("sinusoid/maml+first-order", "sinusoid/metasgd+first-order"):
+        assert summary[f"{key}/diverged"] == 1.0 and f"{key}/score" not in summary
+    report = (tmp_path / "report.md").read_text()
+    assert report.count("| diverged: loss above the bound 1e-12 at meta-step 1 |") == 2
+    assert "nan" not in report.lower()

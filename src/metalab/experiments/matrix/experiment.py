@@ -195,7 +195,7 @@ def run_problem(cfg: MatrixConfig, problem: str, rundir: RunDir) -> dict:
                 cfg.log_every, cfg.checkpoint_every)
             row = {"problem": problem, "learner": lname, "estimator": ename,
                    "ms_per_step": cost.ms_per_meta_step(), "temp_mib": cost.temp_mb_per_seed(),
-                   "compile_s": cost.compile_s, "status": failure.removeprefix("diverged: ")}
+                   "compile_s": cost.compile_s, "status": failure}
             if state is not None:
                 per_seed = held_out_scores(learner, state.meta, setup.held_out, eval_key(cfg),
                                            cfg.eval_tasks, cfg.inner_steps, task_map)
