@@ -264,7 +264,7 @@ EXPERIMENT = Experiment(
     description="every supported (learner, estimator) pair on sinusoid and Omniglot 5-way "
                 "1-shot: score, ms per meta-step, memory, compile time",
     expected_time="hours (use a GPU)",
-    quick_time="5 min",
+    quick_time="6-8 min",  # estimated from a measured run on a loaded machine (docs/matrix.md)
     config=MatrixConfig,
     run=run,
     check=table.check_data,
