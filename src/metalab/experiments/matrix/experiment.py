@@ -43,8 +43,8 @@ QUICK_ESTIMATORS = ("backprop", "first-order", "reptile", "implicit", "contrasti
                     "prototypical")
 """``--quick``'s pairs when none are chosen: one learner per kind of meta-parameter (an
 initialisation, learned rates, none: closed form) and one estimator per way of obtaining a
-meta-gradient but evolution strategies (its 16 perturbed inner loops per task took 40% of a
-measured quick run; add it with ``--estimators``)"""
+meta-gradient but evolution strategies (its 16 perturbed inner loops per task took a third of
+a measured quick run; add it with ``--estimators``)"""
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,7 @@ EXPERIMENT = Experiment(
     description="every supported (learner, estimator) pair on sinusoid and Omniglot 5-way "
                 "1-shot: score, ms per meta-step, memory, compile time",
     expected_time="hours (use a GPU)",
-    quick_time="6-8 min",  # estimated from a measured run on a loaded machine (docs/matrix.md)
+    quick_time="5-7 min",  # estimated from a measured run on a loaded machine (docs/matrix.md)
     config=MatrixConfig,
     run=run,
     check=table.check_data,
