@@ -23,6 +23,7 @@ from metalab.experiments.effort import phase as effort_phase
 from metalab.experiments.effort import switch as effort_switch
 from metalab.experiments.estimators import accuracy as estimator_accuracy
 from metalab.experiments.fewshot import omniglot, oneshot_runs
+from metalab.experiments.matrix import experiment as matrix
 from metalab.experiments.sinusoid import experiment as sinusoid
 from metalab.experiments.vsml import backprop as vsml_backprop
 from metalab.experiments.vsml import experiment as vsml
@@ -40,7 +41,7 @@ for _module in (sinusoid, effort_gain, effort_nonlinear, effort_curriculum, effo
                 dynamics, dynamics_study, estimator_accuracy, omniglot, oneshot_runs,
                 where_to_learn, continual, where_to_learn_controls, vsml, vsml_backprop,
                 contrastive,
-                hyperparameters, beta_error, importance):
+                hyperparameters, beta_error, importance, matrix):
     EXPERIMENTS.register(_module.EXPERIMENT.name, _module.EXPERIMENT)
 
 

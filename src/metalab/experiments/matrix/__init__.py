@@ -1,0 +1,1 @@
+"""``metalab run matrix``: every supported (learner, estimator) pair on the same problems."""
