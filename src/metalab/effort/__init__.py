@@ -23,6 +23,8 @@ from metalab.effort.empirical import fixed_batch as fixed_batch
 from metalab.effort.empirical import gaussian_batches as gaussian_batches
 from metalab.effort.empirical import simulate_sampled as simulate_sampled
 from metalab.effort.empirical import training_loss as training_loss
+from metalab.effort.initialisation import init_objective as init_objective
+from metalab.effort.initialisation import loss_curves as loss_curves
 from metalab.effort.modes import centre_time as centre_time
 from metalab.effort.modes import decoupled_init as decoupled_init
 from metalab.effort.modes import half_max_width as half_max_width
@@ -33,6 +35,12 @@ from metalab.effort.modes import peak_time as peak_time
 from metalab.effort.modes import sigmoid_mode as sigmoid_mode
 from metalab.effort.optimise import ascent_step as ascent_step
 from metalab.effort.optimise import maximise as maximise
+from metalab.effort.readouts import CLASSES as CLASSES
+from metalab.effort.readouts import analyse as analyse
+from metalab.effort.readouts import classify as classify
+from metalab.effort.readouts import forgetting as forgetting
+from metalab.effort.readouts import gate_similarity as gate_similarity
+from metalab.effort.readouts import halfway_times as halfway_times
 from metalab.effort.resimulate import data_sampler as data_sampler
 from metalab.effort.resimulate import gaussian_task_sampler as gaussian_task_sampler
 from metalab.effort.resimulate import simulated_value as simulated_value

@@ -27,6 +27,7 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.effort.modes import centre_time
+from metalab.effort.readouts import gate_similarity
 from metalab.errors import require
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
@@ -112,7 +113,7 @@ def run(cfg: InterfereConfig, rundir: RunDir) -> dict[str, float]:
     for i, (task, t) in enumerate(zip(names, centre_time(psi, cfg.dt), strict=True)):
         summary[f"centre_time/{task}"] = float(t)
         summary[f"mean_gate/{task}"] = float(phi[:, i].mean())
-    sim = _gate_similarity(phi[cfg.steps // 2:])
+    sim = gate_similarity(phi[cfg.steps // 2:])
     summary["gate_cosine/mean_between_tasks"] = float(sim[~np.eye(k, dtype=bool)].mean())
     if cfg.family == "semantic":  # by tree distance: siblings, cousins, other branch
         items = np.arange(k)
@@ -137,13 +138,6 @@ def run(cfg: InterfereConfig, rundir: RunDir) -> dict[str, float]:
     )
     rundir.write_report("Learning effort: interfering tasks", what, summary)
     return summary
-
-
-def _gate_similarity(phi: np.ndarray) -> np.ndarray:
-    """Cosine between the tasks' gate vectors [K, K], time-averaged over phi [T, K, h]."""
-    norm = np.linalg.norm(phi, axis=2, keepdims=True)
-    unit = phi / np.maximum(norm, 1e-12)
-    return np.einsum("tkh,tjh->kj", unit, unit) / len(phi)
 
 
 def _plot(rundir, losses, psi, phi, sim, names, cfg: InterfereConfig) -> None:

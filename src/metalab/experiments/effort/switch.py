@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
+from metalab.effort.readouts import forgetting
 from metalab.errors import require
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
@@ -81,17 +82,6 @@ def problem(cfg: SwitchConfig):
     on_a = jnp.asarray(block % 2 == 0)
     schedule = 2.0 * jnp.stack([on_a, ~on_a], axis=1).astype(jnp.float32)
     return tasks, w0, schedule, block
-
-
-def forgetting(losses: np.ndarray, block: np.ndarray) -> np.ndarray:
-    """Rise of the resting task's loss over each block after the first [blocks - 1]."""
-    out = []
-    for b in range(1, block.max() + 1):
-        steps = np.flatnonzero(block == b)
-        resting = 1 - b % 2  # block b trains task b % 2
-        end = min(steps[-1] + 1, len(losses) - 1)
-        out.append(losses[end, resting] - losses[steps[0], resting])
-    return np.asarray(out)
 
 
 def run(cfg: SwitchConfig, rundir: RunDir) -> dict[str, float]:
