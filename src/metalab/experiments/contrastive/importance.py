@@ -26,6 +26,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 from scipy import stats
 
+from metalab.analysis.fisher import fisher
 from metalab.errors import flag, require
 from metalab.evaluation import adapt
 from metalab.experiments.contrastive import common
@@ -80,14 +81,6 @@ class ImportanceConfig:
             return self
         return replace(self, quick=False, steps=200, meta_batch=8, inner_steps=50,
                        nudged_steps=25, fisher_tasks=50, pairs=50)
-
-
-def fisher(learner: Learner, meta: Meta, phi, x: jax.Array) -> jax.Array:
-    """Diagonal Fisher of a unit-variance Gaussian output at ``phi`` over inputs ``x``,
-    flattened: mean over x of (d f(x) / d phi)^2."""
-    grads = jax.vmap(lambda xi: ravel_pytree(jax.grad(
-        lambda p: learner.predict(meta, p, xi[None])[0, 0])(phi))[0])(x)
-    return jnp.mean(grads**2, axis=0)
 
 
 def analyse(learner: Learner, meta: Meta, earlier: Task, pairs: tuple[Task, Task],
