@@ -22,7 +22,6 @@ import jax
 import numpy as np
 
 from metalab.errors import flag, require, require_cadence
-from metalab.experiments.vsml.evaluate import online_curves, stream_keys
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.figures import subplots
@@ -41,6 +40,7 @@ from metalab.vsml import (
     vsml,
 )
 from metalab.vsml.clone import Forcing, clone_trace, open_forget
+from metalab.vsml.evaluate import online_curves, stream_keys
 
 OFFLINE_FAMILIES = ("digits", "iris", "wine", "breast_cancer", "random", "sum", "mnist1d")
 

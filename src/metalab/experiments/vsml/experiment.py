@@ -25,7 +25,6 @@ import numpy as np
 from metalab.errors import flag, require, require_cadence
 from metalab.experiments.vsml import plots
 from metalab.experiments.vsml.claims import unseen_claims
-from metalab.experiments.vsml.evaluate import online_curves, rate_grid, stack, stream_keys
 from metalab.learners.base import Meta
 from metalab.learners.online import OnlineLearner
 from metalab.runs.curves import training_curves
@@ -50,6 +49,7 @@ from metalab.vsml import (
     stream_loss,
     vsml,
 )
+from metalab.vsml.evaluate import online_curves, rate_grid, stack, stream_keys
 from metalab.vsml.train import MetaOptimizer
 
 Baseline = Literal["sgd", "adam", "meta-rnn", "hebbian", "untrained"]

@@ -1,4 +1,4 @@
-"""Online accuracy of trained learners on held-out streams, shared by the VS-ML experiments.
+"""Online accuracy of trained learned rules and baselines on held-out streams.
 
 Many meta-parameter sets of one learner (seeds, training families, learning rates) are stacked
 on a leading axis and evaluated in one compiled program per (learner, family), which keeps
