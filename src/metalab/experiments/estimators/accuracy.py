@@ -25,7 +25,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from metalab.errors import flag, require
+from metalab.errors import flag, require, require_fields
 from metalab.estimators import ESTIMATORS, Estimator, supports
 from metalab.estimators.closed_form import LinearTasks, exact_meta_gradient, linear_model
 from metalab.estimators.proximal import with_proximal
@@ -81,8 +81,7 @@ class EstimatorAccuracyConfig:
         unknown = sorted(set(self.estimators) - set(ESTIMATORS))
         require(not unknown, "--estimators", f"unknown {unknown}; choose from "
                 f"{', '.join(ESTIMATORS)}")
-        require(self.lam > 0, "--lam", "must be positive")
-        require(self.sinusoid_lam > 0, "--sinusoid-lam", "must be positive")
+        require_fields(self, positive=("lam", "sinusoid_lam"))
         require(len(self.betas) >= 2 and all(b > 0 for b in self.betas), "--betas",
                 "give at least two positive values")
         require(self.beta > 0, "--beta", "must be positive")
@@ -95,8 +94,7 @@ class EstimatorAccuracyConfig:
                 "must be at least the largest --sinusoid-steps")
         for name in ("linear_dim", "tasks", "population"):
             require(getattr(self, name) >= 1, flag(name), "must be >= 1")
-        for name in ("linear_lr", "sinusoid_lr", "sigma"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require_fields(self, positive=("linear_lr", "sinusoid_lr", "sigma"))
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
 
     def resolved(self) -> EstimatorAccuracyConfig:

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.estimators import ESTIMATORS, Estimator, require_support
 from metalab.evaluation import adaptation_curves
 from metalab.learners import LEARNERS, Learner
@@ -106,14 +106,10 @@ class SinusoidConfig:
         )
         for method in (self.learner,) if self.learner else self.methods:
             require_support(pair(method, self)[1], _learner(method, self))
-        for name in ("steps", "meta_batch", "k_shot", "eval_query", "log_every"):
-            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        require(self.inner_steps >= 1, "--inner-steps", "must be at least 1")
-        require(self.eval_tasks >= 100, "--eval-tasks", "must be at least 100")
-        require(self.eval_steps >= 10, "--eval-steps", "must be at least 10")
-        require(self.inner_lr > 0, "--inner-lr", "must be positive")
-        require(self.outer_lr > 0, "--outer-lr", "must be positive")
-        require(self.mask_lr > 0, "--mask-lr", "must be positive")
+        require_fields(self, positive_int=("steps", "meta_batch", "k_shot", "eval_query",
+                                           "log_every"),
+                       at_least={"inner_steps": 1, "eval_tasks": 100, "eval_steps": 10})
+        require_fields(self, positive=("inner_lr", "outer_lr", "mask_lr"))
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
         require_cadence(self.log_every, self.checkpoint_every)
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from metalab.analysis.retention import accuracy_matrix, seen_curve, stream_scores
 from metalab.analysis.sparsity import mask_figure, track_sparsity
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.estimators.stream import retention_matrix, stream_backprop
 from metalab.experiments.where_to_learn.claims import interference_claims
 from metalab.experiments.where_to_learn.experiment import mean_fractions
@@ -108,13 +108,11 @@ class SparseContinualConfig:
                     f"{sorted(LEARNERS)}")
         require(self.estimator in ("backprop", "first-order"), "--estimator",
                 "choose `backprop` or `first-order`")
-        for name in ("n_functions", "k_shot", "inner_steps", "steps", "meta_batch",
-                     "eval_streams", "log_every", "seeds", "width"):
-            require(getattr(self, name) > 0, flag(name),
-                    "must be a positive integer")
+        require_fields(self, positive_int=("n_functions", "k_shot", "inner_steps", "steps",
+                                           "meta_batch", "eval_streams", "log_every", "seeds",
+                                           "width"))
         require(self.n_functions >= 2, "--n-functions", "a stream needs at least 2 functions")
-        for name in ("inner_lr", "outer_lr", "mask_lr"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require_fields(self, positive=("inner_lr", "outer_lr", "mask_lr"))
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
         require_cadence(self.log_every, self.checkpoint_every)
 

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.estimators import ESTIMATORS
 from metalab.evaluation import adaptation_curves
 from metalab.learners import LEARNERS, Learner
@@ -67,11 +67,9 @@ class ControlsConfig:
     """reduced budget (CPU minutes)"""
 
     def __post_init__(self) -> None:
-        for name in ("steps", "meta_batch", "k_shot", "inner_steps", "random_masks",
-                     "eval_tasks", "seeds", "log_every"):
-            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        for name in ("inner_lr", "outer_lr", "mask_lr"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require_fields(self, positive_int=("steps", "meta_batch", "k_shot", "inner_steps",
+                                           "random_masks", "eval_tasks", "seeds", "log_every"),
+                       positive=("inner_lr", "outer_lr", "mask_lr"))
         require(all(0 < f < 1 for f in self.initial_fractions), "--initial-fractions",
                 "give fractions strictly between 0 and 1, e.g. 0.1 0.5 0.9")
         require_cadence(self.log_every, self.checkpoint_every)

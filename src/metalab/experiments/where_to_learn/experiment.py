@@ -22,7 +22,7 @@ import jax
 import numpy as np
 
 from metalab.analysis.sparsity import mask_figure, track_sparsity
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.estimators import ESTIMATORS, supports
 from metalab.evaluation import adaptation_curves, evaluate
 from metalab.experiments.where_to_learn import plots
@@ -122,15 +122,13 @@ class WhereToLearnConfig:
                     f"estimator {self.estimator!r} cannot drive learner {m!r} (it needs "
                     f"{', '.join(sorted(ESTIMATORS[self.estimator]().requires))}); choose "
                     "gradient learners such as maml, metasgd, anil, sparse-maml")
-        for name in ("sin_steps", "sin_meta_batch", "sin_k_shot", "fs_steps", "fs_meta_batch",
-                     "width", "fs_inner_steps", "q_query", "eval_query", "log_every", "seeds",
-                     "sin_inner_steps"):
-            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        require(self.eval_inner_steps >= 0, "--eval-inner-steps", "must be non-negative")
-        require(self.sin_eval_tasks >= 100, "--sin-eval-tasks", "must be at least 100")
-        require(self.eval_episodes >= 100, "--eval-episodes", "must be at least 100")
-        for name in ("outer_lr", "mask_lr", "rate_lr", "sin_inner_lr", "fs_inner_lr"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require_fields(
+            self, positive_int=("sin_steps", "sin_meta_batch", "sin_k_shot", "fs_steps",
+                                "fs_meta_batch", "width", "fs_inner_steps", "q_query",
+                                "eval_query", "log_every", "seeds", "sin_inner_steps"),
+            non_negative=("eval_inner_steps",), at_least={"sin_eval_tasks": 100,
+                                                          "eval_episodes": 100},
+            positive=("outer_lr", "mask_lr", "rate_lr", "sin_inner_lr", "fs_inner_lr"))
         require(self.mini_data != "" or not any(p.startswith("miniimagenet")
                                                 for p in self.problems),
                 "--mini-data", "the miniimagenet problems need the folder holding miniImageNet")
