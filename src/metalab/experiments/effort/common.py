@@ -15,7 +15,7 @@ import optax
 from metalab import effort as E
 from metalab.effort import Setting, ascent_step
 from metalab.effort.optimise import init
-from metalab.errors import require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
@@ -65,16 +65,13 @@ class EffortOptions:
 
     def check(self) -> None:
         """Validate the shared options (called by each experiment's ``__post_init__``)."""
-        require(self.horizon > 0, "--horizon", "must be positive")
+        require_fields(self, positive=("horizon",))
         require(0 < self.dt <= self.horizon / 10, "--dt", "must be in (0, horizon / 10]")
         require(0 < self.gamma <= 1, "--gamma", "must be in (0, 1]")
-        require(self.beta >= 0, "--beta", "must be non-negative")
-        require(self.opt_steps > 0, "--opt-steps", "must be a positive integer")
-        require(self.opt_lr > 0, "--opt-lr", "must be positive")
-        require(self.log_every > 0, "--log-every", "must be a positive integer")
+        require_fields(self, non_negative=("beta",), positive_int=("opt_steps",))
+        require_fields(self, positive=("opt_lr",), positive_int=("log_every",))
         require_cadence(self.log_every, self.checkpoint_every)
-        require(self.sgd_seeds >= 1, "--sgd-seeds", "must be a positive integer")
-        require(self.sgd_batch >= 1, "--sgd-batch", "must be a positive integer")
+        require_fields(self, positive_int=("sgd_seeds", "sgd_batch"))
 
     @property
     def steps(self) -> int:

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
-from metalab.errors import require
+from metalab.errors import require_fields
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
@@ -50,10 +50,7 @@ class EffortContinualConfig(EffortOptions):
 
     def __post_init__(self) -> None:
         self.check()
-        require(self.dim > 0, "--dim", "must be a positive integer")
-        require(self.hidden > 0, "--hidden", "must be a positive integer")
-        require(self.strength > 0, "--strength", "must be positive")
-        require(self.init_scale > 0, "--init-scale", "must be positive")
+        require_fields(self, positive_int=("dim", "hidden"), positive=("strength", "init_scale"))
 
     def resolved(self) -> EffortContinualConfig:
         """The configuration actually run: ``quick`` shrinks the optimisation."""

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
-from metalab.errors import require
+from metalab.errors import require, require_fields
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
@@ -58,12 +58,10 @@ class HyperConfig(EffortOptions):
         self.check()
         require(len(self.strengths) >= 1 and all(s > 0 for s in self.strengths),
                 "--strengths", "give positive singular values")
-        require(self.hidden > 0, "--hidden", "must be a positive integer")
-        require(self.samples >= 2, "--samples", "must be at least 2")
-        require(self.noise_var >= 0, "--noise-var", "must be non-negative")
-        require(self.init_scale > 0, "--init-scale", "must be positive")
+        require_fields(self, positive_int=("hidden",), at_least={"samples": 2})
+        require_fields(self, non_negative=("noise_var",), positive=("init_scale",))
         require(self.lr_max >= 1, "--lr-max", "must be at least 1 (the neutral rate)")
-        require(self.decay_max >= 0, "--decay-max", "must be non-negative")
+        require_fields(self, non_negative=("decay_max",))
         require(all(0 <= d <= self.decay_max for d in self.constant_decays),
                 "--constant-decays", "each must be in [0, decay-max]")
 

@@ -28,7 +28,7 @@ import numpy as np
 from metalab import effort as E
 from metalab.effort.modes import centre_time
 from metalab.effort.readouts import gate_similarity
-from metalab.errors import require
+from metalab.errors import require, require_fields
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
@@ -66,8 +66,7 @@ class InterfereConfig(EffortOptions):
         require(1 <= self.components <= 64, "--components", "must be in [1, 64]")
         require(all(w >= 0 for w in self.level_weights), "--level-weights",
                 "must be non-negative")
-        require(self.noise_var >= 0, "--noise-var", "must be non-negative")
-        require(self.init_scale > 0, "--init-scale", "must be positive")
+        require_fields(self, non_negative=("noise_var",), positive=("init_scale",))
 
     def resolved(self) -> InterfereConfig:
         """The configuration actually run: ``quick`` shrinks the optimisation."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.effort.initialisation import init_objective, loss_curves
-from metalab.errors import flag, require
+from metalab.errors import require, require_fields
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
@@ -60,9 +60,7 @@ class MamlConfig(EffortOptions):
         steps = round(self.horizon / self.dt)
         require(len(self.inner_steps) > 0 and all(0 < k <= steps for k in self.inner_steps),
                 "--inner-steps", f"each must be in [1, horizon / dt = {steps}]")
-        for name in ("dim", "hidden", "train_tasks", "eval_tasks"):
-            require(getattr(self, name) > 0, flag(name),
-                    "must be a positive integer")
+        require_fields(self, positive_int=("dim", "hidden", "train_tasks", "eval_tasks"))
         require(self.shared >= 0 and self.spread >= 0, "--spread",
                 "--shared and --spread must be non-negative")
         require(self.init_scale > 0, "--init-scale", "must be positive")

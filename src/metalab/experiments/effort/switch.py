@@ -21,7 +21,7 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.effort.readouts import forgetting
-from metalab.errors import require
+from metalab.errors import require, require_fields
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
@@ -57,10 +57,7 @@ class SwitchConfig(EffortOptions):
 
     def __post_init__(self) -> None:
         self.check()
-        for name in ("dim", "hidden"):
-            require(getattr(self, name) > 0, f"--{name}", "must be a positive integer")
-        require(self.strength > 0, "--strength", "must be positive")
-        require(self.init_scale > 0, "--init-scale", "must be positive")
+        require_fields(self, positive_int=("dim", "hidden"), positive=("strength", "init_scale"))
         require(self.dt <= self.period <= self.horizon / 2, "--period",
                 "must be in [dt, horizon / 2] (at least one switch)")
         require(-1 < self.gain_min <= 0 <= self.gain_max, "--gain-min",
