@@ -43,6 +43,7 @@ from metalab.effort.readouts import gate_similarity as gate_similarity
 from metalab.effort.readouts import halfway_times as halfway_times
 from metalab.effort.resimulate import data_sampler as data_sampler
 from metalab.effort.resimulate import gaussian_task_sampler as gaussian_task_sampler
+from metalab.effort.resimulate import simulated_summary as simulated_summary
 from metalab.effort.resimulate import simulated_value as simulated_value
 from metalab.effort.resimulate import simulated_values as simulated_values
 from metalab.effort.value import Setting as Setting

@@ -18,7 +18,6 @@ from metalab.effort.optimise import init
 from metalab.errors import require, require_cadence, require_fields
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
-from metalab.runs.stats import mean_ci95
 
 UNROLL = 5  # integration steps per scan iteration: ~2.5x faster ascent on 2 CPU cores
 SMOKE_BUDGET = ("--horizon", "1", "--dt", "0.1", "--opt-steps", "2", "--log-every", "1",
@@ -123,19 +122,12 @@ def resimulate(
     free: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """Value of ``control`` re-simulated by SGD (``opts.sgd_seeds`` seeds, minibatch
-    ``opts.sgd_batch``) on a linear and a nonlinear network: ``simulated/<name>/<net>`` keys,
-    mean and 95% CI half-width over the seeds (``metalab.runs.stats.mean_ci95``); signals in
-    ``free`` carry no cost (``simulated_value``). Pass the same ``sample`` function for every
-    control of a run so that the compiled program is reused."""
+    ``opts.sgd_batch``) on a linear and a nonlinear network (``E.simulated_summary``); signals
+    in ``free`` carry no cost. Pass the same ``sample`` function for every control of a run
+    so that the compiled program is reused."""
     if not opts.resimulate:
         return {}
-    setting = opts.setting() if setting is None else setting
     keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(opts.seed), 7), opts.sgd_seeds)
-    out = {}
-    for net in ("linear", opts.nonlinear):
-        values = E.simulated_values(control, w0, tasks, keys, evaluation, sample=sample,
-                                    setting=setting, batch=opts.sgd_batch, activation=net,
-                                    free=free)
-        mean, ci = mean_ci95(np.asarray(values))
-        out[f"simulated/{name}/{net}/mean"], out[f"simulated/{name}/{net}/ci95"] = mean, ci
-    return out
+    return E.simulated_summary(name, control, w0, tasks, keys, evaluation, sample=sample,
+                               setting=opts.setting() if setting is None else setting,
+                               batch=opts.sgd_batch, nets=("linear", opts.nonlinear), free=free)

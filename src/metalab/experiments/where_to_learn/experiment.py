@@ -19,9 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import jax
-import numpy as np
 
-from metalab.analysis.sparsity import mask_figure, track_sparsity
+from metalab.analysis.sparsity import mask_figure, mean_fractions, track_sparsity
 from metalab.errors import require, require_cadence, require_fields
 from metalab.estimators import ESTIMATORS, supports
 from metalab.evaluation import adaptation_curves, evaluate
@@ -29,7 +28,7 @@ from metalab.experiments.where_to_learn import plots
 from metalab.experiments.where_to_learn.claims import over_maml_claims
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import SPARSE_UPDATES
-from metalab.learners.sparse import update_fractions, update_gate
+from metalab.learners.sparse import update_gate
 from metalab.models import mlp
 from metalab.models.convnet import convnet
 from metalab.models.resnet12 import resnet12
@@ -264,12 +263,6 @@ def run(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, float]:
     rundir.write_report("Learning where to learn", _describe(cfg), summary,
                         report_section(claims))
     return summary
-
-
-def mean_fractions(learner: Learner, metas: list) -> dict[str, float]:
-    """Per tensor, the fraction of weights the inner loop updates, averaged over seeds."""
-    per_seed = [update_fractions(update_gate(learner, m)) for m in metas]
-    return {k: float(np.mean([f[k] for f in per_seed])) for k in per_seed[0]}
 
 
 def _describe(cfg: WhereToLearnConfig) -> str:
