@@ -103,7 +103,7 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
     setting = cfg.setting()
     s = np.asarray(cfg.strengths)
     control = optimal_gain(cfg, rundir)
-    analyse = jax.jit(lambda c: analyse(c, tasks, w0, setting))
+    analyse = jax.jit(lambda c: E.analyse(c, tasks, w0, setting))
     v_on, perf_on, cost_on, eff_on = analyse(control)
     v_off, perf_off, _, eff_off = analyse(E.neutral(cfg.steps, w0))
     gain = np.asarray(E.mode_gain(control))
