@@ -7,6 +7,9 @@ compilation, not evaluation, from dominating a quick run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,7 +17,7 @@ import numpy as np
 from metalab.learners.base import Meta
 from metalab.learners.online import OnlineLearner, online_correct
 from metalab.tasks.families import Family
-from metalab.tasks.online import draw_stream, stream_classes
+from metalab.tasks.online import Stream, draw_stream, stream_classes
 
 
 def stream_keys(key: jax.Array, seeds: int, groups: int = 1) -> jax.Array:
@@ -24,21 +27,28 @@ def stream_keys(key: jax.Array, seeds: int, groups: int = 1) -> jax.Array:
     return jnp.tile(keys, (groups, 1))
 
 
+def over_streams(run: Callable[[Meta, jax.Array, Stream], Any], metas: Meta, keys: jax.Array,
+                 family: Family, streams: int, steps: int, classes: int, n_in: int) -> Any:
+    """``run(meta, start_key, stream)`` of each member of ``metas`` (leading axis) on
+    ``streams`` held-out streams of ``classes`` classes drawn from its key in ``keys``, as one
+    compiled program: numpy arrays [members, streams, ...]."""
+    def per_member(meta: Meta, member_key: jax.Array) -> Any:
+        def per_stream(k: jax.Array) -> Any:
+            k_stream, k_start = jax.random.split(k)
+            return run(meta, k_start, draw_stream(family, k_stream, steps, classes, n_in))
+
+        return jax.lax.map(per_stream, jax.random.split(member_key, streams), batch_size=16)
+
+    return jax.tree.map(np.asarray, jax.jit(jax.vmap(per_member))(metas, keys))
+
+
 def online_curves(learner: OnlineLearner, metas: Meta, keys: jax.Array, family: Family,
                   streams: int, steps: int, n_classes: int, n_in: int) -> np.ndarray:
     """Correct predictions [members, streams, steps] of each member of ``metas`` (leading
     axis) on ``streams`` held-out streams drawn from its key in ``keys``."""
     classes = stream_classes(family, n_classes)
-
-    def per_member(meta: Meta, member_key: jax.Array) -> jax.Array:
-        def per_stream(k: jax.Array) -> jax.Array:
-            k_stream, k_start = jax.random.split(k)
-            stream = draw_stream(family, k_stream, steps, classes, n_in)
-            return online_correct(learner, meta, k_start, stream, classes)
-
-        return jax.lax.map(per_stream, jax.random.split(member_key, streams), batch_size=16)
-
-    return np.asarray(jax.jit(jax.vmap(per_member))(metas, keys))
+    return over_streams(lambda meta, k, stream: online_correct(learner, meta, k, stream, classes),
+                        metas, keys, family, streams, steps, classes, n_in)
 
 
 def stack(*metas: Meta) -> Meta:

@@ -44,8 +44,8 @@ from metalab.runs.stage import train_stage
 from metalab.tasks import Sinusoid, Task
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
-from metalab.training.seeds import stack_states, vmap_seeds
-from metalab.training.trainer import MetaStep, Metrics, Step, TrainState
+from metalab.training.seeds import per_point_losses, stack_states, vmap_seeds
+from metalab.training.trainer import MetaStep
 
 SinusoidMethod = Literal["maml", "fomaml", "metasgd", "pretrained", "sparse-maml",
                          "sparse-relu-maml"]
@@ -270,7 +270,7 @@ def run_points(configs: list[SinusoidConfig], seeds: int, rundir: RunDir, group:
                             keys[:, 0], lrs)  # Meta-SGD starts its rates at inner_lr
         state = train_stage(
             rundir, f"{method}@{group}", init,
-            _per_point_loss(step, len(configs), seeds), base.steps,
+            per_point_losses(step, len(configs), seeds), base.steps,
             chunk=base.log_every, checkpoint_every=base.checkpoint_every)
         metas[method] = state.meta
         seconds[method] = time.perf_counter() - start
@@ -294,25 +294,6 @@ def run_points(configs: list[SinusoidConfig], seeds: int, rundir: RunDir, group:
         return summary
 
     return [finish(p, lambda sub, p=p: write(p, sub)) for p in range(len(configs))]
-
-
-def _per_point_loss(step: Step, points: int, seeds: int) -> Step:
-    """The vmapped meta-step also reporting ``loss/p<k>``, point k's loss as the mean over
-    seeds, or with one point each seed's ``loss/seed<i>`` (a ``MetaStep`` stays one, so its
-    inputs are still drawn ahead)."""
-
-    def add(out: tuple[TrainState, Metrics]) -> tuple[TrainState, Metrics]:
-        state, metrics = out
-        loss = metrics["loss"]
-        if points == 1:
-            return state, {**metrics, **{f"loss/seed{i}": loss[i] for i in range(seeds)}}
-        per_point = loss.reshape(points, seeds).mean(axis=1)
-        return state, {**metrics, **{f"loss/p{k}": per_point[k] for k in range(points)}}
-
-    if isinstance(step, MetaStep):
-        update = step.update
-        return MetaStep(step.draw, lambda state, inputs: add(update(state, inputs)))
-    return lambda state: add(step(state))
 
 
 def _note(group: str, seeds: int, points: int) -> str:
