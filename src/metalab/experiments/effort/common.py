@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jax
-import numpy as np
 import optax
 
 from metalab import effort as E
@@ -99,15 +98,6 @@ def optimise_stage(
     state = train_stage(rundir, stage, init(project(control), optimizer), step, opts.opt_steps,
                         chunk=opts.log_every, checkpoint_every=opts.checkpoint_every)
     return state.meta
-
-
-def ascent_curve(rundir: RunDir, stage: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, value) of one optimisation stage, from ``metrics.jsonl``."""
-    rows = [(r["step"], r["value"]) for r in rundir.metrics() if r.get("stage") == stage]
-    if not rows:
-        return np.zeros(0), np.zeros(0)
-    steps, values = zip(*rows, strict=True)
-    return np.asarray(steps), np.asarray(values)
 
 
 def resimulate(

@@ -22,10 +22,10 @@ from metalab.errors import require
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
-    ascent_curve,
     optimise_stage,
     resimulate,
 )
+from metalab.runs.curves import stage_curve
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -221,7 +221,7 @@ def _plot_value(rundir, perf_on, perf_off, cost_on, cfg) -> None:
     a.plot(t, np.asarray(cost_on), label="control cost")
     a.set(xlabel="time (units of tau)", yscale="log", title="Loss and cost of control")
     a.legend()
-    steps, values = ascent_curve(rundir, "gain")
+    steps, values = stage_curve(rundir, "gain", "value")
     b.plot(steps, values)
     b.set(xlabel="ascent step", ylabel="value V", title="Control optimisation")
     rundir.save_figure(fig, "loss_cost_value")
