@@ -24,8 +24,8 @@ import optax
 
 from metalab.errors import flag, require
 from metalab.estimators import ESTIMATORS
+from metalab.estimators.settings import make_estimator
 from metalab.evaluation import adapt
-from metalab.experiments.contrastive import common
 from metalab.learners.base import Fast, Learner
 from metalab.learners.l2_hyper import l2_learner
 from metalab.models import mlp
@@ -128,7 +128,7 @@ def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
         rundir.log({"stage": "grid", "seed": seed, "validation_loss": val, "best": best})
         optimizer = optax.chain(optax.adam(cfg.outer_lr), optax.keep_params_nonnegative())
         for name in cfg.estimators:
-            est = common.make_estimator(name, beta=cfg.beta, lam=1.0,
+            est = make_estimator(name, beta=cfg.beta, lam=1.0,
                                         nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
                                         truncate=cfg.truncate, task_map="vmap")
             step = make_meta_step(learner, est, optimizer=optimizer, tasks=OneTask(split),

@@ -28,8 +28,8 @@ from scipy import stats
 
 from metalab.analysis.fisher import fisher
 from metalab.errors import flag, require
+from metalab.estimators.settings import make_estimator
 from metalab.evaluation import adapt
-from metalab.experiments.contrastive import common
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import Meta
 from metalab.models import mlp
@@ -116,7 +116,7 @@ def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
     """Meta-train, correlate lambda with Fisher, measure forgetting; figure and report."""
     learner = LEARNERS["complex-synapse"](mlp((1, 40, 40, 1), "tanh"), cfg.inner_lr,
                                           lam=cfg.lam)
-    est = common.make_estimator("contrastive-symmetric", beta=cfg.beta, lam=cfg.lam,
+    est = make_estimator("contrastive-symmetric", beta=cfg.beta, lam=cfg.lam,
                                 nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
                                 truncate=1, task_map="vmap")
     state, failure, _ = train_seeds(
