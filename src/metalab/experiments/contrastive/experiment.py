@@ -230,9 +230,9 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
         for lname, learner in learners(cfg, problem).items():
             for ename in cfg.estimators:
                 est = make_estimator(ename, beta=s["beta"], lam=s["lam"],
-                                            nudged_steps=s["nudged_steps"],
-                                            nudged_lr_scale=cfg.nudged_lr_scale,
-                                            truncate=s["truncate"], task_map=task_map)
+                                     nudged_steps=s["nudged_steps"],
+                                     nudged_lr_scale=cfg.nudged_lr_scale,
+                                     truncate=s["truncate"], task_map=task_map)
                 key = f"{problem}/{lname}/{ename}"
                 state, failure, cost = train_seeds(
                     rundir, key.replace("/", "."), *meta_training(

@@ -129,8 +129,8 @@ def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
         optimizer = optax.chain(optax.adam(cfg.outer_lr), optax.keep_params_nonnegative())
         for name in cfg.estimators:
             est = make_estimator(name, beta=cfg.beta, lam=1.0,
-                                        nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
-                                        truncate=cfg.truncate, task_map="vmap")
+                                 nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
+                                 truncate=cfg.truncate, task_map="vmap")
             step = make_meta_step(learner, est, optimizer=optimizer, tasks=OneTask(split),
                                   meta_batch=1, inner_steps=cfg.inner_steps,
                                   key=jax.random.PRNGKey(seed))

@@ -117,8 +117,8 @@ def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
     learner = LEARNERS["complex-synapse"](mlp((1, 40, 40, 1), "tanh"), cfg.inner_lr,
                                           lam=cfg.lam)
     est = make_estimator("contrastive-symmetric", beta=cfg.beta, lam=cfg.lam,
-                                nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
-                                truncate=1, task_map="vmap")
+                         nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
+                         truncate=1, task_map="vmap")
     state, failure, _ = train_seeds(
         rundir, "complex-synapse", *meta_training(
             learner, est, optimizer=optax.adam(cfg.outer_lr), tasks=Sinusoid(10, 10),
