@@ -32,6 +32,7 @@ from metalab.effort.modes import mode_gain as mode_gain
 from metalab.effort.modes import mode_strengths as mode_strengths
 from metalab.effort.modes import mode_task as mode_task
 from metalab.effort.modes import peak_time as peak_time
+from metalab.effort.modes import random_init as random_init
 from metalab.effort.modes import sigmoid_mode as sigmoid_mode
 from metalab.effort.optimise import ascent_step as ascent_step
 from metalab.effort.optimise import maximise as maximise

@@ -59,3 +59,17 @@ def stack(*metas: Meta) -> Meta:
 def rate_grid(rates: tuple[float, ...], seeds: int) -> Meta:
     """Meta-parameters {"lr": [rates * seeds]} of online SGD or Adam, rate-major."""
     return {"lr": jnp.repeat(jnp.asarray(rates, jnp.float32), seeds)}
+
+
+def best_rate_curves(make: Callable[[float], OnlineLearner], rates: tuple[float, ...],
+                     seeds: int, key: jax.Array, family: Family, streams: int, steps: int,
+                     n_classes: int, n_in: int) -> tuple[np.ndarray, float]:
+    """Curves [seeds, streams, steps] of the online learner ``make(rate)`` at the rate of
+    ``rates`` with the highest mean accuracy on these very streams (an oracle choice that
+    favours the baseline), and that rate; every rate and seed in one program."""
+    grid = online_curves(make(rates[0]), rate_grid(rates, seeds),
+                         stream_keys(key, seeds, len(rates)), family, streams, steps, n_classes,
+                         n_in)
+    per_rate = np.split(grid, len(rates))
+    best = int(np.argmax([c.mean() for c in per_rate]))
+    return per_rate[best], rates[best]

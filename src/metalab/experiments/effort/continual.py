@@ -64,8 +64,7 @@ def problem(cfg: EffortContinualConfig) -> tuple[E.TaskCovariances, E.Weights, j
     rot = [jnp.linalg.qr(jax.random.normal(k, (cfg.dim, cfg.dim)))[0] for k in keys[:2]]
     teachers = cfg.strength * jnp.stack(rot)
     tasks = E.from_teachers(teachers, jnp.eye(cfg.dim))
-    w0 = E.Weights(cfg.init_scale * jax.random.normal(keys[2], (cfg.hidden, cfg.dim)),
-                   cfg.init_scale * jax.random.normal(keys[3], (cfg.dim, cfg.hidden)))
+    w0 = E.random_init(keys[2:], cfg.dim, cfg.hidden, cfg.dim, cfg.init_scale)
     first = jnp.arange(cfg.steps) < cfg.steps // 2
     schedule = 2.0 * jnp.stack([first, ~first], axis=1).astype(jnp.float32)
     return tasks, w0, schedule

@@ -81,9 +81,7 @@ def problem(cfg: HyperConfig):
     train = E.TaskCovariances((x.T @ x / cfg.samples)[None], (y.T @ x / cfg.samples)[None],
                               jnp.sum(y**2)[None] / cfg.samples)
     test = E.from_teachers(teacher[None], jnp.eye(d), cfg.noise_var)
-    k1, k2 = jax.random.split(keys[4])
-    w0 = E.Weights(cfg.init_scale * jax.random.normal(k1, (cfg.hidden, d)),
-                   cfg.init_scale * jax.random.normal(k2, (d, cfg.hidden)))
+    w0 = E.random_init(jax.random.split(keys[4]), d, cfg.hidden, d, cfg.init_scale)
     return train, test, w0, (x[None], y[None])
 
 

@@ -81,9 +81,8 @@ def problem(cfg: InterfereConfig):
     else:
         x, y, names = E.semantic_data(cfg.level_weights)
         tasks, noise_std = E.data_covariances(x, y, cfg.noise_var), float(np.sqrt(cfg.noise_var))
-    k1, k2 = jax.random.split(jax.random.PRNGKey(cfg.seed))
-    w0 = E.Weights(cfg.init_scale * jax.random.normal(k1, (cfg.hidden, x.shape[2])),
-                   cfg.init_scale * jax.random.normal(k2, (y.shape[2], cfg.hidden)))
+    w0 = E.random_init(jax.random.split(jax.random.PRNGKey(cfg.seed)), x.shape[2], cfg.hidden,
+                       y.shape[2], cfg.init_scale)
     return tasks, x, y, names, w0, E.data_sampler(x, y, noise_std)
 
 

@@ -83,9 +83,8 @@ def run(cfg: MamlConfig, rundir: RunDir) -> dict[str, float]:
     """Meta-learn the init for each truncation and for the value; evaluate all on held-out
     tasks by the full-horizon value and by the loss after each truncation."""
     train, held_out = sample_tasks(cfg, cfg.train_tasks, 1), sample_tasks(cfg, cfg.eval_tasks, 2)
-    k1, k2 = jax.random.split(jax.random.PRNGKey(cfg.seed))
-    start = E.Weights(cfg.init_scale * jax.random.normal(k1, (cfg.hidden, cfg.dim)),
-                      cfg.init_scale * jax.random.normal(k2, (cfg.dim, cfg.hidden)))
+    start = E.random_init(jax.random.split(jax.random.PRNGKey(cfg.seed)), cfg.dim, cfg.hidden,
+                          cfg.dim, cfg.init_scale)
     inits, setting = {"random": start}, cfg.setting()
     for k in (*cfg.inner_steps, None):
         name = "value" if k is None else f"maml_{k}"

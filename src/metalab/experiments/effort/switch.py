@@ -73,8 +73,7 @@ def problem(cfg: SwitchConfig):
     keys = jax.random.split(jax.random.PRNGKey(cfg.seed), 4)
     rot = [jnp.linalg.qr(jax.random.normal(k, (cfg.dim, cfg.dim)))[0] for k in keys[:2]]
     tasks = E.from_teachers(cfg.strength * jnp.stack(rot), jnp.eye(cfg.dim))
-    w0 = E.Weights(cfg.init_scale * jax.random.normal(keys[2], (cfg.hidden, cfg.dim)),
-                   cfg.init_scale * jax.random.normal(keys[3], (cfg.dim, cfg.hidden)))
+    w0 = E.random_init(keys[2:], cfg.dim, cfg.hidden, cfg.dim, cfg.init_scale)
     block = np.arange(cfg.steps) // max(1, round(cfg.period / cfg.dt))
     on_a = jnp.asarray(block % 2 == 0)
     schedule = 2.0 * jnp.stack([on_a, ~on_a], axis=1).astype(jnp.float32)
