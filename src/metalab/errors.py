@@ -1,4 +1,9 @@
-"""Errors the CLI maps to exit codes: bad input is 2, divergence and other failures are 1."""
+"""Errors the CLI maps to exit codes: bad input is 2, divergence and other failures are 1;
+and the checks a configuration runs before compute."""
+
+from __future__ import annotations
+
+from typing import Any
 
 
 class BadInput(ValueError):
@@ -43,3 +48,19 @@ def require_cadence(log_every: int, checkpoint_every: int) -> None:
     require(log_every > 0, "--log-every", "must be a positive integer")
     require(checkpoint_every > 0 and checkpoint_every % log_every == 0, "--checkpoint-every",
             f"must be a positive multiple of --log-every ({log_every})")
+
+
+def require_fields(config: Any, *, positive_int: tuple[str, ...] = (),
+                   positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = (),
+                   at_least: dict[str, float] | None = None) -> None:
+    """``BadInput`` for the first field of ``config`` named here (a None value passes) that is
+    not a positive integer, not positive, negative, or below its bound in ``at_least``, checked
+    in that order: the range checks most configurations start with, in one call."""
+    rules = ([(n, lambda v: v > 0, "must be a positive integer") for n in positive_int]
+             + [(n, lambda v: v > 0, "must be positive") for n in positive]
+             + [(n, lambda v: v >= 0, "must be non-negative") for n in non_negative]
+             + [(n, lambda v, low=low: v >= low, f"must be at least {low}")
+                for n, low in (at_least or {}).items()])
+    for name, ok, message in rules:
+        value = getattr(config, name)
+        require(value is None or ok(value), flag(name), message)

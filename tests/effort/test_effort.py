@@ -12,11 +12,7 @@ from metalab.errors import BadInput
 
 
 def _random_weights(key, d_in, hidden, d_out, scale):
-    k1, k2 = jax.random.split(key)
-    return E.Weights(
-        scale * jax.random.normal(k1, (hidden, d_in)),
-        scale * jax.random.normal(k2, (d_out, hidden)),
-    )
+    return E.random_init(jax.random.split(key), d_in, hidden, d_out, scale)
 
 
 @pytest.mark.usefixtures("x64")

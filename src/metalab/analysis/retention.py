@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metalab.estimators.stream import learn_stream
+from metalab.estimators.stream import learn_stream, retention_matrix
 from metalab.learners.base import Learner, Meta
 from metalab.tasks.base import Task
 
@@ -43,3 +43,12 @@ def stream_scores(r: np.ndarray, higher_is_better: bool) -> dict[str, float]:
     drop = (diag[:-1] - r[-1, :-1]) if higher_is_better else (r[-1, :-1] - diag[:-1])
     return {"retained": float(r[-1].mean()), "learned": float(diag.mean()),
             "forgetting": float(drop.mean())}
+
+
+def mean_retention(learner: Learner, held_out: Task, steps: int, accuracy: bool = False):
+    """``meta -> mean retention matrix R[t, j]`` over held-out streams (MSE, or accuracy if
+    ``accuracy``); one compiled program for every seed and the untrained initialisation (the
+    meta-parameters are its argument, not constants folded into it)."""
+    one = accuracy_matrix if accuracy else retention_matrix
+    per = jax.jit(lambda meta, streams: jax.vmap(lambda s: one(learner, meta, s, steps))(streams))
+    return lambda meta: np.asarray(per(meta, held_out)).mean(0)

@@ -35,6 +35,12 @@ def track_sparsity(estimator: Estimator, learner: Learner) -> Estimator:
     return estimator._replace(estimate=estimate)
 
 
+def mean_fractions(learner: Learner, metas: list) -> dict[str, float]:
+    """Per tensor, the fraction of weights the inner loop updates, averaged over seeds."""
+    per_seed = [update_fractions(update_gate(learner, m)) for m in metas]
+    return {k: float(np.mean([f[k] for f in per_seed])) for k in per_seed[0]}
+
+
 def fraction_curves(records: Iterable[dict[str, Any]]) -> Figure | None:
     """Per-layer fraction of weights the inner loop updates versus meta-step, one panel per
     stage of the metrics ``records`` that logged ``update_fraction/<layer>`` (None if none)."""

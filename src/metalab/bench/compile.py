@@ -102,7 +102,7 @@ def convnet_maml(small: bool, chunk: int) -> Program:
 
 
 def contrastive(small: bool, chunk: int) -> Program:
-    from metalab.experiments.contrastive import common
+    from metalab.estimators.settings import make_estimator
     from metalab.experiments.contrastive.experiment import ContrastiveConfig, learners, settings
 
     cfg = ContrastiveConfig()
@@ -110,7 +110,7 @@ def contrastive(small: bool, chunk: int) -> Program:
         cfg = replace(cfg, width=2, meta_batch_5way=1, q_query=1, inner_steps=2, nudged_steps=1)
     learner = next(iter(learners(cfg, "omniglot-5w1s").values()))
     s = settings(cfg, "omniglot-5w1s")
-    estimator = common.make_estimator(
+    estimator = make_estimator(
         "contrastive", beta=s["beta"], lam=s["lam"], nudged_steps=s["nudged_steps"],
         nudged_lr_scale=cfg.nudged_lr_scale, truncate=s["truncate"], task_map=cfg.task_map)
     return _meta_step(learner, estimator, _episodes(5, cfg.q_query), s["meta_batch"],

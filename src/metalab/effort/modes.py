@@ -31,6 +31,14 @@ def decoupled_init(n_modes: int, strength: float, hidden: int | None = None) -> 
     return Weights(a, a.T)
 
 
+def random_init(keys: jax.Array, d_in: int, hidden: int, d_out: int, scale: float) -> Weights:
+    """Gaussian weights of standard deviation ``scale``: W1 [hidden, d_in] from ``keys[0]``,
+    W2 [d_out, hidden] from ``keys[1]``."""
+    k1, k2 = keys
+    return Weights(scale * jax.random.normal(k1, (hidden, d_in)),
+                   scale * jax.random.normal(k2, (d_out, hidden)))
+
+
 def sigmoid_mode(t: jax.Array, s: jax.Array, u0: float, tau: float = 1.0) -> jax.Array:
     """Closed-form strength of a mode of singular value ``s`` from balanced strength ``u0``
     at time ``t`` (Saxe et al. 2014, section 2): u = s / (1 + (s / u0 - 1) exp(-2 s t / tau))."""

@@ -16,11 +16,13 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from metalab.effort.controls import Control, Weights
 from metalab.effort.dynamics import TaskCovariances
 from metalab.effort.empirical import Activation, Batch, simulate_sampled
 from metalab.effort.value import Setting, held_out_losses, value_of
+from metalab.stats import mean_ci95
 
 
 def _root(sxx: jax.Array) -> jax.Array:
@@ -113,3 +115,18 @@ def simulated_values(control: Control, w0: Weights, tasks: TaskCovariances, keys
     return jax.vmap(lambda k: simulated_value(
         control, w0, tasks, sample, k, setting, batch=batch, activation=activation,
         evaluation=evaluation, free=free)[0])(keys)
+
+
+def simulated_summary(name: str, control: Control, w0: Weights, tasks: TaskCovariances,
+                      keys: jax.Array, evaluation: tuple[jax.Array, jax.Array] | None, *,
+                      sample, setting: Setting, batch: int, nets: tuple[Activation, ...],
+                      free: tuple[str, ...] = ()) -> dict[str, float]:
+    """``simulated/<name>/<net>/mean`` and ``/ci95`` (95% CI half-width over ``keys``, the
+    seeds) of ``simulated_values`` for each network in ``nets``."""
+    out = {}
+    for net in nets:
+        values = simulated_values(control, w0, tasks, keys, evaluation, sample=sample,
+                                  setting=setting, batch=batch, activation=net, free=free)
+        mean, ci = mean_ci95(np.asarray(values))
+        out[f"simulated/{name}/{net}/mean"], out[f"simulated/{name}/{net}/ci95"] = mean, ci
+    return out

@@ -21,6 +21,9 @@ shifted by ``mask_shift``; ``mask_init="uniform"`` draws U[-0.5, 0.5] for every 
 (PyTorch's ``kaiming_uniform_``, their conv runs' ``--kaiming_init``; about +-0.1 for a
 64-filter 3x3 conv) and vectors from U[-0.5, 0.5]. With ``mask_shift = 0`` about half the
 weights start frozen, a positive shift starts with more of them plastic.
+
+Their controls: ``fixed_gate_maml``, MAML under a fixed 0/1 gate (a transferred mask, or a
+learned one's entries placed at random by ``permuted_gate``).
 """
 
 from __future__ import annotations
@@ -156,6 +159,24 @@ def update_gate(learner: Learner, meta: dict) -> Params:
 def update_fractions(gate: Params) -> dict[str, jax.Array]:
     """Fraction of weights the inner loop updates, per tensor, keyed like ``layer0.w``."""
     return {n: jnp.mean(g) for n, g in zip(layer_names(gate), jax.tree.leaves(gate), strict=True)}
+
+
+def permuted_gate(key: jax.Array, gate: Params) -> Params:
+    """A random 0/1 gate with exactly as many ones as ``gate`` in every tensor (each tensor's
+    entries permuted), so the per-tensor sparsity is the learned one and only the placement
+    differs."""
+    leaves, treedef = jax.tree.flatten(gate)
+    keys = jax.random.split(key, len(leaves))
+    return jax.tree.unflatten(treedef, [
+        jax.random.permutation(k, g.ravel()).reshape(g.shape)
+        for k, g in zip(keys, leaves, strict=True)])
+
+
+def fixed_gate_maml(model: Model, inner_lr: float, gate: Params) -> Learner:
+    """MAML whose inner step is phi <- phi - inner_lr * gate * grad with a fixed 0/1 ``gate``
+    (a transferred or random mask): only the initialisation is meta-learned."""
+    return init_learner("fixed-gate-maml", model, "mse",
+                        lambda meta: jax.tree.map(lambda g: inner_lr * g, gate))
 
 
 def layer_names(tree: Params) -> list[str]:

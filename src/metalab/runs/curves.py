@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 
@@ -21,3 +23,12 @@ def training_curves(rundir: RunDir,
     ax.set_title("Meta-training")
     ax.legend()
     rundir.save_figure(fig, "training_curves")
+
+
+def stage_curve(rundir: RunDir, stage: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of one column of one stage, from ``metrics.jsonl``; empty if none."""
+    rows = [(r["step"], r[column]) for r in rundir.metrics() if r.get("stage") == stage]
+    if not rows:
+        return np.zeros(0), np.zeros(0)
+    steps, values = zip(*rows, strict=True)
+    return np.asarray(steps), np.asarray(values)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 import jax
+import jax.numpy as jnp
 
 
 class Task(NamedTuple):
@@ -24,3 +26,14 @@ class TaskDistribution(Protocol):
     """Anything with ``sample(key, n) -> Task`` (a batch of n tasks), pure and jit-able."""
 
     def sample(self, key: jax.Array, n: int) -> Task: ...
+
+
+@dataclass(frozen=True)
+class OneTask:
+    """The task distribution that always returns the same task (the train/validation split)."""
+
+    task: Task
+
+    def sample(self, key: jax.Array, n: int) -> Task:
+        """``n`` copies of the task."""
+        return jax.tree.map(lambda a: jnp.broadcast_to(a, (n, *a.shape)), self.task)

@@ -8,8 +8,10 @@ examples (the smallest class's, 174). Pixel values 0..16 are scaled to 0..255.
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
+from metalab.tasks.base import Task
 from metalab.tasks.episodes import ImageClasses
 
 
@@ -23,3 +25,16 @@ def load_digits() -> ImageClasses:
     images = np.stack([x[:n] for x in per_class])[..., None]
     images = np.round(images * (255.0 / 16.0)).astype(np.uint8)
     return ImageClasses(images, np.arange(10, dtype=np.int32), tuple(str(d) for d in range(10)))
+
+
+def digits_splits(seed: int, n_train: int, n_val: int) -> tuple[Task, Task]:
+    """(train/validation task, train+validation/test task) of scikit-learn's digits, pixels
+    scaled to [0, 1], split by a permutation drawn with ``seed``."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    order = np.random.default_rng(seed).permutation(len(data.target))
+    x = jnp.asarray(data.data[order] / 16.0, jnp.float32)
+    y = jnp.asarray(data.target[order], jnp.int32)
+    a, b = n_train, n_train + n_val
+    return Task(x[:a], y[:a], x[a:b], y[a:b]), Task(x[:b], y[:b], x[b:], y[b:])

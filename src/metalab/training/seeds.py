@@ -77,6 +77,26 @@ def vmap_seeds(make_step: Callable[..., Step], run_keys: jax.Array, *per_seed: A
     return MetaStep(draw, batched)
 
 
+def per_point_losses(step: Step, points: int, seeds: int) -> Step:
+    """A step vmapped over ``points`` x ``seeds`` members (point-major) also reporting
+    ``loss/p<k>``, point k's loss as the mean over seeds, or with one point each seed's
+    ``loss/seed<i>`` (what ``runs.seeds`` reads); a ``MetaStep`` stays one, so its inputs
+    are still drawn ahead."""
+
+    def add(out: tuple[TrainState, Metrics]) -> tuple[TrainState, Metrics]:
+        state, metrics = out
+        loss = metrics["loss"]
+        if points == 1:
+            return state, {**metrics, **{f"loss/seed{i}": loss[i] for i in range(seeds)}}
+        per_point = loss.reshape(points, seeds).mean(axis=1)
+        return state, {**metrics, **{f"loss/p{k}": per_point[k] for k in range(points)}}
+
+    if isinstance(step, MetaStep):
+        update = step.update
+        return MetaStep(step.draw, lambda state, inputs: add(update(state, inputs)))
+    return lambda state: add(step(state))
+
+
 def unstack(state: TrainState, seed: int) -> TrainState:
     """Seed ``seed``'s own train state out of a stacked one."""
     return TrainState(*(jax.tree.map(lambda x: x[seed], part) for part in state[:2]),

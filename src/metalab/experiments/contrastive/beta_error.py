@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 
 import jax
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from metalab.errors import require
 from metalab.estimators import ESTIMATORS
+from metalab.estimators.accuracy import flat_gradient, gradient_accuracy
 from metalab.learners import LEARNERS
 from metalab.models import mlp
 from metalab.runs.experiment import Experiment
@@ -81,12 +81,10 @@ def _run(cfg: BetaErrorConfig, rundir: RunDir) -> dict[str, float]:
     tasks = Sinusoid(10, 10).sample(jax.random.PRNGKey(cfg.seed + 1), cfg.tasks)
 
     def estimate(est, steps):
-        fn = jax.jit(est.estimate, static_argnums=(0, 4))
-        return fn(learner, meta, tasks, jax.random.PRNGKey(0), steps)
+        return flat_gradient(est, learner, meta, tasks, steps, jax.random.PRNGKey(0))
 
-    _, exact, ref = estimate(ESTIMATORS["implicit"](tol=cfg.tol, solver_steps=cfg.cg_steps),
-                             cfg.max_steps)
-    exact = ravel_pytree(exact)[0]
+    exact, ref = estimate(ESTIMATORS["implicit"](tol=cfg.tol, solver_steps=cfg.cg_steps),
+                          cfg.max_steps)
     errors = np.zeros((2, len(cfg.free_steps), len(cfg.betas)))
     residual = np.zeros(len(cfg.free_steps))
     with progress_bar("beta x free steps", errors.size) as advance:
@@ -95,9 +93,8 @@ def _run(cfg: BetaErrorConfig, rundir: RunDir) -> dict[str, float]:
                 for j, beta in enumerate(cfg.betas):
                     est = ESTIMATORS["contrastive"](beta=beta, symmetric=symmetric,
                                                     nudged_steps=cfg.max_steps, tol=cfg.tol)
-                    _, g, metrics = estimate(est, t)
-                    g = ravel_pytree(g)[0]
-                    errors[r, i, j] = float(np.linalg.norm(g - exact) / np.linalg.norm(exact))
+                    g, metrics = estimate(est, t)
+                    errors[r, i, j] = gradient_accuracy(g, exact)[1]
                     residual[i] = float(metrics["free_grad_norm"])
                     rundir.log({"symmetric": symmetric, "free_steps": t, "beta": beta,
                                 "rel_error": errors[r, i, j],

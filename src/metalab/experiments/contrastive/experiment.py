@@ -26,9 +26,9 @@ import numpy as np
 
 from metalab.errors import flag, require, require_cadence
 from metalab.estimators import ESTIMATORS, require_support, with_proximal
+from metalab.estimators.settings import make_estimator
 from metalab.estimators.task_map import STRATEGIES
 from metalab.evaluation import seed_scores
-from metalab.experiments.contrastive import common
 from metalab.experiments.contrastive.claims import estimator_claims
 from metalab.learners import LEARNERS, Learner
 from metalab.models import mlp
@@ -47,6 +47,9 @@ from metalab.training.seeds import meta_training
 Problem = Literal["sinusoid", "omniglot-5w1s", "omniglot-20w1s"]
 PROBLEMS: tuple[Problem, ...] = ("sinusoid", "omniglot-5w1s", "omniglot-20w1s")
 SYNAPSES = ("complex-synapse-fixed-lambda", "complex-synapse-learned-lambda")
+ESTIMATOR_NAMES = ("contrastive-symmetric", "contrastive", "implicit", "truncated",
+                   "first-order")
+"""the estimators the comparison drives, in table order"""
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class ContrastiveConfig:
     meta-step budget, 500 instead of 3,750, and 5 training queries per class instead of 15)."""
 
     problems: tuple[Problem, ...] = PROBLEMS
-    estimators: tuple[str, ...] = common.ESTIMATOR_NAMES
+    estimators: tuple[str, ...] = ESTIMATOR_NAMES
     """meta-gradient estimators compared on every learner"""
     seeds: int = 3
     """independent seeds per (learner, estimator), trained as one vmapped program"""
@@ -226,10 +229,10 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
         optimizer = per_entry_adam(s["outer_lr"])
         for lname, learner in learners(cfg, problem).items():
             for ename in cfg.estimators:
-                est = common.make_estimator(ename, beta=s["beta"], lam=s["lam"],
-                                            nudged_steps=s["nudged_steps"],
-                                            nudged_lr_scale=cfg.nudged_lr_scale,
-                                            truncate=s["truncate"], task_map=task_map)
+                est = make_estimator(ename, beta=s["beta"], lam=s["lam"],
+                                     nudged_steps=s["nudged_steps"],
+                                     nudged_lr_scale=cfg.nudged_lr_scale,
+                                     truncate=s["truncate"], task_map=task_map)
                 key = f"{problem}/{lname}/{ename}"
                 state, failure, cost = train_seeds(
                     rundir, key.replace("/", "."), *meta_training(

@@ -24,78 +24,21 @@ import optax
 
 from metalab.errors import flag, require
 from metalab.estimators import ESTIMATORS
+from metalab.estimators.settings import make_estimator
 from metalab.evaluation import adapt
-from metalab.experiments.contrastive import common
-from metalab.learners.base import (
-    FIXED_RULE,
-    GRADIENT_INNER_LOOP,
-    PROXIMAL,
-    Fast,
-    Learner,
-    Meta,
-    cross_entropy,
-)
-from metalab.learners.optimizers import inner_optimizer
+from metalab.learners.base import Fast, Learner
+from metalab.learners.l2_hyper import l2_learner
 from metalab.models import mlp
-from metalab.models.base import Model
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 from metalab.runs.stats import mean_ci95
-from metalab.tasks.base import Task
+from metalab.tasks.base import OneTask, Task
+from metalab.tasks.digits import digits_splits
 from metalab.training import init_state, make_meta_step
 
 HYPER_ESTIMATORS = ("contrastive", "contrastive-symmetric", "implicit", "implicit-neumann",
                     "t1-t2", "truncated")
-
-
-def l2_learner(model: Model, theta0: Fast, inner_lr: float, l2_init: float) -> Learner:
-    """Meta-parameters ``{"l2": one strength per parameter}``; the inner loop trains ``model``
-    from the fixed ``theta0`` on CE + sum l2 p^2 with Nesterov SGD at ``inner_lr``."""
-    optimizer = inner_optimizer(inner_lr, "nesterov")
-
-    def outer(meta: Meta, phi: Fast, x: jax.Array, y: jax.Array) -> jax.Array:
-        return cross_entropy(model.apply(phi, x), y)
-
-    def inner(meta: Meta, phi: Fast, x: jax.Array, y: jax.Array) -> jax.Array:
-        penalty = jax.tree.map(lambda s, p: jnp.sum(s * p * p), meta["l2"], phi)
-        return outer(meta, phi, x, y) + sum(jax.tree.leaves(penalty))
-
-    return Learner(
-        name="l2-hyper",
-        init=lambda key: {"l2": jax.tree.map(lambda p: jnp.full_like(p, l2_init), theta0)},
-        start=lambda meta: theta0,
-        loss=outer,
-        predict=lambda meta, phi, x: model.apply(phi, x),
-        optimizer=lambda meta: optimizer,
-        inner_loss=inner,
-        properties=frozenset({GRADIENT_INNER_LOOP, FIXED_RULE, PROXIMAL}),
-        inner_lr=inner_lr,
-    )
-
-
-@dataclass(frozen=True)
-class OneTask:
-    """The task distribution that always returns the same task (the train/validation split)."""
-
-    task: Task
-
-    def sample(self, key: jax.Array, n: int) -> Task:
-        """``n`` copies of the task."""
-        return jax.tree.map(lambda a: jnp.broadcast_to(a, (n, *a.shape)), self.task)
-
-
-def digits_splits(seed: int, n_train: int, n_val: int) -> tuple[Task, Task]:
-    """(train/validation task, train+validation/test task) of scikit-learn's digits, pixels
-    scaled to [0, 1], split by a permutation drawn with ``seed``."""
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    order = np.random.default_rng(seed).permutation(len(data.target))
-    x = jnp.asarray(data.data[order] / 16.0, jnp.float32)
-    y = jnp.asarray(data.target[order], jnp.int32)
-    a, b = n_train, n_train + n_val
-    return Task(x[:a], y[:a], x[a:b], y[a:b]), Task(x[:b], y[:b], x[b:], y[b:])
 
 
 @dataclass(frozen=True)
@@ -185,9 +128,9 @@ def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
         rundir.log({"stage": "grid", "seed": seed, "validation_loss": val, "best": best})
         optimizer = optax.chain(optax.adam(cfg.outer_lr), optax.keep_params_nonnegative())
         for name in cfg.estimators:
-            est = common.make_estimator(name, beta=cfg.beta, lam=1.0,
-                                        nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
-                                        truncate=cfg.truncate, task_map="vmap")
+            est = make_estimator(name, beta=cfg.beta, lam=1.0,
+                                 nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
+                                 truncate=cfg.truncate, task_map="vmap")
             step = make_meta_step(learner, est, optimizer=optimizer, tasks=OneTask(split),
                                   meta_batch=1, inner_steps=cfg.inner_steps,
                                   key=jax.random.PRNGKey(seed))

@@ -26,9 +26,10 @@ import optax
 from jax.flatten_util import ravel_pytree
 from scipy import stats
 
+from metalab.analysis.fisher import fisher
 from metalab.errors import flag, require
+from metalab.estimators.settings import make_estimator
 from metalab.evaluation import adapt
-from metalab.experiments.contrastive import common
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import Meta
 from metalab.models import mlp
@@ -82,14 +83,6 @@ class ImportanceConfig:
                        nudged_steps=25, fisher_tasks=50, pairs=50)
 
 
-def fisher(learner: Learner, meta: Meta, phi, x: jax.Array) -> jax.Array:
-    """Diagonal Fisher of a unit-variance Gaussian output at ``phi`` over inputs ``x``,
-    flattened: mean over x of (d f(x) / d phi)^2."""
-    grads = jax.vmap(lambda xi: ravel_pytree(jax.grad(
-        lambda p: learner.predict(meta, p, xi[None])[0, 0])(phi))[0])(x)
-    return jnp.mean(grads**2, axis=0)
-
-
 def analyse(learner: Learner, meta: Meta, earlier: Task, pairs: tuple[Task, Task],
             steps: int) -> dict[str, jax.Array]:
     """Rank-correlation inputs and forgetting of one seed's meta-parameters."""
@@ -123,9 +116,9 @@ def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
     """Meta-train, correlate lambda with Fisher, measure forgetting; figure and report."""
     learner = LEARNERS["complex-synapse"](mlp((1, 40, 40, 1), "tanh"), cfg.inner_lr,
                                           lam=cfg.lam)
-    est = common.make_estimator("contrastive-symmetric", beta=cfg.beta, lam=cfg.lam,
-                                nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
-                                truncate=1, task_map="vmap")
+    est = make_estimator("contrastive-symmetric", beta=cfg.beta, lam=cfg.lam,
+                         nudged_steps=cfg.nudged_steps, nudged_lr_scale=1.0,
+                         truncate=1, task_map="vmap")
     state, failure, _ = train_seeds(
         rundir, "complex-synapse", *meta_training(
             learner, est, optimizer=optax.adam(cfg.outer_lr), tasks=Sinusoid(10, 10),

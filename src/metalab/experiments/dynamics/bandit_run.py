@@ -16,7 +16,8 @@ from metalab.analysis import (
     scaled_progress,
     threshold_times,
 )
-from metalab.experiments.dynamics import bandit as B
+from metalab.analysis.thompson import thompson_run
+from metalab.learners import bandit_agents as B
 from metalab.runs.rundir import RunDir
 from metalab.runs.snapshots import train_snapshots
 from metalab.tasks import LowRankBandit
@@ -48,7 +49,7 @@ def run_seed(cfg: Any, seed: int, rundir: RunDir) -> tuple[dict[str, float], dic
                              cfg.pg_init_scale, cfg.pg_lr),
                    jnp.arange(0, pg_steps + 1, every, dtype=jnp.float32)),
             "lstm": (*B.lstm_run(snaps[-1][1], bandit, stream, keys[4]), interactions),
-            "thompson": (*B.thompson_run(bandit, stream, keys[4]), interactions)}
+            "thompson": (*thompson_run(bandit, stream, keys[4]), interactions)}
     oracle = float(B.oracle_reward(stream.w[:, None], stream.contexts).mean())
     summary, details = {"oracle/mean_reward": oracle}, {}
     for name, (logits, reward, times) in runs.items():

@@ -26,7 +26,7 @@ from metalab.analysis.predictions import (
     memory_preds,
     online_preds,
 )
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.experiments.dynamics import plots, setup
 from metalab.experiments.dynamics.train import train
 from metalab.learners import maml
@@ -131,26 +131,21 @@ class LearningDynamicsConfig:
     """reduced budget (about 3 minutes on 2 CPU cores)"""
 
     def __post_init__(self) -> None:
-        for name in ("d_in", "d_out", "n_freq", "inner_steps", "eval_steps", "memory_steps",
-                     "lstm_steps", "memory_hidden", "meta_batch", "log_every",
-                     "online_batch", "online_factor", "meta_snapshots", "lstm_queries"):
-            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        for name in ("hidden", "learner_steps", "meta_steps"):
-            value = getattr(self, name)
-            require(value is None or value > 0, flag(name), "must be a positive integer")
+        require_fields(self, positive_int=(
+            "d_in", "d_out", "n_freq", "inner_steps", "eval_steps", "memory_steps", "lstm_steps",
+            "memory_hidden", "meta_batch", "log_every", "online_batch", "online_factor",
+            "meta_snapshots", "lstm_queries", "hidden", "learner_steps", "meta_steps"))
         require(min(self.d_in, self.d_out) >= 2, "--d-in", "d-in and d-out must be >= 2")
-        require(self.n_freq >= 2, "--n-freq", "must be at least 2")
+        require_fields(self, at_least={"n_freq": 2})
         require(0 < self.s_min <= self.s_max, "--s-min", "need 0 < s-min <= s-max")
         require(self.noise is None or self.noise > 0, "--noise",
                 "must be positive (the Bayes posterior needs observation noise)")
         require(self.k_support >= 2, "--k-support", "must be at least 2")
         require(self.lstm_queries <= self.k_support, "--lstm-queries",
                 "must be at most --k-support (the query points each task has)")
-        require(self.eval_tasks >= 20, "--eval-tasks", "must be at least 20")
-        for name in ("init_scale", "outer_lr", "metasgd_outer_lr", "metasgd_rate_lr",
-                     "memory_lr", "lstm_lr", "learner_lr", "inner_lr"):
-            value = getattr(self, name)
-            require(value is None or value > 0, flag(name), "must be positive")
+        require_fields(self, at_least={"eval_tasks": 20}, positive=(
+            "init_scale", "outer_lr", "metasgd_outer_lr", "metasgd_rate_lr", "memory_lr",
+            "lstm_lr", "learner_lr", "inner_lr"))
         require_cadence(self.log_every, self.checkpoint_every)
         unknown = sorted(set(self.learners) - set(DYNAMICS_LEARNERS))
         require(not unknown, "--learners",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from metalab.atomic import atomic_write
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.experiments.dynamics import bandit_run, study_report
 from metalab.experiments.dynamics.claims import mode_order_claims
 from metalab.experiments.dynamics.experiment import (
@@ -80,15 +80,12 @@ class DynamicsStudyConfig:
     """reduced budget (a few minutes on 2 CPU cores)"""
 
     def __post_init__(self) -> None:
-        require(self.meta_steps is None or self.meta_steps > 0, "--meta-steps",
-                "must be a positive integer")
-        for name in ("seeds", "lstm_steps", "meta_snapshots", "n_arms",
-                     "d_context", "rank", "horizon", "a2c_steps", "agent_hidden", "pg_steps",
-                     "pg_hidden", "meta_batch", "log_every"):
-            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        for name in ("bandit_noise", "a2c_lr", "pg_lr", "pg_init_scale"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
-        require(self.eval_tasks >= 20, "--eval-tasks", "must be at least 20")
+        require_fields(
+            self, positive_int=("meta_steps", "seeds", "lstm_steps", "meta_snapshots", "n_arms",
+                                "d_context", "rank", "horizon", "a2c_steps", "agent_hidden",
+                                "pg_steps", "pg_hidden", "meta_batch", "log_every"),
+            positive=("bandit_noise", "a2c_lr", "pg_lr", "pg_init_scale"),
+            at_least={"eval_tasks": 20})
         bad = sorted(set(self.families) - set(FAMILIES))
         require(bool(self.families) and not bad, "--families",
                 f"choose one or more of {', '.join(FAMILIES)}")

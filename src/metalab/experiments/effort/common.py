@@ -9,16 +9,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jax
-import numpy as np
 import optax
 
 from metalab import effort as E
 from metalab.effort import Setting, ascent_step
 from metalab.effort.optimise import init
-from metalab.errors import require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
-from metalab.runs.stats import mean_ci95
 
 UNROLL = 5  # integration steps per scan iteration: ~2.5x faster ascent on 2 CPU cores
 SMOKE_BUDGET = ("--horizon", "1", "--dt", "0.1", "--opt-steps", "2", "--log-every", "1",
@@ -65,16 +63,13 @@ class EffortOptions:
 
     def check(self) -> None:
         """Validate the shared options (called by each experiment's ``__post_init__``)."""
-        require(self.horizon > 0, "--horizon", "must be positive")
+        require_fields(self, positive=("horizon",))
         require(0 < self.dt <= self.horizon / 10, "--dt", "must be in (0, horizon / 10]")
         require(0 < self.gamma <= 1, "--gamma", "must be in (0, 1]")
-        require(self.beta >= 0, "--beta", "must be non-negative")
-        require(self.opt_steps > 0, "--opt-steps", "must be a positive integer")
-        require(self.opt_lr > 0, "--opt-lr", "must be positive")
-        require(self.log_every > 0, "--log-every", "must be a positive integer")
+        require_fields(self, non_negative=("beta",), positive_int=("opt_steps",))
+        require_fields(self, positive=("opt_lr",), positive_int=("log_every",))
         require_cadence(self.log_every, self.checkpoint_every)
-        require(self.sgd_seeds >= 1, "--sgd-seeds", "must be a positive integer")
-        require(self.sgd_batch >= 1, "--sgd-batch", "must be a positive integer")
+        require_fields(self, positive_int=("sgd_seeds", "sgd_batch"))
 
     @property
     def steps(self) -> int:
@@ -105,15 +100,6 @@ def optimise_stage(
     return state.meta
 
 
-def ascent_curve(rundir: RunDir, stage: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, value) of one optimisation stage, from ``metrics.jsonl``."""
-    rows = [(r["step"], r["value"]) for r in rundir.metrics() if r.get("stage") == stage]
-    if not rows:
-        return np.zeros(0), np.zeros(0)
-    steps, values = zip(*rows, strict=True)
-    return np.asarray(steps), np.asarray(values)
-
-
 def resimulate(
     name: str,
     control: Any,
@@ -126,19 +112,12 @@ def resimulate(
     free: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """Value of ``control`` re-simulated by SGD (``opts.sgd_seeds`` seeds, minibatch
-    ``opts.sgd_batch``) on a linear and a nonlinear network: ``simulated/<name>/<net>`` keys,
-    mean and 95% CI half-width over the seeds (``metalab.runs.stats.mean_ci95``); signals in
-    ``free`` carry no cost (``simulated_value``). Pass the same ``sample`` function for every
-    control of a run so that the compiled program is reused."""
+    ``opts.sgd_batch``) on a linear and a nonlinear network (``E.simulated_summary``); signals
+    in ``free`` carry no cost. Pass the same ``sample`` function for every control of a run
+    so that the compiled program is reused."""
     if not opts.resimulate:
         return {}
-    setting = opts.setting() if setting is None else setting
     keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(opts.seed), 7), opts.sgd_seeds)
-    out = {}
-    for net in ("linear", opts.nonlinear):
-        values = E.simulated_values(control, w0, tasks, keys, evaluation, sample=sample,
-                                    setting=setting, batch=opts.sgd_batch, activation=net,
-                                    free=free)
-        mean, ci = mean_ci95(np.asarray(values))
-        out[f"simulated/{name}/{net}/mean"], out[f"simulated/{name}/{net}/ci95"] = mean, ci
-    return out
+    return E.simulated_summary(name, control, w0, tasks, keys, evaluation, sample=sample,
+                               setting=opts.setting() if setting is None else setting,
+                               batch=opts.sgd_batch, nets=("linear", opts.nonlinear), free=free)

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
-from metalab.errors import require
+from metalab.errors import require_fields
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
@@ -50,10 +50,7 @@ class EffortContinualConfig(EffortOptions):
 
     def __post_init__(self) -> None:
         self.check()
-        require(self.dim > 0, "--dim", "must be a positive integer")
-        require(self.hidden > 0, "--hidden", "must be a positive integer")
-        require(self.strength > 0, "--strength", "must be positive")
-        require(self.init_scale > 0, "--init-scale", "must be positive")
+        require_fields(self, positive_int=("dim", "hidden"), positive=("strength", "init_scale"))
 
     def resolved(self) -> EffortContinualConfig:
         """The configuration actually run: ``quick`` shrinks the optimisation."""
@@ -67,8 +64,7 @@ def problem(cfg: EffortContinualConfig) -> tuple[E.TaskCovariances, E.Weights, j
     rot = [jnp.linalg.qr(jax.random.normal(k, (cfg.dim, cfg.dim)))[0] for k in keys[:2]]
     teachers = cfg.strength * jnp.stack(rot)
     tasks = E.from_teachers(teachers, jnp.eye(cfg.dim))
-    w0 = E.Weights(cfg.init_scale * jax.random.normal(keys[2], (cfg.hidden, cfg.dim)),
-                   cfg.init_scale * jax.random.normal(keys[3], (cfg.dim, cfg.hidden)))
+    w0 = E.random_init(keys[2:], cfg.dim, cfg.hidden, cfg.dim, cfg.init_scale)
     first = jnp.arange(cfg.steps) < cfg.steps // 2
     schedule = 2.0 * jnp.stack([first, ~first], axis=1).astype(jnp.float32)
     return tasks, w0, schedule

@@ -23,10 +23,10 @@ from metalab.errors import require
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
-    ascent_curve,
     optimise_stage,
     resimulate,
 )
+from metalab.runs.curves import stage_curve
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -107,7 +107,7 @@ def run(cfg: CurriculumConfig, rundir: RunDir) -> dict[str, float]:
           title="Loss: optimal (solid) vs uniform (dashed)")
     rundir.save_figure(fig, "engagement")
     fig, ax = subplots(figsize=(5, 3.5))
-    ax.plot(*ascent_curve(rundir, "engagement"))
+    ax.plot(*stage_curve(rundir, "engagement", "value"))
     ax.set(xlabel="ascent step", ylabel="value V", title="Control optimisation")
     rundir.save_figure(fig, "value_ascent")
 

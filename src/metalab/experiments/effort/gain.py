@@ -17,14 +17,15 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.effort.modes import peak_time
+from metalab.effort.readouts import halfway_times
 from metalab.errors import require
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
-    ascent_curve,
     optimise_stage,
     resimulate,
 )
+from metalab.runs.curves import stage_curve
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -96,29 +97,13 @@ def optimal_gain(cfg: ModeTaskOptions, rundir: RunDir, stage: str = "gain") -> E
     )
 
 
-def _analyse(control: E.Control, tasks, w0, setting):
-    """(value, performance [T], cost [T], effective weights along the run) of a control."""
-    v, traj = E.evaluate(control, tasks, w0, setting)
-    _, performance, cost = E.value_of(traj, control, setting)
-    eff = jax.vmap(lambda w, g: E.dynamics.effective(w, E.Control(gain=g)))(
-        traj.weights, control.gain)
-    return v, performance, cost, eff
-
-
-def halfway_times(strengths: np.ndarray, s: np.ndarray, dt: float) -> np.ndarray:
-    """First time each mode reaches half its singular value (inf if never)."""
-    reached = strengths >= 0.5 * s[None]
-    first = np.where(reached.any(0), np.argmax(reached, axis=0) * dt, np.inf)
-    return first
-
-
 def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
     """Optimise the gain, compare with no control, write figures, summary and report."""
     tasks, w0 = problem(cfg)
     setting = cfg.setting()
     s = np.asarray(cfg.strengths)
     control = optimal_gain(cfg, rundir)
-    analyse = jax.jit(lambda c: _analyse(c, tasks, w0, setting))
+    analyse = jax.jit(lambda c: E.analyse(c, tasks, w0, setting))
     v_on, perf_on, cost_on, eff_on = analyse(control)
     v_off, perf_off, _, eff_off = analyse(E.neutral(cfg.steps, w0))
     gain = np.asarray(E.mode_gain(control))
@@ -236,7 +221,7 @@ def _plot_value(rundir, perf_on, perf_off, cost_on, cfg) -> None:
     a.plot(t, np.asarray(cost_on), label="control cost")
     a.set(xlabel="time (units of tau)", yscale="log", title="Loss and cost of control")
     a.legend()
-    steps, values = ascent_curve(rundir, "gain")
+    steps, values = stage_curve(rundir, "gain", "value")
     b.plot(steps, values)
     b.set(xlabel="ascent step", ylabel="value V", title="Control optimisation")
     rundir.save_figure(fig, "loss_cost_value")

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
-from metalab.errors import require
+from metalab.errors import require, require_fields
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
@@ -58,12 +58,10 @@ class HyperConfig(EffortOptions):
         self.check()
         require(len(self.strengths) >= 1 and all(s > 0 for s in self.strengths),
                 "--strengths", "give positive singular values")
-        require(self.hidden > 0, "--hidden", "must be a positive integer")
-        require(self.samples >= 2, "--samples", "must be at least 2")
-        require(self.noise_var >= 0, "--noise-var", "must be non-negative")
-        require(self.init_scale > 0, "--init-scale", "must be positive")
+        require_fields(self, positive_int=("hidden",), at_least={"samples": 2})
+        require_fields(self, non_negative=("noise_var",), positive=("init_scale",))
         require(self.lr_max >= 1, "--lr-max", "must be at least 1 (the neutral rate)")
-        require(self.decay_max >= 0, "--decay-max", "must be non-negative")
+        require_fields(self, non_negative=("decay_max",))
         require(all(0 <= d <= self.decay_max for d in self.constant_decays),
                 "--constant-decays", "each must be in [0, decay-max]")
 
@@ -83,9 +81,7 @@ def problem(cfg: HyperConfig):
     train = E.TaskCovariances((x.T @ x / cfg.samples)[None], (y.T @ x / cfg.samples)[None],
                               jnp.sum(y**2)[None] / cfg.samples)
     test = E.from_teachers(teacher[None], jnp.eye(d), cfg.noise_var)
-    k1, k2 = jax.random.split(keys[4])
-    w0 = E.Weights(cfg.init_scale * jax.random.normal(k1, (cfg.hidden, d)),
-                   cfg.init_scale * jax.random.normal(k2, (d, cfg.hidden)))
+    w0 = E.random_init(jax.random.split(keys[4]), d, cfg.hidden, d, cfg.init_scale)
     return train, test, w0, (x[None], y[None])
 
 

@@ -27,7 +27,8 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.effort.modes import centre_time
-from metalab.errors import require
+from metalab.effort.readouts import gate_similarity
+from metalab.errors import require, require_fields
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
@@ -65,8 +66,7 @@ class InterfereConfig(EffortOptions):
         require(1 <= self.components <= 64, "--components", "must be in [1, 64]")
         require(all(w >= 0 for w in self.level_weights), "--level-weights",
                 "must be non-negative")
-        require(self.noise_var >= 0, "--noise-var", "must be non-negative")
-        require(self.init_scale > 0, "--init-scale", "must be positive")
+        require_fields(self, non_negative=("noise_var",), positive=("init_scale",))
 
     def resolved(self) -> InterfereConfig:
         """The configuration actually run: ``quick`` shrinks the optimisation."""
@@ -81,9 +81,8 @@ def problem(cfg: InterfereConfig):
     else:
         x, y, names = E.semantic_data(cfg.level_weights)
         tasks, noise_std = E.data_covariances(x, y, cfg.noise_var), float(np.sqrt(cfg.noise_var))
-    k1, k2 = jax.random.split(jax.random.PRNGKey(cfg.seed))
-    w0 = E.Weights(cfg.init_scale * jax.random.normal(k1, (cfg.hidden, x.shape[2])),
-                   cfg.init_scale * jax.random.normal(k2, (y.shape[2], cfg.hidden)))
+    w0 = E.random_init(jax.random.split(jax.random.PRNGKey(cfg.seed)), x.shape[2], cfg.hidden,
+                       y.shape[2], cfg.init_scale)
     return tasks, x, y, names, w0, E.data_sampler(x, y, noise_std)
 
 
@@ -112,7 +111,7 @@ def run(cfg: InterfereConfig, rundir: RunDir) -> dict[str, float]:
     for i, (task, t) in enumerate(zip(names, centre_time(psi, cfg.dt), strict=True)):
         summary[f"centre_time/{task}"] = float(t)
         summary[f"mean_gate/{task}"] = float(phi[:, i].mean())
-    sim = _gate_similarity(phi[cfg.steps // 2:])
+    sim = gate_similarity(phi[cfg.steps // 2:])
     summary["gate_cosine/mean_between_tasks"] = float(sim[~np.eye(k, dtype=bool)].mean())
     if cfg.family == "semantic":  # by tree distance: siblings, cousins, other branch
         items = np.arange(k)
@@ -137,13 +136,6 @@ def run(cfg: InterfereConfig, rundir: RunDir) -> dict[str, float]:
     )
     rundir.write_report("Learning effort: interfering tasks", what, summary)
     return summary
-
-
-def _gate_similarity(phi: np.ndarray) -> np.ndarray:
-    """Cosine between the tasks' gate vectors [K, K], time-averaged over phi [T, K, h]."""
-    norm = np.linalg.norm(phi, axis=2, keepdims=True)
-    unit = phi / np.maximum(norm, 1e-12)
-    return np.einsum("tkh,tjh->kj", unit, unit) / len(phi)
 
 
 def _plot(rundir, losses, psi, phi, sim, names, cfg: InterfereConfig) -> None:

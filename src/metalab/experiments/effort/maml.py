@@ -18,10 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
-from metalab.errors import flag, require
+from metalab.effort.initialisation import init_objective, loss_curves
+from metalab.errors import require, require_fields
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
-    UNROLL,
     EffortOptions,
     optimise_stage,
 )
@@ -60,9 +60,7 @@ class MamlConfig(EffortOptions):
         steps = round(self.horizon / self.dt)
         require(len(self.inner_steps) > 0 and all(0 < k <= steps for k in self.inner_steps),
                 "--inner-steps", f"each must be in [1, horizon / dt = {steps}]")
-        for name in ("dim", "hidden", "train_tasks", "eval_tasks"):
-            require(getattr(self, name) > 0, flag(name),
-                    "must be a positive integer")
+        require_fields(self, positive_int=("dim", "hidden", "train_tasks", "eval_tasks"))
         require(self.shared >= 0 and self.spread >= 0, "--spread",
                 "--shared and --spread must be non-negative")
         require(self.init_scale > 0, "--init-scale", "must be positive")
@@ -81,44 +79,18 @@ def sample_tasks(cfg: MamlConfig, n: int, salt: int) -> E.TaskCovariances:
     return jax.tree.map(lambda x: x[:, None], tasks)
 
 
-def _curves(w0: E.Weights, tasks: E.TaskCovariances, cfg: MamlConfig) -> jax.Array:
-    """Loss of every task after 0..T steps [n, T + 1] when learning from ``w0``."""
-    def one(task):
-        traj = E.simulate(task, w0, E.Control(), cfg.steps, cfg.dt, unroll=UNROLL)
-        final = E.task_losses(task, traj.final, E.Control())
-        return jnp.concatenate([traj.losses[:, 0], final])
-    return jax.vmap(one)(tasks)
-
-
-def objective(cfg: MamlConfig, tasks: E.TaskCovariances, k: int | None):
-    """Mean loss after ``k`` inner steps (MAML), or for ``k = None`` minus the mean value."""
-    def f(w0: E.Weights) -> tuple[jax.Array, None]:
-        if k is None:
-            losses = _curves(w0, tasks, cfg).mean(0)[:cfg.steps]
-            return E.discounted(-losses, cfg.dt, cfg.gamma), None
-
-        def after_k(task):
-            final = E.simulate(task, w0, E.Control(), k, cfg.dt, unroll=UNROLL).final
-            return E.task_losses(task, final, E.Control())[0]
-
-        return -jax.vmap(after_k)(tasks).mean(), None
-
-    return f
-
-
 def run(cfg: MamlConfig, rundir: RunDir) -> dict[str, float]:
     """Meta-learn the init for each truncation and for the value; evaluate all on held-out
     tasks by the full-horizon value and by the loss after each truncation."""
     train, held_out = sample_tasks(cfg, cfg.train_tasks, 1), sample_tasks(cfg, cfg.eval_tasks, 2)
-    k1, k2 = jax.random.split(jax.random.PRNGKey(cfg.seed))
-    start = E.Weights(cfg.init_scale * jax.random.normal(k1, (cfg.hidden, cfg.dim)),
-                      cfg.init_scale * jax.random.normal(k2, (cfg.dim, cfg.hidden)))
-    inits = {"random": start}
+    start = E.random_init(jax.random.split(jax.random.PRNGKey(cfg.seed)), cfg.dim, cfg.hidden,
+                          cfg.dim, cfg.init_scale)
+    inits, setting = {"random": start}, cfg.setting()
     for k in (*cfg.inner_steps, None):
         name = "value" if k is None else f"maml_{k}"
-        inits[name] = optimise_stage(rundir, name, objective(cfg, train, k), start,
+        inits[name] = optimise_stage(rundir, name, init_objective(train, k, setting), start,
                                      lambda w: w, cfg)
-    curves = {name: np.asarray(jax.jit(_curves, static_argnums=2)(w, held_out, cfg))
+    curves = {name: np.asarray(jax.jit(loss_curves, static_argnums=2)(w, held_out, setting))
               for name, w in inits.items()}
     summary: dict[str, float] = {}
     for name, c in curves.items():

@@ -23,13 +23,12 @@ from matplotlib.patches import Patch
 
 from metalab import effort as E
 from metalab.atomic import atomic_write
+from metalab.effort.readouts import CLASSES, classify
 from metalab.errors import require
 from metalab.experiments.effort.common import SMOKE_BUDGET, UNROLL, EffortOptions
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import colormap, subplots
 from metalab.runs.rundir import RunDir
-
-CLASSES = ("neither", "easy-first only", "sustained-later only", "both", "weakest abandoned")
 
 
 @dataclass(frozen=True)
@@ -97,20 +96,6 @@ def optimise_grid(cfg: PhaseConfig, horizon: float) -> np.ndarray:
     run = jax.jit(jax.vmap(one))
     return np.asarray(run(jnp.asarray(g.ravel()), jnp.asarray(b.ravel()))).reshape(
         len(cfg.gammas), len(cfg.betas), steps, len(s))
-
-
-def classify(gain: np.ndarray, dt: float, abandon_below: float) -> dict[str, float]:
-    """Peak times, half-maximum widths and the class index of one [T, modes] gain."""
-    peaks = np.argmax(gain, axis=0) * dt
-    widths = E.half_max_width(gain, dt)
-    easy = bool(np.all(np.diff(peaks) >= 0))
-    sustained = bool(np.all(np.diff(widths) >= 0) and widths[-1] > widths[0])
-    abandoned = bool(gain[:, -1].max() < abandon_below)
-    cls = 4 if abandoned else int(easy) + 2 * int(sustained)
-    out = {"class": float(cls), "easy_first": float(easy), "sustained_later": float(sustained)}
-    for i, (p, w) in enumerate(zip(peaks, widths, strict=True)):
-        out[f"peak_time/mode_{i}"], out[f"width/mode_{i}"] = float(p), float(w)
-    return out
 
 
 def run(cfg: PhaseConfig, rundir: RunDir) -> dict[str, float]:

@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
-from metalab.errors import require
+from metalab.effort.readouts import forgetting
+from metalab.errors import require, require_fields
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
@@ -56,10 +57,7 @@ class SwitchConfig(EffortOptions):
 
     def __post_init__(self) -> None:
         self.check()
-        for name in ("dim", "hidden"):
-            require(getattr(self, name) > 0, f"--{name}", "must be a positive integer")
-        require(self.strength > 0, "--strength", "must be positive")
-        require(self.init_scale > 0, "--init-scale", "must be positive")
+        require_fields(self, positive_int=("dim", "hidden"), positive=("strength", "init_scale"))
         require(self.dt <= self.period <= self.horizon / 2, "--period",
                 "must be in [dt, horizon / 2] (at least one switch)")
         require(-1 < self.gain_min <= 0 <= self.gain_max, "--gain-min",
@@ -75,23 +73,11 @@ def problem(cfg: SwitchConfig):
     keys = jax.random.split(jax.random.PRNGKey(cfg.seed), 4)
     rot = [jnp.linalg.qr(jax.random.normal(k, (cfg.dim, cfg.dim)))[0] for k in keys[:2]]
     tasks = E.from_teachers(cfg.strength * jnp.stack(rot), jnp.eye(cfg.dim))
-    w0 = E.Weights(cfg.init_scale * jax.random.normal(keys[2], (cfg.hidden, cfg.dim)),
-                   cfg.init_scale * jax.random.normal(keys[3], (cfg.dim, cfg.hidden)))
+    w0 = E.random_init(keys[2:], cfg.dim, cfg.hidden, cfg.dim, cfg.init_scale)
     block = np.arange(cfg.steps) // max(1, round(cfg.period / cfg.dt))
     on_a = jnp.asarray(block % 2 == 0)
     schedule = 2.0 * jnp.stack([on_a, ~on_a], axis=1).astype(jnp.float32)
     return tasks, w0, schedule, block
-
-
-def forgetting(losses: np.ndarray, block: np.ndarray) -> np.ndarray:
-    """Rise of the resting task's loss over each block after the first [blocks - 1]."""
-    out = []
-    for b in range(1, block.max() + 1):
-        steps = np.flatnonzero(block == b)
-        resting = 1 - b % 2  # block b trains task b % 2
-        end = min(steps[-1] + 1, len(losses) - 1)
-        out.append(losses[end, resting] - losses[steps[0], resting])
-    return np.asarray(out)
 
 
 def run(cfg: SwitchConfig, rundir: RunDir) -> dict[str, float]:

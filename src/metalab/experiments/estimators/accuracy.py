@@ -23,10 +23,10 @@ from typing import Literal
 import jax
 import numpy as np
 import optax
-from jax.flatten_util import ravel_pytree
 
-from metalab.errors import flag, require
+from metalab.errors import flag, require, require_fields
 from metalab.estimators import ESTIMATORS, Estimator, supports
+from metalab.estimators.accuracy import flat_gradient, gradient_accuracy, log_slope
 from metalab.estimators.closed_form import LinearTasks, exact_meta_gradient, linear_model
 from metalab.estimators.proximal import with_proximal
 from metalab.learners import LEARNERS, Learner
@@ -81,8 +81,7 @@ class EstimatorAccuracyConfig:
         unknown = sorted(set(self.estimators) - set(ESTIMATORS))
         require(not unknown, "--estimators", f"unknown {unknown}; choose from "
                 f"{', '.join(ESTIMATORS)}")
-        require(self.lam > 0, "--lam", "must be positive")
-        require(self.sinusoid_lam > 0, "--sinusoid-lam", "must be positive")
+        require_fields(self, positive=("lam", "sinusoid_lam"))
         require(len(self.betas) >= 2 and all(b > 0 for b in self.betas), "--betas",
                 "give at least two positive values")
         require(self.beta > 0, "--beta", "must be positive")
@@ -95,8 +94,7 @@ class EstimatorAccuracyConfig:
                 "must be at least the largest --sinusoid-steps")
         for name in ("linear_dim", "tasks", "population"):
             require(getattr(self, name) >= 1, flag(name), "must be >= 1")
-        for name in ("linear_lr", "sinusoid_lr", "sigma"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require_fields(self, positive=("linear_lr", "sinusoid_lr", "sigma"))
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
 
     def resolved(self) -> EstimatorAccuracyConfig:
@@ -125,22 +123,10 @@ def estimators(cfg: EstimatorAccuracyConfig, lr: float, lam: float,
             and (not cfg.estimators or n in cfg.estimators)}
 
 
-def _flat(tree) -> np.ndarray:
-    return np.asarray(ravel_pytree(tree)[0], np.float64)
-
-
-def accuracy(grad: np.ndarray, exact: np.ndarray) -> tuple[float, float]:
-    """(cosine similarity, relative error ||g - exact|| / ||exact||)."""
-    cos = grad @ exact / (np.linalg.norm(grad) * np.linalg.norm(exact) + 1e-300)
-    return float(cos), float(np.linalg.norm(grad - exact) / np.linalg.norm(exact))
-
-
 def gradient(est: Estimator, learner: Learner, lam: float, meta: Meta, tasks: Task,
              steps: int, key: jax.Array) -> np.ndarray:
     """The estimator's flattened meta-gradient, every estimator on the proximal learner."""
-    learner = with_proximal(learner, lam)
-    fn = jax.jit(est.estimate, static_argnums=(0, 4))
-    return _flat(fn(learner, meta, tasks, key, steps)[1])
+    return flat_gradient(est, with_proximal(learner, lam), meta, tasks, steps, key)[0]
 
 
 def sweep_steps(ests: dict[str, Estimator], learner, lam, meta, tasks, exact, steps, key,
@@ -150,7 +136,7 @@ def sweep_steps(ests: dict[str, Estimator], learner, lam, meta, tasks, exact, st
     for name, est in ests.items():
         rows = []
         for t in steps:
-            rows.append(accuracy(gradient(est, learner, lam, meta, tasks, t, key), exact))
+            rows.append(gradient_accuracy(gradient(est, learner, lam, meta, tasks, t, key), exact))
             advance(1)
         out[name] = np.array(rows)
     return out
@@ -164,16 +150,11 @@ def sweep_beta(betas, lam, learner, meta, tasks, exact, steps, key, tol,
         errors = []
         for beta in betas:
             est = ESTIMATORS["contrastive"](beta=beta, lam=lam, symmetric=symmetric, tol=tol)
-            errors.append(accuracy(gradient(est, learner, lam, meta, tasks, steps, key),
-                                   exact)[1])
+            grad = gradient(est, learner, lam, meta, tasks, steps, key)
+            errors.append(gradient_accuracy(grad, exact)[1])
             advance(1)
         out[est.name] = np.array(errors)
     return out
-
-
-def slope(betas, errors) -> float:
-    """Least-squares slope of log error against log beta."""
-    return float(np.polyfit(np.log(betas), np.log(errors), 1)[0])
 
 
 def run(cfg: EstimatorAccuracyConfig, rundir: RunDir) -> dict[str, float]:
@@ -228,7 +209,7 @@ def _run(cfg: EstimatorAccuracyConfig, rundir: RunDir) -> dict[str, float]:
                             "rel_error": float(err)})
     summary: dict[str, float] = {}
     for name, errors in lin_beta.items():
-        summary[f"{_key(name)}/slope_beta"] = slope(cfg.betas, errors)
+        summary[f"{_key(name)}/slope_beta"] = log_slope(cfg.betas, errors)
         summary[f"{_key(name)}/rel_error_beta{cfg.betas[0]:.0e}"] = float(errors[0])
     i_lin, i_sin = cfg.linear_steps.index(cfg.summary_steps), cfg.sinusoid_steps.index(t_sin)
     for name in lin_ests:

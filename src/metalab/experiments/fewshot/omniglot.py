@@ -17,7 +17,7 @@ from typing import Literal
 import jax
 import optax
 
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.estimators import ESTIMATORS, Estimator, require_support, supporting
 from metalab.estimators.task_map import STRATEGIES
 from metalab.evaluation import evaluate
@@ -94,16 +94,11 @@ class OmniglotConfig:
     def __post_init__(self) -> None:
         if self.estimator != "auto":
             require_support(self.estimator, learner_of(self))
-        for name in ("n_way", "k_shot", "q_query", "meta_batch", "steps", "width",
-                     "eval_query", "log_every"):
-            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        require(self.n_way >= 2, "--n-way", "must be at least 2")
-        require(self.inner_steps >= 1, "--inner-steps", "must be at least 1")
-        require(self.eval_inner_steps >= 0, "--eval-inner-steps", "must be non-negative")
-        require(self.eval_episodes >= 100, "--eval-episodes", "must be at least 100")
-        require(self.inner_lr > 0, "--inner-lr", "must be positive")
-        require(self.outer_lr > 0, "--outer-lr", "must be positive")
-        require(self.mask_lr > 0, "--mask-lr", "must be positive")
+        require_fields(self, positive_int=("n_way", "k_shot", "q_query", "meta_batch", "steps",
+                                           "width", "eval_query", "log_every"),
+                       at_least={"n_way": 2, "inner_steps": 1})
+        require_fields(self, non_negative=("eval_inner_steps",), at_least={"eval_episodes": 100})
+        require_fields(self, positive=("inner_lr", "outer_lr", "mask_lr"))
         require(self.conv in CONVS, "--conv", f"choose from {CONVS}")
         require(self.task_map in STRATEGIES, "--task-map", f"choose from {STRATEGIES}")
         require_cadence(self.log_every, self.checkpoint_every)

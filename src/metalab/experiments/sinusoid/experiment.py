@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.estimators import ESTIMATORS, Estimator, require_support
 from metalab.evaluation import adaptation_curves
 from metalab.learners import LEARNERS, Learner
@@ -44,8 +44,8 @@ from metalab.runs.stage import train_stage
 from metalab.tasks import Sinusoid, Task
 from metalab.training import init_state, make_meta_step
 from metalab.training.optimizers import per_entry_adam
-from metalab.training.seeds import stack_states, vmap_seeds
-from metalab.training.trainer import MetaStep, Metrics, Step, TrainState
+from metalab.training.seeds import per_point_losses, stack_states, vmap_seeds
+from metalab.training.trainer import MetaStep
 
 SinusoidMethod = Literal["maml", "fomaml", "metasgd", "pretrained", "sparse-maml",
                          "sparse-relu-maml"]
@@ -108,14 +108,10 @@ class SinusoidConfig:
             learner = _learner(method, self)
             require_loss(learner, "mse", "--learner" if self.learner else "--methods")
             require_support(pair(method, self)[1], learner)
-        for name in ("steps", "meta_batch", "k_shot", "eval_query", "log_every"):
-            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        require(self.inner_steps >= 1, "--inner-steps", "must be at least 1")
-        require(self.eval_tasks >= 100, "--eval-tasks", "must be at least 100")
-        require(self.eval_steps >= 10, "--eval-steps", "must be at least 10")
-        require(self.inner_lr > 0, "--inner-lr", "must be positive")
-        require(self.outer_lr > 0, "--outer-lr", "must be positive")
-        require(self.mask_lr > 0, "--mask-lr", "must be positive")
+        require_fields(self, positive_int=("steps", "meta_batch", "k_shot", "eval_query",
+                                           "log_every"),
+                       at_least={"inner_steps": 1, "eval_tasks": 100, "eval_steps": 10})
+        require_fields(self, positive=("inner_lr", "outer_lr", "mask_lr"))
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
         require_cadence(self.log_every, self.checkpoint_every)
 
@@ -276,7 +272,7 @@ def run_points(configs: list[SinusoidConfig], seeds: int, rundir: RunDir, group:
                             keys[:, 0], lrs)  # Meta-SGD starts its rates at inner_lr
         state = train_stage(
             rundir, f"{method}@{group}", init,
-            _per_point_loss(step, len(configs), seeds), base.steps,
+            per_point_losses(step, len(configs), seeds), base.steps,
             chunk=base.log_every, checkpoint_every=base.checkpoint_every)
         metas[method] = state.meta
         seconds[method] = time.perf_counter() - start
@@ -300,25 +296,6 @@ def run_points(configs: list[SinusoidConfig], seeds: int, rundir: RunDir, group:
         return summary
 
     return [finish(p, lambda sub, p=p: write(p, sub)) for p in range(len(configs))]
-
-
-def _per_point_loss(step: Step, points: int, seeds: int) -> Step:
-    """The vmapped meta-step also reporting ``loss/p<k>``, point k's loss as the mean over
-    seeds, or with one point each seed's ``loss/seed<i>`` (a ``MetaStep`` stays one, so its
-    inputs are still drawn ahead)."""
-
-    def add(out: tuple[TrainState, Metrics]) -> tuple[TrainState, Metrics]:
-        state, metrics = out
-        loss = metrics["loss"]
-        if points == 1:
-            return state, {**metrics, **{f"loss/seed{i}": loss[i] for i in range(seeds)}}
-        per_point = loss.reshape(points, seeds).mean(axis=1)
-        return state, {**metrics, **{f"loss/p{k}": per_point[k] for k in range(points)}}
-
-    if isinstance(step, MetaStep):
-        update = step.update
-        return MetaStep(step.draw, lambda state, inputs: add(update(state, inputs)))
-    return lambda state: add(step(state))
 
 
 def _note(group: str, seeds: int, points: int) -> str:

@@ -22,7 +22,6 @@ import jax
 import numpy as np
 
 from metalab.errors import flag, require, require_cadence
-from metalab.experiments.vsml.evaluate import online_curves, stream_keys
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.figures import subplots
@@ -41,6 +40,7 @@ from metalab.vsml import (
     vsml,
 )
 from metalab.vsml.clone import Forcing, clone_trace, open_forget
+from metalab.vsml.evaluate import online_curves, over_streams, stream_keys
 
 OFFLINE_FAMILIES = ("digits", "iris", "wine", "breast_cancer", "random", "sum", "mnist1d")
 
@@ -213,20 +213,11 @@ def _curves_figure(rundir: RunDir, curves, cfg: CloneConfig, chance: list[float]
 def _trace(metas, cfg: CloneConfig, classes: int, key: jax.Array):
     """``clone_trace`` of every seed's clone on ``--eval-streams`` held-out streams of the
     cloning family (free-running from the teacher's start): arrays [seeds, streams, T]."""
-    family = load_family(cfg.train_on, "test")
     forcing = Forcing(0, scale=cfg.scale)
-
-    def one(meta, k):
-        k_s, k_t = jax.random.split(k)
-        stream = draw_stream(family, k_s, cfg.eval_steps, classes, cfg.n_in)
-        return clone_trace(meta, k_t, stream, classes, cfg.alpha, forcing=forcing)
-
-    def per_seed(meta, k):
-        return jax.lax.map(lambda kk: one(meta, kk), jax.random.split(k, cfg.eval_streams),
-                           batch_size=16)
-
-    keys = jax.random.split(key, cfg.seeds)
-    return jax.tree.map(np.asarray, jax.jit(jax.vmap(per_seed))(metas, keys))
+    return over_streams(
+        lambda meta, k, stream: clone_trace(meta, k, stream, classes, cfg.alpha, forcing=forcing),
+        metas, jax.random.split(key, cfg.seeds), load_family(cfg.train_on, "test"),
+        cfg.eval_streams, cfg.eval_steps, classes, cfg.n_in)
 
 
 def _trace_figure(rundir: RunDir, trace, cfg: CloneConfig) -> None:

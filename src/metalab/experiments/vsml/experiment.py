@@ -25,7 +25,6 @@ import numpy as np
 from metalab.errors import flag, require, require_cadence
 from metalab.experiments.vsml import plots
 from metalab.experiments.vsml.claims import unseen_claims
-from metalab.experiments.vsml.evaluate import online_curves, rate_grid, stack, stream_keys
 from metalab.learners.base import Meta
 from metalab.learners.online import OnlineLearner
 from metalab.runs.curves import training_curves
@@ -50,6 +49,7 @@ from metalab.vsml import (
     stream_loss,
     vsml,
 )
+from metalab.vsml.evaluate import best_rate_curves, online_curves, stack, stream_keys
 from metalab.vsml.train import MetaOptimizer
 
 Baseline = Literal["sgd", "adam", "meta-rnn", "hebbian", "untrained"]
@@ -248,12 +248,9 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
         for name, make, rates in (("sgd", online_sgd, cfg.sgd_rates),
                                   ("adam", online_adam, cfg.adam_rates)):
             if name in cfg.baselines:
-                grid = online_curves(make(rates[0], cfg.hidden), rate_grid(rates, cfg.seeds),
-                                     stream_keys(key, cfg.seeds, len(rates)), family, *shape)
-                per_rate = np.split(grid, len(rates))
-                best = int(np.argmax([c.mean() for c in per_rate]))
-                curves.setdefault(name, {})[fam] = per_rate[best]
-                summary[f"{name}/{fam}/best_lr"] = rates[best]
+                curves.setdefault(name, {})[fam], summary[f"{name}/{fam}/best_lr"] = (
+                    best_rate_curves(lambda r, make=make: make(r, cfg.hidden), rates, cfg.seeds,
+                                     key, family, *shape))
     for name, per_family in curves.items():
         for fam, c in per_family.items():
             mean, ci = mean_ci95(c.mean(axis=(1, 2)))  # over seeds

@@ -30,12 +30,11 @@ from typing import Literal
 import jax
 import numpy as np
 
-from metalab.analysis.retention import accuracy_matrix, seen_curve, stream_scores
-from metalab.analysis.sparsity import mask_figure, track_sparsity
-from metalab.errors import flag, require, require_cadence
-from metalab.estimators.stream import retention_matrix, stream_backprop
+from metalab.analysis.retention import mean_retention, seen_curve, stream_scores
+from metalab.analysis.sparsity import mask_figure, mean_fractions, track_sparsity
+from metalab.errors import require, require_cadence, require_fields
+from metalab.estimators.stream import stream_backprop
 from metalab.experiments.where_to_learn.claims import interference_claims
-from metalab.experiments.where_to_learn.experiment import mean_fractions
 from metalab.experiments.where_to_learn.plots import update_fraction_curves
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import SPARSE_UPDATES
@@ -108,13 +107,11 @@ class SparseContinualConfig:
                     f"{sorted(LEARNERS)}")
         require(self.estimator in ("backprop", "first-order"), "--estimator",
                 "choose `backprop` or `first-order`")
-        for name in ("n_functions", "k_shot", "inner_steps", "steps", "meta_batch",
-                     "eval_streams", "log_every", "seeds", "width"):
-            require(getattr(self, name) > 0, flag(name),
-                    "must be a positive integer")
+        require_fields(self, positive_int=("n_functions", "k_shot", "inner_steps", "steps",
+                                           "meta_batch", "eval_streams", "log_every", "seeds",
+                                           "width"))
         require(self.n_functions >= 2, "--n-functions", "a stream needs at least 2 functions")
-        for name in ("inner_lr", "outer_lr", "mask_lr"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require_fields(self, positive=("inner_lr", "outer_lr", "mask_lr"))
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
         require_cadence(self.log_every, self.checkpoint_every)
 
@@ -161,15 +158,6 @@ def train(learner: Learner, stage: str, cfg: SparseContinualConfig, rundir: RunD
     return starts, trained, cost.compile_s + cost.run_s
 
 
-def evaluator(learner: Learner, held_out, steps: int, accuracy: bool = False):
-    """``meta -> mean retention matrix R[t, j]`` over held-out streams (MSE, or accuracy if
-    ``accuracy``); one compiled program for every seed and the untrained initialisation (the
-    meta-parameters are its argument, not constants folded into it)."""
-    one = accuracy_matrix if accuracy else retention_matrix
-    per = jax.jit(lambda meta, streams: jax.vmap(lambda s: one(learner, meta, s, steps))(streams))
-    return lambda meta: np.asarray(per(meta, held_out)).mean(0)
-
-
 def scores(r: np.ndarray) -> dict[str, float]:
     """Retained MSE, learned MSE and forgetting of one retention matrix (see module doc)."""
     return {f"{k}_mse" if k != "forgetting" else k: v
@@ -192,7 +180,7 @@ def run(cfg: SparseContinualConfig, rundir: RunDir) -> dict[str, float]:
     matrices: dict[str, list[np.ndarray]] = {}
     for method in cfg.methods:
         learner = LEARNERS[method](model, cfg.inner_lr, loss)
-        evaluate = evaluator(learner, held_out, cfg.inner_steps, accuracy)
+        evaluate = mean_retention(learner, held_out, cfg.inner_steps, accuracy)
         starts, metas, seconds = train(learner, method, cfg, rundir, dist)
         if "untrained" not in matrices:
             matrices["untrained"] = [evaluate(m) for m in starts]

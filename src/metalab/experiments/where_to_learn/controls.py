@@ -23,12 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.estimators import ESTIMATORS
 from metalab.evaluation import adaptation_curves
 from metalab.learners import LEARNERS, Learner
-from metalab.learners.gradient import init_learner
-from metalab.learners.sparse import update_fractions, update_gate
+from metalab.learners.sparse import fixed_gate_maml, permuted_gate, update_fractions, update_gate
 from metalab.models import mlp
 from metalab.models.base import Params
 from metalab.runs.experiment import SMOKE_CADENCE, Experiment
@@ -67,11 +66,9 @@ class ControlsConfig:
     """reduced budget (CPU minutes)"""
 
     def __post_init__(self) -> None:
-        for name in ("steps", "meta_batch", "k_shot", "inner_steps", "random_masks",
-                     "eval_tasks", "seeds", "log_every"):
-            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        for name in ("inner_lr", "outer_lr", "mask_lr"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require_fields(self, positive_int=("steps", "meta_batch", "k_shot", "inner_steps",
+                                           "random_masks", "eval_tasks", "seeds", "log_every"),
+                       positive=("inner_lr", "outer_lr", "mask_lr"))
         require(all(0 < f < 1 for f in self.initial_fractions), "--initial-fractions",
                 "give fractions strictly between 0 and 1, e.g. 0.1 0.5 0.9")
         require_cadence(self.log_every, self.checkpoint_every)
@@ -82,24 +79,6 @@ class ControlsConfig:
             return self
         return replace(self, steps=min(self.steps, 500), eval_tasks=min(self.eval_tasks, 200),
                        log_every=50, checkpoint_every=500)
-
-
-def permuted_gate(key: jax.Array, gate: Params) -> Params:
-    """A random 0/1 gate with exactly as many ones as ``gate`` in every tensor (each tensor's
-    entries permuted), so the per-tensor sparsity is the learned one and only the placement
-    differs."""
-    leaves, treedef = jax.tree.flatten(gate)
-    keys = jax.random.split(key, len(leaves))
-    return jax.tree.unflatten(treedef, [
-        jax.random.permutation(k, g.ravel()).reshape(g.shape)
-        for k, g in zip(keys, leaves, strict=True)])
-
-
-def fixed_gate_maml(model, inner_lr: float, gate: Params) -> Learner:
-    """MAML whose inner step is phi <- phi - inner_lr * gate * grad with a fixed 0/1 ``gate``
-    (a transferred or random mask): only the initialisation is meta-learned."""
-    return init_learner("fixed-gate-maml", model, "mse",
-                        lambda meta: jax.tree.map(lambda g: inner_lr * g, gate))
 
 
 def _fit(build: Callable[..., Learner], stage: str, cfg: ControlsConfig, rundir: RunDir, tasks,

@@ -19,17 +19,16 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import jax
-import numpy as np
 
-from metalab.analysis.sparsity import mask_figure, track_sparsity
-from metalab.errors import flag, require, require_cadence
+from metalab.analysis.sparsity import mask_figure, mean_fractions, track_sparsity
+from metalab.errors import require, require_cadence, require_fields
 from metalab.estimators import ESTIMATORS, supports
 from metalab.evaluation import adaptation_curves, evaluate
 from metalab.experiments.where_to_learn import plots
 from metalab.experiments.where_to_learn.claims import over_maml_claims
 from metalab.learners import LEARNERS, Learner
 from metalab.learners.base import SPARSE_UPDATES
-from metalab.learners.sparse import update_fractions, update_gate
+from metalab.learners.sparse import update_gate
 from metalab.models import mlp
 from metalab.models.convnet import convnet
 from metalab.models.resnet12 import resnet12
@@ -122,15 +121,13 @@ class WhereToLearnConfig:
                     f"estimator {self.estimator!r} cannot drive learner {m!r} (it needs "
                     f"{', '.join(sorted(ESTIMATORS[self.estimator]().requires))}); choose "
                     "gradient learners such as maml, metasgd, anil, sparse-maml")
-        for name in ("sin_steps", "sin_meta_batch", "sin_k_shot", "fs_steps", "fs_meta_batch",
-                     "width", "fs_inner_steps", "q_query", "eval_query", "log_every", "seeds",
-                     "sin_inner_steps"):
-            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        require(self.eval_inner_steps >= 0, "--eval-inner-steps", "must be non-negative")
-        require(self.sin_eval_tasks >= 100, "--sin-eval-tasks", "must be at least 100")
-        require(self.eval_episodes >= 100, "--eval-episodes", "must be at least 100")
-        for name in ("outer_lr", "mask_lr", "rate_lr", "sin_inner_lr", "fs_inner_lr"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require_fields(
+            self, positive_int=("sin_steps", "sin_meta_batch", "sin_k_shot", "fs_steps",
+                                "fs_meta_batch", "width", "fs_inner_steps", "q_query",
+                                "eval_query", "log_every", "seeds", "sin_inner_steps"),
+            non_negative=("eval_inner_steps",), at_least={"sin_eval_tasks": 100,
+                                                          "eval_episodes": 100},
+            positive=("outer_lr", "mask_lr", "rate_lr", "sin_inner_lr", "fs_inner_lr"))
         require(self.mini_data != "" or not any(p.startswith("miniimagenet")
                                                 for p in self.problems),
                 "--mini-data", "the miniimagenet problems need the folder holding miniImageNet")
@@ -266,12 +263,6 @@ def run(cfg: WhereToLearnConfig, rundir: RunDir) -> dict[str, float]:
     rundir.write_report("Learning where to learn", _describe(cfg), summary,
                         report_section(claims))
     return summary
-
-
-def mean_fractions(learner: Learner, metas: list) -> dict[str, float]:
-    """Per tensor, the fraction of weights the inner loop updates, averaged over seeds."""
-    per_seed = [update_fractions(update_gate(learner, m)) for m in metas]
-    return {k: float(np.mean([f[k] for f in per_seed])) for k in per_seed[0]}
 
 
 def _describe(cfg: WhereToLearnConfig) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from metalab.analysis import posterior_factor, scaled_progress
-from metalab.experiments.dynamics.bandit import expected_reward, oracle_reward
+from metalab.learners.bandit_agents import expected_reward, oracle_reward
 from metalab.tasks import LowRankBandit
 
 
@@ -62,7 +62,7 @@ def test_scaled_progress_is_flat_for_a_proportional_learner(x64):
 def test_lstm_agent_reads_the_previous_context():
     # recurrence cut (wh = 0, forget gate shut) and every input row but x_{t-1}'s zeroed: the
     # logits before pull 2 then move with the previous context x_1 and not with x_0
-    from metalab.experiments.dynamics.bandit import lstm_agent_init, lstm_episode
+    from metalab.learners.bandit_agents import lstm_agent_init, lstm_episode
 
     bandit = LowRankBandit()
     d, hidden = bandit.d_context, 8

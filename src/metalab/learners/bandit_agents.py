@@ -1,20 +1,18 @@
-"""Agents on low-rank contextual bandits and their policies over learning (Rabinowitz 2019).
+"""Agents on low-rank contextual bandits (Rabinowitz 2019): a REINFORCE learner and an LSTM
+meta-reinforcement learner, each read as a map over probe contexts after every interaction.
 
-- ``pg``: a learner, a softmax policy whose logits are a deep linear net from a small init,
-  trained by REINFORCE (Williams 1992; ``learners.reinforce``) with a running-mean baseline
-  and SGD, one interaction a step.
-- ``lstm``: a meta-reinforcement learner (Wang et al. 2016; Duan et al. 2016): an LSTM that
-  reads [x_t, x_{t-1}, one-hot a_{t-1}, r_{t-1}] (the current context and the whole previous
-  trial) and outputs policy logits and a value, meta-trained across tasks by advantage
-  actor-critic (Mnih et al. 2016) with Monte-Carlo returns. Without x_{t-1} the cell must
-  carry the previous context one step to bind it to its reward; with it, A2C's reward after
-  800 meta-steps rose from 0.06 to 0.24 (the same seed and settings).
-- ``thompson``: Thompson sampling from the Gaussian posterior of the reward map under the
-  family's prior (exact for ``basis="fixed"``); its map is the posterior mean.
+- ``pg_run``: a softmax policy whose logits are a deep linear net from a small init, trained
+  by REINFORCE (Williams 1992; ``learners.reinforce``) with a running-mean baseline and SGD,
+  one interaction a step.
+- the LSTM agent (Wang et al. 2016; Duan et al. 2016): an LSTM that reads [x_t, x_{t-1},
+  one-hot a_{t-1}, r_{t-1}] (the current context and the whole previous trial) and outputs
+  policy logits and a value, meta-trained across tasks by advantage actor-critic (``a2c_step``;
+  Mnih et al. 2016) with Monte-Carlo returns. Without x_{t-1} the cell must carry the previous
+  context one step to bind it to its reward; with it, A2C's reward after 800 meta-steps rose
+  from 0.06 to 0.24 (the same seed and settings).
 - the oracle pulls argmax_a (W x)_a: the ceiling of reward.
 
-Every agent's learning is read as a map over probe contexts (logits or reward estimates)
-after each interaction, projected on the task's modes (``scaled_progress``).
+Thompson sampling, the Bayesian agent, is ``analysis.thompson``.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from metalab.analysis import posterior_factor
 from metalab.learners.reinforce import reinforce_start, reinforce_update
 from metalab.models import deep_linear
 from metalab.models.lstm import lstm_cell
@@ -187,39 +184,6 @@ def lstm_run(params: dict, bandit: LowRankBandit, stream: Stream, key: jax.Array
     out = jax.jit(jax.vmap(lambda w, x, p, k: lstm_episode(params, bandit, w, x, p, k)))(
         stream.w, stream.contexts, stream.probes, jax.random.split(key, stream.w.shape[0]))
     return jnp.swapaxes(out[5], 0, 1), out[4].T
-
-
-# ---- Thompson sampling ---------------------------------------------------------------------
-
-def thompson_run(bandit: LowRankBandit, stream: Stream, key: jax.Array):
-    """Posterior-mean reward estimates [T + 1, n, Q, arms] on the probes and expected reward
-    [T, n] of Thompson sampling under the family's prior."""
-    mean, factor = bandit.prior()
-    horizon = stream.contexts.shape[1]
-
-    def one(w, contexts, probes, k):
-        def step(carry, inp):
-            phi, r, t = carry
-            x, kk = inp
-            ks, kr = jax.random.split(kk)
-            mask = jnp.arange(horizon) < t
-            mu, chol = posterior_factor(phi, mean, factor, bandit.noise, r, mask)
-            draw = (mu + chol @ jax.random.normal(ks, (chol.shape[1],))).reshape(w.shape)
-            arm = jnp.argmax(draw @ x)
-            reward = expected_reward(w, x, arm) + bandit.noise * jax.random.normal(kr)
-            phi = phi.at[t].set(bandit.features(x, arm))
-            return (phi, r.at[t].set(reward), t + 1), (mu, expected_reward(w, x, arm))
-
-        start = (jnp.zeros((horizon, mean.shape[0])), jnp.zeros((horizon,)), 0)
-        (phi, r, _), (mus, mean_r) = jax.lax.scan(
-            step, start, (contexts, jax.random.split(k, horizon)))
-        last = posterior_factor(phi, mean, factor, bandit.noise, r)[0]
-        maps = jnp.concatenate([mus, last[None]]).reshape(horizon + 1, *w.shape)
-        return jnp.einsum("tad,qd->tqa", maps, probes), mean_r
-
-    est, mean_r = jax.jit(jax.vmap(one))(stream.w, stream.contexts, stream.probes,
-                                         jax.random.split(key, stream.w.shape[0]))
-    return jnp.swapaxes(est, 0, 1), mean_r.T
 
 
 def make_stream(bandit: LowRankBandit, key: jax.Array, n: int, horizon: int) -> tuple[Stream, Any]:

@@ -1,20 +1,20 @@
-"""The per-method evaluator of continual (one program for every seed) scores each seed exactly
-as the per-seed evaluation it replaces."""
+"""``mean_retention`` (one program for every seed) scores each seed exactly as the per-seed
+evaluation it replaces."""
 
 import jax
 import numpy as np
 
+from metalab.analysis.retention import mean_retention
 from metalab.estimators.stream import retention_matrix
-from metalab.experiments.where_to_learn.continual import evaluator
 from metalab.learners import LEARNERS
 from metalab.models import mlp
 from metalab.tasks.sine_stream import SineStream
 
 
-def test_continual_evaluator_equals_mean_retention_matrix():
+def test_mean_retention_equals_mean_of_per_stream_matrices():
     streams = SineStream(3, 4, 4).sample(jax.random.PRNGKey(3), 5)
     learner = LEARNERS["sparse-maml"](mlp((4, 8, 1)), 0.05, "mse")
-    evaluate = evaluator(learner, streams, 2)
+    evaluate = mean_retention(learner, streams, 2)
     one = jax.jit(lambda meta, stream: retention_matrix(learner, meta, stream, 2))
     for seed in (0, 1):
         meta = learner.init(jax.random.PRNGKey(seed))

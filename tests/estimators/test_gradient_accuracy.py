@@ -1,0 +1,37 @@
+"""How an estimate is scored against a reference: cosine and relative error by hand, the error
+order as a log-log slope, and ``flat_gradient`` against the closed-form linear meta-gradient."""
+
+import jax
+import numpy as np
+import pytest
+
+from metalab.estimators import ESTIMATORS
+from metalab.estimators.accuracy import flat_gradient, gradient_accuracy, log_slope
+from metalab.estimators.closed_form import LinearTasks, exact_meta_gradient, linear_model
+from metalab.learners import LEARNERS
+
+
+def test_cosine_and_relative_error_by_hand():
+    exact = np.array([3.0, 4.0])
+    assert gradient_accuracy(exact, exact) == pytest.approx((1.0, 0.0))
+    assert gradient_accuracy(2 * exact, exact) == pytest.approx((1.0, 1.0))
+    assert gradient_accuracy(np.array([-4.0, 3.0]), exact) == pytest.approx((0.0, 2**0.5))
+
+
+def test_log_slope_is_the_power_of_the_error():
+    beta = np.array([1e-3, 1e-2, 1e-1])
+    assert log_slope(beta, 7 * beta**2) == pytest.approx(2.0)
+    assert log_slope(beta, 0.5 * beta) == pytest.approx(1.0)
+
+
+@pytest.mark.usefixtures("x64")
+def test_flat_gradient_of_implicit_matches_the_closed_form():
+    learner = LEARNERS["maml"](linear_model(3), 0.1)
+    meta = learner.init(jax.random.PRNGKey(0))
+    tasks = LinearTasks(dim=3).sample(jax.random.PRNGKey(1), 4)
+    grad, metrics = flat_gradient(ESTIMATORS["implicit"](lam=1.0, tol=1e-12, solver_steps=200),
+                                  learner, meta, tasks, 2000, jax.random.PRNGKey(2))
+    assert grad.dtype == np.float64 and isinstance(metrics, dict)
+    exact = np.asarray(exact_meta_gradient(meta["init"]["w"], tasks, 1.0)).ravel()
+    cos, err = gradient_accuracy(grad, exact)
+    assert cos > 1 - 1e-8 and err < 1e-5
