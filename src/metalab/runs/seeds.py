@@ -36,7 +36,7 @@ from metalab.runs.compare import curves, read_records
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
-from metalab.runs.stats import mean_ci95
+from metalab.stats import mean_ci95
 
 Summary = dict[str, Any]  # metric -> float, or list of floats for "<metric>/seeds"
 

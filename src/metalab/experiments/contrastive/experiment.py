@@ -37,7 +37,7 @@ from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
 from metalab.runs.stage import train_seeds
-from metalab.runs.stats import mean_ci95
+from metalab.stats import mean_ci95
 from metalab.tasks import Sinusoid
 from metalab.tasks.episodes import Episodes
 from metalab.tasks.fewshot import DEFAULT_DATA, check_classes, load_classes

@@ -32,7 +32,7 @@ from metalab.models import mlp
 from metalab.runs.experiment import Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
-from metalab.runs.stats import mean_ci95
+from metalab.stats import mean_ci95
 from metalab.tasks.base import OneTask, Task
 from metalab.tasks.digits import digits_splits
 from metalab.training import init_state, make_meta_step

@@ -37,7 +37,7 @@ from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_seeds
-from metalab.runs.stats import mean_ci95
+from metalab.stats import mean_ci95
 from metalab.tasks import Sinusoid, Task
 from metalab.training.seeds import meta_training
 

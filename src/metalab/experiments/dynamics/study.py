@@ -30,7 +30,7 @@ from metalab.runs.curves import training_curves
 from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
-from metalab.runs.stats import mean_ci95
+from metalab.stats import mean_ci95
 
 FAMILIES = ("linear", "fourier", "bandit")
 STUDY_META_STEPS = {"linear": 1000, "fourier": FOURIER_META_STEPS}

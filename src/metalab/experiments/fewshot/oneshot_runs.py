@@ -26,7 +26,7 @@ from metalab.experiments.fewshot.omniglot import (
 from metalab.runs.claim import MARKER
 from metalab.runs.experiment import Experiment, config_from_json
 from metalab.runs.rundir import RunDir
-from metalab.runs.stats import mean_ci95
+from metalab.stats import mean_ci95
 from metalab.tasks.base import Task
 from metalab.tasks.fewshot import DEFAULT_DATA
 from metalab.tasks.omniglot_runs import load_runs

@@ -32,7 +32,7 @@ from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
 from metalab.runs.stage import train_stage
-from metalab.runs.stats import mean_ci95
+from metalab.stats import mean_ci95
 from metalab.tasks.download import data_dir
 from metalab.tasks.families import BUILTIN, Family, load_family
 from metalab.tasks.online import stream_classes

@@ -34,7 +34,7 @@ from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_seeds
-from metalab.runs.stats import mean_ci95
+from metalab.stats import mean_ci95
 from metalab.tasks import FourierSeries, Sinusoid
 from metalab.training import TrainState, init_state, make_meta_step, unstack
 from metalab.training.optimizers import per_entry_adam
