@@ -116,7 +116,7 @@ class WhereToLearnConfig:
         for m in self.methods:
             require(m in LEARNERS, "--methods",
                     f"unknown learner {m!r}; choose from {sorted(LEARNERS)}")
-            learner = masked_learner(m, mlp((1, 1)), 1.0, "mse", self)
+            learner = masked_learner(m, mlp((1, 2, 1)), 1.0, "mse", self)  # a body and a head
             require(supports(ESTIMATORS[self.estimator](), learner), "--methods",
                     f"estimator {self.estimator!r} cannot drive learner {m!r} (it needs "
                     f"{', '.join(sorted(ESTIMATORS[self.estimator]().requires))}); choose "
