@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import math
 import os
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             from metalab.sweep import main as sweep
 
+            if "-h" in rest or "--help" in rest:
+                _sweep_help(args.experiment)
             return sweep(args.experiment, rest)
         return _run(args.experiment, rest)
     except BadInput as e:
@@ -101,6 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     except Diverged as e:
         console.print(f"[red]diverged:[/red] {escape(str(e))}", soft_wrap=True)
         return 1
+    except OSError as e:
+        if e.errno not in UNWRITABLE:  # any other failure: exit 1 with the traceback
+            console.print(traceback.format_exc())
+            return 1
+        console.print(f"[red]error:[/red] cannot write {escape(str(e.filename))} ({e.strerror}); "
+                      "free space or fix the permissions, then continue with --resume",
+                      soft_wrap=True)
+        return 2
     except KeyboardInterrupt as e:
         return _interrupted(e.args[0] if e.args else None, script)
     except Exception:  # noqa: BLE001 - the CLI reports any failure with exit code 1
@@ -134,6 +145,9 @@ def _interrupted(folder: str | None, script: bool) -> int:
         os._exit(1)
     return 1
 
+
+UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+"""Errors of a run folder that cannot be written: no space, a quota, read-only, permissions."""
 
 NAMED = {"run": "EXPERIMENT", "sweep": "EXPERIMENT", "bench": "BENCH"}
 """Commands whose first argument names a registered experiment or benchmark."""
@@ -326,6 +340,20 @@ def _run_help(experiment: Any) -> None:
     combined = dataclasses.make_dataclass(f"{experiment.name}-options", fields, frozen=True)
     tyro.cli(combined, args=["--help"], prog=f"metalab run {experiment.name}",
              description=experiment.description)
+
+
+def _sweep_help(name: str) -> None:
+    """Print what ``metalab sweep NAME`` does and every option a point takes, then exit 0."""
+    from metalab import sweep
+    from metalab.experiments import EXPERIMENTS, load_plugins
+
+    load_plugins()
+    experiment = EXPERIMENTS[name]
+    print(sweep.__doc__.strip() + "\n\nThe sweep's own options: --set OPTION=V1,V2 (repeat "
+          "for a grid), --seeds N, --out DIR, --resume DIR. Every other option below is the "
+          "experiment's, shared by every point (and any of them can be swept with --set).\n")
+    _parse_config(experiment.config, ["--help"], f"metalab sweep {name}",
+                  experiment.description, default=_unchecked_defaults(experiment.config))
 
 
 def _run(name: str, argv: list[str]) -> int:

@@ -210,9 +210,6 @@ def main(name: str, argv: list[str]) -> int:
 
     load_plugins()
     experiment = EXPERIMENTS[name]
-    if "-h" in argv or "--help" in argv:
-        print(__doc__.strip() + f"\n\nOptions of every point: metalab run {name} --help")
-        return 0
     front = argparse.ArgumentParser(prog=f"metalab sweep {name}", add_help=False)
     front.add_argument("--set", action="append", default=[], dest="sets")
     front.add_argument("--seeds", type=int, default=1)

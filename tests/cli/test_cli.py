@@ -189,3 +189,19 @@ def test_data_verify_checks_the_files_present_and_names_the_splits(tmp_path, cap
     out = capsys.readouterr().out
     assert "allow: --split small, omniglot-oneshot-runs" in out
     assert main(["data", "verify", "--dir", str(tmp_path / "none")]) == 2
+
+
+def test_a_run_folder_that_fills_up_is_exit_2_naming_the_file(tmp_path, capsys, monkeypatch):
+    """No space left while a run writes its folder: exit 2 naming the file and --resume."""
+    import errno
+
+    from metalab.runs import rundir
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(rundir, "atomic_write", full)
+    assert main(["run", "sinusoid", "--quick", "--out", str(tmp_path / "run")]) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert "cannot write" in said and "config.json (No space left on device)" in said
+    assert "--resume" in said
