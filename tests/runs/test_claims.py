@@ -84,6 +84,7 @@ def test_regime_of_a_quick_config_that_clears_its_flag():
 TINY = ["--seeds", "2", "--log-every", "1", "--checkpoint-every", "2"]
 
 
+@pytest.mark.slow  # two real experiment runs (~45 s cold); the table logic is tested above
 def test_claims_of_two_tiny_experiment_runs(tmp_path, capsys):
     """Two real runs in one folder (where-to-learn, continual) each write their claim
     records; ``metalab claims`` over the folder prints one row per claim."""
