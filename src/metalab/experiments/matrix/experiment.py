@@ -267,7 +267,7 @@ EXPERIMENT = Experiment(
     description="every supported (learner, estimator) pair on sinusoid and Omniglot 5-way "
                 "1-shot: score, ms per meta-step, memory, compile time",
     expected_time="hours (use a GPU)",
-    quick_time="5-7 min",  # estimated from a measured run on a loaded machine (docs/matrix.md)
+    quick_time="5 min",  # 294 s on an idle 2-core CPU, cold compilation cache (docs/matrix.md)
     config=MatrixConfig,
     run=run,
     check=table.check_data,
