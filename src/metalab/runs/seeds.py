@@ -46,9 +46,9 @@ class SeedOptions:
     """``--seeds`` of ``metalab run`` for experiments without a seed axis of their own."""
 
     seeds: int = 1
-    """Run N seeds (seed, seed+1, ...), one run folder each, one after the other; summary:
-    the mean as <metric>, <metric>/ci95, <metric>/seeds (experiments with their own --seeds
-    run their seeds themselves)."""
+    """Run N seeds (seed, seed+1, ...): trained as one vmapped program in this folder where
+    the experiment can (sinusoid), else one run folder per seed, one after the other; summary:
+    the mean as <metric>, <metric>/ci95, <metric>/seeds."""
 
 
 def parse_seeds(experiment: Experiment, argv: list[str],

@@ -62,6 +62,7 @@ class ImportanceConfig:
     pairs: int = 200
     """held-out (A, B) task pairs of the forgetting test"""
     seeds: int = 3
+    """independent meta-trainings, trained together as one vmapped program"""
     log_every: int = 50
     seed: int = 0
     quick: bool = False

@@ -67,7 +67,8 @@ class SparseContinualConfig:
     index_input: bool = False
     """sine: feed the function's one-hot index as an input (a leak a mask can exploit)"""
     seeds: int = 3
-    """training seeds per method; scores are mean +- 95% CI over them"""
+    """training seeds per method, trained as one vmapped program; scores are mean +- 95% CI
+    over them"""
     estimator: str = "backprop"
     """`backprop` (through the whole stream) or `first-order`"""
     n_functions: int = 10

@@ -59,6 +59,7 @@ class ControlsConfig:
     """initial fraction of plastic weights in the sparsity sweep (empty: no sweep)"""
     eval_tasks: int = 500
     seeds: int = 3
+    """training seeds per control, trained as one vmapped program (mean +- 95% CI)"""
     seed: int = 0
     log_every: int = 100
     checkpoint_every: int = 1000

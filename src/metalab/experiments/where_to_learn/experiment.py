@@ -61,7 +61,8 @@ class WhereToLearnConfig:
     """`paper`: the authors' regime (first-order, 35 inner steps at 0.1, mask Adam 0.0075,
     meta-batch 2, Kaiming mask init, straight-through ReLU), overriding those settings"""
     seeds: int = 3
-    """training seeds per method (seed, seed + 1, ...); rows give mean +- 95% CI over them"""
+    """training seeds per method (seed, seed + 1, ...), trained as one vmapped program; rows
+    give mean +- 95% CI over them"""
     estimator: Literal["backprop", "first-order"] = "backprop"
     outer_lr: float = 1e-3
     """outer Adam learning rate of the initialisation"""
