@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from matplotlib.lines import Line2D
-from matplotlib.ticker import LogFormatter
+from matplotlib.ticker import FuncFormatter
 
 from metalab.runs.figures import colormap, subplots
 from metalab.runs.rundir import RunDir
@@ -97,8 +97,8 @@ def score_vs_cost(rundir: RunDir, results: dict[str, dict]) -> None:
         ax.set_xlabel("ms per meta-step (one seed)")
         ax.set_ylabel(f"held-out {setup.metric} ({setup.direction()})")
         for axis in (ax.xaxis, ax.yaxis) if not setup.higher_is_better else (ax.xaxis,):
-            axis.set_major_formatter(LogFormatter())  # plain numbers, not 2 x 10^0
-            axis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
+            axis.set_major_formatter(FuncFormatter(_plain))  # 0.3, not 3e-01: short labels
+            axis.set_minor_formatter(FuncFormatter(_plain))
         ax.grid(alpha=0.3, which="both")
     handles = ([Line2D([], [], color=colours[e], marker="o", linestyle="none", label=e)
                 for e in estimators]
@@ -107,3 +107,9 @@ def score_vs_cost(rundir: RunDir, results: dict[str, dict]) -> None:
     fig.legend(handles=handles, loc="outside right center", fontsize=8,
                title="colour: estimator\nmarker: learner", title_fontsize=8)
     rundir.save_figure(fig, "matrix")
+
+
+def _plain(value: float, _: int) -> str:
+    """A log-axis tick as a plain number."""
+    return f"{value:g}"
+
