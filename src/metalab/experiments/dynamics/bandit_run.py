@@ -1,5 +1,6 @@
 """One seed of the contextual-bandit family: meta-train the LSTM agent, trace every agent,
-read each one's policy on the task's modes (Rabinowitz 2019, the bandit experiment)."""
+read each one's policy on the task's modes (Rabinowitz 2019, the bandit experiment) as the
+probability of choosing each mode's best arm (``analysis.policy``)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from metalab.analysis import (
     linear_map_from_predictions,
     mode_coefficients,
     mode_time_ratio,
-    scaled_progress,
     threshold_times,
 )
+from metalab.analysis.policy import posterior_mode_sd, sign_progress, softmax_best_arm_progress
 from metalab.analysis.thompson import thompson_run
 from metalab.learners import bandit_agents as B
 from metalab.runs.rundir import RunDir
@@ -45,15 +46,19 @@ def run_seed(cfg: Any, seed: int, rundir: RunDir) -> tuple[dict[str, float], dic
     every = max(1, cfg.pg_steps // 200)
     pg_steps = cfg.pg_steps - cfg.pg_steps % every
     interactions = jnp.arange(cfg.horizon + 1, dtype=jnp.float32)
-    runs = {"pg": (*B.pg_run(bandit, stream, keys[3], pg_steps, every, cfg.pg_hidden,
-                             cfg.pg_init_scale, cfg.pg_lr),
+    pg_logits, pg_reward = B.pg_run(bandit, stream, keys[3], pg_steps, every, cfg.pg_hidden,
+                                    cfg.pg_init_scale, cfg.pg_lr)
+    lstm_logits, lstm_reward = B.lstm_run(snaps[-1][1], bandit, stream, keys[4])
+    est, ts_reward, factors = thompson_run(bandit, stream, keys[4])
+    sd = posterior_mode_sd(factors, truth.u[None], truth.v[None])
+    runs = {"pg": (_progress(stream, truth, pg_logits), pg_reward,
                    jnp.arange(0, pg_steps + 1, every, dtype=jnp.float32)),
-            "lstm": (*B.lstm_run(snaps[-1][1], bandit, stream, keys[4]), interactions),
-            "thompson": (*thompson_run(bandit, stream, keys[4]), interactions)}
+            "lstm": (_progress(stream, truth, lstm_logits), lstm_reward, interactions),
+            "thompson": (sign_progress(_coefficients(stream, truth, est), sd, truth.coef),
+                         ts_reward, interactions)}
     oracle = float(B.oracle_reward(stream.w[:, None], stream.contexts).mean())
     summary, details = {"oracle/mean_reward": oracle}, {}
-    for name, (logits, reward, times) in runs.items():
-        progress = _progress(stream, truth, logits)
+    for name, (progress, reward, times) in runs.items():
         details[name] = {"progress": progress, "times": times, "unit": "interactions",
                          "t50": threshold_times(progress, times, 0.5),
                          "t90": threshold_times(progress, times, 0.9)}
@@ -67,18 +72,29 @@ def run_seed(cfg: Any, seed: int, rundir: RunDir) -> tuple[dict[str, float], dic
     return summary, details
 
 
+def _coefficients(stream: B.Stream, truth: Any, values: jax.Array) -> jax.Array:
+    """Mode coefficients [time, tasks, modes] of the linear part of values [time, tasks,
+    probes, arms] (logits or reward estimates) on the probes."""
+    maps = jnp.concatenate([linear_map_from_predictions(values[i : i + 64], stream.probes[None])
+                            for i in range(0, values.shape[0], 64)])
+    return mode_coefficients(maps, truth.u[None], truth.v[None])
+
+
 def _progress(stream: B.Stream, truth: Any, logits: jax.Array) -> jax.Array:
-    """Scaled progress [time, modes] of a policy's logits (or reward estimates) on the probes."""
-    maps = jnp.concatenate([linear_map_from_predictions(logits[i : i + 64], stream.probes[None])
-                            for i in range(0, logits.shape[0], 64)])
-    return scaled_progress(mode_coefficients(maps, truth.u[None], truth.v[None]), truth.coef)
+    """Best-arm progress [time, modes] of a softmax policy from its logits on the probes."""
+    z = jnp.einsum("nqd,ndr->nqr", stream.probes, truth.v)
+    return softmax_best_arm_progress(_coefficients(stream, truth, logits), truth.coef,
+                                     truth.u, z)
 
 
 def _metrics(name: str, progress: jax.Array, times: jax.Array, reward: jax.Array,
              horizon: int) -> dict[str, float]:
-    """Mode-time ratios and the mean expected reward over the first ``horizon`` interactions
-    (the LSTM's and Thompson's episode) and over the whole run."""
+    """Mode-time ratios, times to 50% per mode (``t50_mode_<j>``, j = 1 the strongest) and the
+    mean expected reward over the first ``horizon`` interactions (the LSTM's and Thompson's
+    episode) and over the whole run."""
+    t50 = threshold_times(progress, times, 0.5)
     return {f"{name}/mode_time_ratio": float(mode_time_ratio(progress, times, 0.5)),
+            **{f"{name}/t50_mode_{j + 1}": float(t) for j, t in enumerate(t50)},
             f"{name}/mode_time_ratio_90": float(mode_time_ratio(progress, times, 0.9)),
             f"{name}/mean_reward": float(reward[:horizon].mean()),
             f"{name}/final_reward": float(reward[-max(1, reward.shape[0] // 10):].mean())}
