@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from metalab.experiments.contrastive.claims import estimator_claims
-from metalab.experiments.dynamics.claims import mode_order_claims
+from metalab.experiments.dynamics.claims import mode_order_claims, near_bayes_claims, slopes
 from metalab.experiments.vsml.claims import unseen_claims
 from metalab.experiments.where_to_learn.claims import interference_claims, over_maml_claims
 
@@ -79,3 +79,29 @@ def test_mode_order_slopes_of_staggered_and_concurrent_learners():
     seeds[0]["maml/t50_mode_3"] = float("inf")  # a mode never reached: that seed is left out
     assert _by_id(mode_order_claims({"linear": seeds}, {"linear": s}, None))[
         "concurrent-meta-learners/linear/maml"]["n"] == 3
+
+
+def test_meta_learners_near_bayes_by_the_log_error_ratio_and_the_bandit_regret():
+    ratio = np.exp(SPREAD)  # per-seed multiples with geometric mean 1
+    linear = [{"bayes/final_query_mse": 0.01, "maml/mode_time_ratio": 1.0,
+               "maml/final_query_mse": 0.012 * r, "lstm/mode_time_ratio": 1.0,
+               "lstm/final_query_mse": 0.3 * r} for r in ratio]
+    bandit = [{"oracle/mean_reward": 1.7, "thompson/mean_reward": 1.3, "lstm/mode_time_ratio": 1.0,
+               "lstm/mean_reward": 1.7 - 0.6 * r} for r in ratio]  # regret 1.5x Thompson's
+    got = _by_id(near_bayes_claims({"linear": linear, "bandit": bandit}, None))
+    assert got["meta-learners-near-bayes/linear/maml"]["difference"] == pytest.approx(np.log(1.2))
+    assert got["meta-learners-near-bayes/linear/maml"]["verdict"] == "supported"
+    assert got["meta-learners-near-bayes/linear/lstm"]["verdict"] == "not supported"  # 30x
+    assert got["meta-learners-near-bayes/bandit/lstm"]["difference"] == pytest.approx(np.log(1.5))
+    assert got["meta-learners-near-bayes/bandit/lstm"]["verdict"] == "supported"
+    s = np.array([3.0, 1.0, 0.5])
+    bandit = [{**b, **{f"{n}/t50_mode_{j + 1}": 4 * s[j] ** k for j in range(3)
+                       for n, k in (("pg", -2.0), ("thompson", -1.0), ("lstm", -1.0))}}
+              for b in bandit]
+    out = slopes({"bandit": bandit}, {"bandit": s})
+    assert out["pg/bandit/t50_slope"] == pytest.approx(-2.0)
+    assert out["thompson/bandit/t50_slope_seeds"] == 5
+    assert out["lstm/bandit/error_over_bayes"] == pytest.approx(1.5 * np.exp(SPREAD).mean())
+    claims = _by_id(mode_order_claims({"bandit": bandit}, {"bandit": s}, None))
+    assert claims["staggered-learners/bandit/pg"]["verdict"] == "supported"
+    assert "Thompson slope -1.00" in claims["concurrent-meta-learners/bandit/lstm"]["metric"]

@@ -1,10 +1,14 @@
 """The claims ``staggered-learners`` and ``concurrent-meta-learners`` (Rabinowitz 2019),
-decided by the slope of log time-to-50% against log mode strength, per seed then over seeds.
+decided by the slope of log time-to-50% against log mode strength, per seed then over seeds;
+and ``meta-learners-near-bayes``, decided by the log-ratio of a meta-learner's error to the
+Bayesian reference's on the same seeds.
 
-Mode strength: the singular value on linear maps; on Fourier series the inverse frequency
-(the amplitudes are equal at the default decay, and low frequencies are the "large" modes).
-Either way a learner that fits large modes first has a negative slope and one that fits every
-mode at one rate, like the Bayes-optimal learner, a slope near zero.
+Mode strength: the singular value on linear maps and bandit reward maps; on Fourier series the
+inverse frequency (the amplitudes are equal at the default decay, and low frequencies are the
+"large" modes). Either way a learner that fits large modes first has a negative slope and one
+that fits every mode at one rate, like the Bayes-optimal learner, a slope near zero. On the
+bandit progress is the probability of each mode's best arm (``analysis.policy``), the
+reference is Thompson sampling and the error is the regret per pull over the first episode.
 """
 
 from __future__ import annotations
@@ -13,19 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from metalab.analysis.paired import slope
+from metalab.analysis.paired import paired, slope
 from metalab.runs.scoreboard import record_claim, regime
 
 PAPER = "Rabinowitz 2019 (meta-learners' learning dynamics)"
-PLAIN, META = ("learner", "online"), ("maml", "metasgd", "memory", "lstm")
+PLAIN, META = ("learner", "online", "pg"), ("maml", "metasgd", "memory", "lstm")
+NEAR_BAYES_FACTOR = 2.0  # "near Bayes": error at most twice the Bayesian reference's
 CONCURRENT_MARGIN = 0.25  # |slope| under this: t50 varies by under 10^0.25 = 1.8x over the
 # default linear spectrum (singular values 3 to 0.3)
 
 
 def mode_order_claims(per_seed: dict[str, list[dict[str, float]]],
                       strengths: dict[str, np.ndarray], config: Any) -> list[dict]:
-    """Per regression family and learner: the slope with its interval over seeds, from each
-    seed's ``<learner>/t50_mode_<j>`` (``per_seed[family]``, mode 1 the largest) against
+    """Per family and learner: the slope with its interval over seeds, from each seed's
+    ``<learner>/t50_mode_<j>`` (``per_seed[family]``, mode 1 the largest) against
     ``strengths[family]``; plain learners are claimed staggered (slope < 0), meta-learners
     concurrent (``|slope| < CONCURRENT_MARGIN``)."""
     claims = []
@@ -33,10 +38,11 @@ def mode_order_claims(per_seed: dict[str, list[dict[str, float]]],
         summaries = per_seed.get(family, [])
         if not summaries:
             continue
-        bayes = slope(x, _t50(summaries, "bayes", len(x)), direction="equal",
+        bayes = slope(x, _t50(summaries, _reference(family), len(x)), direction="equal",
                       margin=CONCURRENT_MARGIN)
-        beside = f"; Bayes slope {bayes.difference:+.2f}" if np.isfinite(bayes.difference) else ""
-        axis = "singular value" if family == "linear" else "inverse frequency"
+        beside = (f"; {_reference(family).capitalize()} slope {bayes.difference:+.2f}"
+                  if np.isfinite(bayes.difference) else "")
+        axis = "inverse frequency" if family == "fourier" else "singular value"
         for name in (n for n in (*PLAIN, *META) if f"{n}/t50_mode_1" in summaries[0]):
             concurrent = name in META
             times = _t50(summaries, name, len(x))
@@ -50,6 +56,65 @@ def mode_order_claims(per_seed: dict[str, list[dict[str, float]]],
                 metric=f"slope of log t50 on log {axis} ({family}; seeds where every mode "
                        f"reached 50%{beside})", regime=regime(config)))
     return claims
+
+
+def near_bayes_claims(per_seed: dict[str, list[dict[str, float]]], config: Any
+                      ) -> list[dict]:
+    """Per family and meta-learner: the mean over seeds of log(error / the reference's
+    error), with its Student-t interval; claimed at most log ``NEAR_BAYES_FACTOR``. Error:
+    final query MSE (regression), regret per pull over the first episode (bandit)."""
+    claims = []
+    for family, summaries in per_seed.items():
+        ref = _reference(family)
+        for name in (n for n in META if f"{n}/mode_time_ratio" in summaries[0]):
+            mine, theirs = (np.array([_error(s, n, family) for s in summaries])
+                            for n in (name, ref))
+            stat = paired(np.log(mine), np.log(theirs), direction="at-most",
+                          margin=float(np.log(NEAR_BAYES_FACTOR)))
+            what = "regret per pull, first episode" if family == "bandit" else "query MSE"
+            claims.append(record_claim(
+                f"meta-learners-near-bayes/{family}/{name}", stat, paper=PAPER,
+                claim=f"{name}'s error is near the Bayesian reference's ({ref})",
+                metric=f"log({what} of {name} / of {ref}) ({family}; margin "
+                       f"log {NEAR_BAYES_FACTOR:g}: at most {NEAR_BAYES_FACTOR:g}x; "
+                       f"ratio of means {mine.mean() / theirs.mean():.3g}x)",
+                means=(float(mine.mean()), float(theirs.mean())), regime=regime(config)))
+    return claims
+
+
+def slopes(per_seed: dict[str, list[dict[str, float]]], strengths: dict[str, np.ndarray]
+           ) -> dict[str, float]:
+    """``<learner>/<family>/t50_slope`` (mean over seeds), ``..._low``, ``..._high`` (95%
+    interval) and ``..._seeds`` (seeds where every mode reached 50%) of every learner with
+    times to 50%, the references included, and ``<learner>/<family>/error_over_bayes``
+    (mean over seeds of each meta-learner's error over the reference's)."""
+    out: dict[str, float] = {}
+    for family, x in strengths.items():
+        summaries = per_seed.get(family, [])
+        names = [k.split("/")[0] for k in (summaries[0] if summaries else {})
+                 if k.endswith("/t50_mode_1")]
+        for name in names:
+            stat = slope(x, _t50(summaries, name, len(x)))
+            key = f"{name}/{family}/t50_slope"
+            out |= {key: stat.difference, f"{key}_low": stat.low, f"{key}_high": stat.high,
+                    f"{key}_seeds": float(stat.n)}
+            if name in META:
+                out[f"{name}/{family}/error_over_bayes"] = float(np.mean(
+                    [_error(s, name, family) / _error(s, _reference(family), family)
+                     for s in summaries]))
+    return out
+
+
+def _reference(family: str) -> str:
+    """The Bayesian reference learner of a family."""
+    return "thompson" if family == "bandit" else "bayes"
+
+
+def _error(summary: dict[str, float], name: str, family: str) -> float:
+    """A learner's error in one seed: query MSE, or regret per pull over the first episode."""
+    if family == "bandit":
+        return summary["oracle/mean_reward"] - summary[f"{name}/mean_reward"]
+    return summary[f"{name}/final_query_mse"]
 
 
 def _t50(summaries: list[dict[str, float]], name: str, modes: int) -> np.ndarray:

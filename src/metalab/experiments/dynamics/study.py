@@ -18,7 +18,7 @@ import numpy as np
 from metalab.atomic import atomic_write
 from metalab.errors import require, require_cadence, require_fields
 from metalab.experiments.dynamics import bandit_run, study_report
-from metalab.experiments.dynamics.claims import mode_order_claims
+from metalab.experiments.dynamics.claims import mode_order_claims, near_bayes_claims, slopes
 from metalab.experiments.dynamics.experiment import (
     DYNAMICS_LEARNERS,
     FOURIER_META_STEPS,
@@ -121,8 +121,10 @@ def regression_config(cfg: DynamicsStudyConfig, family: str, seed: int
 
 
 def mode_strengths(cfg: DynamicsStudyConfig, family: str) -> np.ndarray:
-    """The strength of each mode of a regression family, largest first: its singular values
-    (linear) or inverse frequencies 1, 1/2, ... (Fourier)."""
+    """The strength of each mode of a family, largest first: its singular values (linear,
+    bandit) or inverse frequencies 1, 1/2, ... (Fourier)."""
+    if family == "bandit":
+        return np.asarray(bandit_run.family(cfg).singular_values())
     dist = distribution(regression_config(cfg, family, cfg.seed))
     if family == "linear":
         return np.asarray(dist.singular_values())
@@ -182,10 +184,10 @@ def run(cfg: DynamicsStudyConfig, rundir: RunDir) -> dict[str, float]:
     for family in cfg.families:
         for seed in range(cfg.seed, cfg.seed + cfg.seeds):
             per_seed[family].append(_sub_run(cfg, family, seed, rundir))
-    summary = aggregate(per_seed)
+    strengths = {f: mode_strengths(cfg, f) for f in cfg.families}
+    summary = aggregate(per_seed) | slopes(per_seed, strengths)
     study_report.ratio_figure(rundir, cfg, summary)
-    claims = mode_order_claims(per_seed, {f: mode_strengths(cfg, f) for f in cfg.families
-                                          if f != "bandit"}, cfg)
+    claims = [*mode_order_claims(per_seed, strengths, cfg), *near_bayes_claims(per_seed, cfg)]
     rundir.write_summary("learning-dynamics-families", summary, claims=claims)
     rundir.write_report("Learning dynamics across families and seeds",
                         study_report.description(cfg, _maml_steps(cfg)), summary,

@@ -39,20 +39,38 @@ def _t50s(summary: dict[str, float], prefix: str, seeds: int) -> str:
     return "; ".join(cells)
 
 
+def _slope(summary: dict[str, float], key: str, seeds: int) -> str:
+    """The slope of log t50 on log strength with its 95% interval and the seeds fitted."""
+    mean, low, high = (summary.get(f"{key}{s}", math.nan) for s in ("", "_low", "_high"))
+    if not math.isfinite(mean):
+        return "null (a mode never at 50%)"
+    interval = f" [{low:+.2f}, {high:+.2f}]" if math.isfinite(low) else ""
+    return f"{mean:+.2f}{interval} ({int(summary[f'{key}_seeds'])}/{seeds})"
+
+
+def _times(ratio: float) -> str:
+    """A multiple such as ``29x``, blank where there is none."""
+    return f"{ratio:.3g}x" if math.isfinite(ratio) else ""
+
+
 def tables(cfg: Any, summary: dict[str, float]) -> list[str]:
-    """One markdown table per family: ratios at 50% / 90%, accuracy or reward, mean ± CI."""
+    """One markdown table per family: ratios at 50% / 90%, the t50 slope, accuracy or
+    reward (and a meta-learner's error over the Bayesian reference's), mean ± CI."""
     out = []
     for family in cfg.families:
         score = "mean_reward" if family == "bandit" else "final_query_mse"
         rows = [f"| {n} | {_cell(summary, f'{n}/{family}/mode_time_ratio', cfg.seeds, True)}"
                 f" | {_cell(summary, f'{n}/{family}/mode_time_ratio_90', cfg.seeds, True)}"
+                f" | {_slope(summary, f'{n}/{family}/t50_slope', cfg.seeds)}"
                 f" | {_cell(summary, f'{n}/{family}/{score}', cfg.seeds)}"
+                f" | {_times(summary.get(f'{n}/{family}/error_over_bayes', math.nan))}"
                 f" | {_t50s(summary, f'{n}/{family}', cfg.seeds)} |"
                 for n in _learners(family, summary)]
-        head = (f"| learner | mode_time_ratio (seeds reached) | ratio at 90% | {score} "
+        head = (f"| learner | mode_time_ratio (seeds reached) | ratio at 90% | slope of log "
+                f"t50 on log strength [95% CI] (seeds) | {score} | error / Bayes' "
                 "| time to 50% per mode (first = largest) |")
         out.append(f"## {family}\n\n"
-                   + "\n".join([head, "| --- | --- | --- | --- | --- |", *rows]))
+                   + "\n".join([head, "| --- | --- | --- | --- | --- | --- | --- |", *rows]))
     return out
 
 
@@ -100,7 +118,12 @@ def description(cfg: Any, maml_steps: str) -> str:
         f"({cfg.agent_hidden} units) meta-trained by A2C ({cfg.a2c_steps} steps, Adam "
         f"{cfg.a2c_lr}, gamma {cfg.gamma}, entropy {cfg.entropy_cost}) over "
         f"{cfg.horizon}-interaction episodes; thompson = Thompson sampling with the family's "
-        "Gaussian prior. Bandit progress: the policy's logit map (Thompson: posterior mean "
-        "reward map) on the modes, over its final overall scale. `mode_time_ratio` = time to "
-        "50% of the last mode / of the first; ± = 95% CI half-width (Student t) over seeds."
+        "Gaussian prior. Bandit progress per mode: the probability that the policy acting on "
+        "the mode alone picks its best arm (softmax of the logits projected on the mode; "
+        "Thompson: a posterior draw with the true sign), from chance (0) to certain (1). "
+        "`mode_time_ratio` = time to 50% of the last mode / of the first; slope: of log time "
+        "to 50% on log mode strength (singular value; Fourier: inverse frequency), per seed, "
+        "mean and 95% interval over seeds; error / Bayes': query MSE (bandit: regret per "
+        "pull, first episode) over the Bayes learner's (Thompson's), mean over seeds; "
+        "± = 95% CI half-width (Student t) over seeds."
     )
