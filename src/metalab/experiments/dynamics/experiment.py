@@ -106,6 +106,10 @@ class LearningDynamicsConfig:
     lstm_lr: float = 1e-2
     """Adam step of the plain LSTM (gradient norm clipped at 1): after 400 meta-steps its
     query MSE was 0.69 at 1e-2 against 0.82 at 3e-3 (seed 0, see docs/learning-dynamics.md)"""
+    lstm_decay: float = 0.01
+    """the plain LSTM's step decays by a cosine from --lstm-lr to lstm-decay x it over
+    --lstm-steps (1: constant); at a constant step its error levels off well above its
+    plateau (docs/learning-dynamics.md)"""
     learners: tuple[str, ...] = DYNAMICS_LEARNERS
     """which learners to run (bayes always runs: similarity is measured against it)"""
     meta_snapshots: int = 4
@@ -141,6 +145,7 @@ class LearningDynamicsConfig:
         require(self.noise is None or self.noise > 0, "--noise",
                 "must be positive (the Bayes posterior needs observation noise)")
         require(self.k_support >= 2, "--k-support", "must be at least 2")
+        require(0 < self.lstm_decay <= 1, "--lstm-decay", "must be in (0, 1] (1: constant)")
         require(self.lstm_queries <= self.k_support, "--lstm-queries",
                 "must be at most --k-support (the query points each task has)")
         require_fields(self, at_least={"eval_tasks": 20}, positive=(

@@ -2,8 +2,9 @@
 
 MAML and Meta-SGD are meta-trained by backprop through the inner loop; the LSTMs (the reader
 with a multiplicative read-out and the plain LSTM) by Adam on the query error after every
-prefix of the support sequence. Each keeps its parameters at several meta-steps, so the
-analysis can follow how the learned learning dynamics change along meta-training.
+prefix of the support sequence, the plain LSTM's step decaying by a cosine (Loshchilov &
+Hutter 2017) to ``lstm_decay`` of its start. Each keeps its parameters at several meta-steps,
+so the analysis can follow how the learned learning dynamics change along meta-training.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ def train(name: str, cfg: Any, rundir: RunDir, key: jax.Array) -> tuple[Any, Sna
         init, total = init_state(trained, optimizer, k_init), cfg.meta_steps
     else:
         trained = setup.memory_model(cfg, plain=name == "lstm")
-        lr = cfg.lstm_lr if name == "lstm" else cfg.memory_lr
+        total = cfg.lstm_steps if name == "lstm" else cfg.memory_steps
+        lr = (optax.cosine_decay_schedule(cfg.lstm_lr, total, alpha=cfg.lstm_decay)
+              if name == "lstm" else cfg.memory_lr)
         optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr))
         init = TrainState.create(trained.init(k_init), optimizer)
         queries = cfg.lstm_queries if name == "lstm" else cfg.k_support
         step = make_memory_step(trained, optimizer, tasks=setup.distribution(cfg),
                                 meta_batch=cfg.meta_batch, queries=queries, key=k_run)
-        total = cfg.lstm_steps if name == "lstm" else cfg.memory_steps
     return trained, train_snapshots(rundir, name, init, step, total, count=cfg.meta_snapshots,
                                     chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
 
