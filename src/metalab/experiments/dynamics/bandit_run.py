@@ -14,9 +14,11 @@ from metalab.analysis import (
     linear_map_from_predictions,
     mode_coefficients,
     mode_time_ratio,
+    posterior_mode_sd,
+    sign_progress,
+    softmax_best_arm_progress,
     threshold_times,
 )
-from metalab.analysis.policy import posterior_mode_sd, sign_progress, softmax_best_arm_progress
 from metalab.analysis.thompson import thompson_run
 from metalab.learners import bandit_agents as B
 from metalab.runs.rundir import RunDir

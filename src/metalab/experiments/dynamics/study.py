@@ -197,8 +197,9 @@ def run(cfg: DynamicsStudyConfig, rundir: RunDir) -> dict[str, float]:
 
 EXPERIMENT = Experiment(
     name="learning-dynamics-families",
-    description="Mode-time ratios of learners and meta-learners on linear, Fourier and "
-    "contextual-bandit families, mean and 95% CI over seeds (Rabinowitz 2019)",
+    description="Mode-time ratios and slopes of log time-to-50% on log mode strength of "
+    "learners and meta-learners on linear, Fourier and contextual-bandit families, and each "
+    "meta-learner's error as a multiple of Bayes', mean and 95% CI over seeds (Rabinowitz 2019)",
     expected_time="20 min",  # 2026-12-01: 14.6 min resumed after part of linear-seed0, load ~1
     quick_time="3 min",  # 167 s wall on the idle 2-core machine, 2026-12-01
     config=DynamicsStudyConfig,
