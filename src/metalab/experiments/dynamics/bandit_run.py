@@ -45,7 +45,7 @@ def run_seed(cfg: Any, seed: int, rundir: RunDir) -> tuple[dict[str, float], dic
                       cfg.entropy_cost, keys[2])
     snaps = train_snapshots(rundir, "lstm", init, step, cfg.a2c_steps, count=cfg.meta_snapshots,
                             chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
-    every = max(1, cfg.pg_steps // 200)
+    every = max(1, cfg.pg_steps // 400)
     pg_steps = cfg.pg_steps - cfg.pg_steps % every
     interactions = jnp.arange(cfg.horizon + 1, dtype=jnp.float32)
     pg_logits, pg_reward = B.pg_run(bandit, stream, keys[3], pg_steps, every, cfg.pg_hidden,
