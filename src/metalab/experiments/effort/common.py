@@ -83,6 +83,21 @@ class EffortOptions:
                        beta=self.beta, cost=self.cost, unroll=UNROLL)
 
 
+@dataclass(frozen=True)
+class RestartOptions:
+    """Restarts of the control optimisation from several initial controls (vmapped)."""
+
+    restarts: int = 4
+    """initial controls: the neutral one and restarts - 1 random offsets held over time"""
+    restart_scale: float = 0.5
+    """standard deviation of the random offsets (then projected into the bounds)"""
+
+    def check_restarts(self, least: int = 1) -> None:
+        """Validate the restart options (``least``: the fewest restarts the run needs)."""
+        require(self.restarts >= least, "--restarts", f"must be at least {least}")
+        require(self.restart_scale > 0, "--restart-scale", "must be positive")
+
+
 def optimise_stage(
     rundir: RunDir,
     stage: str,

@@ -20,7 +20,13 @@ from metalab import effort as E
 from metalab.analysis.paired import paired
 from metalab.errors import require
 from metalab.experiments.effort import gain, hyper
-from metalab.experiments.effort.common import SMOKE_BUDGET, restart_keys, restart_stage, starts
+from metalab.experiments.effort.common import (
+    SMOKE_BUDGET,
+    RestartOptions,
+    restart_keys,
+    restart_stage,
+    starts,
+)
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -30,7 +36,7 @@ PAPER = "Carrasco-Davis, Masis, Saxe 2023 (learning effort); short-horizon bias:
 
 
 @dataclass(frozen=True)
-class MyopicConfig(gain.ModeTaskOptions):
+class MyopicConfig(gain.ModeTaskOptions, RestartOptions):
     """Settings of ``metalab run effort-myopic`` (task options: the gain problem's; the
     lr_decay problem is effort-hyper's default task at this run's seed)."""
 
@@ -38,9 +44,6 @@ class MyopicConfig(gain.ModeTaskOptions):
     horizons: tuple[int, ...] = (1, 10, 100, 200)
     """receding horizons H in steps; one >= the run's steps is the full window (a check of the
     re-planning budget: it should match the full-horizon value)"""
-    restarts: int = 4
-    """initial controls (neutral plus random offsets), shared by every controller"""
-    restart_scale: float = 0.5
     inner_steps: int = 100
     """Adam steps per re-plan of a receding controller (warm-started from the last plan)"""
     greedy_lr: float = 0.05
@@ -55,7 +58,7 @@ class MyopicConfig(gain.ModeTaskOptions):
         require(set(self.problems) <= {"gain", "lr_decay"} and self.problems, "--problems",
                 "choose from gain, lr_decay")
         require(all(h >= 1 for h in self.horizons), "--horizons", "must be positive steps")
-        require(self.restarts >= 2, "--restarts", "need at least 2 (the gap is paired over them)")
+        self.check_restarts(least=2)  # the gap is paired over the initial controls
         require(self.inner_steps >= 1 and self.greedy_lr > 0, "--inner-steps",
                 "inner steps and --greedy-lr must be positive")
 
