@@ -158,7 +158,8 @@ def _plot(rundir: RunDir, trajs, phi: np.ndarray, cfg: EffortContinualConfig) ->
 
 EXPERIMENT = Experiment(
     name="effort-continual",
-    description="neuron gating across a task switch: value and forgetting with and without",
+    description="neuron gating across a task switch: value and forgetting with and without "
+                "(the best of several restarts)",
     expected_time="1 min",
     quick_time="5 min",  # measured: 317 s wall at load 14-22, 34 s user CPU (2026-12-01)
     config=EffortContinualConfig,
