@@ -34,8 +34,14 @@ from metalab.effort.modes import mode_task as mode_task
 from metalab.effort.modes import peak_time as peak_time
 from metalab.effort.modes import random_init as random_init
 from metalab.effort.modes import sigmoid_mode as sigmoid_mode
+from metalab.effort.myopic import greedy as greedy
+from metalab.effort.myopic import receding as receding
+from metalab.effort.myopic import window_value as window_value
 from metalab.effort.optimise import ascent_step as ascent_step
+from metalab.effort.optimise import init_restarts as init_restarts
 from metalab.effort.optimise import maximise as maximise
+from metalab.effort.optimise import restarts_step as restarts_step
+from metalab.effort.optimise import starts as starts
 from metalab.effort.readouts import CLASSES as CLASSES
 from metalab.effort.readouts import analyse as analyse
 from metalab.effort.readouts import classify as classify

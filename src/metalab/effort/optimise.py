@@ -63,3 +63,41 @@ def maximise(
     step = ascent_step(objective, optimizer, project, tangent)
     state, metrics = scan_steps(step, steps)(state)
     return state.meta, metrics["value"]
+
+
+def starts(key: jax.Array, control: Any, project: Callable[[Any], Any], n: int,
+           scale: float = 0.5) -> Any:
+    """``n`` initial controls stacked on a leading axis: ``control`` itself, then ``n - 1``
+    draws of ``control`` + ``scale`` * N(0, 1), one offset per element held over time, each
+    projected into the bounds (restarts, so that a local optimum shows as a spread)."""
+    leaves, treedef = jax.tree.flatten(control)
+    keys = jax.random.split(key, len(leaves))
+    drawn = [x[None] + scale * jax.random.normal(k, (n - 1, 1, *x.shape[1:]), x.dtype)
+             for x, k in zip(leaves, keys, strict=True)]
+    others = jax.vmap(project)(jax.tree.unflatten(treedef, drawn))
+    return jax.tree.map(lambda c, o: jnp.concatenate([c[None], o]), control, others)
+
+
+def init_restarts(controls: Any, optimizer: optax.GradientTransformation) -> TrainState:
+    """The optimisation state of stacked initial controls [R, ...] (one shared step count)."""
+    return TrainState(controls, jax.vmap(optimizer.init)(controls), jnp.zeros((), jnp.int32))
+
+
+def restarts_step(
+    objective: Objective,
+    optimizer: optax.GradientTransformation,
+    project: Callable[[Any], Any],
+    tangent: Callable[[Any], Any] = lambda g: g,
+) -> Callable[[TrainState], tuple[TrainState, Metrics]]:
+    """``ascent_step`` vmapped over the restarts of an ``init_restarts`` state (metrics [R])."""
+    single = ascent_step(objective, optimizer, project, tangent)
+
+    def step(state: TrainState) -> tuple[TrainState, Metrics]:
+        def one(meta: Any, opt_state: Any) -> tuple[Any, Any, Metrics]:
+            new, metrics = single(TrainState(meta, opt_state, state.step))
+            return new.meta, new.opt_state, metrics
+
+        meta, opt_state, metrics = jax.vmap(one)(state.meta, state.opt_state)
+        return TrainState(meta, opt_state, state.step + 1), metrics
+
+    return step

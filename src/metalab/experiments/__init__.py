@@ -18,6 +18,7 @@ from metalab.experiments.effort import gain as effort_gain
 from metalab.experiments.effort import hyper as effort_hyper
 from metalab.experiments.effort import interfere as effort_interfere
 from metalab.experiments.effort import maml as effort_maml
+from metalab.experiments.effort import myopic as effort_myopic
 from metalab.experiments.effort import nonlinear as effort_nonlinear
 from metalab.experiments.effort import phase as effort_phase
 from metalab.experiments.effort import switch as effort_switch
@@ -37,7 +38,8 @@ ENTRY_POINT_GROUP = "metalab.experiments"
 
 EXPERIMENTS: Registry[Experiment] = Registry("experiment", "EXPERIMENT")
 for _module in (sinusoid, effort_gain, effort_nonlinear, effort_curriculum, effort_maml,
-                effort_continual, effort_hyper, effort_interfere, effort_switch, effort_phase,
+                effort_continual, effort_myopic, effort_hyper, effort_interfere, effort_switch,
+                effort_phase,
                 dynamics, dynamics_study, estimator_accuracy, omniglot, oneshot_runs,
                 where_to_learn, continual, where_to_learn_controls, vsml, vsml_backprop,
                 contrastive,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jax
+import numpy as np
 import optax
 
 from metalab import effort as E
@@ -82,6 +83,21 @@ class EffortOptions:
                        beta=self.beta, cost=self.cost, unroll=UNROLL)
 
 
+@dataclass(frozen=True)
+class RestartOptions:
+    """Restarts of the control optimisation from several initial controls (vmapped)."""
+
+    restarts: int = 4
+    """initial controls: the neutral one and restarts - 1 random offsets held over time"""
+    restart_scale: float = 0.5
+    """standard deviation of the random offsets (then projected into the bounds)"""
+
+    def check_restarts(self, least: int = 1) -> None:
+        """Validate the restart options (``least``: the fewest restarts the run needs)."""
+        require(self.restarts >= least, "--restarts", f"must be at least {least}")
+        require(self.restart_scale > 0, "--restart-scale", "must be positive")
+
+
 def optimise_stage(
     rundir: RunDir,
     stage: str,
@@ -98,6 +114,40 @@ def optimise_stage(
     state = train_stage(rundir, stage, init(project(control), optimizer), step, opts.opt_steps,
                         chunk=opts.log_every, checkpoint_every=opts.checkpoint_every)
     return state.meta
+
+
+def restart_stage(
+    rundir: RunDir,
+    stage: str,
+    objective: Callable[[Any], tuple[jax.Array, Any]],
+    starts: Any,
+    project: Callable[[Any], Any],
+    opts: EffortOptions,
+) -> tuple[Any, jax.Array]:
+    """``optimise_stage`` from stacked initial controls [R] at once (``starts``), vmapped;
+    returns the optimised controls [R] and their values [R]."""
+    optimizer = optax.adam(opts.opt_lr)
+    state = train_stage(rundir, stage, E.init_restarts(starts, optimizer),
+                        E.restarts_step(objective, optimizer, project), opts.opt_steps,
+                        chunk=opts.log_every, checkpoint_every=opts.checkpoint_every)
+    values = jax.jit(jax.vmap(lambda c: objective(c)[0]))(state.meta)
+    return state.meta, values
+
+
+def starts(control: Any, project: Callable[[Any], Any], opts: EffortOptions, restarts: int,
+           scale: float) -> Any:
+    """The run's ``restarts`` initial controls (``E.starts`` from a key of ``opts.seed``)."""
+    key = jax.random.fold_in(jax.random.PRNGKey(opts.seed), 11)
+    return E.starts(key, project(control), project, restarts, scale)
+
+
+def restart_keys(summary: dict[str, float], prefix: str, values: jax.Array) -> int:
+    """Add ``<prefix>restarts/{best,worst,spread}`` (spread = best - worst: a local optimum
+    shows as a spread) and return the index of the best restart."""
+    v = np.asarray(values)
+    summary |= {f"{prefix}restarts/best": float(v.max()), f"{prefix}restarts/worst":
+                float(v.min()), f"{prefix}restarts/spread": float(v.max() - v.min())}
+    return int(np.argmax(v))
 
 
 def resimulate(

@@ -16,19 +16,27 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
+from metalab.analysis.paired import paired
 from metalab.effort.modes import peak_time
 from metalab.effort.readouts import halfway_times
 from metalab.errors import require
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
+    RestartOptions,
     optimise_stage,
     resimulate,
+    restart_keys,
+    restart_stage,
+    starts,
 )
 from metalab.runs.curves import stage_curve
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
+from metalab.runs.scoreboard import record_claim, regime, report_section
+
+PAPER = "Carrasco-Davis, Masis, Saxe 2023 (learning effort)"
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ class ModeTaskOptions(EffortOptions):
 
 
 @dataclass(frozen=True)
-class GainConfig(ModeTaskOptions):
+class GainConfig(ModeTaskOptions, RestartOptions):
     """Settings of ``metalab run effort-gain``."""
 
     method: Literal["euler", "rk4"] = "rk4"
@@ -71,13 +79,15 @@ class GainConfig(ModeTaskOptions):
 
     def __post_init__(self) -> None:
         self.check_task()
+        self.check_restarts()
         require(all(b >= 0 for b in self.sweep_betas), "--sweep-betas", "must be non-negative")
 
     def resolved(self) -> GainConfig:
         """The configuration actually run: ``quick`` shrinks the optimisation."""
         if not self.quick:
             return self
-        return replace(self, opt_steps=min(self.opt_steps, 300), sweep_betas=())
+        return replace(self, opt_steps=min(self.opt_steps, 300), sweep_betas=(),
+                       restarts=min(self.restarts, 3))
 
 
 def problem(cfg: ModeTaskOptions) -> tuple[E.TaskCovariances, E.Weights]:
@@ -102,7 +112,18 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
     tasks, w0 = problem(cfg)
     setting = cfg.setting()
     s = np.asarray(cfg.strengths)
-    control = optimal_gain(cfg, rundir)
+    bounds = E.Bounds(gain=(cfg.gain_min, cfg.gain_max))
+
+    def project(c: E.Control) -> E.Control:
+        return E.project(c, bounds)
+
+    controls, values = restart_stage(
+        rundir, "gain", lambda c: E.evaluate(c, tasks, w0, setting), starts(
+            E.neutral(cfg.steps, w0), project, cfg, cfg.restarts, cfg.restart_scale), project, cfg)
+    summary: dict[str, float] = {}
+    best = restart_keys(summary, "", values)
+    control = jax.tree.map(lambda x: x[best], controls)
+    claims = _order_claims(np.asarray(jax.vmap(E.mode_gain)(controls)), cfg)
     analyse = jax.jit(lambda c: E.analyse(c, tasks, w0, setting))
     v_on, perf_on, cost_on, eff_on = analyse(control)
     v_off, perf_off, _, eff_off = analyse(E.neutral(cfg.steps, w0))
@@ -117,7 +138,7 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
         jax.tree.map(lambda x: jnp.repeat(x, 4, axis=0), c), tasks, w0, fine)[0])
     v_fine, v_fine_off = evaluate_fine(control), evaluate_fine(E.neutral(cfg.steps, w0))
 
-    summary = {"value/controlled": float(v_on), "value/uncontrolled": float(v_off),
+    summary |= {"value/controlled": float(v_on), "value/uncontrolled": float(v_off),
                "value/controlled_rk4_dt_over_4": float(v_fine),
                "value/uncontrolled_rk4_dt_over_4": float(v_fine_off)}
     for i in range(len(s)):
@@ -150,7 +171,7 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
     if cfg.sweep_betas:
         _plot_sweep(rundir, sweep, s, cfg)
     _plot_widths(rundir, sweep, s, cfg)
-    rundir.write_summary("effort-gain", summary)
+    rundir.write_summary("effort-gain", summary, claims=claims)
     what = (
         f"Two-layer linear network, whitened inputs, task singular values {list(cfg.strengths)} "
         f"(noise variance {cfg.noise_var}), decoupled initial mode strength "
@@ -169,9 +190,32 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
         f"`simulated/<c>/<net>`: online SGD (batch {cfg.sgd_batch}, fresh Gaussian samples, "
         f"step dt) of a linear and a {cfg.nonlinear} network under the same control, value "
         f"from its loss, mean and 95% CI over {cfg.sgd_seeds} seeds (compare with the Euler value)."
+        f" The optimisation starts from {cfg.restarts} initial controls at once (neutral plus "
+        f"offsets of scale {cfg.restart_scale}); `restarts/*` are their values' best, worst and"
+        f" spread, the best is reported above, and the claims are paired over the restarts."
     )
-    rundir.write_report("Learning effort: optimal gain", what, summary)
+    rundir.write_report("Learning effort: optimal gain", what, summary,
+                        sections=report_section(claims))
     return summary
+
+
+def _order_claims(gains: np.ndarray, cfg: GainConfig) -> list[dict]:
+    """``easy-first-then-sustained``: per restart [R, T, modes], the weakest mode's gain peaks
+    later (``/peak``) and stays above half its peak longer (``/width``) than the strongest's."""
+    peaks = np.stack([peak_time(g, cfg.dt) for g in gains])
+    widths = np.stack([E.half_max_width(g, cfg.dt) for g in gains])
+    claims = []
+    for part, x, what in (("peak", peaks, "time of the peak gain"),
+                          ("width", widths, "half-maximum width of the gain")):
+        stat = paired(x[:, -1], x[:, 0], direction="greater")
+        claims.append(record_claim(
+            f"easy-first-then-sustained/{part}", stat, paper=PAPER,
+            claim="the optimal gain goes to the easy (strong) modes first and is sustained on "
+                  "the hard (weak) ones",
+            metric=f"{what}, weakest minus strongest mode, paired over {len(x)} initial "
+                   f"controls (restarts)", regime=regime(cfg),
+            means=(float(x[:, -1].mean()), float(x[:, 0].mean()))))
+    return claims
 
 
 def _add_widths(summary: dict[str, float], prefix: str, gain: np.ndarray, dt: float) -> None:
@@ -262,7 +306,8 @@ EXPERIMENT = Experiment(
     run=run,
     # the one effort row that keeps the SGD re-simulation
     smoke=(*SMOKE_BUDGET, "--strengths", "2", "1", "--sweep-betas", "--method", "euler"),
-    summary_keys=("value/controlled", "value/uncontrolled", "value/controlled_rk4_dt_over_4",
+    summary_keys=("restarts/spread", "value/controlled", "value/uncontrolled",
+                  "value/controlled_rk4_dt_over_4",
                   "peak_time/mode_0", "peak_time/mode_1", "peak_gain/mode_1", "easy_first",
                   "halfway_time/controlled/mode_1?", "width/mode_1", "sustained_later",
                   "value/controlled_euler", "simulated/controlled/linear/mean",
