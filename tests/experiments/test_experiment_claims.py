@@ -104,4 +104,13 @@ def test_meta_learners_near_bayes_by_the_log_error_ratio_and_the_bandit_regret()
     assert out["lstm/bandit/error_over_bayes"] == pytest.approx(1.5 * np.exp(SPREAD).mean())
     claims = _by_id(mode_order_claims({"bandit": bandit}, {"bandit": s}, None))
     assert claims["staggered-learners/bandit/pg"]["verdict"] == "supported"
-    assert "Thompson slope -1.00" in claims["concurrent-meta-learners/bandit/lstm"]["metric"]
+    # on the bandit even Thompson sampling is staggered: the LSTM is judged against its slope
+    concurrent = claims["concurrent-meta-learners/bandit/lstm"]
+    assert "minus Thompson" in concurrent["metric"] and concurrent["verdict"] == "supported"
+    assert concurrent["difference"] == pytest.approx(0.0, abs=1e-9)
+    for b in bandit:
+        b.update({f"lstm/t50_mode_{j + 1}": 4 * s[j] ** -2.0 for j in range(3)})
+    concurrent = _by_id(mode_order_claims({"bandit": bandit}, {"bandit": s}, None))[
+        "concurrent-meta-learners/bandit/lstm"]
+    assert concurrent["difference"] == pytest.approx(-1.0)  # as staggered as REINFORCE
+    assert concurrent["verdict"] == "not supported"

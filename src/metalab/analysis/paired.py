@@ -106,6 +106,18 @@ def slope(x: Any, y: Any, *, direction: Direction = "less",
     never reached) has no slope and is left out, not fitted on the rest (which would hide
     the slowest modes); ``n`` counts the seeds used."""
     _check(direction, margin, "seeds")
+    slopes = [s for s in seed_slopes(x, y) if np.isfinite(s)]
+    if not slopes:
+        nan = math.nan
+        return Paired(nan, nan, nan, 0, "seeds", direction, INCONCLUSIVE)
+    mean, low, high = _t_interval(np.asarray(slopes))
+    return Paired(mean, low, high, len(slopes), "seeds", direction,
+                  verdict(low, high, direction, margin))
+
+
+def seed_slopes(x: Any, y: Any) -> np.ndarray:
+    """Per seed, the least-squares slope of ``log y`` against ``log x`` (shapes as in
+    ``slope``); NaN for a seed with a non-finite or non-positive point."""
     y = np.asarray(y, np.float64)
     y = y.reshape(1, -1) if y.ndim == 1 else y
     x = np.asarray(x, np.float64)
@@ -113,17 +125,12 @@ def slope(x: Any, y: Any, *, direction: Direction = "less",
         raise BadInput("slope", f"give x as [points] or [seeds, points] and y as [seeds, "
                        f"points]; got shapes {x.shape} and {y.shape}")
     x = np.broadcast_to(x, y.shape)
-    slopes = []
-    for xs, ys in zip(x, y, strict=True):
+    out = np.full(len(y), np.nan)
+    for i, (xs, ys) in enumerate(zip(x, y, strict=True)):
         ok = np.isfinite(xs) & np.isfinite(ys) & (xs > 0) & (ys > 0)
         if ok.all() and np.ptp(np.log(xs)) > 0:
-            slopes.append(np.polyfit(np.log(xs), np.log(ys), 1)[0])
-    if not slopes:
-        nan = math.nan
-        return Paired(nan, nan, nan, 0, "seeds", direction, INCONCLUSIVE)
-    mean, low, high = _t_interval(np.asarray(slopes))
-    return Paired(mean, low, high, len(slopes), "seeds", direction,
-                  verdict(low, high, direction, margin))
+            out[i] = np.polyfit(np.log(xs), np.log(ys), 1)[0]
+    return out
 
 
 def _check(direction: str, margin: float | None, unit: str) -> None:
