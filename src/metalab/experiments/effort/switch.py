@@ -25,6 +25,7 @@ from metalab.errors import require, require_fields
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
     EffortOptions,
+    completed,
     optimise_stage,
     resimulate,
 )
@@ -91,11 +92,12 @@ def run(cfg: SwitchConfig, rundir: RunDir) -> dict[str, float]:
                           method=cfg.method, unroll=setting.unroll)
         return E.value_of(traj, c, setting)[0], traj
 
-    controls = {"none": E.Control()}
+    full = E.neutral(cfg.steps, w0, 2, CONTROLS["gain_gates"])
+    controls = {"none": full}
     for name, signals in CONTROLS.items():
-        controls[name] = optimise_stage(rundir, name, evaluate,
-                                        E.neutral(cfg.steps, w0, 2, signals),
-                                        lambda c: E.project(c, bounds), cfg)
+        controls[name] = completed(optimise_stage(rundir, name, evaluate,
+                                                  E.neutral(cfg.steps, w0, 2, signals),
+                                                  lambda c: E.project(c, bounds), cfg), full)
     evaluate = jax.jit(evaluate)
     sample = E.gaussian_task_sampler(tasks)
     summary: dict[str, float] = {"blocks": float(block.max() + 1)}
