@@ -65,8 +65,13 @@ class SwitchConfig(EffortOptions):
                 "need -1 < gain-min <= 0 <= gain-max")
 
     def resolved(self) -> SwitchConfig:
-        """The configuration actually run: ``quick`` shrinks the optimisations."""
-        return replace(self, opt_steps=min(self.opt_steps, 150)) if self.quick else self
+        """The configuration actually run: ``quick`` shrinks the optimisations (150 steps in
+        chunks of 50: one compiled chunk per stage, where chunks of 100 compiled a second
+        program for the last 50)."""
+        if not self.quick:
+            return self
+        return replace(self, opt_steps=min(self.opt_steps, 150),
+                       log_every=min(self.log_every, 50))
 
 
 def problem(cfg: SwitchConfig):
