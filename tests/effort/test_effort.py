@@ -159,6 +159,20 @@ def test_projection_respects_bounds_and_budget():
         E.neutral(5, w, 1, ("gain", "attention"))
 
 
+def test_neutral_control_shares_the_optimised_controls_program():
+    """A neutral control and a projected, Adam-stepped one enter a jitted function as the same
+    types, so it compiles once (a weakly typed neutral control compiled every program twice)."""
+    w = E.Weights(jnp.zeros((2, 3)), jnp.zeros((1, 2)))
+    c = E.neutral(5, w, 2, E.SIGNALS)
+    optimizer = optax.adam(0.1)
+    grad = jax.tree.map(jnp.ones_like, c)
+    updates, _ = optimizer.update(grad, optimizer.init(c), c)
+    stepped = E.project(optax.apply_updates(c, updates), E.Bounds())
+    f = jax.jit(lambda u: E.effort(u).sum())
+    f(c), f(stepped)
+    assert f._cache_size() == 1
+
+
 def test_optimal_gain_goes_to_the_stronger_mode_first():
     """Optimised gain on two modes (s = 3, 1): higher value than no control, inside its
     bounds, and the strong mode's gain peaks before the weak one's (the paper's claim)."""

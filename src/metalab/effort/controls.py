@@ -89,7 +89,9 @@ def neutral(
         if name == "gain":
             fields[name] = Weights(jnp.zeros(shape.w1), jnp.zeros(shape.w2))
         else:
-            fields[name] = jnp.full(shape, NEUTRAL[name])
+            # a strong dtype, as the optimised controls have: a weakly typed neutral control
+            # would compile every program it enters a second time
+            fields[name] = jnp.full(shape, NEUTRAL[name], dtype=w.w1.dtype)
     return Control(**fields)
 
 

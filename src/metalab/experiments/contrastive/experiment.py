@@ -319,7 +319,7 @@ EXPERIMENT = Experiment(
     description="contrastive rule vs implicit, truncated and first-order: complex synapse on "
                 "Omniglot, dual system and CAVIA on sinusoids",
     expected_time="days (use a GPU)",  # 500 Omniglot meta-steps at the paper's phases
-    quick_time="5-7 min",  # estimated from per-program CPU time; compile-bound, 20 programs
+    quick_time="4.5 min",  # 262 s on an idle 2-core CPU, cold compilation cache (RESULTS.md)
     config=ContrastiveConfig,
     run=run,
     seeding="vmapped",

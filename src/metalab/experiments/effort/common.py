@@ -150,6 +150,13 @@ def restart_keys(summary: dict[str, float], prefix: str, values: jax.Array) -> i
     return int(np.argmax(v))
 
 
+def completed(control: E.Control, full: E.Control) -> E.Control:
+    """``control`` with each absent signal set to ``full``'s (neutral) one: the same trajectory
+    and cost, and one pytree structure for every control of a run, so that evaluation and
+    re-simulation compile once rather than once per combination of signals."""
+    return full._replace(**{k: v for k, v in control._asdict().items() if v is not None})
+
+
 def resimulate(
     name: str,
     control: Any,

@@ -161,7 +161,7 @@ EXPERIMENT = Experiment(
     description="neuron gating across a task switch: value and forgetting with and without "
                 "(the best of several restarts)",
     expected_time="1 min",
-    quick_time="5 min",  # measured: 317 s wall at load 14-22, 34 s user CPU (2026-12-01)
+    quick_time="0.5 min",  # 23 s user CPU, cold compile cache (89 s wall at load 20; 2026-12-07)
     config=EffortContinualConfig,
     run=run,
     smoke=(*SMOKE_BUDGET, "--no-resimulate", "--dim", "2", "--hidden", "2"),
