@@ -115,12 +115,13 @@ def _pytorch_row(cfg: OmniglotBenchConfig, inner: int,
         from metalab.bench import torch_maml
     except ImportError:
         return None
+    on = torch_maml.device(jax.default_backend())
     _, best = torch_maml.time_meta_step(cfg.n_way, cfg.k_shot, cfg.q_query, cfg.meta_batch,
-                                        inner, cfg.width, cfg.repeats)
+                                        inner, cfg.width, cfg.repeats, on)
     return {"workload": workload, "learner": "maml", "estimator": "backprop",
             "conv": "pytorch", "task_map": "python loop", "inner_steps": inner,
             "meta_batch": cfg.meta_batch, "ms_per_meta_step": round(best * 1e3, 1),
-            "device": f"cpu ({torch_maml.version()})"}, best
+            "device": f"{on} ({torch_maml.version(on)})"}, best
 
 
 def _workload_gflop(learner_name: str, est_name: str, cfg: OmniglotBenchConfig,

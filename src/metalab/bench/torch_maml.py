@@ -3,8 +3,9 @@
 The same workload as the JAX rows: the 4-block conv net (batch norm with batch statistics,
 ReLU, 2x2 max-pool, linear head), N-way K-shot episodes of random 28x28 images, inner SGD
 steps with ``create_graph=True``, outer Adam. Tasks are looped over in Python and each task's
-query loss is backpropagated at once, as in the usual PyTorch MAML implementations. PyTorch is
-not a metalab dependency: this module is imported only when ``torch`` is installed.
+query loss is backpropagated at once, as in the usual PyTorch MAML implementations. It runs on
+the GPU when the JAX rows do and torch sees one (``device``). PyTorch is not a metalab
+dependency: this module is imported only when ``torch`` is installed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ import time
 
 import torch
 import torch.nn.functional as F
+
+
+def device(jax_platform: str) -> str:
+    """``cuda`` when the JAX rows run on a GPU and torch sees one, else ``cpu``: the baseline
+    runs where the rows it is compared with run."""
+    return "cuda" if jax_platform == "gpu" and torch.cuda.is_available() else "cpu"
 
 
 def _init(n_way: int, width: int) -> list[torch.Tensor]:
@@ -50,26 +57,31 @@ def _meta_step(params, opt, tasks, inner_lr: float, inner_steps: int) -> None:
 
 
 def time_meta_step(n_way: int, k_shot: int, q_query: int, meta_batch: int, inner_steps: int,
-                   width: int, repeats: int) -> tuple[float, float]:
-    """(first call seconds, best of ``repeats`` later calls) of the PyTorch meta-step."""
+                   width: int, repeats: int, on: str = "cpu") -> tuple[float, float]:
+    """(first call seconds, best of ``repeats`` later calls) of the PyTorch meta-step on
+    device ``on`` (``cpu`` or ``cuda``; the GPU is synchronised before each clock read)."""
     torch.manual_seed(0)
     n, k, q = n_way, k_shot, q_query
     tasks = [(torch.rand(n * k, 1, 28, 28), torch.arange(n).repeat_interleave(k),
               torch.rand(n * q, 1, 28, 28), torch.arange(n).repeat_interleave(q))
              for _ in range(meta_batch)]
-    params = _init(n, width)
+    tasks = [tuple(t.to(on) for t in task) for task in tasks]
+    params = [p.detach().to(on).requires_grad_() for p in _init(n, width)]
     opt = torch.optim.Adam(params, lr=1e-3)
-    start = time.perf_counter()
-    _meta_step(params, opt, tasks, 0.4, inner_steps)
-    first = time.perf_counter() - start
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+
+    def timed() -> float:
+        start = time.perf_counter()
         _meta_step(params, opt, tasks, 0.4, inner_steps)
-        best = min(best, time.perf_counter() - t0)
-    return first, best
+        if on == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    first = timed()
+    return first, min((timed() for _ in range(repeats)), default=float("inf"))
 
 
-def version() -> str:
-    """``torch.__version__`` and its intra-op thread count."""
-    return f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+def version(on: str = "cpu") -> str:
+    """``torch.__version__`` and the device: its intra-op thread count, or the GPU's name."""
+    where = (torch.cuda.get_device_name() if on == "cuda"
+             else f"{torch.get_num_threads()} threads")
+    return f"torch {torch.__version__}, {where}"
