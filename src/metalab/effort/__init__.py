@@ -29,11 +29,13 @@ from metalab.effort.modes import centre_time as centre_time
 from metalab.effort.modes import decoupled_init as decoupled_init
 from metalab.effort.modes import half_max_width as half_max_width
 from metalab.effort.modes import mode_gain as mode_gain
+from metalab.effort.modes import mode_samples as mode_samples
 from metalab.effort.modes import mode_strengths as mode_strengths
 from metalab.effort.modes import mode_task as mode_task
 from metalab.effort.modes import peak_time as peak_time
 from metalab.effort.modes import random_init as random_init
 from metalab.effort.modes import sigmoid_mode as sigmoid_mode
+from metalab.effort.modes import widen_gain as widen_gain
 from metalab.effort.optimise import ascent_step as ascent_step
 from metalab.effort.optimise import maximise as maximise
 from metalab.effort.readouts import CLASSES as CLASSES
