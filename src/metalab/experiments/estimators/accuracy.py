@@ -95,8 +95,7 @@ class EstimatorAccuracyConfig:
                 "must be one of --linear-steps")
         require(self.reference_steps >= max(self.sinusoid_steps), "--reference-steps",
                 "must be at least the largest --sinusoid-steps")
-        for name in ("linear_dim", "tasks", "population"):
-            require(getattr(self, name) >= 1, flag(name), "must be >= 1")
+        require_fields(self, positive_int=("linear_dim", "tasks", "population"))
         require_fields(self, positive=("linear_lr", "sinusoid_lr", "sigma"))
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import jax
 import numpy as np
 
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.figures import subplots
@@ -100,14 +100,11 @@ class CloneConfig:
                 import mnist1d  # noqa: F401
             except ImportError:
                 require(False, "--families", "mnist1d needs `pip install 'metalab[mnist1d]'`")
-        for name in ("steps", "seeds", "episodes", "stream_steps", "n_in", "eval_steps",
-                     "eval_streams", "log_every"):
-            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        require(self.n_classes >= 2, "--n-classes", "must be at least 2")
-        for name in ("alpha", "lr", "clip", "scale"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require_fields(self, positive_int=("steps", "seeds", "episodes", "stream_steps", "n_in",
+                                           "eval_steps", "eval_streams", "log_every"),
+                       at_least={"n_classes": 2}, positive=("alpha", "lr", "clip", "scale"),
+                       non_negative=("force_noise",))
         require(self.force_every >= 0, "--force-every", "must be 0 (never) or a positive integer")
-        require(self.force_noise >= 0, "--force-noise", "must be non-negative")
         require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> CloneConfig:
