@@ -9,13 +9,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from metalab.analysis import (
-    linear_map_from_predictions,
-    mode_coefficients,
-    mode_time_ratio,
-    scaled_progress,
-    threshold_times,
-)
+from metalab.analysis import threshold_times
+from metalab.analysis.policies import policy_metrics, policy_progress
 from metalab.analysis.thompson import thompson_run
 from metalab.learners import bandit_agents as B
 from metalab.runs.rundir import RunDir
@@ -53,32 +48,16 @@ def run_seed(cfg: Any, seed: int, rundir: RunDir) -> tuple[dict[str, float], dic
     oracle = float(B.oracle_reward(stream.w[:, None], stream.contexts).mean())
     summary, details = {"oracle/mean_reward": oracle}, {}
     for name, (logits, reward, times) in runs.items():
-        progress = _progress(stream, truth, logits)
+        progress = policy_progress(stream, truth, logits)
         details[name] = {"progress": progress, "times": times, "unit": "interactions",
                          "t50": threshold_times(progress, times, 0.5),
                          "t90": threshold_times(progress, times, 0.9)}
-        summary |= _metrics(name, progress, times, reward, cfg.horizon)
+        summary |= policy_metrics(name, progress, times, reward, cfg.horizon)
     for n, params in snaps:
         logits, reward = B.lstm_run(params, bandit, stream, keys[4])
-        part = _metrics("lstm", _progress(stream, truth, logits), interactions, reward,
+        part = policy_metrics("lstm", policy_progress(stream, truth, logits), interactions, reward,
                         cfg.horizon)
         summary |= {f"lstm/meta_step_{n}/{k}": part[f"lstm/{k}"]
                     for k in ("mode_time_ratio", "mean_reward")}
     return summary, details
 
-
-def _progress(stream: B.Stream, truth: Any, logits: jax.Array) -> jax.Array:
-    """Scaled progress [time, modes] of a policy's logits (or reward estimates) on the probes."""
-    maps = jnp.concatenate([linear_map_from_predictions(logits[i : i + 64], stream.probes[None])
-                            for i in range(0, logits.shape[0], 64)])
-    return scaled_progress(mode_coefficients(maps, truth.u[None], truth.v[None]), truth.coef)
-
-
-def _metrics(name: str, progress: jax.Array, times: jax.Array, reward: jax.Array,
-             horizon: int) -> dict[str, float]:
-    """Mode-time ratios and the mean expected reward over the first ``horizon`` interactions
-    (the LSTM's and Thompson's episode) and over the whole run."""
-    return {f"{name}/mode_time_ratio": float(mode_time_ratio(progress, times, 0.5)),
-            f"{name}/mode_time_ratio_90": float(mode_time_ratio(progress, times, 0.9)),
-            f"{name}/mean_reward": float(reward[:horizon].mean()),
-            f"{name}/final_reward": float(reward[-max(1, reward.shape[0] // 10):].mean())}
