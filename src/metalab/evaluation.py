@@ -6,6 +6,7 @@
     score = evaluate(learner, meta, tasks, steps=5)      # mean, 95% CI over tasks, per task
     c = adaptation_curves(learner, meta, tasks, steps=10)  # [n, 11], compiled, in chunks
     s = seed_scores(learner, metas, tasks, steps=5)      # [seeds, n]: stacked metas, one program
+    why = trace_error(learner, sample)                   # "" if the learner can adapt at all
 
 A learner that adapts in closed form (ProtoNets) says so by its ``adapt`` field, so nothing
 here checks a learner's name. The default metric is the query accuracy for integer labels
@@ -165,3 +166,20 @@ def adaptation_curves(learner: Learner, meta: Meta, tasks: Task | Sample, *, ste
     (tasks given or drawn as in ``evaluate``)."""
     return _chunked(learner, meta, tasks, steps=steps, key=key, n=n, chunk=chunk,
                     metric=metric, task_map=task_map, advance=advance, every=every)
+
+
+def trace_error(learner: Learner, sample: Sample) -> str:
+    """Why ``learner`` cannot adapt to a task drawn by ``sample`` and be scored on it ("" if
+    it can): the error raised while tracing one inner step and the query score with
+    ``jax.eval_shape`` (nothing is computed), e.g. a network that does not fit the task."""
+
+    def one_task(key: jax.Array) -> jax.Array:
+        meta = learner.init(key)
+        task = jax.tree.map(lambda a: a[0], sample(key, 1))
+        return query_score(learner, meta, adapt(learner, meta, task, 1), task)
+
+    try:
+        jax.eval_shape(one_task, jax.random.PRNGKey(0))
+    except Exception as err:  # noqa: BLE001 -- any failure means the learner cannot run here
+        return f"{type(err).__name__}: {err}"
+    return ""

@@ -73,3 +73,12 @@ def test_scores_of_known_matrices():
     assert got["learned"] == pytest.approx((1 + 0.9 + 0.8) / 3)
     assert got["forgetting"] == pytest.approx(((1 - 0.25) + (0.9 - 0.5)) / 2)
     np.testing.assert_allclose(seen_curve(acc), [1.0, 0.7, (0.25 + 0.5 + 0.8) / 3])
+
+
+def test_scores_of_a_known_matrix():
+    """Retained, learned and forgetting by hand, with the unit in the score keys."""
+    r = np.array([[1.0, 9.0, 9.0], [2.0, 1.0, 9.0], [4.0, 3.0, 0.5]])
+    got = stream_scores(r, higher_is_better=False, unit="mse")
+    assert got["retained_mse"] == pytest.approx((4 + 3 + 0.5) / 3)
+    assert got["learned_mse"] == pytest.approx((1 + 1 + 0.5) / 3)
+    assert got["forgetting"] == pytest.approx(((4 - 1) + (3 - 1)) / 2)

@@ -138,3 +138,15 @@ def test_seed_scores_equal_each_seed_scored_alone():
     for s, meta in enumerate(metas):
         alone = evaluate(learner, meta, dist.sample, steps=2, key=key, n=7, chunk=3)
         np.testing.assert_allclose(got[s], alone.per_task, rtol=1e-6)
+
+
+def test_trace_error_names_a_network_that_does_not_fit_the_tasks():
+    """A 1-input MLP on sinusoids traces; a 3-input MLP on the same tasks does not, and the
+    error says why (traced only: nothing runs)."""
+    from metalab.evaluation import trace_error
+    from metalab.models import mlp
+
+    dist = Sinusoid(5, 5)
+    assert trace_error(maml(mlp((1, 8, 1)), 0.01), dist.sample) == ""
+    why = trace_error(maml(mlp((3, 8, 1)), 0.01), dist.sample)
+    assert why and "shape" in why.lower(), why

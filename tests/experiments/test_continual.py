@@ -92,14 +92,6 @@ def test_stream_estimate_is_the_same_under_every_task_map(x64):
         stream_backprop(False, "loop")
 
 
-def test_scores_of_a_known_matrix():
-    r = np.array([[1.0, 9.0, 9.0], [2.0, 1.0, 9.0], [4.0, 3.0, 0.5]])
-    got = continual.scores(r)
-    assert got["retained_mse"] == pytest.approx((4 + 3 + 0.5) / 3)
-    assert got["learned_mse"] == pytest.approx((1 + 1 + 0.5) / 3)
-    assert got["forgetting"] == pytest.approx(((4 - 1) + (3 - 1)) / 2)
-
-
 def test_bad_options_fail_before_compute():
     with pytest.raises(BadInput, match="--methods"):
         continual.SparseContinualConfig(methods=("nope",))

@@ -30,3 +30,24 @@ def test_a_classifier_learner_is_refused_on_regression():
         SinusoidConfig(learner="protonet", estimator="prototypical")
     with pytest.raises(BadInput, match="--methods"):
         SinusoidConfig(methods=("protonet",), estimator="prototypical")
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("contrastive", {"width": 0}, "--width: must be a positive integer"),
+    ("contrastive", {"beta_5way": 0.0}, "--beta-5way: must be positive"),
+    ("contrastive", {"eval_episodes": 5}, "--eval-episodes: must be at least 10"),
+    ("contrastive", {"seeds": 1}, "--seeds: need at least 2 for an interval"),
+    ("matrix", {"eval_tasks": 5}, "--eval-tasks: must be at least 10"),
+    ("matrix", {"test_alphabets": 0}, "--test-alphabets: must be a positive integer"),
+    ("vsml", {"n_classes": 1, "families": ("sum",), "train_on": ("sum",)},
+     "--n-classes: must be at least 2"),
+    ("vsml-backprop", {"force_noise": -0.1}, "--force-noise: must be non-negative"),
+    ("vsml-backprop", {"clip": 0.0}, "--clip: must be positive"),
+    ("estimator-accuracy", {"population": 0}, "--population: must be a positive integer"),
+])
+def test_range_checks_name_the_option(name, options, message):
+    """Each configuration's range checks (``errors.require_fields``) name the bad option."""
+    from metalab.experiments import EXPERIMENTS
+
+    with pytest.raises(BadInput, match=message):
+        EXPERIMENTS[name].config(**options)

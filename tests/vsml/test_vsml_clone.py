@@ -113,3 +113,31 @@ def test_open_forget_keeps_an_idle_cell_by_sigmoid_of_its_forget_bias():
     for extra in (0.0, 4.0):
         kept, _, _ = layer_step(open_forget(rule, extra), idle, *quiet, 1)
         np.testing.assert_allclose(kept.c, jax.nn.sigmoid(5.0 + extra), rtol=1e-5)
+
+
+def test_stream_loss_and_traces_are_clone_loss_and_trace_on_drawn_streams():
+    """``clone_stream_loss`` is the mean ``clone_loss`` of the streams it draws; every seed's
+    and stream's ``clone_traces`` row is ``clone_trace`` on that stream, drawn by hand."""
+    from metalab.tasks.families import load_family
+    from metalab.tasks.online import draw_stream
+    from metalab.vsml.clone import clone_stream_loss, clone_traces
+
+    rule, key, _ = _setup()
+    family, forcing = load_family("sum", "train"), Forcing()
+    loss = clone_stream_loss(family, T, 2, N_IN, ALPHA, forcing, episodes=2)
+    by_hand = []
+    for k in jax.random.split(key, 2):
+        k_s, k_t = jax.random.split(k)
+        stream = draw_stream(family, k_s, T, 2, N_IN)
+        by_hand.append(clone_loss(rule, k_t, stream, 2, ALPHA, forcing=forcing))
+    np.testing.assert_allclose(float(loss(rule, key)), float(np.mean(by_hand)), rtol=1e-5)
+
+    metas = jax.tree.map(lambda a: jnp.stack([a, a]), rule)
+    traces = clone_traces(metas, key, family, 3, T, 2, N_IN, ALPHA, 1.0)
+    assert traces.readout.shape == (2, 3, T)
+    member = jax.random.split(key, 2)[1]
+    k_stream, k_start = jax.random.split(jax.random.split(member, 3)[2])
+    one = clone_trace(rule, k_start, draw_stream(family, k_stream, T, 2, N_IN), 2, ALPHA,
+                      forcing=Forcing(0, scale=1.0))
+    np.testing.assert_allclose(traces.readout[1, 2], np.asarray(one.readout), rtol=1e-4,
+                               atol=1e-6)

@@ -14,9 +14,18 @@ probability from the zero map's (chance: 1 / arms for softmax, 1/2 for the sign)
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from jax.scipy.stats import norm
+
+from metalab.analysis.modes import (
+    linear_map_from_predictions,
+    mode_coefficients,
+    mode_time_ratio,
+    threshold_times,
+)
 
 
 def softmax_best_arm_progress(coef: jax.Array, true: jax.Array, u: jax.Array,
@@ -51,3 +60,31 @@ def posterior_mode_sd(factor: jax.Array, u: jax.Array, v: jax.Array) -> jax.Arra
     cols = jnp.swapaxes(factor, -1, -2).reshape(*factor.shape[:-2], factor.shape[-1], arms, d)
     proj = jnp.einsum("...ar,...kad,...dr->...kr", u, cols, v)  # [..., q, r]
     return jnp.sqrt(jnp.sum(proj**2, axis=-2))
+
+
+def policy_coefficients(stream: Any, truth: Any, values: jax.Array) -> jax.Array:
+    """Mode coefficients [time, tasks, modes] of the linear part of values [time, tasks,
+    probes, arms] (logits or reward estimates) on the probes."""
+    maps = jnp.concatenate([linear_map_from_predictions(values[i : i + 64], stream.probes[None])
+                            for i in range(0, values.shape[0], 64)])
+    return mode_coefficients(maps, truth.u[None], truth.v[None])
+
+
+def policy_progress(stream: Any, truth: Any, logits: jax.Array) -> jax.Array:
+    """Best-arm progress [time, modes] of a softmax policy from its logits on the probes."""
+    z = jnp.einsum("nqd,ndr->nqr", stream.probes, truth.v)
+    return softmax_best_arm_progress(policy_coefficients(stream, truth, logits), truth.coef,
+                                     truth.u, z)
+
+
+def policy_metrics(name: str, progress: jax.Array, times: jax.Array, reward: jax.Array,
+                   horizon: int) -> dict[str, float]:
+    """Mode-time ratios, times to 50% per mode (``t50_mode_<j>``, j = 1 the strongest) and the
+    mean expected reward over the first ``horizon`` interactions (the LSTM's and Thompson's
+    episode) and over the whole run."""
+    t50 = threshold_times(progress, times, 0.5)
+    return {f"{name}/mode_time_ratio": float(mode_time_ratio(progress, times, 0.5)),
+            **{f"{name}/t50_mode_{j + 1}": float(t) for j, t in enumerate(t50)},
+            f"{name}/mode_time_ratio_90": float(mode_time_ratio(progress, times, 0.9)),
+            f"{name}/mean_reward": float(reward[:horizon].mean()),
+            f"{name}/final_reward": float(reward[-max(1, reward.shape[0] // 10):].mean())}

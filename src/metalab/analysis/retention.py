@@ -36,14 +36,15 @@ def seen_curve(r: np.ndarray) -> np.ndarray:
     return np.array([r[t, : t + 1].mean() for t in range(len(r))])
 
 
-def stream_scores(r: np.ndarray, higher_is_better: bool) -> dict[str, float]:
+def stream_scores(r: np.ndarray, higher_is_better: bool, unit: str = "") -> dict[str, float]:
     """End-of-stream score on all tasks, score right after learning each task, and forgetting
-    (mean over all but the last task of how much later learning made it worse)."""
+    (mean over all but the last task of how much later learning made it worse); ``unit``
+    (e.g. ``mse``, ``accuracy``) suffixes the two score keys: ``retained_<unit>``."""
     diag = np.diag(r)
     drop = (diag[:-1] - r[-1, :-1]) if higher_is_better else (r[-1, :-1] - diag[:-1])
-    return {"retained": float(r[-1].mean()), "learned": float(diag.mean()),
+    suffix = f"_{unit}" if unit else ""
+    return {f"retained{suffix}": float(r[-1].mean()), f"learned{suffix}": float(diag.mean()),
             "forgetting": float(drop.mean())}
-
 
 def mean_retention(learner: Learner, held_out: Task, steps: int, accuracy: bool = False):
     """``meta -> mean retention matrix R[t, j]`` over held-out streams (MSE, or accuracy if

@@ -144,11 +144,12 @@ def _defaults(config: type) -> dict[str, Any]:
 def effort_ascent(small: bool, chunk: int) -> Program:
     from metalab import effort
     from metalab.effort.optimise import init
-    from metalab.experiments.effort.gain import GainConfig, problem
+    from metalab.effort.options import mode_problem
+    from metalab.experiments.effort.gain import GainConfig
     from metalab.training import scan_steps
 
     cfg = GainConfig(horizon=1.0) if small else GainConfig()
-    tasks, w0 = problem(cfg)
+    tasks, w0 = mode_problem(cfg)
     setting = cfg.setting()
     bounds = effort.Bounds(gain=(cfg.gain_min, cfg.gain_max))
     optimizer = optax.adam(cfg.opt_lr)

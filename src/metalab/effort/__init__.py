@@ -5,6 +5,7 @@ from metalab.effort.controls import SIGNALS as SIGNALS
 from metalab.effort.controls import Bounds as Bounds
 from metalab.effort.controls import Control as Control
 from metalab.effort.controls import Weights as Weights
+from metalab.effort.controls import completed as completed
 from metalab.effort.controls import effort as effort
 from metalab.effort.controls import neutral as neutral
 from metalab.effort.controls import project as project
@@ -29,11 +30,13 @@ from metalab.effort.modes import centre_time as centre_time
 from metalab.effort.modes import decoupled_init as decoupled_init
 from metalab.effort.modes import half_max_width as half_max_width
 from metalab.effort.modes import mode_gain as mode_gain
+from metalab.effort.modes import mode_samples as mode_samples
 from metalab.effort.modes import mode_strengths as mode_strengths
 from metalab.effort.modes import mode_task as mode_task
 from metalab.effort.modes import peak_time as peak_time
 from metalab.effort.modes import random_init as random_init
 from metalab.effort.modes import sigmoid_mode as sigmoid_mode
+from metalab.effort.modes import widen_gain as widen_gain
 from metalab.effort.myopic import greedy as greedy
 from metalab.effort.myopic import receding as receding
 from metalab.effort.myopic import window_value as window_value

@@ -133,3 +133,10 @@ def tangent(grad: Control, bounds: Bounds) -> Control:
     if grad.engagement is None or bounds.budget is None:
         return grad
     return grad._replace(engagement=grad.engagement - grad.engagement.mean(1, keepdims=True))
+
+
+def completed(control: Control, full: Control) -> Control:
+    """``control`` with each absent signal set to ``full``'s (neutral) one: the same trajectory
+    and cost, and one pytree structure for every control of a run, so that evaluation and
+    re-simulation compile once rather than once per combination of signals."""
+    return full._replace(**{k: v for k, v in control._asdict().items() if v is not None})

@@ -39,6 +39,25 @@ def random_init(keys: jax.Array, d_in: int, hidden: int, d_out: int, scale: floa
                    scale * jax.random.normal(k2, (d_out, hidden)))
 
 
+def mode_samples(key: jax.Array, strengths: jax.Array, noise_var: float, n: int
+                 ) -> tuple[jax.Array, jax.Array]:
+    """``n`` samples of the mode task: x ~ N(0, I), y = strengths * x + noise of variance
+    ``noise_var`` per unit (the finite data set whose population is ``mode_task``)."""
+    kx, kn = jax.random.split(key)
+    s = jnp.asarray(strengths)
+    x = jax.random.normal(kx, (n, s.shape[0]))
+    return x, x * s[None] + jnp.sqrt(noise_var) * jax.random.normal(kn, x.shape)
+
+
+def widen_gain(control: Control, hidden: int) -> Control:
+    """Embed a mode-space gain [T, n, n] into a network with ``hidden`` >= n hidden units
+    (zero gain on the extra units), e.g. to apply the theory's control to a wider network."""
+    g1, g2 = control.gain
+    pad1 = [(0, 0), (0, hidden - g1.shape[1]), (0, 0)]
+    pad2 = [(0, 0), (0, 0), (0, hidden - g2.shape[2])]
+    return Control(gain=Weights(jnp.pad(g1, pad1), jnp.pad(g2, pad2)))
+
+
 def sigmoid_mode(t: jax.Array, s: jax.Array, u0: float, tau: float = 1.0) -> jax.Array:
     """Closed-form strength of a mode of singular value ``s`` from balanced strength ``u0``
     at time ``t`` (Saxe et al. 2014, section 2): u = s / (1 + (s / u0 - 1) exp(-2 s t / tau))."""

@@ -1,14 +1,22 @@
 """How close an estimator's meta-gradient is to a reference: the flattened estimate, its cosine
 similarity and relative error to the reference, and the order of an error in a step size (the
-slope of log error against log beta: 1 for the one-sided contrastive rule, 2 symmetric)."""
+slope of log error against log beta: 1 for the one-sided contrastive rule, 2 symmetric), and
+sweeps of them over inner steps and over beta with every estimator driving iMAML's proximal
+learner, so that all of them target the same meta-gradient (Rajeswaran et al. 2019; Zucchet
+et al. 2022, sec. 5.1)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from metalab.estimators.base import Estimator
+from metalab.estimators import ESTIMATORS
+from metalab.estimators.base import Estimator, supports
+from metalab.estimators.proximal import with_proximal
 from metalab.learners.base import Learner, Meta
 from metalab.tasks.base import Task
 
@@ -31,3 +39,56 @@ def gradient_accuracy(grad: np.ndarray, exact: np.ndarray) -> tuple[float, float
 def log_slope(x, y) -> float:
     """Least-squares slope of log y against log x (the order of an error in x)."""
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def proximal_estimators(learner: Learner, lam: float, settings: dict[str, dict[str, Any]],
+                        only: Sequence[str] = ()) -> dict[str, Estimator]:
+    """Every registered estimator (those in ``only`` when given) that can drive ``learner``
+    made proximal with strength ``lam``, each built with its entry of ``settings`` (none:
+    its defaults); ProtoNets' one, for classifiers only, drops out by its requirements."""
+    made = {name: make(**settings.get(name, {})) for name, make in ESTIMATORS.items()
+            if not only or name in only}
+    return {n: e for n, e in made.items() if supports(e, with_proximal(learner, lam))}
+
+
+def proximal_gradient(est: Estimator, learner: Learner, lam: float, meta: Meta, tasks: Task,
+                      steps: int, key: jax.Array) -> np.ndarray:
+    """``est``'s flattened meta-gradient on ``learner`` made proximal (``with_proximal``)."""
+    return flat_gradient(est, with_proximal(learner, lam), meta, tasks, steps, key)[0]
+
+
+def accuracy_over_steps(ests: dict[str, Estimator], learner: Learner, lam: float, meta: Meta,
+                        tasks: Task, exact: np.ndarray, steps: Sequence[int], key: jax.Array,
+                        advance: Callable[[int], None] = lambda _: None
+                        ) -> dict[str, np.ndarray]:
+    """Per estimator, [len(steps), 2]: (cosine, relative error) of its proximal
+    meta-gradient against ``exact`` after each number of inner steps (``advance(1)`` after
+    each, a progress bar)."""
+    out = {}
+    for name, est in ests.items():
+        rows = []
+        for t in steps:
+            grad = proximal_gradient(est, learner, lam, meta, tasks, t, key)
+            rows.append(gradient_accuracy(grad, exact))
+            advance(1)
+        out[name] = np.array(rows)
+    return out
+
+
+def contrastive_error_over_beta(betas: Sequence[float], lam: float, learner: Learner,
+                                meta: Meta, tasks: Task, exact: np.ndarray, steps: int,
+                                key: jax.Array, tol: float,
+                                advance: Callable[[int], None] = lambda _: None
+                                ) -> dict[str, np.ndarray]:
+    """Relative error of the one-sided and the symmetric contrastive rule at each beta,
+    ``{estimator name: [len(betas)]}``: O(beta) and O(beta^2) (Zucchet et al. 2022)."""
+    out = {}
+    for symmetric in (False, True):
+        errors = []
+        for beta in betas:
+            est = ESTIMATORS["contrastive"](beta=beta, lam=lam, symmetric=symmetric, tol=tol)
+            grad = proximal_gradient(est, learner, lam, meta, tasks, steps, key)
+            errors.append(gradient_accuracy(grad, exact)[1])
+            advance(1)
+        out[est.name] = np.array(errors)
+    return out

@@ -30,14 +30,18 @@ weights: where a clone departs from the rule it was fitted to.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from metalab.learners.base import Meta
 from metalab.learners.online import OnlineLearner
 from metalab.learners.online_gradient import online_gradient, scale_by_fan_in
-from metalab.tasks.online import Stream
+from metalab.tasks.families import Family
+from metalab.tasks.online import Stream, draw_stream
+from metalab.vsml.evaluate import over_streams
 from metalab.vsml.layer import LayerState, Rule, layer_step
 from metalab.vsml.network import BOUND, READOUT, embed
 
@@ -195,3 +199,32 @@ def clone_trace(rule: Rule, key: jax.Array, stream: Stream, n_classes: int, alph
     its own stored weights) and its drift from the teacher's weights ([T] arrays)."""
     forcing = Forcing(every=0) if forcing is None else forcing
     return _clone_scan(rule, key, stream, n_classes, alpha, ticks, forcing)
+
+
+def clone_stream_loss(family: Family, steps: int, classes: int, n_in: int, alpha: float,
+                      forcing: Forcing, episodes: int) -> Callable[[Rule, jax.Array], jax.Array]:
+    """``loss(rule, key)``: ``clone_loss`` averaged over ``episodes`` fresh streams of
+    ``family`` (``steps`` examples of ``classes`` classes, projected to ``n_in`` inputs) drawn
+    from ``key``, the objective a rule is cloned on."""
+
+    def loss(rule: Rule, key: jax.Array) -> jax.Array:
+        def one(k: jax.Array) -> jax.Array:
+            k_s, k_t = jax.random.split(k)
+            stream = draw_stream(family, k_s, steps, classes, n_in)
+            return clone_loss(rule, k_t, stream, classes, alpha, forcing=forcing)
+
+        return jax.vmap(one)(jax.random.split(key, episodes)).mean()
+
+    return loss
+
+
+def clone_traces(metas: Meta, key: jax.Array, family: Family, streams: int, steps: int,
+                 classes: int, n_in: int, alpha: float, scale: float) -> StepTrace:
+    """``clone_trace`` of every clone in ``metas`` (stacked on a leading seed axis) on
+    ``streams`` held-out streams of ``family``, free-running from the teacher's start: numpy
+    arrays [seeds, streams, T]."""
+    forcing = Forcing(0, scale=scale)
+    seeds = jax.tree.leaves(metas)[0].shape[0]
+    return over_streams(
+        lambda meta, k, stream: clone_trace(meta, k, stream, classes, alpha, forcing=forcing),
+        metas, jax.random.split(key, seeds), family, streams, steps, classes, n_in)

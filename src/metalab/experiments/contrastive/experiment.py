@@ -24,7 +24,7 @@ from typing import Literal
 import jax
 import numpy as np
 
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.estimators import ESTIMATORS, require_support, with_proximal
 from metalab.estimators.settings import make_estimator
 from metalab.estimators.task_map import STRATEGIES
@@ -126,19 +126,16 @@ class ContrastiveConfig:
         for name in self.synapses:
             require(name in SYNAPSES, "--synapses",
                     f"unknown variant {name!r}; choose from {', '.join(SYNAPSES)}")
-        for name in ("seeds",):
-            require(getattr(self, name) >= 2, flag(name), "need at least 2 for an interval")
-        for name in ("sinusoid_steps", "sinusoid_meta_batch", "sinusoid_inner_steps",
-                     "sinusoid_nudged_steps", "context", "omniglot_steps", "inner_steps",
-                     "nudged_steps", "meta_batch_5way", "meta_batch_20way", "q_query",
-                     "width", "truncate", "log_every"):
-            require(getattr(self, name) >= 1, flag(name), "must be a positive integer")
-        for name in ("sinusoid_inner_lr", "sinusoid_outer_lr", "sinusoid_beta",
-                     "sinusoid_lam", "inner_lr", "outer_lr", "lam", "beta_5way",
-                     "beta_20way", "nudged_lr_scale"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
-        require(self.eval_tasks >= 10, "--eval-tasks", "must be at least 10")
-        require(self.eval_episodes >= 10, "--eval-episodes", "must be at least 10")
+        require(self.seeds >= 2, "--seeds", "need at least 2 for an interval")
+        require_fields(
+            self, positive_int=("sinusoid_steps", "sinusoid_meta_batch", "sinusoid_inner_steps",
+                                "sinusoid_nudged_steps", "context", "omniglot_steps",
+                                "inner_steps", "nudged_steps", "meta_batch_5way",
+                                "meta_batch_20way", "q_query", "width", "truncate", "log_every"),
+            positive=("sinusoid_inner_lr", "sinusoid_outer_lr", "sinusoid_beta", "sinusoid_lam",
+                      "inner_lr", "outer_lr", "lam", "beta_5way", "beta_20way",
+                      "nudged_lr_scale"),
+            at_least={"eval_tasks": 10, "eval_episodes": 10})
         require(self.conv in CONVS, "--conv", f"choose from {CONVS}")
         require(self.task_map in STRATEGIES, "--task-map", f"choose from {STRATEGIES}")
         require_cadence(self.log_every, self.checkpoint_every)

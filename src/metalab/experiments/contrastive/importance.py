@@ -20,28 +20,22 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.flatten_util import ravel_pytree
 from scipy import stats
 
-from metalab.analysis.fisher import fisher
+from metalab.analysis.fisher import STRENGTHS, consolidation
 from metalab.errors import flag, require
 from metalab.estimators.settings import make_estimator
-from metalab.evaluation import adapt
-from metalab.learners import LEARNERS, Learner
-from metalab.learners.base import Meta
+from metalab.learners import LEARNERS
 from metalab.models import mlp
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_seeds
 from metalab.stats import mean_ci95
-from metalab.tasks import Sinusoid, Task
+from metalab.tasks import Sinusoid
 from metalab.training.seeds import meta_training
-
-STRENGTHS = ("learned", "fixed", "ewc")
 
 
 @dataclass(frozen=True)
@@ -84,35 +78,6 @@ class ImportanceConfig:
                        nudged_steps=25, fisher_tasks=50, pairs=50)
 
 
-def analyse(learner: Learner, meta: Meta, earlier: Task, pairs: tuple[Task, Task],
-            steps: int) -> dict[str, jax.Array]:
-    """Rank-correlation inputs and forgetting of one seed's meta-parameters."""
-    unravel = ravel_pytree(meta["omega"])[1]
-    lam = ravel_pytree(jax.tree.map(jnp.exp, meta["rho"]))[0]
-
-    def task_fisher(task: Task) -> jax.Array:
-        return fisher(learner, meta, adapt(learner, meta, task, steps), task.query_x)
-
-    mean_fisher = jax.vmap(task_fisher)(earlier).mean(0)
-
-    def forgetting(a: Task, b: Task) -> jax.Array:
-        phi_a = adapt(learner, meta, a, steps)
-        f_a = fisher(learner, meta, phi_a, a.query_x)
-        options = {"learned": lam, "fixed": jnp.full_like(lam, lam.mean()),
-                   "ewc": f_a * lam.mean() / (f_a.mean() + 1e-12)}
-        before = learner.loss(meta, phi_a, a.query_x, a.query_y)
-        rows = []
-        for name in STRENGTHS:
-            anchored = {"omega": phi_a, "rho": unravel(jnp.log(options[name] + 1e-12))}
-            phi_b = adapt(learner, anchored, b, steps)
-            rows.append(jnp.stack([learner.loss(meta, phi_b, a.query_x, a.query_y) - before,
-                                   learner.loss(meta, phi_b, b.query_x, b.query_y)]))
-        return jnp.stack(rows)  # [strengths, (forgetting, new-task loss)]
-
-    return {"lambda": lam, "fisher": mean_fisher,
-            "forgetting": jax.vmap(forgetting)(*pairs).mean(0)}
-
-
 def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
     """Meta-train, correlate lambda with Fisher, measure forgetting; figure and report."""
     learner = LEARNERS["complex-synapse"](mlp((1, 40, 40, 1), "tanh"), cfg.inner_lr,
@@ -134,7 +99,7 @@ def run(cfg: ImportanceConfig, rundir: RunDir) -> dict[str, float]:
     held = Sinusoid(10, 50)
     earlier = held.sample(k1, cfg.fisher_tasks)
     pairs = (held.sample(k2, cfg.pairs), held.sample(k3, cfg.pairs))
-    out = jax.jit(jax.vmap(lambda m: analyse(learner, m, earlier, pairs, cfg.inner_steps)))(
+    out = jax.jit(jax.vmap(lambda m: consolidation(learner, m, earlier, pairs, cfg.inner_steps)))(
         state.meta)
     lam, fish = np.asarray(out["lambda"]), np.asarray(out["fisher"])
     rho = [stats.spearmanr(lam[s], fish[s]).statistic for s in range(cfg.seeds)]

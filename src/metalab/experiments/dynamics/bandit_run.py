@@ -10,15 +10,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from metalab.analysis import (
-    linear_map_from_predictions,
-    mode_coefficients,
-    mode_time_ratio,
-    posterior_mode_sd,
-    sign_progress,
-    softmax_best_arm_progress,
-    threshold_times,
-)
+from metalab.analysis import posterior_mode_sd, sign_progress, threshold_times
+from metalab.analysis.policy import policy_coefficients, policy_metrics, policy_progress
 from metalab.analysis.thompson import thompson_run
 from metalab.learners import bandit_agents as B
 from metalab.runs.rundir import RunDir
@@ -53,10 +46,10 @@ def run_seed(cfg: Any, seed: int, rundir: RunDir) -> tuple[dict[str, float], dic
     lstm_logits, lstm_reward = B.lstm_run(snaps[-1][1], bandit, stream, keys[4])
     est, ts_reward, factors = thompson_run(bandit, stream, keys[4])
     sd = posterior_mode_sd(factors, truth.u[None], truth.v[None])
-    runs = {"pg": (_progress(stream, truth, pg_logits), pg_reward,
+    runs = {"pg": (policy_progress(stream, truth, pg_logits), pg_reward,
                    jnp.arange(0, pg_steps + 1, every, dtype=jnp.float32)),
-            "lstm": (_progress(stream, truth, lstm_logits), lstm_reward, interactions),
-            "thompson": (sign_progress(_coefficients(stream, truth, est), sd, truth.coef),
+            "lstm": (policy_progress(stream, truth, lstm_logits), lstm_reward, interactions),
+            "thompson": (sign_progress(policy_coefficients(stream, truth, est), sd, truth.coef),
                          ts_reward, interactions)}
     oracle = float(B.oracle_reward(stream.w[:, None], stream.contexts).mean())
     summary, details = {"oracle/mean_reward": oracle}, {}
@@ -64,39 +57,12 @@ def run_seed(cfg: Any, seed: int, rundir: RunDir) -> tuple[dict[str, float], dic
         details[name] = {"progress": progress, "times": times, "unit": "interactions",
                          "t50": threshold_times(progress, times, 0.5),
                          "t90": threshold_times(progress, times, 0.9)}
-        summary |= _metrics(name, progress, times, reward, cfg.horizon)
+        summary |= policy_metrics(name, progress, times, reward, cfg.horizon)
     for n, params in snaps:
         logits, reward = B.lstm_run(params, bandit, stream, keys[4])
-        part = _metrics("lstm", _progress(stream, truth, logits), interactions, reward,
+        part = policy_metrics("lstm", policy_progress(stream, truth, logits), interactions, reward,
                         cfg.horizon)
         summary |= {f"lstm/meta_step_{n}/{k}": part[f"lstm/{k}"]
                     for k in ("mode_time_ratio", "mean_reward")}
     return summary, details
 
-
-def _coefficients(stream: B.Stream, truth: Any, values: jax.Array) -> jax.Array:
-    """Mode coefficients [time, tasks, modes] of the linear part of values [time, tasks,
-    probes, arms] (logits or reward estimates) on the probes."""
-    maps = jnp.concatenate([linear_map_from_predictions(values[i : i + 64], stream.probes[None])
-                            for i in range(0, values.shape[0], 64)])
-    return mode_coefficients(maps, truth.u[None], truth.v[None])
-
-
-def _progress(stream: B.Stream, truth: Any, logits: jax.Array) -> jax.Array:
-    """Best-arm progress [time, modes] of a softmax policy from its logits on the probes."""
-    z = jnp.einsum("nqd,ndr->nqr", stream.probes, truth.v)
-    return softmax_best_arm_progress(_coefficients(stream, truth, logits), truth.coef,
-                                     truth.u, z)
-
-
-def _metrics(name: str, progress: jax.Array, times: jax.Array, reward: jax.Array,
-             horizon: int) -> dict[str, float]:
-    """Mode-time ratios, times to 50% per mode (``t50_mode_<j>``, j = 1 the strongest) and the
-    mean expected reward over the first ``horizon`` interactions (the LSTM's and Thompson's
-    episode) and over the whole run."""
-    t50 = threshold_times(progress, times, 0.5)
-    return {f"{name}/mode_time_ratio": float(mode_time_ratio(progress, times, 0.5)),
-            **{f"{name}/t50_mode_{j + 1}": float(t) for j, t in enumerate(t50)},
-            f"{name}/mode_time_ratio_90": float(mode_time_ratio(progress, times, 0.9)),
-            f"{name}/mean_reward": float(reward[:horizon].mean()),
-            f"{name}/final_reward": float(reward[-max(1, reward.shape[0] // 10):].mean())}

@@ -20,16 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
+from metalab.effort.options import EffortOptions, RestartOptions, resimulated
 from metalab.errors import require_fields
-from metalab.experiments.effort.common import (
-    SMOKE_BUDGET,
-    EffortOptions,
-    RestartOptions,
-    resimulate,
-    restart_keys,
-    restart_stage,
-    starts,
-)
+from metalab.experiments.effort.common import SMOKE_BUDGET, restart_keys, restart_stage, starts
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -109,7 +102,7 @@ def run(cfg: EffortContinualConfig, rundir: RunDir) -> dict[str, float]:
         summary[f"forgetting/{name}"] = float(traj.losses[-1, 0] - traj.losses[switch, 0])
         summary[f"final_loss_A/{name}"] = float(traj.losses[-1, 0])
         summary[f"final_loss_B/{name}"] = float(traj.losses[-1, 1])
-        summary |= resimulate(name, E.Control(engagement=schedule, gating=c.gating), w0, tasks,
+        summary |= resimulated(name, E.Control(engagement=schedule, gating=c.gating), w0, tasks,
                               sample, cfg, setting, free=("engagement",))
     phi = np.asarray(gates.gating)
     overlap = (phi[switch:, 0] * phi[switch:, 1]).sum(1) / np.maximum(

@@ -19,13 +19,9 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.effort.modes import centre_time, peak_time
+from metalab.effort.options import EffortOptions, resimulated
 from metalab.errors import require
-from metalab.experiments.effort.common import (
-    SMOKE_BUDGET,
-    EffortOptions,
-    optimise_stage,
-    resimulate,
-)
+from metalab.experiments.effort.common import SMOKE_BUDGET, optimise_stage
 from metalab.runs.curves import stage_curve
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
@@ -92,7 +88,7 @@ def run(cfg: CurriculumConfig, rundir: RunDir) -> dict[str, float]:
     summary["easy_first"] = float(np.all(np.diff(centres) > 0))
     sample = E.gaussian_task_sampler(tasks)
     for name, c in (("controlled", control), ("uncontrolled", uniform)):
-        summary |= resimulate(name, c, w0, tasks, sample, cfg, setting)
+        summary |= resimulated(name, c, w0, tasks, sample, cfg, setting)
 
     fig, (a, b) = subplots(1, 2, figsize=(11, 4))
     t = np.arange(cfg.steps) * cfg.dt

@@ -18,14 +18,12 @@ import numpy as np
 from metalab import effort as E
 from metalab.analysis.paired import paired
 from metalab.effort.modes import peak_time
+from metalab.effort.options import ModeTaskOptions, RestartOptions, mode_problem, resimulated
 from metalab.effort.readouts import halfway_times
 from metalab.errors import require
 from metalab.experiments.effort.common import (
     SMOKE_BUDGET,
-    EffortOptions,
-    RestartOptions,
     optimise_stage,
-    resimulate,
     restart_keys,
     restart_stage,
     starts,
@@ -37,35 +35,6 @@ from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import record_claim, regime, report_section
 
 PAPER = "Carrasco-Davis, Masis, Saxe 2023 (learning effort)"
-
-
-@dataclass(frozen=True)
-class ModeTaskOptions(EffortOptions):
-    """The singular-mode task and the gain bounds (shared with effort-nonlinear)."""
-
-    strengths: tuple[float, ...] = (3.0, 2.0, 1.0, 0.5)
-    """singular values of the task, strongest first"""
-    init_strength: float = 1e-3
-    """strength of every mode at t = 0 (small, decoupled, balanced initial weights)"""
-    noise_var: float = 0.05
-    """output noise variance per unit (sets the loss floor)"""
-    gain_min: float = -0.5
-    gain_max: float = 2.0
-    """bounds of every per-weight gain"""
-    opt_steps: int = 1000
-
-    def check_task(self) -> None:
-        """Validate the shared and task options."""
-        self.check()
-        require(len(self.strengths) >= 2, "--strengths", "give at least two singular values")
-        require(all(s > 0 for s in self.strengths), "--strengths", "must all be positive")
-        require(list(self.strengths) == sorted(self.strengths, reverse=True), "--strengths",
-                "list them strongest first")
-        require(0 < self.init_strength < min(self.strengths), "--init-strength",
-                "must be positive and below the weakest singular value")
-        require(self.noise_var >= 0, "--noise-var", "must be non-negative")
-        require(-1 < self.gain_min <= 0 <= self.gain_max, "--gain-min",
-                "need -1 < gain-min <= 0 <= gain-max")
 
 
 @dataclass(frozen=True)
@@ -90,15 +59,9 @@ class GainConfig(ModeTaskOptions, RestartOptions):
                        restarts=min(self.restarts, 3))
 
 
-def problem(cfg: ModeTaskOptions) -> tuple[E.TaskCovariances, E.Weights]:
-    """The mode task and its small decoupled initial weights."""
-    s = jnp.asarray(cfg.strengths)
-    return E.mode_task(s, cfg.noise_var), E.decoupled_init(len(cfg.strengths), cfg.init_strength)
-
-
 def optimal_gain(cfg: ModeTaskOptions, rundir: RunDir, stage: str = "gain") -> E.Control:
     """The value-maximising gain trajectory under the linear average dynamics."""
-    tasks, w0 = problem(cfg)
+    tasks, w0 = mode_problem(cfg)
     setting = cfg.setting()
     bounds = E.Bounds(gain=(cfg.gain_min, cfg.gain_max))
     return optimise_stage(
@@ -109,7 +72,7 @@ def optimal_gain(cfg: ModeTaskOptions, rundir: RunDir, stage: str = "gain") -> E
 
 def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
     """Optimise the gain, compare with no control, write figures, summary and report."""
-    tasks, w0 = problem(cfg)
+    tasks, w0 = mode_problem(cfg)
     setting = cfg.setting()
     s = np.asarray(cfg.strengths)
     bounds = E.Bounds(gain=(cfg.gain_min, cfg.gain_max))
@@ -154,7 +117,7 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
     evaluate_euler = jax.jit(lambda c: E.evaluate(c, tasks, w0, euler)[0])
     for name, c in (("controlled", control), ("uncontrolled", E.neutral(cfg.steps, w0))):
         summary[f"value/{name}_euler"] = float(evaluate_euler(c))
-        summary |= resimulate(name, c, w0, tasks, sample, cfg, euler)
+        summary |= resimulated(name, c, w0, tasks, sample, cfg, euler)
     sweep = {cfg.beta: gain}
     for beta in cfg.sweep_betas:
         other = replace(cfg, beta=beta)

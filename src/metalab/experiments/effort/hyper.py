@@ -20,14 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
+from metalab.effort.options import EffortOptions, resimulated
 from metalab.errors import require, require_fields
-from metalab.experiments.effort.common import (
-    SMOKE_BUDGET,
-    EffortOptions,
-    completed,
-    optimise_stage,
-    resimulate,
-)
+from metalab.experiments.effort.common import SMOKE_BUDGET, optimise_stage
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -97,7 +92,7 @@ def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
     bounds = E.Bounds(lr=(0.0, cfg.lr_max), decay=(0.0, cfg.decay_max))
     controls = {"none": E.neutral(cfg.steps, w0, 1, ("lr", "decay"))}
     for name, signals in (("lr", ("lr",)), ("decay", ("decay",)), ("lr_decay", ("lr", "decay"))):
-        controls[name] = completed(optimise_stage(rundir, name, evaluate, E.neutral(
+        controls[name] = E.completed(optimise_stage(rundir, name, evaluate, E.neutral(
             cfg.steps, w0, 1, signals), lambda c: E.project(c, bounds), cfg), controls["none"])
     run_eval = jax.jit(evaluate)
 
@@ -118,7 +113,7 @@ def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:
         summary[f"final_test_loss/{name}"] = float(traj.losses[-1, 0])
         summary[f"min_test_loss/{name}"] = float(traj.losses[:, 0].min())
         curves[name] = np.asarray(traj.losses[:, 0])
-        summary |= resimulate(name, c, w0, test, sample, cfg, setting, held_out)
+        summary |= resimulated(name, c, w0, test, sample, cfg, setting, held_out)
     _plot(rundir, controls, curves, cfg)
     rundir.write_summary("effort-hyper", summary)
     what = (

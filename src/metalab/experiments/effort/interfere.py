@@ -27,14 +27,10 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.effort.modes import centre_time
+from metalab.effort.options import EffortOptions, resimulated
 from metalab.effort.readouts import gate_similarity
 from metalab.errors import require, require_fields
-from metalab.experiments.effort.common import (
-    SMOKE_BUDGET,
-    EffortOptions,
-    optimise_stage,
-    resimulate,
-)
+from metalab.experiments.effort.common import SMOKE_BUDGET, optimise_stage
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -106,7 +102,7 @@ def run(cfg: InterfereConfig, rundir: RunDir) -> dict[str, float]:
         losses[name] = np.asarray(traj.losses)
         for i, task in enumerate(names):
             summary[f"final_loss/{name}/{task}"] = float(traj.losses[-1, i])
-        summary |= resimulate(name, c, w0, tasks, sample, cfg, setting, evaluation)
+        summary |= resimulated(name, c, w0, tasks, sample, cfg, setting, evaluation)
     psi, phi = np.asarray(control.engagement), np.asarray(control.gating)
     for i, (task, t) in enumerate(zip(names, centre_time(psi, cfg.dt), strict=True)):
         summary[f"centre_time/{task}"] = float(t)

@@ -18,15 +18,10 @@ import optax
 
 from metalab import effort as E
 from metalab.analysis.paired import paired
+from metalab.effort.options import ModeTaskOptions, RestartOptions, mode_problem
 from metalab.errors import require
-from metalab.experiments.effort import gain, hyper
-from metalab.experiments.effort.common import (
-    SMOKE_BUDGET,
-    RestartOptions,
-    restart_keys,
-    restart_stage,
-    starts,
-)
+from metalab.experiments.effort import hyper
+from metalab.experiments.effort.common import SMOKE_BUDGET, restart_keys, restart_stage, starts
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -36,7 +31,7 @@ PAPER = "Carrasco-Davis, Masis, Saxe 2023 (learning effort); short-horizon bias:
 
 
 @dataclass(frozen=True)
-class MyopicConfig(gain.ModeTaskOptions, RestartOptions):
+class MyopicConfig(ModeTaskOptions, RestartOptions):
     """Settings of ``metalab run effort-myopic`` (task options: the gain problem's; the
     lr_decay problem is effort-hyper's default task at this run's seed)."""
 
@@ -73,7 +68,7 @@ class MyopicConfig(gain.ModeTaskOptions, RestartOptions):
 def _problem(name: str, cfg: MyopicConfig):
     """(tasks, w0, test, neutral control, projection, signals to plot) of a problem."""
     if name == "gain":
-        tasks, w0 = gain.problem(cfg)
+        tasks, w0 = mode_problem(cfg)
         bounds = E.Bounds(gain=(cfg.gain_min, cfg.gain_max))
         modes = len(cfg.strengths) - 1
         signals = {"gain mode 0": lambda c: E.mode_gain(c)[:, 0],

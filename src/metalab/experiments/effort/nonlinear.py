@@ -14,14 +14,14 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
 from metalab.effort.modes import peak_time
+from metalab.effort.options import UNROLL, ModeTaskOptions, mode_problem
 from metalab.errors import require
-from metalab.experiments.effort.common import SMOKE_BUDGET, UNROLL, optimise_stage
-from metalab.experiments.effort.gain import ModeTaskOptions, optimal_gain, problem
+from metalab.experiments.effort.common import SMOKE_BUDGET, optimise_stage
+from metalab.experiments.effort.gain import optimal_gain
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -55,32 +55,19 @@ class NonlinearConfig(ModeTaskOptions):
         return replace(self, opt_steps=min(self.opt_steps, 200)) if self.quick else self
 
 
-def _data(cfg: NonlinearConfig, n: int, salt: int) -> tuple[jax.Array, jax.Array]:
-    kx, kn = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(cfg.seed), salt))
-    d = len(cfg.strengths)
-    x = jax.random.normal(kx, (n, d))
-    y = x * jnp.asarray(cfg.strengths)[None] + jnp.sqrt(cfg.noise_var) * jax.random.normal(
-        kn, (n, d))
-    return x, y
-
-
-def _widen(control: E.Control, hidden: int) -> E.Control:
-    """Embed a mode-space gain [T, n, n] into a network with ``hidden`` >= n units."""
-    g1, g2 = control.gain
-    pad1 = [(0, 0), (0, hidden - g1.shape[1]), (0, 0)]
-    pad2 = [(0, 0), (0, 0), (0, hidden - g2.shape[2])]
-    return E.Control(gain=E.Weights(jnp.pad(g1, pad1), jnp.pad(g2, pad2)))
-
-
 def run(cfg: NonlinearConfig, rundir: RunDir) -> dict[str, float]:
     """Theory control vs control optimised through each simulated network."""
     n = len(cfg.strengths)
     setting = cfg.setting()
-    tasks, w_theory = problem(cfg)
+    tasks, w_theory = mode_problem(cfg)
     theory = optimal_gain(cfg, rundir, "theory")
     v_theory, _ = E.evaluate(theory, tasks, w_theory, setting)
     v_theory_off, _ = E.evaluate(E.neutral(cfg.steps, w_theory), tasks, w_theory, setting)
-    train, held_out = _data(cfg, cfg.samples, 1), _data(cfg, cfg.eval_samples, 2)
+    key = jax.random.PRNGKey(cfg.seed)
+    train = E.mode_samples(jax.random.fold_in(key, 1), cfg.strengths, cfg.noise_var,
+                           cfg.samples)
+    held_out = E.mode_samples(jax.random.fold_in(key, 2), cfg.strengths, cfg.noise_var,
+                              cfg.eval_samples)
     w0 = E.decoupled_init(n, cfg.init_strength, cfg.hidden)
     bounds = E.Bounds(gain=(cfg.gain_min, cfg.gain_max))
 
@@ -99,7 +86,8 @@ def run(cfg: NonlinearConfig, rundir: RunDir) -> dict[str, float]:
                              lambda c: E.project(c, bounds), cfg)
         value = jax.jit(value)
         for label, c in (("uncontrolled", E.neutral(cfg.steps, w0)),
-                         ("theory_control", _widen(theory, cfg.hidden)), ("optimised", own)):
+                         ("theory_control", E.widen_gain(theory, cfg.hidden)),
+                         ("optimised", own)):
             v, traj = value(c)
             summary[f"value/{act}/{label}"] = float(v)
             losses[(act, label)] = np.asarray(traj.losses[:, 0])

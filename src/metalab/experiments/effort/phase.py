@@ -23,17 +23,19 @@ from matplotlib.patches import Patch
 
 from metalab import effort as E
 from metalab.atomic import atomic_write
+from metalab.effort.options import UNROLL, ModeTaskOptions, mode_problem
 from metalab.effort.readouts import CLASSES, classify
 from metalab.errors import require
-from metalab.experiments.effort.common import SMOKE_BUDGET, UNROLL, EffortOptions
+from metalab.experiments.effort.common import SMOKE_BUDGET
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import colormap, subplots
 from metalab.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)
-class PhaseConfig(EffortOptions):
-    """Settings of ``metalab run effort-phase`` (--gamma, --beta, --horizon are swept)."""
+class PhaseConfig(ModeTaskOptions):
+    """Settings of ``metalab run effort-phase`` (--gamma, --beta, --horizon are swept; the
+    task options are effort-gain's)."""
 
     gammas: tuple[float, ...] = (0.5, 0.7, 0.9, 0.97)
     """discounts per unit time of the grid"""
@@ -41,11 +43,6 @@ class PhaseConfig(EffortOptions):
     """horizons of the grid (one compiled program each)"""
     betas: tuple[float, ...] = (0.02, 0.1, 0.5, 2.0)
     """cost scales of the grid"""
-    strengths: tuple[float, ...] = (3.0, 2.0, 1.0, 0.5)
-    """singular values of the task, strongest first"""
-    init_strength: float = 1e-3
-    noise_var: float = 0.05
-    gain_min: float = -0.5
     gain_max: float = 1.0
     """upper gain bound (1: Euler at dt 0.04 stays stable on the boosted strong modes)"""
     dt: float = 0.04
@@ -54,20 +51,13 @@ class PhaseConfig(EffortOptions):
     """peak gain below which the weakest mode counts as abandoned"""
 
     def __post_init__(self) -> None:
-        self.check()
+        self.check_task()
         for name in ("gammas", "horizons", "betas"):
             require(len(getattr(self, name)) > 0, f"--{name}", "give at least one value")
         require(all(0 < g <= 1 for g in self.gammas), "--gammas", "each must be in (0, 1]")
         require(all(h >= 10 * self.dt for h in self.horizons), "--horizons",
                 "each must be at least 10 dt")
         require(all(b >= 0 for b in self.betas), "--betas", "must be non-negative")
-        require(len(self.strengths) >= 2 and list(self.strengths) == sorted(
-            self.strengths, reverse=True) and min(self.strengths) > 0, "--strengths",
-            "give at least two positive singular values, strongest first")
-        require(0 < self.init_strength < min(self.strengths), "--init-strength",
-                "must be positive and below the weakest singular value")
-        require(-1 < self.gain_min <= 0 < self.gain_max, "--gain-min",
-                "need -1 < gain-min <= 0 < gain-max")
 
     def resolved(self) -> PhaseConfig:
         """The configuration actually run: ``quick`` takes a 2 x 2 x 2 corner of the grid."""
@@ -79,8 +69,7 @@ class PhaseConfig(EffortOptions):
 
 def optimise_grid(cfg: PhaseConfig, horizon: float) -> np.ndarray:
     """Per-mode optimal gains [gammas, betas, T, modes] at one horizon."""
-    s = jnp.asarray(cfg.strengths)
-    tasks, w0 = E.mode_task(s, cfg.noise_var), E.decoupled_init(len(s), cfg.init_strength)
+    tasks, w0 = mode_problem(cfg)
     steps = int(round(horizon / cfg.dt))
     bounds = E.Bounds(gain=(cfg.gain_min, cfg.gain_max))
 
@@ -95,7 +84,7 @@ def optimise_grid(cfg: PhaseConfig, horizon: float) -> np.ndarray:
     g, b = np.meshgrid(cfg.gammas, cfg.betas, indexing="ij")
     run = jax.jit(jax.vmap(one))
     return np.asarray(run(jnp.asarray(g.ravel()), jnp.asarray(b.ravel()))).reshape(
-        len(cfg.gammas), len(cfg.betas), steps, len(s))
+        len(cfg.gammas), len(cfg.betas), steps, len(cfg.strengths))
 
 
 def run(cfg: PhaseConfig, rundir: RunDir) -> dict[str, float]:

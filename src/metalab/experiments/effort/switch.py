@@ -20,15 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
+from metalab.effort.options import EffortOptions, resimulated
 from metalab.effort.readouts import forgetting
 from metalab.errors import require, require_fields
-from metalab.experiments.effort.common import (
-    SMOKE_BUDGET,
-    EffortOptions,
-    completed,
-    optimise_stage,
-    resimulate,
-)
+from metalab.experiments.effort.common import SMOKE_BUDGET, optimise_stage
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -100,7 +95,7 @@ def run(cfg: SwitchConfig, rundir: RunDir) -> dict[str, float]:
     full = E.neutral(cfg.steps, w0, 2, CONTROLS["gain_gates"])
     controls = {"none": full}
     for name, signals in CONTROLS.items():
-        controls[name] = completed(optimise_stage(rundir, name, evaluate,
+        controls[name] = E.completed(optimise_stage(rundir, name, evaluate,
                                                   E.neutral(cfg.steps, w0, 2, signals),
                                                   lambda c: E.project(c, bounds), cfg), full)
     evaluate = jax.jit(evaluate)
@@ -116,7 +111,7 @@ def run(cfg: SwitchConfig, rundir: RunDir) -> dict[str, float]:
         summary[f"forgetting/{name}/first"] = float(f[0])
         summary[f"forgetting/{name}/last"] = float(f[-1])
         summary[f"final_mean_loss/{name}"] = float(traj.losses[-1].mean())
-        summary |= resimulate(name, c._replace(engagement=schedule), w0, tasks, sample, cfg,
+        summary |= resimulated(name, c._replace(engagement=schedule), w0, tasks, sample, cfg,
                               setting, free=("engagement",))
     _plot(rundir, losses, controls["gain_gates"], block, cfg)
     rundir.write_summary("effort-switch", summary)

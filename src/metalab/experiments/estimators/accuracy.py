@@ -21,21 +21,24 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import jax
-import numpy as np
 import optax
 
 from metalab.errors import flag, require, require_fields
-from metalab.estimators import ESTIMATORS, Estimator, supports
-from metalab.estimators.accuracy import flat_gradient, gradient_accuracy, log_slope
+from metalab.estimators import ESTIMATORS, Estimator
+from metalab.estimators.accuracy import (
+    accuracy_over_steps,
+    contrastive_error_over_beta,
+    log_slope,
+    proximal_estimators,
+    proximal_gradient,
+)
 from metalab.estimators.closed_form import LinearTasks, exact_meta_gradient, linear_model
-from metalab.estimators.proximal import with_proximal
 from metalab.learners import LEARNERS, Learner
-from metalab.learners.base import Meta
 from metalab.models import mlp
 from metalab.runs.experiment import Experiment
 from metalab.runs.progress import progress_bar
 from metalab.runs.rundir import RunDir
-from metalab.tasks import Sinusoid, Task
+from metalab.tasks import Sinusoid
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,7 @@ class EstimatorAccuracyConfig:
                 "must be one of --linear-steps")
         require(self.reference_steps >= max(self.sinusoid_steps), "--reference-steps",
                 "must be at least the largest --sinusoid-steps")
-        for name in ("linear_dim", "tasks", "population"):
-            require(getattr(self, name) >= 1, flag(name), "must be >= 1")
+        require_fields(self, positive_int=("linear_dim", "tasks", "population"))
         require_fields(self, positive=("linear_lr", "sinusoid_lr", "sigma"))
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
 
@@ -108,53 +110,15 @@ class EstimatorAccuracyConfig:
 
 def estimators(cfg: EstimatorAccuracyConfig, lr: float, lam: float,
                learner: Learner) -> dict[str, Estimator]:
-    """Every registered estimator that can drive ``learner`` (made proximal, as in
-    ``gradient``), at this experiment's shared settings; ProtoNets' one, for classifiers
-    only, is left out rather than fed regression tasks."""
-    settings = {
+    """Every registered estimator that can drive ``learner`` made proximal, at this
+    experiment's shared settings (``--estimators`` when given)."""
+    return proximal_estimators(learner, lam, {
         "implicit": {"lam": lam},
         "implicit-neumann": {"lam": lam, "alpha": lr},
         "contrastive": {"lam": lam, "beta": cfg.beta},
         "contrastive-symmetric": {"lam": lam, "beta": cfg.beta},
         "evolution": {"population": cfg.population, "sigma": cfg.sigma},
-    }
-    made = {name: make(**settings.get(name, {})) for name, make in ESTIMATORS.items()}
-    return {n: e for n, e in made.items() if supports(e, with_proximal(learner, lam))
-            and (not cfg.estimators or n in cfg.estimators)}
-
-
-def gradient(est: Estimator, learner: Learner, lam: float, meta: Meta, tasks: Task,
-             steps: int, key: jax.Array) -> np.ndarray:
-    """The estimator's flattened meta-gradient, every estimator on the proximal learner."""
-    return flat_gradient(est, with_proximal(learner, lam), meta, tasks, steps, key)[0]
-
-
-def sweep_steps(ests: dict[str, Estimator], learner, lam, meta, tasks, exact, steps, key,
-                advance) -> dict[str, np.ndarray]:
-    """[len(steps), 2] (cosine, relative error) per estimator."""
-    out = {}
-    for name, est in ests.items():
-        rows = []
-        for t in steps:
-            rows.append(gradient_accuracy(gradient(est, learner, lam, meta, tasks, t, key), exact))
-            advance(1)
-        out[name] = np.array(rows)
-    return out
-
-
-def sweep_beta(betas, lam, learner, meta, tasks, exact, steps, key, tol,
-               advance) -> dict[str, np.ndarray]:
-    """Relative error of both contrastive rules at each beta: {name: [len(betas)]}."""
-    out = {}
-    for symmetric in (False, True):
-        errors = []
-        for beta in betas:
-            est = ESTIMATORS["contrastive"](beta=beta, lam=lam, symmetric=symmetric, tol=tol)
-            grad = gradient(est, learner, lam, meta, tasks, steps, key)
-            errors.append(gradient_accuracy(grad, exact)[1])
-            advance(1)
-        out[est.name] = np.array(errors)
-    return out
+    }, cfg.estimators)
 
 
 def run(cfg: EstimatorAccuracyConfig, rundir: RunDir) -> dict[str, float]:
@@ -180,21 +144,23 @@ def _run(cfg: EstimatorAccuracyConfig, rundir: RunDir) -> dict[str, float]:
     t_sin = max(cfg.sinusoid_steps)
     total = len(lin_ests) * (len(cfg.linear_steps) + len(cfg.sinusoid_steps))
     with progress_bar("estimator accuracy", total + 4 * len(cfg.betas) + 1) as advance:
-        sin_ref = gradient(ESTIMATORS["backprop-remat"](), sin_learner, cfg.sinusoid_lam,
+        sin_ref = proximal_gradient(ESTIMATORS["backprop-remat"](), sin_learner, cfg.sinusoid_lam,
                            sin_meta, sin_tasks, cfg.reference_steps, k_est)
         advance(1)
         # solved to a tolerance with heavy-ball momentum 0.5, so small beta sees a converged
         # free phase
         heavy_ball = LEARNERS["maml"](linear_model(cfg.linear_dim), cfg.linear_lr,
                                       inner_opt=optax.trace(decay=0.5))
-        lin_beta = sweep_beta(cfg.betas, cfg.lam, heavy_ball, lin_meta, lin_tasks, lin_exact,
-                              20000, k_est, 1e-12, advance)
-        sin_beta = sweep_beta(cfg.betas, cfg.sinusoid_lam, sin_learner, sin_meta, sin_tasks,
-                              sin_ref, t_sin, k_est, 0.0, advance)
-        lin = sweep_steps(lin_ests, lin_learner, cfg.lam, lin_meta, lin_tasks, lin_exact,
-                          cfg.linear_steps, k_est, advance)
-        sin = sweep_steps(sin_ests, sin_learner, cfg.sinusoid_lam, sin_meta, sin_tasks,
-                          sin_ref, cfg.sinusoid_steps, k_est, advance)
+        lin_beta = contrastive_error_over_beta(cfg.betas, cfg.lam, heavy_ball, lin_meta,
+                                               lin_tasks, lin_exact, 20000, k_est, 1e-12,
+                                               advance)
+        sin_beta = contrastive_error_over_beta(cfg.betas, cfg.sinusoid_lam, sin_learner,
+                                               sin_meta, sin_tasks, sin_ref, t_sin, k_est, 0.0,
+                                               advance)
+        lin = accuracy_over_steps(lin_ests, lin_learner, cfg.lam, lin_meta, lin_tasks,
+                                  lin_exact, cfg.linear_steps, k_est, advance)
+        sin = accuracy_over_steps(sin_ests, sin_learner, cfg.sinusoid_lam, sin_meta, sin_tasks,
+                                  sin_ref, cfg.sinusoid_steps, k_est, advance)
 
     for problem, results, steps in (("linear", lin, cfg.linear_steps),
                                     ("sinusoid", sin, cfg.sinusoid_steps)):

@@ -15,25 +15,22 @@ seconds. A pair that diverges is reported in words and the run goes on.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Literal
 
 import jax
 import numpy as np
 
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.estimators import ESTIMATORS
 from metalab.estimators.task_map import STRATEGIES, resolve
-from metalab.evaluation import adapt, query_score, task_scores
+from metalab.evaluation import seed_scores, trace_error
 from metalab.experiments.matrix import problems as table
 from metalab.learners import LEARNERS, Learner
-from metalab.learners.base import Meta
 from metalab.models.convnet import CONVS
 from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_seeds
 from metalab.stats import mean_ci95
-from metalab.tasks.base import TaskDistribution
 from metalab.tasks.fewshot import DEFAULT_DATA
 from metalab.training.optimizers import per_entry_adam
 from metalab.training.seeds import meta_training
@@ -100,11 +97,10 @@ class MatrixConfig:
                 require(name in registry, option,
                         f"unknown name {name!r}; choose from {', '.join(registry)}")
         require(self.seeds >= 2, "--seeds", "need at least 2 for an interval over seeds")
-        for name in ("steps", "meta_batch", "inner_steps", "hidden", "width", "q_query",
-                     "eval_query", "test_alphabets", "log_every"):
-            require(getattr(self, name) >= 1, flag(name), "must be a positive integer")
-        require(self.eval_tasks >= 10, "--eval-tasks", "must be at least 10")
-        require(self.outer_lr > 0, "--outer-lr", "must be positive")
+        require_fields(self, positive_int=("steps", "meta_batch", "inner_steps", "hidden",
+                                           "width", "q_query", "eval_query", "test_alphabets",
+                                           "log_every"),
+                       at_least={"eval_tasks": 10}, positive=("outer_lr",))
         require(self.conv in CONVS, "--conv", f"choose from {CONVS}")
         require(self.task_map in STRATEGIES, "--task-map", f"choose from {STRATEGIES}")
         require_cadence(self.log_every, self.checkpoint_every)
@@ -134,36 +130,8 @@ def unfit(setup: table.Setup, learner: Learner) -> str:
     for prop, needs in setup.excludes.items():
         if prop in learner.properties:
             return f"needs {needs}"
-
-    def one_task(key: jax.Array) -> jax.Array:
-        meta = learner.init(key)
-        task = jax.tree.map(lambda a: a[0], setup.train.sample(key, 1))
-        return query_score(learner, meta, adapt(learner, meta, task, 1), task)
-
-    try:
-        jax.eval_shape(one_task, jax.random.PRNGKey(0))
-    except Exception as err:  # noqa: BLE001 -- any failure means the pair cannot be built
-        return f"cannot be built over this problem's network ({type(err).__name__}: {err})"
-    return ""
-
-
-@partial(jax.jit, static_argnames=("learner", "steps", "task_map"))
-def seed_scores(learner: Learner, metas: Meta, tasks, steps: int, task_map: str) -> jax.Array:
-    """[seeds, tasks]: ``evaluation.task_scores`` of every seed's meta-parameters."""
-    return jax.vmap(lambda meta: task_scores(learner, meta, tasks, steps=steps,
-                                             task_map=task_map))(metas)
-
-
-def held_out_scores(learner: Learner, metas: Meta, held_out: TaskDistribution,
-                    key: jax.Array, n: int, steps: int, task_map: str,
-                    chunk: int = 50) -> np.ndarray:
-    """Mean score per seed on ``n`` tasks drawn as ``evaluation.evaluate`` draws them
-    (``fold_in(key, i)`` per chunk), so every pair is scored on the same tasks."""
-    size = min(chunk, n)
-    parts = [np.asarray(seed_scores(learner, metas, held_out.sample(jax.random.fold_in(key, i),
-                                                                    size), steps, task_map))
-             for i in range(-(-n // size))]
-    return np.concatenate(parts, axis=1)[:, :n].mean(axis=1)
+    error = trace_error(learner, setup.train.sample)
+    return f"cannot be built over this problem's network ({error})" if error else ""
 
 
 def eval_key(cfg: MatrixConfig) -> jax.Array:
@@ -201,8 +169,9 @@ def run_problem(cfg: MatrixConfig, problem: str, rundir: RunDir) -> dict:
                    "ms_per_step": cost.ms_per_meta_step(), "temp_mib": cost.temp_mb_per_seed(),
                    "compile_s": cost.compile_s, "status": failure}
             if state is not None:
-                per_seed = held_out_scores(learner, state.meta, setup.held_out, eval_key(cfg),
-                                           cfg.eval_tasks, cfg.inner_steps, task_map)
+                per_seed = seed_scores(learner, state.meta, setup.held_out.sample,
+                                       steps=cfg.inner_steps, key=eval_key(cfg),
+                                       n=cfg.eval_tasks, task_map=task_map).mean(axis=1)
                 bad = int(np.sum(~np.isfinite(per_seed)))
                 if bad:
                     row["status"] = f"diverged on held-out tasks ({bad} of {cfg.seeds} seeds)"

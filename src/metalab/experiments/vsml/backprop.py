@@ -21,17 +21,16 @@ from dataclasses import dataclass, replace
 import jax
 import numpy as np
 
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_stage
 from metalab.tasks.families import load_family
-from metalab.tasks.online import draw_stream, stream_classes
+from metalab.tasks.online import stream_classes
 from metalab.training import seed_keys
 from metalab.vsml import (
-    clone_loss,
     clone_start,
     init_train_state,
     make_step,
@@ -39,8 +38,8 @@ from metalab.vsml import (
     teacher_sgd,
     vsml,
 )
-from metalab.vsml.clone import Forcing, clone_trace, open_forget
-from metalab.vsml.evaluate import online_curves, over_streams, stream_keys
+from metalab.vsml.clone import Forcing, clone_stream_loss, clone_traces, open_forget
+from metalab.vsml.evaluate import online_curves, stream_keys
 
 OFFLINE_FAMILIES = ("digits", "iris", "wine", "breast_cancer", "random", "sum", "mnist1d")
 
@@ -100,14 +99,11 @@ class CloneConfig:
                 import mnist1d  # noqa: F401
             except ImportError:
                 require(False, "--families", "mnist1d needs `pip install 'metalab[mnist1d]'`")
-        for name in ("steps", "seeds", "episodes", "stream_steps", "n_in", "eval_steps",
-                     "eval_streams", "log_every"):
-            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        require(self.n_classes >= 2, "--n-classes", "must be at least 2")
-        for name in ("alpha", "lr", "clip", "scale"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require_fields(self, positive_int=("steps", "seeds", "episodes", "stream_steps", "n_in",
+                                           "eval_steps", "eval_streams", "log_every"),
+                       at_least={"n_classes": 2}, positive=("alpha", "lr", "clip", "scale"),
+                       non_negative=("force_noise",))
         require(self.force_every >= 0, "--force-every", "must be 0 (never) or a positive integer")
-        require(self.force_noise >= 0, "--force-noise", "must be non-negative")
         require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> CloneConfig:
@@ -125,14 +121,8 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
     classes = stream_classes(family, cfg.n_classes)
     forcing = Forcing(cfg.force_every, cfg.force_noise, cfg.through, cfg.scale)
 
-    def loss(rule, key):
-        def one(k):
-            k_s, k_t = jax.random.split(k)
-            stream = draw_stream(family, k_s, cfg.stream_steps, classes, cfg.n_in)
-            return clone_loss(rule, k_t, stream, classes, cfg.alpha, forcing=forcing)
-
-        return jax.vmap(one)(jax.random.split(key, cfg.episodes)).mean()
-
+    loss = clone_stream_loss(family, cfg.stream_steps, classes, cfg.n_in, cfg.alpha, forcing,
+                             cfg.episodes)
     optimizer = meta_optimizer("grad", cfg.lr, cfg.clip)
     init_keys, run_keys = seed_keys(zlib.crc32(f"{cfg.seed}/clone".encode()), cfg.seeds)
     plain = vsml(backward=True)
@@ -167,7 +157,9 @@ def run(cfg: CloneConfig, rundir: RunDir) -> dict[str, float]:
                 [summary[f"{who}/{n}/final_accuracy"] for n in cfg.families]))
     summary["clone/final_loss"] = float(np.mean(
         [r["loss"] for r in rundir.metrics() if r.get("stage") == "clone"][-1:]))
-    trace = _trace(state.meta, cfg, classes, jax.random.fold_in(eval_key, 10**6))
+    trace = clone_traces(state.meta, jax.random.fold_in(eval_key, 10**6),
+                         load_family(cfg.train_on, "test"), cfg.eval_streams, cfg.eval_steps,
+                         classes, cfg.n_in, cfg.alpha, cfg.scale)
     for field in ("readout", "update_w", "update_size", "drift_w", "scale_w", "scale_teacher"):
         summary[f"clone/trace/{field}_end"] = float(getattr(trace, field)[..., -tail:].mean())
     summary["clone/trace/readout_start"] = float(trace.readout[..., :tail].mean())
@@ -208,16 +200,6 @@ def _curves_figure(rundir: RunDir, curves, cfg: CloneConfig, chance: list[float]
                  f"moving average of {window})")
     fig.tight_layout()
     rundir.save_figure(fig, "clone_curves")
-
-
-def _trace(metas, cfg: CloneConfig, classes: int, key: jax.Array):
-    """``clone_trace`` of every seed's clone on ``--eval-streams`` held-out streams of the
-    cloning family (free-running from the teacher's start): arrays [seeds, streams, T]."""
-    forcing = Forcing(0, scale=cfg.scale)
-    return over_streams(
-        lambda meta, k, stream: clone_trace(meta, k, stream, classes, cfg.alpha, forcing=forcing),
-        metas, jax.random.split(key, cfg.seeds), load_family(cfg.train_on, "test"),
-        cfg.eval_streams, cfg.eval_steps, classes, cfg.n_in)
 
 
 def _trace_figure(rundir: RunDir, trace, cfg: CloneConfig) -> None:

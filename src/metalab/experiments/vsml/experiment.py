@@ -22,7 +22,7 @@ from typing import Literal
 import jax
 import numpy as np
 
-from metalab.errors import flag, require, require_cadence
+from metalab.errors import require, require_cadence, require_fields
 from metalab.experiments.vsml import plots
 from metalab.experiments.vsml.claims import unseen_claims
 from metalab.learners.base import Meta
@@ -139,12 +139,11 @@ class VSMLConfig:
             except ImportError:
                 require(False, "--families", "mnist1d needs `pip install 'metalab[mnist1d]'`; "
                         "or drop mnist1d from --families and --train-on")
-        for name in ("steps", "seeds", "stream_steps", "n_in", "episodes", "population",
-                     "rnn_hidden", "eval_steps", "eval_streams", "log_every", "omniglot_size"):
-            require(getattr(self, name) > 0, flag(name), "must be a positive integer")
-        require(self.n_classes >= 2, "--n-classes", "must be at least 2")
-        for name in ("sigma", "es_lr", "grad_lr", "baseline_lr", "clip"):
-            require(getattr(self, name) > 0, flag(name), "must be positive")
+        require_fields(self, positive_int=("steps", "seeds", "stream_steps", "n_in", "episodes",
+                                           "population", "rnn_hidden", "eval_steps",
+                                           "eval_streams", "log_every", "omniglot_size"),
+                       at_least={"n_classes": 2},
+                       positive=("sigma", "es_lr", "grad_lr", "baseline_lr", "clip"))
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
         require(len(self.sgd_rates) > 0 and min(self.sgd_rates) > 0, "--sgd-rates",
                 "give positive rates")

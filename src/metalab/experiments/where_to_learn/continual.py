@@ -159,23 +159,10 @@ def train(learner: Learner, stage: str, cfg: SparseContinualConfig, rundir: RunD
     return starts, trained, cost.compile_s + cost.run_s
 
 
-def scores(r: np.ndarray) -> dict[str, float]:
-    """Retained MSE, learned MSE and forgetting of one retention matrix (see module doc)."""
-    return {f"{k}_mse" if k != "forgetting" else k: v
-            for k, v in stream_scores(r, higher_is_better=False).items()}
-
-
-def accuracy_scores(r: np.ndarray) -> dict[str, float]:
-    """Retained and learned accuracy and forgetting (accuracy lost) of an accuracy matrix."""
-    return {f"{k}_accuracy" if k != "forgetting" else k: v
-            for k, v in stream_scores(r, higher_is_better=True).items()}
-
-
 def run(cfg: SparseContinualConfig, rundir: RunDir) -> dict[str, float]:
     """Train every method per seed, measure retention on shared held-out streams, report."""
     dist, held_out, model = streams(cfg)
     accuracy = cfg.stream == "omniglot"
-    score = accuracy_scores if accuracy else scores
     loss = "cross_entropy" if accuracy else "mse"
     summary: dict[str, float] = {}
     matrices: dict[str, list[np.ndarray]] = {}
@@ -194,7 +181,7 @@ def run(cfg: SparseContinualConfig, rundir: RunDir) -> dict[str, float]:
                                            "the inner loop updates (seed 0)"), f"mask_{method}")
     paired_scores: dict[str, dict[str, list[float]]] = {}  # same seeds and streams
     for method, rs in matrices.items():
-        per_seed = [score(r) for r in rs]
+        per_seed = [stream_scores(r, accuracy, "accuracy" if accuracy else "mse") for r in rs]
         for k in per_seed[0]:
             summary[f"{method}/{k}"], summary[f"{method}/{k}_ci95"] = mean_ci95(
                 [p[k] for p in per_seed])
