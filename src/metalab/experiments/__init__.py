@@ -29,6 +29,7 @@ from metalab.experiments.vsml import backprop as vsml_backprop
 from metalab.experiments.vsml import experiment as vsml
 from metalab.experiments.where_to_learn import continual
 from metalab.experiments.where_to_learn import controls as where_to_learn_controls
+from metalab.experiments.where_to_learn import decide as sparse_maml
 from metalab.experiments.where_to_learn import experiment as where_to_learn
 from metalab.registry import Registry
 from metalab.runs.experiment import Experiment
@@ -39,8 +40,8 @@ EXPERIMENTS: Registry[Experiment] = Registry("experiment", "EXPERIMENT")
 for _module in (sinusoid, effort_gain, effort_nonlinear, effort_curriculum, effort_maml,
                 effort_continual, effort_hyper, effort_interfere, effort_switch, effort_phase,
                 dynamics, dynamics_study, estimator_accuracy, omniglot, oneshot_runs,
-                where_to_learn, continual, where_to_learn_controls, vsml, vsml_backprop,
-                contrastive,
+                where_to_learn, sparse_maml, continual, where_to_learn_controls, vsml,
+                vsml_backprop, contrastive,
                 hyperparameters, beta_error, importance, matrix):
     EXPERIMENTS.register(_module.EXPERIMENT.name, _module.EXPERIMENT)
 
