@@ -10,7 +10,7 @@ import optax
 import pytest
 
 from metalab.runs.rundir import RunDir
-from metalab.runs.validation import best_of, train_seeds_best, waited
+from metalab.runs.validation import best_of, train_seeds_best, validation_curves, waited
 from metalab.training.seeds import seed_keys
 from metalab.training.state import TrainState
 
@@ -96,3 +96,12 @@ def test_best_of_and_waited_read_the_history():
     np.testing.assert_array_equal(scores, [0.3, 0.5])
     np.testing.assert_array_equal(steps, [20, 10])  # a tie keeps the earlier
     assert waited(history) == 1 and waited(history[:2]) == 0
+
+
+def test_validation_curves_draw_the_mean_over_seeds():
+    fig = validation_curves({"1-shot": {"a": [(10, [0.2, 0.4]), (20, [0.5, 0.7])],
+                                        "b": [(10, [0.1, 0.1])]}, "5-shot": {"a": [(5, [1.0])]}})
+    left, right = fig.axes
+    assert [line.get_label() for line in left.lines] == ["a", "b"] and len(right.lines) == 1
+    np.testing.assert_allclose(left.lines[0].get_ydata(), [0.3, 0.6])
+    np.testing.assert_array_equal(left.lines[0].get_xdata(), [10, 20])

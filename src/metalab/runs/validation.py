@@ -23,8 +23,10 @@ from typing import Any, NamedTuple
 
 import jax
 import numpy as np
+from matplotlib.figure import Figure
 
 from metalab.errors import require
+from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.runs.stage import train_seeds
 from metalab.training.cost import Cost
@@ -118,3 +120,19 @@ def train_seeds_best(rundir: RunDir, stage: str, init: Callable[..., TrainState]
     scores, best_steps = best_of(keeper.history)
     return Best(keeper.metas, scores, best_steps, keeper.history, int(keeper.stopped),
                 int(keeper.stopped) < steps, cost)
+
+
+def validation_curves(histories: dict[str, dict[str, list[tuple[int, list[float]]]]]
+                      ) -> Figure:
+    """The mean validation score over seeds versus meta-step: one panel per key of
+    ``histories`` (a setting), one line per method (``Best.history``)."""
+    fig, axes = subplots(1, len(histories), figsize=(4.5 * len(histories), 3.6),
+                         squeeze=False)
+    for ax, (title, methods) in zip(axes[0], histories.items(), strict=True):
+        for method, history in methods.items():
+            steps, scores = zip(*history, strict=True)
+            ax.plot(steps, np.mean(scores, axis=1), marker=".", label=method)
+        ax.set(xlabel="meta-step", ylabel="validation score (mean over seeds)", title=title)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -29,10 +29,9 @@ from metalab.experiments.where_to_learn.claims import PAPER, over_maml_claims
 from metalab.learners import LEARNERS
 from metalab.models.convnet import convnet
 from metalab.runs.experiment import Experiment
-from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import record_claim, regime, report_section
-from metalab.runs.validation import Best, train_seeds_best
+from metalab.runs.validation import Best, train_seeds_best, validation_curves
 from metalab.stats import mean_ci95
 from metalab.tasks.episodes import Episodes
 from metalab.tasks.fewshot import DEFAULT_DATA, check_classes, load_split
@@ -190,21 +189,6 @@ def sparsity_claims(problem: str, method: str, best: Best, cfg: SparseMamlConfig
         regime=regime(cfg), means=(float(np.mean(total)), cfg.sparse_threshold))]
 
 
-def validation_figure(rundir: RunDir, results: dict[str, dict[str, tuple]]) -> None:
-    """``validation.png``: mean validation accuracy over seeds versus meta-step, per method,
-    one panel per setting."""
-    fig, axes = subplots(1, len(results), figsize=(4.5 * len(results), 3.6), squeeze=False)
-    for ax, (problem, res) in zip(axes[0], results.items(), strict=True):
-        for method, (best, _) in res.items():
-            steps, scores = zip(*best.history, strict=True)
-            ax.plot(steps, np.mean(scores, axis=1), marker=".", label=method)
-        ax.set(xlabel="meta-step", ylabel="validation accuracy (mean over seeds)",
-               title=problem)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    rundir.save_figure(fig, "validation")
-
-
 def run(cfg: SparseMamlConfig, rundir: RunDir) -> dict[str, float]:
     """Train and validate every method per setting, test the best checkpoints, decide."""
     split = load_split(cfg.dataset, "small", cfg.data, cfg.cache_dir, cfg.test_alphabets,
@@ -229,7 +213,8 @@ def run(cfg: SparseMamlConfig, rundir: RunDir) -> dict[str, float]:
         summary[f"{problem}/maml_stopped_early"] = float(res["maml"][0].early)
     claims = over_maml_claims({p: {m: r[1].tolist() for m, r in res.items()}
                                for p, res in results.items()}, cfg) + claims
-    validation_figure(rundir, results)
+    rundir.save_figure(validation_curves({p: {m: r[0].history for m, r in res.items()}
+                                          for p, res in results.items()}), "validation")
     rundir.write_summary("sparse-maml", summary, claims=claims, split=split.description)
     rundir.write_report("Sparse-MAML against MAML, decided", _describe(cfg, split), summary,
                         report_section(claims))
