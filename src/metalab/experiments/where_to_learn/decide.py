@@ -216,8 +216,14 @@ def run(cfg: SparseMamlConfig, rundir: RunDir) -> dict[str, float]:
     rundir.save_figure(validation_curves({p: {m: r[0].history for m, r in res.items()}
                                           for p, res in results.items()}), "validation")
     rundir.write_summary("sparse-maml", summary, claims=claims, split=split.description)
+    budget = ["## Budget", "\n".join(
+        f"* {p}: MAML " + (f"stopped at meta-step {r['maml'][0].stopped}, its validation "
+                           "accuracy no longer improving" if r["maml"][0].early else
+                           f"improved within the last {cfg.patience} validations at the cap of "
+                           f"{cfg.max_steps} meta-steps: the verdicts hold at this budget only")
+        for p, r in results.items())]
     rundir.write_report("Sparse-MAML against MAML, decided", _describe(cfg, split), summary,
-                        report_section(claims))
+                        budget + report_section(claims))
     return summary
 
 
