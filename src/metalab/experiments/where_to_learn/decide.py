@@ -66,7 +66,7 @@ class SparseMamlConfig:
     """validations without improvement of MAML's mean validation accuracy before it stops"""
     val_characters: int = 20
     """training characters held out for validation (rotations with them)"""
-    val_episodes: int = 60
+    val_episodes: int = 50
     test_episodes: int = 300
     meta_batch: int = 2
     inner_steps: int = 35
@@ -256,7 +256,7 @@ EXPERIMENT = Experiment(
     seeding="vmapped",
     smoke=("--dataset", "digits", "--shots", "1", "--methods", "maml", "sparse-relu-maml",
            "--seeds", "2", "--width", "4", "--inner-steps", "2", "--max-steps", "2",
-           "--val-every", "1", "--val-characters", "2", "--q-query", "2", "--val-episodes",
+           "--val-every", "2", "--val-characters", "2", "--q-query", "2", "--val-episodes",
            "50", "--test-episodes", "100", "--log-every", "1", "--checkpoint-every", "2"),
     summary_keys=("omniglot-1shot/sparse-relu-maml/test_accuracy",
                   "omniglot-1shot/sparse-relu-maml/switched_off/all"),
