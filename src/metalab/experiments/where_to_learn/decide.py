@@ -58,7 +58,7 @@ class SparseMamlConfig:
     """training seeds (seed, seed + 1, ...), vmapped; claims are paired over them"""
     width: int = 16
     """filters per conv block"""
-    max_steps: int = 400
+    max_steps: int = 300
     """meta-steps at most (MAML stops earlier when its validation accuracy stalls)"""
     val_every: int = 50
     """meta-steps between validations"""
@@ -67,7 +67,7 @@ class SparseMamlConfig:
     val_characters: int = 20
     """training characters held out for validation (rotations with them)"""
     val_episodes: int = 50
-    test_episodes: int = 300
+    test_episodes: int = 250
     meta_batch: int = 2
     inner_steps: int = 35
     """inner SGD steps, in training, validation and test"""
@@ -249,7 +249,7 @@ EXPERIMENT = Experiment(
     name="sparse-maml",
     description="sparse-MAML and sparse-ReLU-MAML vs MAML on Omniglot 1/5-shot, "
                 "validated and early-stopped: paired verdicts",
-    expected_time="80 min",
+    expected_time="70 min",
     config=SparseMamlConfig,
     run=run,
     seeding="vmapped",
