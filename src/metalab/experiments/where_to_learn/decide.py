@@ -119,7 +119,7 @@ class SparseMamlConfig:
                           val_episodes=500, test_episodes=500, log_every=100,
                           checkpoint_every=500)
         if cfg.quick:
-            cfg = replace(cfg, width=8, max_steps=min(cfg.max_steps, 60), val_every=20,
+            cfg = replace(cfg, width=8, max_steps=min(cfg.max_steps, 40), val_every=20,
                           log_every=20, checkpoint_every=20, val_episodes=50,
                           test_episodes=100, inner_steps=min(cfg.inner_steps, 10))
         return cfg
