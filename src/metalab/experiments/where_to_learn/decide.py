@@ -249,7 +249,7 @@ EXPERIMENT = Experiment(
     name="sparse-maml",
     description="sparse-MAML and sparse-ReLU-MAML vs MAML on Omniglot 1/5-shot, "
                 "validated and early-stopped: paired verdicts",
-    expected_time="70 min",
+    expected_time="75 min",
     config=SparseMamlConfig,
     run=run,
     seeding="vmapped",
