@@ -180,3 +180,26 @@ def test_vinyals_protonet_tiny_run_reports_split_and_validation(release, tmp_pat
     assert "split vinyals" in report and "split `vinyals`" in report
     assert "1100 training, 100 validation and 423 test characters" in report
     assert "4400 training, 400 validation and 1692 test classes" in report
+
+
+def test_small_split_holds_out_validation_characters(tmp_path):
+    """--val-characters n: n characters of the training alphabets (all four rotations with
+    each) leave training for validation; the test alphabets are unchanged, the three sides
+    are disjoint, and n = 0 is the split without validation."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    _release_zip(folder / SMALL[0], 48, 8, np.random.default_rng(1))
+    plain = load_split("small", folder, tmp_path / "cache", test_alphabets=3, seed=0)
+    held = load_split("small", folder, tmp_path / "cache", test_alphabets=3, seed=0,
+                      val_characters=5)
+    assert plain.val is None and held.test.names == plain.test.names
+    assert len(_characters(held.val)) == 5
+    _check_rotations(held.val)
+    _check_rotations(held.train)
+    assert _characters(held.train) | _characters(held.val) == _characters(plain.train)
+    assert not _characters(held.train) & _characters(held.val)
+    assert not (_characters(held.train) | _characters(held.val)) & _characters(held.test)
+    assert "5 validation" in held.description
+    with pytest.raises(BadInput, match="--val-characters"):
+        load_split("small", folder, tmp_path / "cache", test_alphabets=3, seed=0,
+                   val_characters=len(_characters(plain.train)))

@@ -41,6 +41,16 @@ def mean_fractions(learner: Learner, metas: list) -> dict[str, float]:
     return {k: float(np.mean([f[k] for f in per_seed])) for k in per_seed[0]}
 
 
+def switched_off(rates: Any) -> dict[str, float]:
+    """Per tensor (``layer0.w``, ...) and over every rate (``all``), the fraction of per-weight
+    rates at or below zero: the weights sparse-ReLU-MAML's inner loop leaves unchanged, or
+    that Meta-SGD moves against its gradient (von Oswald et al. 2021, fig. 4)."""
+    leaves = [np.asarray(r) for r in jax.tree.leaves(rates)]
+    out = {n: float((r <= 0).mean()) for n, r in zip(layer_names(rates), leaves, strict=True)}
+    out["all"] = float(sum((r <= 0).sum() for r in leaves) / sum(r.size for r in leaves))
+    return out
+
+
 def fraction_curves(records: Iterable[dict[str, Any]]) -> Figure | None:
     """Per-layer fraction of weights the inner loop updates versus meta-step, one panel per
     stage of the metrics ``records`` that logged ``update_fraction/<layer>`` (None if none)."""

@@ -30,6 +30,7 @@ from metalab.experiments.vsml import backprop as vsml_backprop
 from metalab.experiments.vsml import experiment as vsml
 from metalab.experiments.where_to_learn import continual
 from metalab.experiments.where_to_learn import controls as where_to_learn_controls
+from metalab.experiments.where_to_learn import decide as sparse_maml
 from metalab.experiments.where_to_learn import experiment as where_to_learn
 from metalab.registry import Registry
 from metalab.runs.experiment import Experiment
@@ -41,8 +42,8 @@ for _module in (sinusoid, effort_gain, effort_nonlinear, effort_curriculum, effo
                 effort_continual, effort_myopic, effort_hyper, effort_interfere, effort_switch,
                 effort_phase,
                 dynamics, dynamics_study, estimator_accuracy, omniglot, oneshot_runs,
-                where_to_learn, continual, where_to_learn_controls, vsml, vsml_backprop,
-                contrastive,
+                where_to_learn, sparse_maml, continual, where_to_learn_controls, vsml,
+                vsml_backprop, contrastive,
                 hyperparameters, beta_error, importance, matrix):
     EXPERIMENTS.register(_module.EXPERIMENT.name, _module.EXPERIMENT)
 

@@ -26,13 +26,14 @@ def train_stage(
     checkpoint_every: int,
     max_loss: float | None = None,
     program: Callable[[Callable, int], Callable] = scan_steps,
+    on_chunk: Callable[[int, TrainState], bool] | None = None,
 ) -> TrainState:
     """Train ``stage`` to ``steps`` meta-steps, continuing from its checkpoint if it has one.
 
     Metrics are rewound to the step the restored state holds (lines an interrupted attempt
     logged after it are dropped or replayed), so the finished ``metrics.jsonl`` equals that
     of an uninterrupted run. ``max_loss`` (default: the run's ``--max-loss``) bounds the
-    loss; see ``fit`` for the divergence checks.
+    loss; see ``fit`` for the divergence checks and ``on_chunk`` (validation, early stop).
     """
     checkpointer = rundir.checkpointer(stage)
     state = init if checkpointer.info() is None else checkpointer.restore(init)
@@ -56,6 +57,7 @@ def train_stage(
             advance=lambda n: advance(n, latest),
             max_loss=rundir.max_loss if max_loss is None else max_loss,
             program=program,
+            on_chunk=on_chunk,
         )
 
 
@@ -72,7 +74,8 @@ class Trained(NamedTuple):
 def train_seeds(rundir: RunDir, stage: str, init: Callable[..., TrainState],
                 make_step: Callable[..., Step], seeds: int, *, seed: int, steps: int,
                 chunk: int, checkpoint_every: int, per_seed: tuple[Any, ...] = (),
-                tolerate_divergence: bool = False, probe: bool = True) -> Trained:
+                tolerate_divergence: bool = False, probe: bool = True,
+                on_chunk: Callable[[int, TrainState], bool] | None = None) -> Trained:
     """Train ``seeds`` seeds as one compiled program in one stage, resuming its checkpoint.
 
     ``init(key, *args)`` builds one seed's state and ``make_step(run_key, *args)`` its step
@@ -82,7 +85,8 @@ def train_seeds(rundir: RunDir, stage: str, init: Callable[..., TrainState],
     member). The cost (compile seconds, run seconds, XLA temporary memory) is read off the
     training program itself; where the stage was restored already finished, ``probe`` runs
     one meta-step to measure it. A divergence raises ``Diverged`` unless
-    ``tolerate_divergence``, when it comes back as ``failure`` with no state.
+    ``tolerate_divergence``, when it comes back as ``failure`` with no state. ``on_chunk``
+    goes to ``fit`` (it sees the stacked state: e.g. ``runs.validation``).
     """
     init_keys, run_keys = seed_keys(seed, seeds)
     step = vmap_seeds(make_step, run_keys, *per_seed)
@@ -90,7 +94,7 @@ def train_seeds(rundir: RunDir, stage: str, init: Callable[..., TrainState],
     try:
         state = train_stage(rundir, stage, stack_states(init, init_keys, *per_seed), step,
                             steps, chunk=chunk, checkpoint_every=checkpoint_every,
-                            program=measured(cost))
+                            program=measured(cost), on_chunk=on_chunk)
     except Diverged as err:
         if not tolerate_divergence:
             raise

@@ -16,7 +16,7 @@ import numpy as np
 from metalab.errors import BadInput
 from metalab.tasks.digits import load_digits
 from metalab.tasks.episodes import ImageClasses, split_by_group, with_rotations
-from metalab.tasks.omniglot_splits import Split
+from metalab.tasks.omniglot_splits import Split, hold_out_characters
 from metalab.tasks.omniglot_splits import load_split as load_omniglot_split
 
 DEFAULT_DATA = ""
@@ -25,12 +25,13 @@ to the working directory; ``metalab data fetch omniglot`` fills it)"""
 
 
 def load_split(dataset: str, split: str, data: str, cache_dir: str, test_groups: int,
-               split_seed: int) -> Split:
+               split_seed: int, val_characters: int = 0) -> Split:
     """The classes of Omniglot ``split`` (``tasks/omniglot_splits.py``), rotations included;
-    digits: ``test_groups`` digits held out (``split`` must be ``small``)."""
+    digits: ``test_groups`` digits held out (``split`` must be ``small``); ``val_characters``
+    training characters (digits) held out for validation (``small`` only)."""
     if dataset != "digits":
         return load_omniglot_split(split, data, Path(cache_dir) if cache_dir else None,
-                                   test_groups, split_seed)
+                                   test_groups, split_seed, val_characters)
     if split != "small":
         raise BadInput("--split", f"digits have no {split} split (it is an Omniglot "
                        "protocol); use --split small, which holds out --test-alphabets digits")
@@ -39,10 +40,12 @@ def load_split(dataset: str, split: str, data: str, cache_dir: str, test_groups:
     if not 0 < test_groups < n_groups:
         raise BadInput("--test-alphabets", f"must be between 1 and {n_groups - 1} "
                        f"(digits has {n_groups} alphabets)")
-    train, test = split_by_group(with_rotations(base), test_groups, split_seed)
-    return Split("digits", train, None, test,
+    train, test = split_by_group(base, test_groups, split_seed)
+    train, val = hold_out_characters(train, val_characters, split_seed, "digits")
+    held = "no validation split" if val is None else f"{val_characters} held out for validation"
+    return Split("digits", with_rotations(train), val, with_rotations(test),
                  f"scikit-learn digits, {test_groups} digits held out for testing (split seed "
-                 f"{split_seed}), rotations as new classes (x4); no validation split")
+                 f"{split_seed}), {held}, rotations as new classes (x4)")
 
 
 def load_classes(dataset: str, data: str, cache_dir: str, test_groups: int,

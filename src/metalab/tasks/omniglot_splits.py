@@ -2,8 +2,9 @@
 
 ``small`` (the offline default): the official small background sets
 (``images_background_small1/2.zip``; 242 distinct characters of 8 alphabets), with
-``test_alphabets`` whole alphabets drawn with ``seed`` held out for testing. metalab's own
-protocol, for machines without the full release; no validation split.
+``test_alphabets`` whole alphabets drawn with ``seed`` held out for testing and, where
+``val_characters`` > 0, that many characters of the remaining alphabets (drawn with ``seed``)
+held out for validation. metalab's own protocol, for machines without the full release.
 
 ``standard`` (Lake, Salakhutdinov & Tenenbaum 2015): meta-train on the 964 characters of the
 30 background alphabets (``images_background.zip``), test on the 659 characters of the 20
@@ -96,12 +97,14 @@ def _other_split_hint(folder: Path) -> str:
 
 
 def load_split(split: str, data: Path | str | None, cache_dir: Path | str | None = None,
-               test_alphabets: int = 3, seed: int = 0) -> Split:
-    """The classes of ``split`` (see the module docstring); ``test_alphabets`` is used by
-    ``small`` only, ``seed`` by ``small`` (alphabets) and ``vinyals`` (characters)."""
+               test_alphabets: int = 3, seed: int = 0, val_characters: int = 0) -> Split:
+    """The classes of ``split`` (see the module docstring); ``test_alphabets`` and
+    ``val_characters`` are used by ``small`` only, ``seed`` by ``small`` (alphabets and
+    validation characters) and ``vinyals`` (characters)."""
     zips = split_zips(split, data)
     if split == "small":
-        return _small(load_zips(zips, cache_dir), [z.name for z in zips], test_alphabets, seed)
+        return _small(load_zips(zips, cache_dir), [z.name for z in zips], test_alphabets, seed,
+                      val_characters)
     background, evaluation = (load_zips([z], cache_dir) for z in zips)
     if split == "standard":
         return Split(split, with_rotations(background), None, with_rotations(evaluation),
@@ -128,15 +131,37 @@ def _count(classes: ImageClasses) -> str:
     return f"{len(classes.names)} characters of {len(np.unique(classes.group))} alphabets"
 
 
-def _small(base: ImageClasses, names: list[str], test_alphabets: int, seed: int) -> Split:
+def _small(base: ImageClasses, names: list[str], test_alphabets: int, seed: int,
+           val_characters: int) -> Split:
     """The ``small`` split of the small background sets ``base``."""
     n_groups = len(np.unique(base.group))
     if not 0 < test_alphabets < n_groups:
         raise BadInput("--test-alphabets", f"must be between 1 and {n_groups - 1} "
                        f"(omniglot has {n_groups} alphabets)")
-    train, test = split_by_group(with_rotations(base), test_alphabets, seed)
-    return Split("small", train, None, test,
+    train, test = split_by_group(base, test_alphabets, seed)
+    train, val = hold_out_characters(train, val_characters, seed, "omniglot")
+    return Split("small", with_rotations(train), val, with_rotations(test),
                  f"split `small`: the official small background sets ({_count(base)}, "
                  f"{' and '.join(names)}), {test_alphabets} alphabets held out for testing "
-                 f"(split seed {seed}): {len(train.names) // 4} training and "
-                 f"{len(test.names) // 4} test characters; no validation split; {ROTATIONS}")
+                 f"(split seed {seed}): {len(train.names)} training, "
+                 f"{_validation(val)} and {len(test.names)} test characters; {ROTATIONS}")
+
+
+def hold_out_characters(train: ImageClasses, n: int, seed: int, dataset: str
+                        ) -> tuple[ImageClasses, ImageClasses | None]:
+    """(training, validation): ``n`` characters of ``train`` (before rotations) drawn with
+    ``seed`` held out for validation; (``train``, None) when ``n`` is 0."""
+    if n == 0:
+        return train, None
+    if not 0 < n <= len(train.names) - 5:
+        raise BadInput("--val-characters", f"must be between 0 and {len(train.names) - 5} "
+                       f"({dataset} has {len(train.names)} training characters here, and "
+                       "meta-training needs at least 5)")
+    val, rest = split_by_class(train, [n], seed)
+    return rest, with_rotations(val)
+
+
+def _validation(val: ImageClasses | None) -> str:
+    """'N validation' characters, or 'no validation'."""
+    return "no validation" if val is None else f"{len(val.names) // 4} validation"
+

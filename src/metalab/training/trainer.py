@@ -127,9 +127,12 @@ def fit(
     advance: Callable[[int], None] | None = None,
     max_loss: float | None = None,
     program: Callable[[Callable, int], Callable] = scan_steps,
+    on_chunk: Callable[[int, TrainState], bool] | None = None,
 ) -> TrainState:
     """Run meta-steps from ``state.step`` up to ``steps`` in jitted chunks, each built by
     ``program(step, n)`` (default ``scan_steps``; a caller that measures the program wraps it).
+    ``on_chunk(step, state)`` runs after each chunk (validation along the way); when it
+    returns True training stops there, with a checkpoint (early stopping).
 
     After each chunk, ``Diverged`` names the first meta-step whose loss or gradient norm is
     non-finite, whose loss exceeds ``max_loss``, or after which any leaf of the state
@@ -155,8 +158,11 @@ def fit(
             log(done, {k: float(v.mean()) for k, v in host.items()})
         if advance is not None:
             advance(n)
-        if checkpointer is not None and (done % checkpoint_every == 0 or done == steps):
+        stop = on_chunk is not None and on_chunk(done, state)
+        if checkpointer is not None and (done % checkpoint_every == 0 or done == steps or stop):
             checkpointer.save(to_host(state), done)
+        if stop:
+            break
     return state
 
 
