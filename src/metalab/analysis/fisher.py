@@ -11,8 +11,16 @@ from metalab.learners.base import Fast, Learner, Meta
 
 
 def fisher(learner: Learner, meta: Meta, phi: Fast, x: jax.Array) -> jax.Array:
-    """Diagonal Fisher of a unit-variance Gaussian output at ``phi`` over inputs ``x``,
-    flattened: mean over x of (d f(x) / d phi)^2."""
-    grads = jax.vmap(lambda xi: ravel_pytree(jax.grad(
-        lambda p: learner.predict(meta, p, xi[None])[0, 0])(phi))[0])(x)
-    return jnp.mean(grads**2, axis=0)
+    """Diagonal Fisher of a unit-variance Gaussian over every output at ``phi`` over inputs
+    ``x``, flattened: mean over x of sum over outputs j of (d f_j(x) / d phi)^2."""
+    def per_input(xi: jax.Array) -> jax.Array:
+        jac = jax.jacrev(lambda p: ravel_pytree(learner.predict(meta, p, xi[None]))[0])(phi)
+        return jnp.sum(_ravel_jacobian(jac) ** 2, axis=0)
+
+    return jnp.mean(jax.vmap(per_input)(x), axis=0)
+
+
+def _ravel_jacobian(jac: Fast) -> jax.Array:
+    """A Jacobian pytree of a flat output [outputs] over parameters as [outputs, params]."""
+    return jnp.concatenate([leaf.reshape(leaf.shape[0], -1)
+                            for leaf in jax.tree.leaves(jac)], axis=1)
