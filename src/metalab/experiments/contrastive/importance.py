@@ -55,8 +55,8 @@ class ImportanceConfig:
     inner_lr: float = 0.1
     outer_lr: float = 3e-3
     """Adam rate of omega"""
-    rho_lr: float = 3e-3
-    """Adam rate of rho = log lambda"""
+    rho_lr: float = 0.01
+    """Adam rate of rho = log lambda (at most ~0.01 x steps natural-log units of movement)"""
     beta: float = 0.1
     lam: float = 1.0
     """initial consolidation strength"""
@@ -93,8 +93,8 @@ class ImportanceConfig:
         """``quick``: 500 meta-steps, fewer evaluation tasks."""
         if not self.quick:
             return self
-        return replace(self, quick=False, steps=500, meta_batch=8, fisher_tasks=50,
-                       val_pairs=50, pairs=100)
+        return replace(self, quick=False, steps=500, meta_batch=8, fisher_tasks=30,
+                       val_pairs=30, pairs=60)
 
     def tasks(self) -> SharedWeights:
         """The task family (8 -> 8 linear maps, ``specific`` outputs drawn per task)."""
