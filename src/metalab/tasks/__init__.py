@@ -11,13 +11,15 @@ from metalab.tasks.episodes import Episodes, ImageClasses
 from metalab.tasks.fourier import FourierSeries
 from metalab.tasks.linear import LinearRegression, LinearTruth
 from metalab.tasks.miniimagenet import load_miniimagenet
+from metalab.tasks.shared import SharedWeights
 from metalab.tasks.sine_stream import SineStream
 from metalab.tasks.sinusoid import Sinusoid
 
 TASKS: Registry = Registry("task family", "--tasks")
 for _name, _factory in [("sinusoid", Sinusoid), ("linear-regression", LinearRegression),
                         ("low-rank-bandit", LowRankBandit),
-                        ("fourier-series", FourierSeries), ("sine-stream", SineStream)]:
+                        ("fourier-series", FourierSeries), ("sine-stream", SineStream),
+                        ("shared-weights", SharedWeights)]:
     TASKS.register(_name, _factory)
 
 
@@ -27,5 +29,5 @@ def register_tasks(name: str, factory, *, replace: bool = False):
 
 
 __all__ = ["TASKS", "Episodes", "FourierSeries", "ImageClasses", "LinearRegression",
-           "LinearTruth", "LowRankBandit", "SineStream", "Sinusoid", "Task", "TaskDistribution",
-           "load_miniimagenet", "register_tasks"]
+           "LinearTruth", "LowRankBandit", "SharedWeights", "SineStream", "Sinusoid", "Task",
+           "TaskDistribution", "load_miniimagenet", "register_tasks"]
