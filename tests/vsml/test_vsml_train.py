@@ -121,7 +121,9 @@ def test_bad_clone_config_names_the_option():
         CloneConfig(alpha=0.0)
     with pytest.raises(BadInput, match="--train-on"):
         CloneConfig(train_on="omniglot")
-    with pytest.raises(BadInput, match="--force-every"):
-        CloneConfig(force_every=-1)
+    with pytest.raises(BadInput, match="--bank-steps"):
+        CloneConfig(bank_steps=120, every=50)
+    with pytest.raises(BadInput, match="--hidden"):
+        CloneConfig(hidden=(0,))
     with pytest.raises(BadInput, match="--scale"):
         CloneConfig(scale=0.0)
