@@ -5,7 +5,10 @@ parameters are the rule, meta-trained by evolution strategies or by gradients. T
 its baselines are ``metalab.learners.online.OnlineLearner``s. See ``docs/vsml.md``."""
 
 from metalab.vsml.baselines import hebbian as hebbian
+from metalab.vsml.baselines import label_frequency as label_frequency
+from metalab.vsml.baselines import matched_hidden as matched_hidden
 from metalab.vsml.baselines import meta_rnn as meta_rnn
+from metalab.vsml.baselines import meta_sgd as meta_sgd
 from metalab.vsml.baselines import online_adam as online_adam
 from metalab.vsml.baselines import online_sgd as online_sgd
 from metalab.vsml.clone import clone_loss as clone_loss
@@ -25,6 +28,7 @@ from metalab.vsml.train import stream_loss as stream_loss
 
 __all__ = [
     "LayerState", "chunk_for", "clone_loss", "clone_start", "hebbian", "init_layer_state",
-    "init_rule", "init_train_state", "layer_step", "make_step", "meta_optimizer", "meta_rnn",
+    "init_rule", "init_train_state", "label_frequency", "layer_step", "make_step",
+    "matched_hidden", "meta_optimizer", "meta_rnn", "meta_sgd",
     "online_adam", "online_sgd", "population_map", "stream_loss", "teacher_sgd", "vsml",
 ]
