@@ -6,7 +6,7 @@ import pytest
 
 from metalab.experiments.contrastive.claims import estimator_claims
 from metalab.experiments.dynamics.claims import mode_order_claims
-from metalab.experiments.vsml.claims import unseen_claims
+from metalab.experiments.vsml.claims import LOO, unseen_claims
 from metalab.experiments.where_to_learn.claims import interference_claims, over_maml_claims
 
 SPREAD = np.array([0.01, -0.02, 0.0, 0.02, -0.01])  # mean 0: differences are exact
@@ -37,6 +37,11 @@ def test_vsml_rule_against_every_baseline_per_test_family_and_on_the_mean():
     assert unseen_claims(curves, ("iris",), "digits", ("sgd",), None)[0]["id"] == \
         "vsml-unseen-families"  # one test family: no per-family ids
     assert unseen_claims({"vsml": curves["vsml"]}, ("iris",), "digits", ("sgd",), None) == []
+    loo = _by_id(unseen_claims({**curves, LOO: curves["vsml"]}, ("iris", "wine"), "the others",
+                               ("sgd",), None, rule=LOO))  # the left-out family's own rule
+    assert set(loo) == {LOO, f"{LOO}/sgd", f"{LOO}/sgd/iris", f"{LOO}/sgd/wine"}
+    assert loo[f"{LOO}/sgd/iris"]["difference"] == got["vsml-unseen-families/sgd/iris"][
+        "difference"]
 
 
 def test_contrastive_symmetric_rule_against_each_estimator_with_its_margin():

@@ -23,12 +23,13 @@ from metalab.vsml.train import chunk_for as chunk_for
 from metalab.vsml.train import init_train_state as init_train_state
 from metalab.vsml.train import make_step as make_step
 from metalab.vsml.train import meta_optimizer as meta_optimizer
+from metalab.vsml.train import mixture_loss as mixture_loss
 from metalab.vsml.train import population_map as population_map
 from metalab.vsml.train import stream_loss as stream_loss
 
 __all__ = [
     "LayerState", "chunk_for", "clone_loss", "clone_start", "hebbian", "init_layer_state",
     "init_rule", "init_train_state", "label_frequency", "layer_step", "make_step",
-    "matched_hidden", "meta_optimizer", "meta_rnn", "meta_sgd",
+    "matched_hidden", "meta_optimizer", "meta_rnn", "meta_sgd", "mixture_loss",
     "online_adam", "online_sgd", "population_map", "stream_loss", "teacher_sgd", "vsml",
 ]

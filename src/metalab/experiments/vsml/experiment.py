@@ -27,7 +27,7 @@ import numpy as np
 
 from metalab.errors import flag, require, require_cadence, require_fields
 from metalab.experiments.vsml import plots
-from metalab.experiments.vsml.claims import unseen_claims
+from metalab.experiments.vsml.claims import LOO, unseen_claims
 from metalab.learners.base import Meta
 from metalab.learners.online import OnlineLearner
 from metalab.runs.curves import training_curves
@@ -47,6 +47,7 @@ from metalab.vsml import (
     make_step,
     meta_optimizer,
     meta_rnn,
+    mixture_loss,
     online_adam,
     online_sgd,
     stream_loss,
@@ -136,6 +137,11 @@ class VSMLConfig:
     """examples per evaluation stream (longer than training: does learning continue?)"""
     eval_streams: int = 64
     """evaluation streams per family and seed"""
+    leave_one_out: bool = False
+    """also meta-train, for each of --families, a rule on all the others (train splits) and
+    test it on the one left out (claim vsml-leave-one-out)"""
+    loo_steps: int = 500
+    """meta-steps of each leave-one-out rule (one per family: 8 rules at the defaults)"""
     log_every: int = 50
     checkpoint_every: int = 200
     seed: int = 0
@@ -172,7 +178,7 @@ class VSMLConfig:
                     "family")
         for name in ("steps", "seeds", "stream_steps", "n_in", "episodes", "population",
                      "rnn_hidden", "eval_steps", "eval_streams", "log_every", "omniglot_size",
-                     "validation_streams"):
+                     "validation_streams", "loo_steps"):
             require(getattr(self, name) > 0, flag(name), "must be a positive integer")
         require(self.n_classes >= 2, "--n-classes", "must be at least 2")
         for name in ("sigma", "es_lr", "grad_lr", "baseline_lr", "clip"):
@@ -220,20 +226,23 @@ def learned(name: str, cfg: VSMLConfig) -> OnlineLearner:
     return vsml(cfg.hidden)
 
 
-def meta_train_rule(stage: str, learner: OnlineLearner, family: Family, method: str, lr: float,
-          cfg: VSMLConfig, rundir: RunDir) -> tuple[Meta, float]:
-    """Meta-train ``learner`` on ``family`` for every seed; returns stacked meta-parameters
-    [seeds, ...] and seconds."""
-    episodes = cfg.episodes if method == "grad" else 1
-    loss = stream_loss(learner, family, cfg.stream_steps, cfg.n_classes, cfg.n_in, episodes,
-                       remat=method == "grad")
+def meta_train_rule(stage: str, learner: OnlineLearner, family: Family | list[Family],
+                    method: str, lr: float, cfg: VSMLConfig, rundir: RunDir,
+                    steps: int | None = None) -> tuple[Meta, float]:
+    """Meta-train ``learner`` on ``family`` (or on a list of families, --episodes shared out
+    among them) for every seed and ``steps`` (default --steps); returns stacked
+    meta-parameters [seeds, ...] and seconds."""
+    families = family if isinstance(family, list) else [family]
+    episodes = max(1, cfg.episodes // len(families)) if method == "grad" else 1
+    loss = mixture_loss([stream_loss(learner, f, cfg.stream_steps, cfg.n_classes, cfg.n_in,
+                                     episodes, remat=method == "grad") for f in families])
     optimizer = meta_optimizer(method, lr, cfg.clip)
     init_keys, run_keys = seed_keys(zlib.crc32(f"{cfg.seed}/{stage}".encode()), cfg.seeds)
     step = make_step(loss, method, optimizer, run_keys, cfg.population, cfg.sigma,
                      chunk_for(rule_weights(cfg)))
     start = time.perf_counter()
     state = train_stage(rundir, stage, init_train_state(learner, optimizer, init_keys),
-                        step, cfg.steps, chunk=cfg.log_every,
+                        step, steps or cfg.steps, chunk=cfg.log_every,
                         checkpoint_every=cfg.checkpoint_every)
     return state.meta, time.perf_counter() - start
 
@@ -269,6 +278,25 @@ def evaluate_family(cfg: VSMLConfig, rows: list[Meta], metas: dict[str, Meta], f
             out[name] = rate_curves(lambda r, make=make, h=hidden: make(r, h), rate, cfg.seeds,
                                     key, family, *shape)
     return out
+
+
+def leave_one_out(cfg: VSMLConfig, split: dict[str, dict[str, Family]], eval_key: jax.Array,
+                  curves: dict[str, dict[str, np.ndarray]], summary: dict[str, float],
+                  rundir: RunDir) -> list[dict]:
+    """For each family, a rule meta-trained on the train splits of all the others, on the
+    held-out streams every other learner saw; claims against the hand-made baselines."""
+    for j, fam in enumerate(cfg.families):
+        others = [split["train"][f] for f in cfg.families if f != fam]
+        meta, summary[f"loo/{fam}/train_seconds"] = meta_train_rule(
+            f"loo-{fam}", vsml(cfg.hidden), others, cfg.meta_optimizer,
+            cfg.grad_lr if cfg.meta_optimizer == "grad" else cfg.es_lr, cfg, rundir,
+            cfg.loo_steps)
+        curves.setdefault(LOO, {})[fam] = online_curves(
+            vsml(cfg.hidden), meta, stream_keys(jax.random.fold_in(eval_key, j), cfg.seeds),
+            split["test"][fam], cfg.eval_streams, cfg.eval_steps, cfg.n_classes, cfg.n_in)
+        summary[f"loo/{fam}/online_accuracy"] = float(curves[LOO][fam].mean())
+    return unseen_claims(curves, cfg.families, "all other families",
+                         tuple(b for b in HAND_MADE if b in cfg.baselines), cfg, rule=LOO)
 
 
 def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
@@ -342,6 +370,8 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
                         split["test"][first], cfg, first)
     baselines = tuple(b for b in cfg.baselines if b != "untrained")
     claims = unseen_claims(curves, test, first, baselines, cfg)
+    if cfg.leave_one_out:
+        claims += leave_one_out(cfg, split, eval_key, curves, summary, rundir)
     rundir.write_summary("vsml", summary, claims=claims)
     what = (
         f"VS-ML (Kirsch & Schmidhuber 2021): one sub-LSTM (state 16, messages 8, 2 micro-ticks)"
