@@ -73,10 +73,11 @@ class VSMLConfig:
     families: tuple[str, ...] = ("digits", "iris", "wine", "breast_cancer", "mnist1d",
                                  "omniglot", "random", "sum")
     """families to evaluate online learning on (columns); `file` reads --data-file"""
-    validation: tuple[str, ...] = ("wine", "mnist1d")
+    validation: tuple[str, ...] | None = None
     """meta-validation families among --families (reported as `<name>/validation_accuracy`,
     the key to choose meta-training settings on); the others, bar the first --train-on
-    family, are the test families of the claims"""
+    family, are the test families of the claims. Default: those of wine and mnist1d that are
+    in --families"""
     omniglot: str = ""
     """folder of the official Omniglot zips (family `omniglot`: background characters);
     default $METALAB_DATA/omniglot, else ~/.cache/metalab/data/omniglot"""
@@ -172,10 +173,6 @@ class VSMLConfig:
             except ImportError:
                 require(False, "--families", "mnist1d needs `pip install 'metalab[mnist1d]'`; "
                         "or drop mnist1d from --families and --train-on")
-        for name in self.validation:
-            require(name in self.families and name != self.train_on[0], "--validation",
-                    f"{name!r} must be one of --families other than the first --train-on "
-                    "family")
         for name in ("steps", "seeds", "stream_steps", "n_in", "episodes", "population",
                      "rnn_hidden", "eval_steps", "eval_streams", "log_every", "omniglot_size",
                      "validation_streams", "loo_steps"):
@@ -185,11 +182,24 @@ class VSMLConfig:
             require(getattr(self, name) > 0, flag(name), "must be positive")
         require(all(h > 0 for h in self.hidden), "--hidden", "layer widths must be positive")
         require_fields(self, non_negative=("rate_widen", "mlp_hidden"))
+        for name in self.validation or ():
+            require(name in self.families and name != self.train_on[0], "--validation",
+                    f"{name!r} must be one of --families other than the first --train-on "
+                    "family; name validation families from --families, or none (`--validation`"
+                    " alone)")
         require(len(self.sgd_rates) > 0 and min(self.sgd_rates) > 0, "--sgd-rates",
                 "give positive rates")
         require(len(self.adam_rates) > 0 and min(self.adam_rates) > 0, "--adam-rates",
                 "give positive rates")
         require_cadence(self.log_every, self.checkpoint_every)
+
+    @property
+    def validation_families(self) -> tuple[str, ...]:
+        """--validation, or by default wine and mnist1d where they are in --families."""
+        if self.validation is not None:
+            return self.validation
+        return tuple(f for f in ("wine", "mnist1d") if f in self.families
+                     and f != self.train_on[0])
 
     def resolved(self) -> VSMLConfig:
         """The configuration run; ``quick`` trains on digits and sum only, for fewer steps."""
@@ -305,7 +315,8 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
     train_fams = {f: load_family(f, "train", **opts) for f in cfg.train_on}
     split = {s: {f: load_family(f, s, **opts) for f in cfg.families} for s in ("train", "test")}
     first, other = cfg.train_on[0], "es" if cfg.meta_optimizer == "grad" else "grad"
-    test = tuple(f for f in cfg.families if f != first and f not in cfg.validation)
+    validation = cfg.validation_families
+    test = tuple(f for f in cfg.families if f != first and f not in validation)
     lr = {"grad": cfg.grad_lr, "es": cfg.es_lr}
     summary: dict[str, float] = {"mlp/hidden": float(mlp_width(cfg))}
 
@@ -354,7 +365,7 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
             mean, ci = mean_ci95(c.mean(axis=(1, 2)))  # over seeds
             summary[f"{name}/{fam}/online_accuracy"] = mean
             summary[f"{name}/{fam}/online_accuracy_ci95"] = ci
-        for key, fams in (("unseen_accuracy", test), ("validation_accuracy", cfg.validation)):
+        for key, fams in (("unseen_accuracy", test), ("validation_accuracy", validation)):
             if fams:
                 summary[f"{name}/{key}"] = float(np.mean(
                     [summary[f"{name}/{f}/online_accuracy"] for f in fams]))
@@ -383,7 +394,7 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
         f"revealed, averaged over {cfg.eval_streams} held-out {cfg.eval_steps}-example streams "
         f"per seed (test split of every family), mean and SEM over seeds. `vsml` is the rule "
         f"meta-trained on {first}. Families: meta-training {first}; meta-validation "
-        f"{', '.join(cfg.validation) or 'none'} (`<name>/validation_accuracy`: the key to "
+        f"{', '.join(validation) or 'none'} (`<name>/validation_accuracy`: the key to "
         f"choose meta-training settings on; --es-lr and --grad-lr were chosen on held-out "
         f"{first} streams, never on a test family); test {', '.join(test) or 'none'} "
         f"(`<name>/unseen_accuracy` and the claims). SGD and Adam, on the rule's network and "
