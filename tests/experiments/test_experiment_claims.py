@@ -6,7 +6,7 @@ import pytest
 
 from metalab.experiments.contrastive.claims import estimator_claims
 from metalab.experiments.dynamics.claims import mode_order_claims, near_bayes_claims, slopes
-from metalab.experiments.vsml.claims import unseen_claims
+from metalab.experiments.vsml.claims import LOO, unseen_claims
 from metalab.experiments.where_to_learn.claims import interference_claims, over_maml_claims
 
 SPREAD = np.array([0.01, -0.02, 0.0, 0.02, -0.01])  # mean 0: differences are exact
@@ -16,19 +16,32 @@ def _by_id(claims):
     return {c["id"]: c for c in claims}
 
 
-def test_vsml_rule_against_sgd_per_unseen_family_and_on_the_mean():
+def test_vsml_rule_against_every_baseline_per_test_family_and_on_the_mean():
     rng = np.random.default_rng(0)
-    correct = {f: (rng.random((2, 20, 8)) < 0.5).astype(float) for f in ("digits", "iris",
-                                                                          "wine")}
+    correct = {f: (rng.random((2, 20, 8)) < 0.5).astype(float) for f in ("iris", "wine")}
+    worse = {f: np.zeros_like(c) for f, c in correct.items()}
     curves = {"vsml": {f: np.ones_like(c) if f == "iris" else c for f, c in correct.items()},
-              "sgd": correct}
-    got = _by_id(unseen_claims(curves, ("digits", "iris", "wine"), "digits", None))
-    assert set(got) == {"vsml-unseen-families", "vsml-unseen-families/iris",
-                        "vsml-unseen-families/wine"}
-    assert got["vsml-unseen-families/iris"]["verdict"] == "supported"
-    assert got["vsml-unseen-families/wine"]["difference"] == 0.0  # the same predictions
+              "sgd": correct, "label-frequency": worse, "adam": correct}
+    got = _by_id(unseen_claims(curves, ("iris", "wine"), "digits",
+                               ("sgd", "label-frequency", "meta-sgd"), None))
+    assert set(got) == {"vsml-unseen-families", *(
+        f"vsml-unseen-families/{b}{f}" for b in ("sgd", "label-frequency")
+        for f in ("", "/iris", "/wine"))}  # adam is not asked for, meta-sgd not there
+    assert got["vsml-unseen-families/sgd/iris"]["verdict"] == "supported"
+    assert got["vsml-unseen-families/sgd/wine"]["difference"] == 0.0  # the same predictions
+    assert got["vsml-unseen-families/label-frequency/wine"]["verdict"] == "supported"
+    # the bare id is against the strongest baseline on the test mean: SGD, not the floor
+    assert got["vsml-unseen-families"]["difference"] == got["vsml-unseen-families/sgd"][
+        "difference"] and "sgd" in got["vsml-unseen-families"]["metric"]
     assert got["vsml-unseen-families"]["n"] == 40 and got["vsml-unseen-families"]["unit"] == "tasks"
-    assert unseen_claims({"vsml": curves["vsml"]}, ("digits", "iris"), "digits", None) == []
+    assert unseen_claims(curves, ("iris",), "digits", ("sgd",), None)[0]["id"] == \
+        "vsml-unseen-families"  # one test family: no per-family ids
+    assert unseen_claims({"vsml": curves["vsml"]}, ("iris",), "digits", ("sgd",), None) == []
+    loo = _by_id(unseen_claims({**curves, LOO: curves["vsml"]}, ("iris", "wine"), "the others",
+                               ("sgd",), None, rule=LOO))  # the left-out family's own rule
+    assert set(loo) == {LOO, f"{LOO}/sgd", f"{LOO}/sgd/iris", f"{LOO}/sgd/wine"}
+    assert loo[f"{LOO}/sgd/iris"]["difference"] == got["vsml-unseen-families/sgd/iris"][
+        "difference"]
 
 
 def test_contrastive_symmetric_rule_against_each_estimator_with_its_margin():

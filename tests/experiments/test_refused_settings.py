@@ -23,6 +23,13 @@ def test_a_zero_width_vsml_layer_is_refused(hidden):
         VSMLConfig(families=("digits",), train_on=("digits",), hidden=hidden)
 
 
+@pytest.mark.parametrize("validation", [("wine",), ("digits",)])
+def test_a_vsml_validation_family_outside_the_evaluated_or_the_training_one_is_refused(
+        validation):
+    with pytest.raises(BadInput, match="--validation: .* must be one of --families other"):
+        VSMLConfig(families=("digits", "iris"), train_on=("digits",), validation=validation)
+
+
 def test_a_classifier_learner_is_refused_on_regression():
     from metalab.experiments.sinusoid.experiment import SinusoidConfig
 

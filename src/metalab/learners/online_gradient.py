@@ -7,6 +7,8 @@ a parameter update is applied.
 on a network, one step per example right after predicting it), so hand-made online baselines
 and learned rules share one contract, one scan and one evaluation. The learning rate is the
 meta-parameter ``meta["lr"]``, so a grid of rates is one ``vmap`` over meta-parameters.
+``online_meta_sgd`` is its meta-learned sibling: the starting parameters and one rate per
+parameter are the meta-parameters (Meta-SGD, Li et al. 2017, run online).
 """
 
 from __future__ import annotations
@@ -73,6 +75,47 @@ def online_gradient(
 
         params, opt_state, pred = gradient_step(objective, optimizer(meta), *state)
         return (params, opt_state), pred
+
+    return OnlineLearner(name, init, start, step)
+
+
+def online_meta_sgd(
+    name: str,
+    init_params: Callable[[jax.Array], Params],
+    apply: Callable[[Params, jax.Array], jax.Array],
+    restrict: Callable[[Params, int, int], Params],
+    lr: float,
+    loss: Callable[[jax.Array, jax.Array], jax.Array] = cross_entropy,
+) -> OnlineLearner:
+    """Meta-SGD online (Li et al. 2017, "Meta-SGD", eq. 1, one step per example): meta-
+    parameters ``{"init": theta, "log_lr": log alpha}``, each stream starts from theta and
+    each example takes phi <- phi - alpha * grad loss(phi; x_t, y_t) right after predicting it.
+
+    ``init_params(key)`` draws theta at the largest sizes a stream may have; ``restrict(tree,
+    n_in, n_out)`` cuts theta (and alpha, shaped alike) down to one stream's sizes; the rates
+    start at ``lr`` and are stored as logs, so they stay positive under meta-training.
+    """
+
+    def init(key: jax.Array) -> Meta:
+        params = init_params(key)
+        log_lr = jax.tree.map(lambda p: jnp.full(p.shape, jnp.log(lr), jnp.float32), params)
+        return {"init": params, "log_lr": log_lr}
+
+    def start(meta: Meta, key: jax.Array, n_in: int, n_out: int) -> tuple[Params, Params]:
+        rates = jax.tree.map(jnp.exp, restrict(meta["log_lr"], n_in, n_out))
+        return restrict(meta["init"], n_in, n_out), rates
+
+    def step(meta: Meta, state: tuple[Params, Params], x: jax.Array, y: jax.Array
+             ) -> tuple[tuple[Params, Params], jax.Array]:
+        params, rates = state
+
+        def objective(p: Params) -> tuple[jax.Array, jax.Array]:
+            pred = apply(p, x)
+            return loss(pred[None], y[None]), pred
+
+        params, _, pred = gradient_step(objective, scale_by_rates(rates), params,
+                                        optax.EmptyState())
+        return (params, rates), pred
 
     return OnlineLearner(name, init, start, step)
 

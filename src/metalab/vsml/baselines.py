@@ -17,6 +17,12 @@ so they run on, and are meta-trained on, exactly what VS-ML sees.
   the revealed label (the authors' Oja baseline uses the output; clamping to the target makes
   it a supervised Hebbian learner). W, b, a and eta (stored as a logit, sigmoid(-4.5) at
   initialisation as in the authors' code) are meta-parameters.
+- ``meta_sgd``: Meta-SGD online (``learners.online_gradient.online_meta_sgd``, Li et al.
+  2017) on the dense net: its starting weights and one rate per weight are meta-learned.
+- ``label_frequency``: predicts the label seen most often so far in the stream; the floor a
+  learner must beat before it learns anything about x (on ``random`` it is far above chance).
+
+``matched_hidden`` sizes the hidden layer of a capacity-matched dense net.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import jax.numpy as jnp
 import optax
 
 from metalab.learners.online import OnlineLearner
-from metalab.learners.online_gradient import online_gradient
+from metalab.learners.online_gradient import online_gradient, online_meta_sgd
 
 
 def _net_init(key: jax.Array, sizes: tuple[int, ...]) -> list[dict[str, jax.Array]]:
@@ -59,6 +65,43 @@ def online_sgd(lr: float = 0.1, hidden: tuple[int, ...] = ()) -> OnlineLearner:
 def online_adam(lr: float = 0.01, hidden: tuple[int, ...] = ()) -> OnlineLearner:
     """Online Adam (Kingma & Ba 2015) at rate ``lr``, one step per example."""
     return online_gradient("adam", _net_for(hidden), _net_apply, optax.scale_by_adam(), lr)
+
+
+def matched_hidden(n_in: int, n_out: int, weights: int, state_size: int = 16) -> int:
+    """Width H of a dense net n_in -> H (tanh) -> n_out whose parameters, H (n_in + n_out + 1)
+    + n_out, come closest to the fast state of a VS-ML network of ``weights`` sub-LSTMs, each
+    holding h and c of ``state_size`` numbers (116 for 16 -> 5: 2,557 against 2,560)."""
+    return max(1, round((2 * state_size * weights - n_out) / (n_in + n_out + 1)))
+
+
+def _restrict(params: list[dict[str, jax.Array]], n_in: int, n_out: int
+              ) -> list[dict[str, jax.Array]]:
+    """The net's first layer cut to ``n_in`` inputs and its last to ``n_out`` outputs."""
+    layers = [dict(layer) for layer in params]
+    layers[0]["w"] = layers[0]["w"][:n_in]
+    layers[-1] = {"w": layers[-1]["w"][:, :n_out], "b": layers[-1]["b"][:n_out]}
+    return layers
+
+
+def meta_sgd(n_in: int, max_classes: int, hidden: tuple[int, ...] = (), lr: float = 0.1
+             ) -> OnlineLearner:
+    """Meta-SGD on the dense net n_in -> hidden (tanh) -> max_classes: its starting weights
+    (drawn as ``online_sgd``'s) and per-weight rates (starting at ``lr``) are meta-learned;
+    outputs beyond a stream's classes are dropped."""
+    return online_meta_sgd("meta-sgd", lambda key: _net_init(key, (n_in, *hidden, max_classes)),
+                           _net_apply, _restrict, lr)
+
+
+def label_frequency() -> OnlineLearner:
+    """Predicts the most frequent label so far (ties: the lowest); nothing to meta-learn."""
+
+    def start(meta, key, n_in, n_out):
+        return jnp.zeros((n_out,))
+
+    def step(meta, counts, x, label):
+        return counts + jax.nn.one_hot(label, counts.shape[0]), counts
+
+    return OnlineLearner("label-frequency", lambda key: {}, start, step)
 
 
 def meta_rnn(n_in: int, max_classes: int, hidden: int = 64) -> OnlineLearner:

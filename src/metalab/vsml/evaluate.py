@@ -2,7 +2,9 @@
 
 Many meta-parameter sets of one learner (seeds, training families, learning rates) are stacked
 on a leading axis and evaluated in one compiled program per (learner, family), which keeps
-compilation, not evaluation, from dominating a quick run.
+compilation, not evaluation, from dominating a quick run. Hand-made baselines' rates are
+chosen on validation streams (``tune_rate``) and scored on the reported ones
+(``rate_curves``).
 """
 
 from __future__ import annotations
@@ -61,15 +63,39 @@ def rate_grid(rates: tuple[float, ...], seeds: int) -> Meta:
     return {"lr": jnp.repeat(jnp.asarray(rates, jnp.float32), seeds)}
 
 
-def best_rate_curves(make: Callable[[float], OnlineLearner], rates: tuple[float, ...],
-                     seeds: int, key: jax.Array, family: Family, streams: int, steps: int,
-                     n_classes: int, n_in: int) -> tuple[np.ndarray, float]:
-    """Curves [seeds, streams, steps] of the online learner ``make(rate)`` at the rate of
-    ``rates`` with the highest mean accuracy on these very streams (an oracle choice that
-    favours the baseline), and that rate; every rate and seed in one program."""
-    grid = online_curves(make(rates[0]), rate_grid(rates, seeds),
-                         stream_keys(key, seeds, len(rates)), family, streams, steps, n_classes,
-                         n_in)
-    per_rate = np.split(grid, len(rates))
-    best = int(np.argmax([c.mean() for c in per_rate]))
-    return per_rate[best], rates[best]
+def tune_rate(make: Callable[[float], OnlineLearner], rates: tuple[float, ...], seeds: int,
+              key: jax.Array, family: Family, streams: int, steps: int, n_classes: int,
+              n_in: int, widen: int = 2) -> tuple[float, dict[float, float], bool]:
+    """The rate with the highest mean online accuracy of ``make(rate)`` over ``seeds`` x
+    ``streams`` validation streams of ``family`` drawn from ``key`` (the caller keeps them
+    apart from the reported streams), every rate of a grid and seed in one program. While the
+    best rate is at an edge of the grid, one more rate beyond that edge (at the grid's outer
+    ratio, 3 for a one-rate grid) is tried, at most ``widen`` times. Returns the rate, the
+    mean accuracy of every rate tried, and whether the rate is still at an edge."""
+    scores: dict[float, float] = {}
+    todo = tuple(sorted(rates))
+    for attempt in range(widen + 1):
+        grid = online_curves(make(todo[0]), rate_grid(todo, seeds),
+                             stream_keys(key, seeds, len(todo)), family, streams, steps,
+                             n_classes, n_in)
+        scores.update({r: float(c.mean()) for r, c in zip(todo, np.split(grid, len(todo)),
+                                                          strict=True)})
+        tried = sorted(scores)
+        best = max(tried, key=lambda r: scores[r])
+        edge = best in (tried[0], tried[-1])
+        if not edge or attempt == widen:
+            return best, scores, edge
+        low = tried[1] / tried[0] if len(tried) > 1 else 3.0
+        high = tried[-1] / tried[-2] if len(tried) > 1 else 3.0
+        todo = ((tried[0] / low,) if best == tried[0] else ()) + (
+            (tried[-1] * high,) if best == tried[-1] else ())
+    raise AssertionError("unreachable")
+
+
+def rate_curves(make: Callable[[float], OnlineLearner], rate: float, seeds: int,
+                key: jax.Array, family: Family, streams: int, steps: int, n_classes: int,
+                n_in: int) -> np.ndarray:
+    """Correct predictions [seeds, streams, steps] of ``make(rate)`` on the streams of
+    ``key`` (the same streams ``stream_keys(key, seeds)`` gives every other learner)."""
+    return online_curves(make(rate), rate_grid((rate,), seeds), stream_keys(key, seeds),
+                         family, streams, steps, n_classes, n_in)

@@ -57,6 +57,17 @@ def stream_loss(learner: OnlineLearner, family: Family, steps: int, n_classes: i
     return loss
 
 
+def mixture_loss(losses: list[StreamLoss]) -> StreamLoss:
+    """``loss(meta, key)``: the mean of several stream losses (one per family, each on its own
+    streams from ``key``), for meta-training one rule on many families at once."""
+
+    def loss(meta: Meta, key: jax.Array) -> jax.Array:
+        keys = jax.random.split(key, len(losses))
+        return jnp.mean(jnp.stack([f(meta, k) for f, k in zip(losses, keys, strict=True)]))
+
+    return loss
+
+
 def population_map(chunk: int = 64) -> Callable[[Callable, jax.Array], jax.Array]:
     """A ``fitness_map`` for ``antithetic_gradient``: the perturbations are split evenly over
     all local devices (a one-axis ``Mesh``; nothing moves with one device), and each device

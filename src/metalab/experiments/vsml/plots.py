@@ -15,24 +15,25 @@ from metalab.vsml.layer import Rule
 
 
 def generalisation_matrix(rundir: RunDir, matrix: np.ndarray, rows: tuple[str, ...],
-                          cols: tuple[str, ...], chance: list[float]) -> None:
+                          cols: tuple[str, ...], floor: list[float]) -> None:
     """Online accuracy of the rule meta-trained on each row family, learning each column
-    family's held-out streams; each cell shows the accuracy and its excess over chance."""
-    excess = matrix - np.asarray(chance)[None]
+    family's held-out streams; each cell shows the accuracy and its excess over the column's
+    floor (the label-frequency predictor's accuracy, or chance without it)."""
+    excess = matrix - np.asarray(floor)[None]
     fig, ax = subplots(figsize=(1.2 * len(cols) + 2.5, 0.7 * len(rows) + 2))
     image = ax.imshow(excess, cmap="viridis", aspect="auto")
     for i in range(len(rows)):
         for j in range(len(cols)):
-            ax.text(j, i, f"{matrix[i, j]:.2f}\n(+{excess[i, j]:.2f})", ha="center",
+            ax.text(j, i, f"{matrix[i, j]:.2f}\n({excess[i, j]:+.2f})", ha="center",
                     va="center", fontsize=8, color="w" if excess[i, j] < excess.max() / 2
                     else "k")
-    ax.set_xticks(range(len(cols)), [f"{c}\nchance {p:.2f}" for c, p in zip(cols, chance,
-                                                                              strict=True)],
+    ax.set_xticks(range(len(cols)), [f"{c}\nfloor {p:.2f}" for c, p in zip(cols, floor,
+                                                                             strict=True)],
                   fontsize=8)
     ax.set_yticks(range(len(rows)), rows)
     ax.set(xlabel="evaluated on (held-out streams)", ylabel="meta-trained on")
-    ax.set_title("VS-ML online accuracy (above chance)")
-    fig.colorbar(image, ax=ax, label="accuracy - chance")
+    ax.set_title("VS-ML online accuracy (above the label-frequency floor)")
+    fig.colorbar(image, ax=ax, label="accuracy - floor")
     rundir.save_figure(fig, "generalisation_matrix")
 
 
