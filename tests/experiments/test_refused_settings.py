@@ -48,7 +48,7 @@ def test_a_classifier_learner_is_refused_on_regression():
     ("matrix", {"test_alphabets": 0}, "--test-alphabets: must be a positive integer"),
     ("vsml", {"n_classes": 1, "families": ("sum",), "train_on": ("sum",)},
      "--n-classes: must be at least 2"),
-    ("vsml-backprop", {"force_noise": -0.1}, "--force-noise: must be non-negative"),
+    ("vsml-backprop", {"spread": -0.1}, "--spread: must be non-negative"),
     ("vsml-backprop", {"clip": 0.0}, "--clip: must be positive"),
     ("estimator-accuracy", {"population": 0}, "--population: must be a positive integer"),
 ])
