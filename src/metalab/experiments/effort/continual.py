@@ -22,7 +22,8 @@ import numpy as np
 from metalab import effort as E
 from metalab.effort.options import EffortOptions, RestartOptions, resimulated
 from metalab.errors import require_fields
-from metalab.experiments.effort.common import SMOKE_BUDGET, restart_keys, restart_stage, starts
+from metalab.experiments.effort.common import SMOKE_BUDGET
+from metalab.runs.ascent import restart_keys, restart_stage, seeded_starts
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -86,7 +87,7 @@ def run(cfg: EffortContinualConfig, rundir: RunDir) -> dict[str, float]:
         return E.project(c, bounds)
 
     open_gates = E.neutral(cfg.steps, w0, 2, ("gating",))
-    every, values = restart_stage(rundir, "gating", evaluate, starts(
+    every, values = restart_stage(rundir, "gating", evaluate, seeded_starts(
         open_gates, project, cfg, cfg.restarts, cfg.restart_scale), project, cfg)
     summary: dict[str, float] = {}
     best = restart_keys(summary, "gated/", values)

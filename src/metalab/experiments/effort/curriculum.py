@@ -21,7 +21,8 @@ from metalab import effort as E
 from metalab.effort.modes import centre_time, peak_time
 from metalab.effort.options import EffortOptions, resimulated
 from metalab.errors import require
-from metalab.experiments.effort.common import SMOKE_BUDGET, optimise_stage
+from metalab.experiments.effort.common import SMOKE_BUDGET
+from metalab.runs.ascent import optimise_stage
 from metalab.runs.curves import stage_curve
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
