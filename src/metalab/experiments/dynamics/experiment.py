@@ -13,7 +13,7 @@ tasks from shifted spectra and noise levels.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 import jax
 
@@ -26,8 +26,9 @@ from metalab.analysis.predictions import (
     memory_preds,
     online_preds,
 )
+from metalab.analysis.problem import DynamicsProblem
 from metalab.errors import require, require_cadence, require_fields
-from metalab.experiments.dynamics import plots, setup
+from metalab.experiments.dynamics import plots
 from metalab.experiments.dynamics.train import train
 from metalab.learners import maml
 from metalab.models import deep_linear
@@ -52,30 +53,9 @@ VARIANT_DEFAULTS = {
 
 
 @dataclass(frozen=True)
-class LearningDynamicsConfig:
+class LearningDynamicsConfig(DynamicsProblem):
     """Settings of ``metalab run learning-dynamics``; ``None`` takes the variant's default."""
 
-    variant: Literal["linear", "fourier"] = "linear"
-    basis: Literal["random", "fixed"] = "random"
-    """linear: `random` U, V per task with the spectrum fixed (Rabinowitz 2019), or `fixed`
-    U, V with Gaussian mode strengths (an exactly Gaussian prior)"""
-    d_in: int = 4
-    d_out: int = 4
-    s_max: float = 3.0
-    """largest singular value (geometric spectrum down to --s-min)"""
-    s_min: float = 0.3
-    n_freq: int = 5
-    """fourier: frequencies 1..n on [-1, 1]"""
-    decay: float = 0.0
-    """fourier: prior amplitude of frequency k is k^-decay"""
-    noise: float | None = None
-    """observation noise std (linear 0.1, fourier 0.05)"""
-    k_support: int = 20
-    """support samples per task (the sequence the memory learner and Bayes read)"""
-    hidden: int | None = None
-    """hidden width: deep linear net (16) or both MLP layers (40)"""
-    init_scale: float = 0.01
-    """linear: init scale of the plain learner's deep linear net (small, Saxe et al. 2014)"""
     learner_steps: int | None = None
     """gradient steps of the plain learner (linear 1500, fourier 6000)"""
     learner_lr: float | None = None
@@ -135,22 +115,17 @@ class LearningDynamicsConfig:
     """reduced budget (about 3 minutes on 2 CPU cores)"""
 
     def __post_init__(self) -> None:
+        self.check_problem()
         require_fields(self, positive_int=(
-            "d_in", "d_out", "n_freq", "inner_steps", "eval_steps", "memory_steps", "lstm_steps",
-            "memory_hidden", "meta_batch", "log_every", "online_batch", "online_factor",
-            "meta_snapshots", "lstm_queries", "hidden", "learner_steps", "meta_steps"))
-        require(min(self.d_in, self.d_out) >= 2, "--d-in", "d-in and d-out must be >= 2")
-        require_fields(self, at_least={"n_freq": 2})
-        require(0 < self.s_min <= self.s_max, "--s-min", "need 0 < s-min <= s-max")
-        require(self.noise is None or self.noise > 0, "--noise",
-                "must be positive (the Bayes posterior needs observation noise)")
-        require(self.k_support >= 2, "--k-support", "must be at least 2")
+            "inner_steps", "eval_steps", "memory_steps", "lstm_steps", "memory_hidden",
+            "meta_batch", "log_every", "online_batch", "online_factor", "meta_snapshots",
+            "lstm_queries", "learner_steps", "meta_steps"))
         require(0 < self.lstm_decay <= 1, "--lstm-decay", "must be in (0, 1] (1: constant)")
         require(self.lstm_queries <= self.k_support, "--lstm-queries",
                 "must be at most --k-support (the query points each task has)")
         require_fields(self, at_least={"eval_tasks": 20}, positive=(
-            "init_scale", "outer_lr", "metasgd_outer_lr", "metasgd_rate_lr", "memory_lr",
-            "lstm_lr", "learner_lr", "inner_lr"))
+            "outer_lr", "metasgd_outer_lr", "metasgd_rate_lr", "memory_lr", "lstm_lr",
+            "learner_lr", "inner_lr"))
         require_cadence(self.log_every, self.checkpoint_every)
         unknown = sorted(set(self.learners) - set(DYNAMICS_LEARNERS))
         require(not unknown, "--learners",
@@ -185,7 +160,7 @@ def plain_trajectories(cfg: LearningDynamicsConfig, ev: EvalSet) -> dict:
     meta-trained: full-batch GD, online SGD, the one-layer reference and Bayes."""
     key = jax.random.PRNGKey(cfg.seed)
     every = max(1, cfg.learner_steps // 300)
-    plain = maml(setup.gd_model(cfg, meta_learned=False), cfg.learner_lr)
+    plain = maml(cfg.gd_model(meta_learned=False), cfg.learner_lr)
     inits = jax.vmap(plain.init)(jax.random.split(key, cfg.eval_tasks))
     steps = cfg.learner_steps - cfg.learner_steps % every
     out = {}
@@ -200,7 +175,7 @@ def plain_trajectories(cfg: LearningDynamicsConfig, ev: EvalSet) -> dict:
         ref = maml(deep_linear((cfg.d_in, cfg.d_out), 0.0), cfg.learner_lr)
         out["reference"] = (*gradient_preds(ref, ref.init(key), ev, steps, every,
                                                   False), "GD steps")
-    out["bayes"] = (*bayes_preds(setup.distribution(cfg), ev), "samples seen")
+    out["bayes"] = (*bayes_preds(cfg.distribution(), ev), "samples seen")
     return out
 
 
@@ -225,7 +200,7 @@ def trace_and_analyse(cfg: LearningDynamicsConfig, rundir: RunDir
     """Meta-train, trace every learner on held-out tasks (meta-learners at each snapshot and,
     finally, on the shifted families), analyse; (summary, per-learner details)."""
     seed_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 10**6)
-    ev = eval_set(setup.distribution(cfg), cfg.eval_tasks, seed_key)
+    ev = eval_set(cfg.distribution(), cfg.eval_tasks, seed_key)
     trained = meta_train_all(cfg, rundir)
     runs = plain_trajectories(cfg, ev)
     for name, (model, snaps) in trained.items():
@@ -248,7 +223,7 @@ def shifted_summary(cfg: LearningDynamicsConfig, trained: dict, key: jax.Array
     (meta-learners as meta-trained; Bayes with the shifted family's own prior)."""
     out = {}
     for label, shifted in shifted_configs(cfg).items():
-        ev = eval_set(setup.distribution(shifted), shifted.eval_tasks, key)
+        ev = eval_set(shifted.distribution(), shifted.eval_tasks, key)
         runs = plain_trajectories(shifted, ev)
         for name, (model, snaps) in trained.items():
             runs[name] = meta_trajectory(shifted, name, model, snaps[-1][1], ev)

@@ -6,14 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from metalab.experiments.dynamics.setup import distribution
+from metalab.analysis.problem import DynamicsProblem
 from metalab.runs.figures import colormap, subplots
 from metalab.runs.rundir import RunDir
 
 
-def mode_labels(cfg: Any) -> tuple[str, list[str], np.ndarray]:
+def mode_labels(cfg: DynamicsProblem) -> tuple[str, list[str], np.ndarray]:
     """(axis name, one label per mode, the mode's scale: singular value or frequency)."""
-    dist = distribution(cfg)
+    dist = cfg.distribution()
     if cfg.variant == "linear":
         s = np.asarray(dist.singular_values())
         return "singular value", [f"s = {v:.2f}" for v in s], s

@@ -25,7 +25,6 @@ from metalab.experiments.dynamics.experiment import (
     LearningDynamicsConfig,
     trace_and_analyse,
 )
-from metalab.experiments.dynamics.setup import distribution
 from metalab.runs.curves import training_curves
 from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
@@ -128,7 +127,7 @@ def mode_strengths(cfg: DynamicsStudyConfig, family: str) -> np.ndarray:
     bandit) or inverse frequencies 1, 1/2, ... (Fourier)."""
     if family == "bandit":
         return np.asarray(bandit_run.family(cfg).singular_values())
-    dist = distribution(regression_config(cfg, family, cfg.seed))
+    dist = regression_config(cfg, family, cfg.seed).distribution()
     if family == "linear":
         return np.asarray(dist.singular_values())
     return 1.0 / np.arange(1, dist.n_freq + 1)

@@ -15,7 +15,6 @@ import jax
 import optax
 
 from metalab.estimators import ESTIMATORS
-from metalab.experiments.dynamics import setup
 from metalab.runs.rundir import RunDir
 from metalab.runs.snapshots import Snapshots, train_snapshots
 from metalab.training import TrainState, init_state, make_meta_step
@@ -26,21 +25,21 @@ def train(name: str, cfg: Any, rundir: RunDir, key: jax.Array) -> tuple[Any, Sna
     """Meta-train ``name`` (maml, metasgd, memory, lstm); (learner or model, snapshots)."""
     k_init, k_run = jax.random.split(key)
     if name in ("maml", "metasgd"):
-        trained = setup.meta_learner(name, cfg)
+        trained = cfg.meta_learner(name, cfg.inner_lr)
         optimizer = meta_optimizer(name, cfg)
         step = make_meta_step(trained, ESTIMATORS["backprop"](), optimizer=optimizer,
-                              tasks=setup.distribution(cfg), meta_batch=cfg.meta_batch,
+                              tasks=cfg.distribution(), meta_batch=cfg.meta_batch,
                               inner_steps=cfg.inner_steps, key=k_run)
         init, total = init_state(trained, optimizer, k_init), cfg.meta_steps
     else:
-        trained = setup.memory_model(cfg, plain=name == "lstm")
+        trained = cfg.memory_model(cfg.memory_hidden, plain=name == "lstm")
         total = cfg.lstm_steps if name == "lstm" else cfg.memory_steps
         lr = (optax.cosine_decay_schedule(cfg.lstm_lr, total, alpha=cfg.lstm_decay)
               if name == "lstm" else cfg.memory_lr)
         optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr))
         init = TrainState.create(trained.init(k_init), optimizer)
         queries = cfg.lstm_queries if name == "lstm" else cfg.k_support
-        step = make_memory_step(trained, optimizer, tasks=setup.distribution(cfg),
+        step = make_memory_step(trained, optimizer, tasks=cfg.distribution(),
                                 meta_batch=cfg.meta_batch, queries=queries, key=k_run)
     return trained, train_snapshots(rundir, name, init, step, total, count=cfg.meta_snapshots,
                                     chunk=cfg.log_every, checkpoint_every=cfg.checkpoint_every)

@@ -21,8 +21,10 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.effort.options import EffortOptions, RestartOptions, resimulated
+from metalab.effort.problems import alternation, rotation_pair
 from metalab.errors import require_fields
-from metalab.experiments.effort.common import SMOKE_BUDGET, restart_keys, restart_stage, starts
+from metalab.experiments.effort.common import SMOKE_BUDGET
+from metalab.runs.ascent import restart_keys, restart_stage, seeded_starts
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -59,13 +61,8 @@ class EffortContinualConfig(EffortOptions, RestartOptions):
 def problem(cfg: EffortContinualConfig) -> tuple[E.TaskCovariances, E.Weights, jax.Array]:
     """Two tasks with random orthogonal maps of equal strength, the initial weights, and the
     fixed engagement schedule [T, 2] (task A, then task B, each at full rate)."""
-    keys = jax.random.split(jax.random.PRNGKey(cfg.seed), 4)
-    rot = [jnp.linalg.qr(jax.random.normal(k, (cfg.dim, cfg.dim)))[0] for k in keys[:2]]
-    teachers = cfg.strength * jnp.stack(rot)
-    tasks = E.from_teachers(teachers, jnp.eye(cfg.dim))
-    w0 = E.random_init(keys[2:], cfg.dim, cfg.hidden, cfg.dim, cfg.init_scale)
-    first = jnp.arange(cfg.steps) < cfg.steps // 2
-    schedule = 2.0 * jnp.stack([first, ~first], axis=1).astype(jnp.float32)
+    tasks, w0 = rotation_pair(cfg.seed, cfg.dim, cfg.hidden, cfg.strength, cfg.init_scale)
+    schedule = alternation(jnp.arange(cfg.steps) < cfg.steps // 2)
     return tasks, w0, schedule
 
 
@@ -86,7 +83,7 @@ def run(cfg: EffortContinualConfig, rundir: RunDir) -> dict[str, float]:
         return E.project(c, bounds)
 
     open_gates = E.neutral(cfg.steps, w0, 2, ("gating",))
-    every, values = restart_stage(rundir, "gating", evaluate, starts(
+    every, values = restart_stage(rundir, "gating", evaluate, seeded_starts(
         open_gates, project, cfg, cfg.restarts, cfg.restart_scale), project, cfg)
     summary: dict[str, float] = {}
     best = restart_keys(summary, "gated/", values)

@@ -14,14 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
 from metalab.effort.modes import centre_time, peak_time
 from metalab.effort.options import EffortOptions, resimulated
+from metalab.effort.problems import direction_tasks
 from metalab.errors import require
-from metalab.experiments.effort.common import SMOKE_BUDGET, optimise_stage
+from metalab.experiments.effort.common import SMOKE_BUDGET
+from metalab.runs.ascent import optimise_stage
 from metalab.runs.curves import stage_curve
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
@@ -57,18 +58,9 @@ class CurriculumConfig(EffortOptions):
         return replace(self, opt_steps=min(self.opt_steps, 300)) if self.quick else self
 
 
-def tasks_of(cfg: CurriculumConfig) -> tuple[E.TaskCovariances, E.Weights]:
-    """One task per direction: teacher s_k e_k e_k^T on inputs x_k (others silent)."""
-    k = len(cfg.strengths)
-    eye = jnp.eye(k)
-    teachers = jnp.asarray(cfg.strengths)[:, None, None] * eye[:, :, None] * eye[:, None, :]
-    sxx = eye[:, :, None] * eye[:, None, :]
-    return E.from_teachers(teachers, sxx, cfg.noise_var), E.decoupled_init(k, cfg.init_strength)
-
-
 def run(cfg: CurriculumConfig, rundir: RunDir) -> dict[str, float]:
     """Optimise engagement, compare with uniform engagement, write figures and report."""
-    tasks, w0 = tasks_of(cfg)
+    tasks, w0 = direction_tasks(cfg.strengths, cfg.noise_var, cfg.init_strength)
     k = len(cfg.strengths)
     setting = cfg.setting()
     bounds = E.Bounds(budget=float(k) if cfg.budget else None)

@@ -21,13 +21,8 @@ from metalab.effort.modes import peak_time
 from metalab.effort.options import ModeTaskOptions, RestartOptions, mode_problem, resimulated
 from metalab.effort.readouts import halfway_times
 from metalab.errors import require
-from metalab.experiments.effort.common import (
-    SMOKE_BUDGET,
-    optimise_stage,
-    restart_keys,
-    restart_stage,
-    starts,
-)
+from metalab.experiments.effort.common import SMOKE_BUDGET
+from metalab.runs.ascent import optimise_stage, restart_keys, restart_stage, seeded_starts
 from metalab.runs.curves import stage_curve
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
@@ -81,7 +76,7 @@ def run(cfg: GainConfig, rundir: RunDir) -> dict[str, float]:
         return E.project(c, bounds)
 
     controls, values = restart_stage(
-        rundir, "gain", lambda c: E.evaluate(c, tasks, w0, setting), starts(
+        rundir, "gain", lambda c: E.evaluate(c, tasks, w0, setting), seeded_starts(
             E.neutral(cfg.steps, w0), project, cfg, cfg.restarts, cfg.restart_scale), project, cfg)
     summary: dict[str, float] = {}
     best = restart_keys(summary, "", values)

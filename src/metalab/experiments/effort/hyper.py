@@ -21,8 +21,10 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.effort.options import EffortOptions, resimulated
+from metalab.effort.problems import sampled_regression
 from metalab.errors import require, require_fields
-from metalab.experiments.effort.common import SMOKE_BUDGET, optimise_stage
+from metalab.experiments.effort.common import SMOKE_BUDGET
+from metalab.runs.ascent import optimise_stage
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -68,17 +70,8 @@ class HyperConfig(EffortOptions):
 
 def problem(cfg: HyperConfig):
     """(training covariances, test covariances, w0, training data [1, N, d]) of the task."""
-    d = len(cfg.strengths)
-    keys = jax.random.split(jax.random.PRNGKey(cfg.seed), 5)
-    rot = [jnp.linalg.qr(jax.random.normal(k, (d, d)))[0] for k in keys[:2]]
-    teacher = rot[0] @ jnp.diag(jnp.asarray(cfg.strengths)) @ rot[1].T
-    x = jax.random.normal(keys[2], (cfg.samples, d))
-    y = x @ teacher.T + jnp.sqrt(cfg.noise_var) * jax.random.normal(keys[3], (cfg.samples, d))
-    train = E.TaskCovariances((x.T @ x / cfg.samples)[None], (y.T @ x / cfg.samples)[None],
-                              jnp.sum(y**2)[None] / cfg.samples)
-    test = E.from_teachers(teacher[None], jnp.eye(d), cfg.noise_var)
-    w0 = E.random_init(jax.random.split(keys[4]), d, cfg.hidden, d, cfg.init_scale)
-    return train, test, w0, (x[None], y[None])
+    return sampled_regression(cfg.seed, cfg.strengths, cfg.samples, cfg.noise_var, cfg.hidden,
+                              cfg.init_scale)
 
 
 def run(cfg: HyperConfig, rundir: RunDir) -> dict[str, float]:

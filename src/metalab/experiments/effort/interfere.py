@@ -30,7 +30,8 @@ from metalab.effort.modes import centre_time
 from metalab.effort.options import EffortOptions, resimulated
 from metalab.effort.readouts import gate_similarity
 from metalab.errors import require, require_fields
-from metalab.experiments.effort.common import SMOKE_BUDGET, optimise_stage
+from metalab.experiments.effort.common import SMOKE_BUDGET
+from metalab.runs.ascent import optimise_stage
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir

@@ -20,8 +20,10 @@ import numpy as np
 from metalab import effort as E
 from metalab.effort.initialisation import init_objective, loss_curves
 from metalab.effort.options import EffortOptions
+from metalab.effort.problems import task_batch
 from metalab.errors import require, require_fields
-from metalab.experiments.effort.common import SMOKE_BUDGET, optimise_stage
+from metalab.experiments.effort.common import SMOKE_BUDGET
+from metalab.runs.ascent import optimise_stage
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -67,19 +69,12 @@ class MamlConfig(EffortOptions):
         return replace(self, opt_steps=min(self.opt_steps, 300)) if self.quick else self
 
 
-def sample_tasks(cfg: MamlConfig, n: int, salt: int) -> E.TaskCovariances:
-    """``n`` tasks, stacked for vmap: every field has a leading [n] axis and K = 1."""
-    key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), salt)
-    g = jax.random.normal(key, (n, cfg.dim, cfg.dim)) / jnp.sqrt(cfg.dim)
-    mean = cfg.shared * jnp.zeros((cfg.dim, cfg.dim)).at[0, 0].set(1.0)
-    tasks = E.from_teachers(mean[None] + cfg.spread * g, jnp.eye(cfg.dim))
-    return jax.tree.map(lambda x: x[:, None], tasks)
-
-
 def run(cfg: MamlConfig, rundir: RunDir) -> dict[str, float]:
     """Meta-learn the init for each truncation and for the value; evaluate all on held-out
     tasks by the full-horizon value and by the loss after each truncation."""
-    train, held_out = sample_tasks(cfg, cfg.train_tasks, 1), sample_tasks(cfg, cfg.eval_tasks, 2)
+    train, held_out = (task_batch(jax.random.fold_in(jax.random.PRNGKey(cfg.seed), salt), n,
+                                   cfg.dim, cfg.shared, cfg.spread)
+                        for n, salt in ((cfg.train_tasks, 1), (cfg.eval_tasks, 2)))
     start = E.random_init(jax.random.split(jax.random.PRNGKey(cfg.seed)), cfg.dim, cfg.hidden,
                           cfg.dim, cfg.init_scale)
     inits, setting = {"random": start}, cfg.setting()

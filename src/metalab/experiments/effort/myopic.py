@@ -21,7 +21,8 @@ from metalab.analysis.paired import paired
 from metalab.effort.options import ModeTaskOptions, RestartOptions, mode_problem
 from metalab.errors import require
 from metalab.experiments.effort import hyper
-from metalab.experiments.effort.common import SMOKE_BUDGET, restart_keys, restart_stage, starts
+from metalab.experiments.effort.common import SMOKE_BUDGET
+from metalab.runs.ascent import restart_keys, restart_stage, seeded_starts
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -95,7 +96,7 @@ def run(cfg: MyopicConfig, rundir: RunDir) -> dict[str, float]:
         def value(c, tasks=tasks, w0=w0, test=test):
             return E.evaluate(c, tasks, w0, setting, test)
 
-        init = starts(control0, project, cfg, cfg.restarts, cfg.restart_scale)
+        init = seeded_starts(control0, project, cfg, cfg.restarts, cfg.restart_scale)
         controls = {"full": restart_stage(rundir, f"{name}-full", value, init, project, cfg)[0]}
         controls["greedy"] = jax.jit(jax.vmap(lambda c, t=tasks, w=w0, x=test: E.greedy(
             c, t, w, setting, optax.adam(cfg.greedy_lr), project, x)))(init)

@@ -20,8 +20,9 @@ from metalab import effort as E
 from metalab.effort.modes import peak_time
 from metalab.effort.options import UNROLL, ModeTaskOptions, mode_problem
 from metalab.errors import require
-from metalab.experiments.effort.common import SMOKE_BUDGET, optimise_stage
+from metalab.experiments.effort.common import SMOKE_BUDGET
 from metalab.experiments.effort.gain import optimal_gain
+from metalab.runs.ascent import optimise_stage
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir

@@ -21,9 +21,11 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.effort.options import EffortOptions, resimulated
+from metalab.effort.problems import alternation, rotation_pair
 from metalab.effort.readouts import forgetting
 from metalab.errors import require, require_fields
-from metalab.experiments.effort.common import SMOKE_BUDGET, optimise_stage
+from metalab.experiments.effort.common import SMOKE_BUDGET
+from metalab.runs.ascent import optimise_stage
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
@@ -71,13 +73,9 @@ class SwitchConfig(EffortOptions):
 
 def problem(cfg: SwitchConfig):
     """(tasks, w0, schedule [T, 2], block index of every step)."""
-    keys = jax.random.split(jax.random.PRNGKey(cfg.seed), 4)
-    rot = [jnp.linalg.qr(jax.random.normal(k, (cfg.dim, cfg.dim)))[0] for k in keys[:2]]
-    tasks = E.from_teachers(cfg.strength * jnp.stack(rot), jnp.eye(cfg.dim))
-    w0 = E.random_init(keys[2:], cfg.dim, cfg.hidden, cfg.dim, cfg.init_scale)
+    tasks, w0 = rotation_pair(cfg.seed, cfg.dim, cfg.hidden, cfg.strength, cfg.init_scale)
     block = np.arange(cfg.steps) // max(1, round(cfg.period / cfg.dt))
-    on_a = jnp.asarray(block % 2 == 0)
-    schedule = 2.0 * jnp.stack([on_a, ~on_a], axis=1).astype(jnp.float32)
+    schedule = alternation(jnp.asarray(block % 2 == 0))
     return tasks, w0, schedule, block
 
 
