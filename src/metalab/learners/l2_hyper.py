@@ -16,8 +16,10 @@ from metalab.learners.base import (
     Meta,
     cross_entropy,
 )
+from metalab.learners.inner import inner_loop
 from metalab.learners.optimizers import inner_optimizer
 from metalab.models.base import Model
+from metalab.tasks.base import Task
 
 
 def l2_learner(model: Model, theta0: Fast, inner_lr: float, l2_init: float) -> Learner:
@@ -43,3 +45,19 @@ def l2_learner(model: Model, theta0: Fast, inner_lr: float, l2_init: float) -> L
         properties=frozenset({GRADIENT_INNER_LOOP, FIXED_RULE, PROXIMAL}),
         inner_lr=inner_lr,
     )
+
+
+def retrained(model: Model, inner_lr: float, l2: Fast, theta0s: Fast, task: Task,
+              steps: int) -> tuple[jax.Array, jax.Array]:
+    """(query CE, query accuracy), one each per initialisation in ``theta0s`` (stacked on a
+    leading axis), after ``steps`` of the inner loop on ``task``'s support split with
+    strengths ``l2``: strengths learned from one fixed start, judged from fresh ones."""
+
+    def one(theta0: Fast) -> tuple[jax.Array, jax.Array]:
+        learner = l2_learner(model, theta0, inner_lr, 0.0)
+        phi = inner_loop(learner, {"l2": l2}, task.support_x, task.support_y, steps).phi
+        logits = model.apply(phi, task.query_x)
+        return (cross_entropy(logits, task.query_y),
+                jnp.mean(jnp.argmax(logits, -1) == task.query_y))
+
+    return jax.vmap(one)(theta0s)

@@ -18,7 +18,7 @@ configuration alone, so ``metalab.load_run`` can hand a finished run back to Pyt
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -79,6 +79,17 @@ class Experiment:
         if (self.seeding == "loop") != bool(self.seeding_reason):
             raise ValueError(f"{self.name}: a reason is given for seeding 'loop' and only there")
 
+
+def preset(config: Any, values: Mapping[str, Any]) -> Any:
+    """``config`` with ``values`` (a regime's settings, e.g. a paper's) in every field still
+    at its default, so that options given on the command line win over the regime (a paper
+    preset with ``--steps 2`` runs two steps)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise ValueError(f"{type(config).__name__} has no fields {unknown}")
+    return dataclasses.replace(config, **{k: v for k, v in values.items()
+                                          if getattr(config, k) == defaults[k]})
 
 
 def config_from_json(cls: type, values: Any, option: str, source: str) -> Any:

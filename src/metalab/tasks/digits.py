@@ -27,14 +27,21 @@ def load_digits() -> ImageClasses:
     return ImageClasses(images, np.arange(10, dtype=np.int32), tuple(str(d) for d in range(10)))
 
 
-def digits_splits(seed: int, n_train: int, n_val: int) -> tuple[Task, Task]:
+def digits_splits(seed: int, n_train: int, n_val: int,
+                  label_noise: float = 0.0) -> tuple[Task, Task]:
     """(train/validation task, train+validation/test task) of scikit-learn's digits, pixels
-    scaled to [0, 1], split by a permutation drawn with ``seed``."""
+    scaled to [0, 1], split by a permutation drawn with ``seed``; disjoint splits. With
+    ``label_noise``, that fraction of the training split's labels (only) is replaced by a
+    uniformly drawn digit (which may equal the true one), the same in both tasks."""
     from sklearn.datasets import load_digits
 
     data = load_digits()
-    order = np.random.default_rng(seed).permutation(len(data.target))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(data.target))
+    labels = data.target[order].copy()
+    noisy = rng.permutation(n_train)[:round(label_noise * n_train)]
+    labels[noisy] = rng.integers(0, 10, len(noisy))
     x = jnp.asarray(data.data[order] / 16.0, jnp.float32)
-    y = jnp.asarray(data.target[order], jnp.int32)
+    y = jnp.asarray(labels, jnp.int32)
     a, b = n_train, n_train + n_val
     return Task(x[:a], y[:a], x[a:b], y[a:b]), Task(x[:b], y[:b], x[b:], y[b:])

@@ -33,7 +33,7 @@ from metalab.experiments.contrastive.claims import estimator_claims
 from metalab.learners import LEARNERS, Learner
 from metalab.models import mlp
 from metalab.models.convnet import CONVS, convnet
-from metalab.runs.experiment import SMOKE_CADENCE, Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment, preset
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
 from metalab.runs.stage import train_seeds
@@ -50,6 +50,13 @@ SYNAPSES = ("complex-synapse-fixed-lambda", "complex-synapse-learned-lambda")
 ESTIMATOR_NAMES = ("contrastive-symmetric", "contrastive", "implicit", "truncated",
                    "first-order")
 """the estimators the comparison drives, in table order"""
+PAPER = {"problems": ("omniglot-5w1s", "omniglot-20w1s"), "omniglot_steps": 3750,
+         "inner_steps": 200, "nudged_steps": 100, "inner_lr": 0.01, "outer_lr": 0.01,
+         "lam": 0.5, "beta_5way": 0.1, "beta_20way": 0.03, "meta_batch_5way": 32,
+         "meta_batch_20way": 16, "q_query": 15, "width": 64, "eval_episodes": 300}
+"""``--regime paper``: the authors' released Omniglot settings (``fewshot/commands.sh``:
+Nesterov SGD 0.01, 200 free and 100 nudged steps, wd 0.5, beta 0.1 / 0.03, Adam 0.01,
+meta-batch 32 / 16, 3,750 outer steps, 15 queries per class, 64 filters, 300 test tasks)"""
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,9 @@ class ContrastiveConfig:
     log_every: int = 50
     checkpoint_every: int = 500
     seed: int = 0
+    regime: Literal["ours", "paper"] = "ours"
+    """`paper`: the authors' Omniglot run (``PAPER``; a GPU job), for every option left at
+    its default"""
     quick: bool = False
     """reduced budget (minutes on 2 CPU cores): shorter phases, Omniglot 5-way 1-shot with
     fixed lambda only, a narrow conv net (see ``resolved``)"""
@@ -145,16 +155,18 @@ class ContrastiveConfig:
                     require_support(name, learner, "--estimators")
 
     def resolved(self) -> ContrastiveConfig:
-        """``quick`` (minutes on 2 CPU cores, where compiling ~20 programs is most of the
-        time): sinusoid with short phases; Omniglot 5-way 1-shot only, fixed lambda only
-        (unless ``problems`` or ``synapses`` were chosen), a conv net 8 filters wide, 10 free
-        and 5 nudged steps at 0.1 instead of 0.01, 60 meta-steps of 4 episodes."""
-        if not self.quick:
-            return self
-        problems = (("sinusoid", "omniglot-5w1s") if self.problems == PROBLEMS
-                    else self.problems)
-        synapses = SYNAPSES[:1] if self.synapses == SYNAPSES else self.synapses
-        return replace(self, quick=False, problems=problems, synapses=synapses,
+        """``regime`` paper sets ``PAPER``; ``quick`` (minutes on 2 CPU cores, where compiling
+        ~20 programs is most of the time): sinusoid with short phases; Omniglot 5-way 1-shot
+        only, fixed lambda only (unless ``problems`` or ``synapses`` were chosen), a conv net
+        8 filters wide, 10 free and 5 nudged steps at 0.1 instead of 0.01, 60 meta-steps of 4
+        episodes."""
+        cfg = preset(self, PAPER) if self.regime == "paper" else self
+        if not cfg.quick:
+            return cfg
+        problems = (("sinusoid", "omniglot-5w1s") if cfg.problems == PROBLEMS
+                    else cfg.problems)
+        synapses = SYNAPSES[:1] if cfg.synapses == SYNAPSES else cfg.synapses
+        return replace(cfg, quick=False, problems=problems, synapses=synapses,
                        sinusoid_steps=200, sinusoid_meta_batch=10, sinusoid_inner_steps=30,
                        sinusoid_nudged_steps=15, eval_tasks=100, omniglot_steps=60,
                        inner_steps=10, nudged_steps=5, inner_lr=0.1, meta_batch_5way=4,

@@ -28,10 +28,11 @@ import numpy as np
 from metalab.errors import require, require_cadence, require_fields
 from metalab.experiments.vsml import plots
 from metalab.experiments.vsml.claims import LOO, unseen_claims
+from metalab.experiments.vsml.paper import PAPER
 from metalab.learners.base import Meta
 from metalab.learners.online import OnlineLearner
 from metalab.runs.curves import training_curves
-from metalab.runs.experiment import SMOKE_CADENCE, Experiment
+from metalab.runs.experiment import SMOKE_CADENCE, Experiment, preset
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
 from metalab.runs.stage import train_stage
@@ -146,6 +147,9 @@ class VSMLConfig:
     log_every: int = 50
     checkpoint_every: int = 200
     seed: int = 0
+    regime: Literal["ours", "paper"] = "ours"
+    """`paper`: the paper's layer sizes, ES population and streams (``paper.PAPER``; a GPU
+    job) for every option left at its default"""
     quick: bool = False
     """reduced budget (about 10 minutes on 2 busy CPU cores)"""
 
@@ -202,6 +206,8 @@ class VSMLConfig:
 
     def resolved(self) -> VSMLConfig:
         """The configuration run; ``quick`` trains on digits and sum only, for fewer steps."""
+        if self.regime == "paper" and preset(self, PAPER) != self:  # then quick, if set
+            return preset(self, PAPER).resolved()
         if not self.quick:
             return self
         return replace(self, train_on=tuple(f for f in self.train_on if f in ("digits", "sum"))
