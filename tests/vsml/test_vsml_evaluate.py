@@ -50,3 +50,17 @@ def test_an_inside_best_rate_is_kept_and_scored_on_other_streams():
     curves = rate_curves(_peaked, best, 2, jax.random.PRNGKey(1), sign_of_sum(), 4, 100, 2, 3)
     assert curves.shape == (2, 4, 100)
     np.testing.assert_allclose(curves.mean(), np.exp(-np.log(1 / PEAK) ** 2), atol=0.05)
+
+
+def test_accuracy_summary_means_over_seeds_and_over_test_and_validation_families():
+    from metalab.vsml.evaluate import accuracy_summary
+
+    # seed accuracies 0.5 and 1.0 on "a" (t(0.975, 1) = 12.706, sd 0.3536, n 2), 0 on "b"
+    a = np.stack([np.tile([1.0, 1.0, 0.0, 0.0], (2, 1)), np.ones((2, 4))])
+    out = accuracy_summary({"rule": {"a": a, "b": np.zeros((2, 2, 4))}}, ("a", "b"), ())
+    assert out["rule/a/online_accuracy"] == pytest.approx(0.75)
+    sd = 0.5 / 2**0.5
+    assert out["rule/a/online_accuracy_ci95"] == pytest.approx(12.706 * sd / 2**0.5, rel=1e-3)
+    assert out["rule/b/online_accuracy_ci95"] == 0.0
+    assert out["rule/unseen_accuracy"] == pytest.approx(0.375)
+    assert "rule/validation_accuracy" not in out

@@ -160,26 +160,13 @@ def effort_ascent(small: bool, chunk: int) -> Program:
 
 
 def dynamics_lstm(small: bool, chunk: int) -> Program:
-    from metalab.experiments.dynamics import setup
     from metalab.experiments.dynamics.experiment import LearningDynamicsConfig
-    from metalab.training import TrainState, scan_steps
+    from metalab.training import scan_steps
 
     cfg = LearningDynamicsConfig().resolved()
     if small:
         cfg = replace(cfg, memory_hidden=4, meta_batch=2)
-    model = setup.memory_model(cfg, plain=True)
-    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.lstm_lr))
-    dist, key = setup.distribution(cfg), jax.random.PRNGKey(1)
-
-    def step(state: TrainState) -> tuple[TrainState, dict]:
-        tasks = dist.sample(jax.random.fold_in(key, state.step), cfg.meta_batch)
-        tasks = tasks._replace(query_x=tasks.query_x[:, :cfg.lstm_queries],
-                               query_y=tasks.query_y[:, :cfg.lstm_queries])
-        loss, grad = jax.value_and_grad(lambda p: setup.memory_loss(model, p, tasks))(
-            state.meta)
-        return state.apply_gradients(grad, optimizer), {"loss": loss}
-
-    state = TrainState.create(model.init(jax.random.PRNGKey(0)), optimizer)
+    _, state, step, _ = cfg.meta_training("lstm", jax.random.PRNGKey(0))
     return scan_steps(step, chunk), (state,)
 
 

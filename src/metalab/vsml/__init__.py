@@ -14,6 +14,7 @@ from metalab.vsml.baselines import online_sgd as online_sgd
 from metalab.vsml.clone import clone_loss as clone_loss
 from metalab.vsml.clone import clone_start as clone_start
 from metalab.vsml.clone import teacher_sgd as teacher_sgd
+from metalab.vsml.evaluate import accuracy_summary as accuracy_summary
 from metalab.vsml.layer import LayerState as LayerState
 from metalab.vsml.layer import init_layer_state as init_layer_state
 from metalab.vsml.layer import init_rule as init_rule
@@ -28,8 +29,8 @@ from metalab.vsml.train import population_map as population_map
 from metalab.vsml.train import stream_loss as stream_loss
 
 __all__ = [
-    "LayerState", "chunk_for", "clone_loss", "clone_start", "hebbian", "init_layer_state",
-    "init_rule", "init_train_state", "label_frequency", "layer_step", "make_step",
-    "matched_hidden", "meta_optimizer", "meta_rnn", "meta_sgd", "mixture_loss",
+    "LayerState", "accuracy_summary", "chunk_for", "clone_loss", "clone_start", "hebbian",
+    "init_layer_state", "init_rule", "init_train_state", "label_frequency", "layer_step",
+    "make_step", "matched_hidden", "meta_optimizer", "meta_rnn", "meta_sgd", "mixture_loss",
     "online_adam", "online_sgd", "population_map", "stream_loss", "teacher_sgd", "vsml",
 ]

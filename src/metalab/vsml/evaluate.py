@@ -18,6 +18,7 @@ import numpy as np
 
 from metalab.learners.base import Meta
 from metalab.learners.online import OnlineLearner, online_correct
+from metalab.stats import mean_ci95
 from metalab.tasks.families import Family
 from metalab.tasks.online import Stream, draw_stream, stream_classes
 
@@ -99,3 +100,22 @@ def rate_curves(make: Callable[[float], OnlineLearner], rate: float, seeds: int,
     ``key`` (the same streams ``stream_keys(key, seeds)`` gives every other learner)."""
     return online_curves(make(rate), rate_grid((rate,), seeds), stream_keys(key, seeds),
                          family, streams, steps, n_classes, n_in)
+
+
+def accuracy_summary(curves: dict[str, dict[str, np.ndarray]], test: tuple[str, ...],
+                     validation: tuple[str, ...]) -> dict[str, float]:
+    """Per learner and family of ``curves`` (correct predictions [seeds, streams, steps]):
+    ``<learner>/<family>/online_accuracy``, the mean over seeds, and its Student-t
+    ``..._ci95``; per learner, the mean of those over the ``test`` families
+    (``<learner>/unseen_accuracy``) and the ``validation`` ones (``validation_accuracy``)."""
+    out: dict[str, float] = {}
+    for name, per_family in curves.items():
+        for fam, c in per_family.items():
+            mean, ci = mean_ci95(c.mean(axis=(1, 2)))  # over seeds
+            out[f"{name}/{fam}/online_accuracy"] = mean
+            out[f"{name}/{fam}/online_accuracy_ci95"] = ci
+        for key, fams in (("unseen_accuracy", test), ("validation_accuracy", validation)):
+            if fams:
+                out[f"{name}/{key}"] = float(np.mean(
+                    [out[f"{name}/{f}/online_accuracy"] for f in fams]))
+    return out

@@ -9,18 +9,17 @@ and metrics), so an interrupted study resumes where it stopped.
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from metalab.analysis.dynamics import DYNAMICS_LEARNERS, seed_aggregate
 from metalab.atomic import atomic_write
 from metalab.errors import require, require_cadence, require_fields
 from metalab.experiments.dynamics import bandit_run, study_report
 from metalab.experiments.dynamics.claims import mode_order_claims, near_bayes_claims, slopes
 from metalab.experiments.dynamics.experiment import (
-    DYNAMICS_LEARNERS,
     FOURIER_META_STEPS,
     LearningDynamicsConfig,
     trace_and_analyse,
@@ -29,7 +28,6 @@ from metalab.runs.curves import training_curves
 from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
-from metalab.stats import mean_ci95
 
 FAMILIES = ("linear", "fourier", "bandit")
 STUDY_META_STEPS = {"linear": 1000, "fourier": FOURIER_META_STEPS}
@@ -133,28 +131,6 @@ def mode_strengths(cfg: DynamicsStudyConfig, family: str) -> np.ndarray:
     return 1.0 / np.arange(1, dist.n_freq + 1)
 
 
-def aggregate(per_seed: dict[str, list[dict[str, float]]]) -> dict[str, float]:
-    """``<learner>/<family>/<metric>`` (mean over seeds), ``..._ci95`` (half-width) and, for
-    ratios, ``..._reached`` (seeds where the last mode reached the level: finite ratio). A
-    metric that is not finite in some seed has no mean: it reads inf (or NaN), CI NaN."""
-    out: dict[str, float] = {}
-    for family, summaries in per_seed.items():
-        values: dict[str, list[float]] = defaultdict(list)
-        for summary in summaries:
-            for key, value in summary.items():
-                values[key].append(value)
-        for key, vals in values.items():
-            name, metric = key.split("/", 1)
-            base = f"{name}/{family}/{metric}"
-            finite = all(math.isfinite(v) for v in vals)
-            unfinished = math.nan if any(math.isnan(v) for v in vals) else math.inf
-            mean, half = mean_ci95(vals) if finite else (unfinished, math.nan)
-            out[base], out[f"{base}_ci95"] = mean, half
-            if "mode_time_ratio" in metric:
-                out[f"{base}_reached"] = float(sum(math.isfinite(v) for v in vals))
-    return out
-
-
 def _sub_run(cfg: DynamicsStudyConfig, family: str, seed: int, rundir: RunDir
              ) -> dict[str, float]:
     """Summary of one (family, seed); on ``--resume`` a finished sub-run is read back."""
@@ -187,7 +163,7 @@ def run(cfg: DynamicsStudyConfig, rundir: RunDir) -> dict[str, float]:
         for seed in range(cfg.seed, cfg.seed + cfg.seeds):
             per_seed[family].append(_sub_run(cfg, family, seed, rundir))
     strengths = {f: mode_strengths(cfg, f) for f in cfg.families}
-    summary = aggregate(per_seed) | slopes(per_seed, strengths)
+    summary = seed_aggregate(per_seed) | slopes(per_seed, strengths)
     study_report.ratio_figure(rundir, cfg, summary)
     claims = [*mode_order_claims(per_seed, strengths, cfg), *near_bayes_claims(per_seed, cfg)]
     rundir.write_summary("learning-dynamics-families", summary, claims=claims)

@@ -36,12 +36,12 @@ from metalab.runs.experiment import SMOKE_CADENCE, Experiment, preset
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import report_section
 from metalab.runs.stage import train_stage
-from metalab.stats import mean_ci95
 from metalab.tasks.download import data_dir
 from metalab.tasks.families import BUILTIN, Family, load_family
 from metalab.tasks.online import stream_classes
 from metalab.training import seed_keys
 from metalab.vsml import (
+    accuracy_summary,
     chunk_for,
     hebbian,
     init_train_state,
@@ -365,15 +365,7 @@ def run(cfg: VSMLConfig, rundir: RunDir) -> dict[str, float]:
         for fam, value in zip(cfg.families, row, strict=True):
             summary[f"matrix/{f}/{fam}/online_accuracy"] = float(value)
     curves = {n: c for n, c in curves.items() if not n.startswith("matrix/")}
-    for name, per_family in curves.items():
-        for fam, c in per_family.items():
-            mean, ci = mean_ci95(c.mean(axis=(1, 2)))  # over seeds
-            summary[f"{name}/{fam}/online_accuracy"] = mean
-            summary[f"{name}/{fam}/online_accuracy_ci95"] = ci
-        for key, fams in (("unseen_accuracy", test), ("validation_accuracy", validation)):
-            if fams:
-                summary[f"{name}/{key}"] = float(np.mean(
-                    [summary[f"{name}/{f}/online_accuracy"] for f in fams]))
+    summary |= accuracy_summary(curves, test, validation)
     for fam in cfg.families:
         if "label-frequency" in curves:
             summary[f"floor/{fam}"] = summary[f"label-frequency/{fam}/online_accuracy"]
