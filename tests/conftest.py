@@ -1,10 +1,7 @@
 """Strict JAX for every test: implicit rank promotion is an error; float64 on request. The
 data folder is the shared datasets beside the project, set explicitly (runs never look
 relative to the working directory). Runs in the suite share one persistent compilation cache
-in pytest's cache folder (``.pytest_cache``, cleared by ``--cache-clear``), never the user's.
-The suite is compile-bound, so XLA compiles without LLVM's optimisation passes
-(``--xla_backend_optimization_level=0``: about 40% less compile time on the smoke runs; the
-same HLO, so the same numbers; speed is measured by ``metalab bench``, never here)."""
+in pytest's cache folder (``.pytest_cache``, cleared by ``--cache-clear``), never the user's."""
 
 import os
 from pathlib import Path
@@ -13,8 +10,6 @@ import jax
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
-os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""),
-                                    "--xla_backend_optimization_level=0"]).strip()
 os.environ.setdefault("METALAB_DATA", str(Path(__file__).resolve().parents[2] / "shared" /
                                           "datasets"))
 
