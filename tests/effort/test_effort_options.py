@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from metalab import effort as E
-from metalab.effort.options import EffortOptions, ModeTaskOptions, mode_problem, resimulated
+from metalab.effort.options import (
+    EffortOptions,
+    ModeTaskOptions,
+    ResimulateOptions,
+    mode_problem,
+    resimulated,
+)
 from metalab.errors import BadInput
 
 
@@ -23,7 +29,8 @@ def test_options_give_the_setting_and_name_the_bad_field():
                       ({"sgd_batch": 0}, "--sgd-batch"), ({"checkpoint_every": 150},
                                                           "--checkpoint-every")):
         with pytest.raises(BadInput, match=flag):
-            EffortOptions(horizon=2.0, **bad).check()
+            ResimulateOptions(horizon=2.0, **bad).check()
+    assert not hasattr(EffortOptions(), "sgd_seeds")  # only re-simulating runs take them
     for bad, flag in (({"strengths": (1.0, 2.0)}, "--strengths"),
                       ({"init_strength": 0.6}, "--init-strength"),
                       ({"gain_min": 0.1}, "--gain-min")):
@@ -61,7 +68,7 @@ def test_widened_gain_drives_the_wider_network_as_the_narrow_one():
 
 def test_resimulated_is_empty_when_switched_off():
     """``--no-resimulate`` skips the SGD runs: no keys are added to the summary."""
-    opts = ModeTaskOptions(strengths=(2.0, 0.5), horizon=1.0, dt=0.1, resimulate=False)
-    tasks, w0 = mode_problem(opts)
+    opts = ResimulateOptions(horizon=1.0, dt=0.1, resimulate=False)
+    tasks, w0 = mode_problem(ModeTaskOptions(strengths=(2.0, 0.5), horizon=1.0, dt=0.1))
     assert resimulated("c", E.neutral(opts.steps, w0), w0, tasks,
                        E.gaussian_task_sampler(tasks), opts) == {}

@@ -47,14 +47,6 @@ class EffortOptions:
     """ascent steps per compiled chunk and per metrics line"""
     checkpoint_every: int = 500
     seed: int = 0
-    sgd_seeds: int = 3
-    """SGD runs (seeds) each optimised control is re-simulated with on a finite network"""
-    resimulate: bool = True
-    """re-simulate the controls by SGD (--no-resimulate: skip it, for smoke tests)"""
-    sgd_batch: int = 32
-    """minibatch size of the SGD re-simulations"""
-    nonlinear: Literal["tanh", "relu"] = "tanh"
-    """hidden nonlinearity of the nonlinear network the controls are re-simulated on"""
     quick: bool = False
     """reduced budget for smoke tests (well under 2 minutes on 2 CPU cores)"""
 
@@ -66,7 +58,6 @@ class EffortOptions:
         require_fields(self, non_negative=("beta",), positive_int=("opt_steps",))
         require_fields(self, positive=("opt_lr",), positive_int=("log_every",))
         require_cadence(self.log_every, self.checkpoint_every)
-        require_fields(self, positive_int=("sgd_seeds", "sgd_batch"))
 
     @property
     def steps(self) -> int:
@@ -77,6 +68,26 @@ class EffortOptions:
         """The trajectory and value settings of ``metalab.effort``."""
         return Setting(steps=self.steps, dt=self.dt, method=self.method, gamma=self.gamma,
                        beta=self.beta, cost=self.cost, unroll=UNROLL)
+
+
+@dataclass(frozen=True)
+class ResimulateOptions(EffortOptions):
+    """The options of a run whose optimised controls are also re-simulated by SGD on finite
+    networks (``resimulated``)."""
+
+    sgd_seeds: int = 3
+    """SGD runs (seeds) each optimised control is re-simulated with on a finite network"""
+    resimulate: bool = True
+    """re-simulate the controls by SGD (--no-resimulate: skip it, for smoke tests)"""
+    sgd_batch: int = 32
+    """minibatch size of the SGD re-simulations"""
+    nonlinear: Literal["tanh", "relu"] = "tanh"
+    """hidden nonlinearity of the nonlinear network the controls are re-simulated on"""
+
+    def check(self) -> None:
+        """Validate the shared and the re-simulation options."""
+        super().check()
+        require_fields(self, positive_int=("sgd_seeds", "sgd_batch"))
 
 
 @dataclass(frozen=True)
@@ -135,7 +146,7 @@ def resimulated(
     w0: Weights,
     tasks: TaskCovariances,
     sample: Callable,
-    opts: EffortOptions,
+    opts: ResimulateOptions,
     setting: Setting | None = None,
     evaluation: tuple[jax.Array, jax.Array] | None = None,
     free: tuple[str, ...] = (),

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
-from metalab.effort.options import EffortOptions, RestartOptions, resimulated
+from metalab.effort.options import ResimulateOptions, RestartOptions, resimulated
 from metalab.effort.problems import alternation, rotation_pair
 from metalab.errors import require_fields
 from metalab.experiments.effort.common import SMOKE_BUDGET
@@ -31,7 +31,7 @@ from metalab.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)
-class EffortContinualConfig(EffortOptions, RestartOptions):
+class EffortContinualConfig(ResimulateOptions, RestartOptions):
     """Settings of ``metalab run effort-continual``."""
 
     dim: int = 3

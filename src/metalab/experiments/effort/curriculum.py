@@ -18,7 +18,7 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.effort.modes import centre_time, peak_time
-from metalab.effort.options import EffortOptions, resimulated
+from metalab.effort.options import ResimulateOptions, resimulated
 from metalab.effort.problems import direction_tasks
 from metalab.errors import require
 from metalab.experiments.effort.common import SMOKE_BUDGET
@@ -30,7 +30,7 @@ from metalab.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)
-class CurriculumConfig(EffortOptions):
+class CurriculumConfig(ResimulateOptions):
     """Settings of ``metalab run effort-curriculum``."""
 
     strengths: tuple[float, ...] = (3.0, 1.5, 0.5)

@@ -18,10 +18,16 @@ import numpy as np
 from metalab import effort as E
 from metalab.analysis.paired import paired
 from metalab.effort.modes import peak_time
-from metalab.effort.options import ModeTaskOptions, RestartOptions, mode_problem, resimulated
+from metalab.effort.options import (
+    ModeTaskOptions,
+    ResimulateOptions,
+    RestartOptions,
+    mode_problem,
+    resimulated,
+)
 from metalab.effort.readouts import halfway_times
 from metalab.errors import require
-from metalab.experiments.effort.common import SMOKE_BUDGET
+from metalab.experiments.effort.common import SMOKE_BUDGET, SMOKE_SGD
 from metalab.runs.ascent import optimise_stage, restart_keys, restart_stage, seeded_starts
 from metalab.runs.curves import stage_curve
 from metalab.runs.experiment import Experiment
@@ -33,7 +39,7 @@ PAPER = "Carrasco-Davis, Masis, Saxe 2023 (learning effort)"
 
 
 @dataclass(frozen=True)
-class GainConfig(ModeTaskOptions, RestartOptions):
+class GainConfig(ModeTaskOptions, ResimulateOptions, RestartOptions):
     """Settings of ``metalab run effort-gain``."""
 
     method: Literal["euler", "rk4"] = "rk4"
@@ -263,7 +269,8 @@ EXPERIMENT = Experiment(
     config=GainConfig,
     run=run,
     # the one effort row that keeps the SGD re-simulation
-    smoke=(*SMOKE_BUDGET, "--strengths", "2", "1", "--sweep-betas", "--method", "euler"),
+    smoke=(*SMOKE_BUDGET, *SMOKE_SGD, "--strengths", "2", "1", "--sweep-betas", "--method",
+           "euler"),
     summary_keys=("restarts/spread", "value/controlled", "value/uncontrolled",
                   "value/controlled_rk4_dt_over_4",
                   "peak_time/mode_0", "peak_time/mode_1", "peak_gain/mode_1", "easy_first",

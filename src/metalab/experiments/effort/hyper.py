@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
-from metalab.effort.options import EffortOptions, resimulated
+from metalab.effort.options import ResimulateOptions, resimulated
 from metalab.effort.problems import sampled_regression
 from metalab.errors import require, require_fields
 from metalab.experiments.effort.common import SMOKE_BUDGET
@@ -31,7 +31,7 @@ from metalab.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)
-class HyperConfig(EffortOptions):
+class HyperConfig(ResimulateOptions):
     """Settings of ``metalab run effort-hyper`` (beta scales (lr - 1)^2 + lambda^2)."""
 
     strengths: tuple[float, ...] = (3.0, 2.0, 1.0, 0.5, 0.25, 0.1)

@@ -27,7 +27,7 @@ import numpy as np
 
 from metalab import effort as E
 from metalab.effort.modes import centre_time
-from metalab.effort.options import EffortOptions, resimulated
+from metalab.effort.options import ResimulateOptions, resimulated
 from metalab.effort.readouts import gate_similarity
 from metalab.errors import require, require_fields
 from metalab.experiments.effort.common import SMOKE_BUDGET
@@ -38,7 +38,7 @@ from metalab.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)
-class InterfereConfig(EffortOptions):
+class InterfereConfig(ResimulateOptions):
     """Settings of ``metalab run effort-interfere``."""
 
     family: Literal["digits", "semantic"] = "digits"

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metalab import effort as E
-from metalab.effort.options import EffortOptions, resimulated
+from metalab.effort.options import ResimulateOptions, resimulated
 from metalab.effort.problems import alternation, rotation_pair
 from metalab.effort.readouts import forgetting
 from metalab.errors import require, require_fields
@@ -34,7 +34,7 @@ CONTROLS = {"gain_gates": ("gain", "gating"), "gates": ("gating",), "gain": ("ga
 
 
 @dataclass(frozen=True)
-class SwitchConfig(EffortOptions):
+class SwitchConfig(ResimulateOptions):
     """Settings of ``metalab run effort-switch``."""
 
     dim: int = 3
