@@ -28,7 +28,7 @@ from metalab.evaluation import seed_scores
 from metalab.experiments.where_to_learn.claims import PAPER, over_maml_claims
 from metalab.learners import LEARNERS
 from metalab.models.convnet import convnet
-from metalab.runs.experiment import Experiment
+from metalab.runs.experiment import Experiment, preset
 from metalab.runs.rundir import RunDir
 from metalab.runs.scoreboard import record_claim, regime, report_section
 from metalab.runs.validation import Best, train_seeds_best, validation_curves
@@ -41,6 +41,11 @@ from metalab.training.seeds import meta_training
 RATES = ("sparse-relu-maml", "metasgd")
 """learners whose meta-parameters hold per-weight rates ``lr`` (switched off at <= 0)"""
 
+
+PAPER_REGIME = {"width": 64, "max_steps": 40_000, "val_every": 500, "patience": 10,
+         "val_episodes": 500, "test_episodes": 500, "log_every": 100, "checkpoint_every": 500}
+"""the authors' conv-net scale (Johswald/learning_where_to_learn: 64 filters, 400 epochs of
+100 steps), set by ``--regime paper`` where an option is left at its default"""
 
 @dataclass(frozen=True)
 class SparseMamlConfig:
@@ -111,13 +116,9 @@ class SparseMamlConfig:
         require_cadence(self.log_every, self.checkpoint_every)
 
     def resolved(self) -> SparseMamlConfig:
-        """The configuration actually run: ``paper`` sets the authors' scale, ``quick``
-        shrinks the budget."""
-        cfg = self
-        if cfg.regime == "paper":
-            cfg = replace(cfg, width=64, max_steps=40_000, val_every=500, patience=10,
-                          val_episodes=500, test_episodes=500, log_every=100,
-                          checkpoint_every=500)
+        """The configuration actually run: ``paper`` sets the authors' scale in the options
+        left at their defaults (``PAPER_REGIME``), ``quick`` shrinks the budget."""
+        cfg = preset(self, PAPER_REGIME) if self.regime == "paper" else self
         if cfg.quick:
             cfg = replace(cfg, width=8, max_steps=min(cfg.max_steps, 40), val_every=20,
                           log_every=20, checkpoint_every=20, val_episodes=50,
