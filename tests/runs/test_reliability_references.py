@@ -124,7 +124,8 @@ def test_task_batches_are_really_split_across_devices():
     """On 4 faked CPU devices every array of the batch holds 2 of its 8 tasks per device,
     and the meta-step's program carries the sharding constraint (an identity ``shard_tasks``
     would pass the equivalence test in test_sharding.py, not this one)."""
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "")  # the suite's flags
+               + " --xla_force_host_platform_device_count=4")
     out = subprocess.run([sys.executable, "-c", SHARDING], env=env, capture_output=True,
                          text=True, check=True).stdout
     got = json.loads(out.strip().splitlines()[-1])

@@ -52,7 +52,8 @@ print(json.dumps({
 
 
 def _run(devices: int) -> dict:
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "")  # the suite's flags
+               + f" --xla_force_host_platform_device_count={devices}")
     out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
                          text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])

@@ -66,7 +66,8 @@ print(json.dumps({"devices": len(jax.devices()), "g": g["w"].tolist(),
 
 def test_population_sharded_over_four_devices_matches_one():
     def run(devices):
-        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+        env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "")  # the suite's flags
+                   + f" --xla_force_host_platform_device_count={devices}")
         out = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True,
                              text=True, check=True).stdout
         return json.loads(out.strip().splitlines()[-1])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jax
 
+from metalab.training import compile_level
 from metalab.version import __version__
 
 
@@ -42,7 +43,8 @@ def git_commit(folder: Path | None = None) -> str | None:
 
 
 def describe() -> dict:
-    """Versions, backend, device kinds and counts, process count and git commit."""
+    """Versions, backend, device kinds and counts, process count, git commit and the LLVM
+    level XLA compiles at (None: XLA's default; ``training.compile_level``)."""
     kinds = Counter(d.device_kind for d in jax.devices())
     return {
         "metalab": __version__,
@@ -54,4 +56,5 @@ def describe() -> dict:
         "devices": [{"kind": kind, "count": count} for kind, count in sorted(kinds.items())],
         "process_count": jax.process_count(),
         "git_commit": git_commit(),
+        "llvm_opt_level": compile_level.requested(),
     }

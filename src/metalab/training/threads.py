@@ -59,7 +59,7 @@ def use_cpu_threads(small: bool, setting: str | None = None) -> int | None:
     start only, so subprocesses do not inherit it.
     """
     threads = resolve(small, setting)
-    if _backend_started():
+    if backend_started():
         return _started_with[0]
     if threads is None or not _cpu_only():
         jax.devices()
@@ -77,7 +77,7 @@ def use_cpu_threads(small: bool, setting: str | None = None) -> int | None:
     return threads
 
 
-def _backend_started() -> bool:
+def backend_started() -> bool:
     """Whether JAX has already created its backends (their thread pools are then fixed)."""
     from jax._src import xla_bridge  # no public API says whether backends exist
 

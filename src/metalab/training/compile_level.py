@@ -1,0 +1,36 @@
+"""LLVM's optimisation level for XLA's CPU code: -O1 where compiling, not running, is the cost.
+
+A ``--quick`` run compiles hundreds of small programs and runs each for seconds, and XLA spends
+most of their compile time in LLVM's -O2 pipeline. At -O1 they compile about three times
+faster (a VS-ML evaluation program: 4.8 s at -O2, 1.3 s at -O1; the five heaviest smoke tests
+together: 389 s, 245 s), while a long-running program loses speed (sinusoid MAML's meta-step:
+1.6 ms at -O2, 2.4 ms at -O1), so default-budget runs and every bench keep XLA's -O2. The
+level differs only in rounding. XLA reads its flags once, when the backend starts, so the level
+is asked for through ``XLA_FLAGS`` before then; a level already in ``XLA_FLAGS`` wins, and a
+resumed run uses the level it started with (``runs.environment`` records it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from metalab.training.threads import backend_started
+
+FLAG = "--xla_backend_optimization_level"
+QUICK = 1
+"""the level of ``metalab run NAME --quick``"""
+
+
+def requested() -> int | None:
+    """The level ``XLA_FLAGS`` asks for (None: XLA's default, -O2)."""
+    found = re.findall(rf"{FLAG}=(\d+)", os.environ.get("XLA_FLAGS", ""))
+    return int(found[-1]) if found else None
+
+
+def request(level: int | None) -> int | None:
+    """Ask XLA for LLVM ``level`` (None asks nothing) unless ``XLA_FLAGS`` already names one
+    or the backend has started; child processes inherit it. Returns the level in effect."""
+    if level is not None and requested() is None and not backend_started():
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FLAG}={level}".strip()
+    return requested()
