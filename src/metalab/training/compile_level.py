@@ -5,7 +5,8 @@ most of their compile time in LLVM's -O2 pipeline. At -O1 they compile about thr
 faster (a VS-ML evaluation program: 4.8 s at -O2, 1.3 s at -O1; the five heaviest smoke tests
 together: 389 s, 245 s), while a long-running program loses speed (sinusoid MAML's meta-step:
 1.6 ms at -O2, 2.4 ms at -O1), so default-budget runs and every bench keep XLA's -O2. The
-level differs only in rounding. XLA reads its flags once, when the backend starts, so the level
+level changes each operation only in rounding, but a long training run can then follow another
+trajectory, as another seed would. XLA reads its flags once, when the backend starts, so the level
 is asked for through ``XLA_FLAGS`` before then; a level already in ``XLA_FLAGS`` wins, and a
 resumed run uses the level it started with (``runs.environment`` records it).
 """
