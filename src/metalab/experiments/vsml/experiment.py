@@ -412,7 +412,7 @@ EXPERIMENT = Experiment(
     name="vsml",
     description="VS-ML learned learning rules: meta-train on one family, learn others online, "
                 "against validation-tuned, capacity-matched and meta-learned baselines",
-    expected_time="60 min",  # estimate: see docs/vsml.md (not yet measured at this default)
+    expected_time="60 min",  # measured: 58 min on one core (benchmarks/RESULTS.md)
     quick_time="10 min",
     config=VSMLConfig,
     run=run,
