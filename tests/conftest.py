@@ -5,7 +5,7 @@ in pytest's cache folder (``.pytest_cache``, cleared by ``--cache-clear``), neve
 
 The suite compiles at LLVM's -O1, like ``metalab run --quick`` (``training.compile_level``):
 a cold suite run is compile-bound (about 5,000 small programs), and -O1 compiles them about a
-third faster. Results differ from -O2 only in rounding; each bit-for-bit test compares two
+third faster. Results differ from -O3 only in rounding; each bit-for-bit test compares two
 programs built the same way. Child processes inherit the level through XLA_FLAGS."""
 
 import os

@@ -1,10 +1,10 @@
 """LLVM's optimisation level for XLA's CPU code: -O1 where compiling, not running, is the cost.
 
 A ``--quick`` run compiles hundreds of small programs and runs each for seconds, and XLA spends
-most of their compile time in LLVM's -O2 pipeline. At -O1 they compile 1.2-3.7 times faster
-(a VS-ML evaluation program: 4.8 s at -O2, 1.3 s at -O1; the six programs of ``metalab bench
+most of their compile time in LLVM's -O3 pipeline. At -O1 they compile 1.2-3.7 times faster
+(a VS-ML evaluation program: 4.8 s at -O3, 1.3 s at -O1; the six programs of ``metalab bench
 compile``: 84 s, 53 s), while a long-running program loses speed (sinusoid MAML's meta-step:
-1.6 ms at -O2, 2.4 ms at -O1), so default-budget runs and every bench keep XLA's -O2. The
+1.6 ms at -O3, 2.4 ms at -O1), so default-budget runs and every bench keep XLA's -O3. The
 level changes each operation only in rounding, but a long training run can then follow another
 trajectory, as another seed would. XLA reads its flags once, when the backend starts, so the level
 is asked for through ``XLA_FLAGS`` before then; a level already in ``XLA_FLAGS`` wins, and a
@@ -24,7 +24,7 @@ QUICK = 1
 
 
 def requested() -> int | None:
-    """The level ``XLA_FLAGS`` asks for (None: XLA's default, -O2)."""
+    """The level ``XLA_FLAGS`` asks for (None: XLA's default, -O3)."""
     found = re.findall(rf"{FLAG}=(\d+)", os.environ.get("XLA_FLAGS", ""))
     return int(found[-1]) if found else None
 
