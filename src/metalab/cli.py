@@ -376,18 +376,21 @@ def _run(name: str, argv: list[str]) -> int:
                           return_unknown_args=True)
     seeds, rest = parse_seeds(experiment, rest, resume=opts.resume)
     distributed.initialize(opts.coordinator, opts.num_processes, opts.process_id)
+    # before anything starts the backend (parsing some configurations computes)
+    compile_level.request(_started_level(opts.resume) if opts.resume is not None else
+                          compile_level.QUICK if "--quick" in rest else None)
+    check_platform()
+    use_cpu_threads(small=experiment.small)
     if opts.resume is not None:
         config, out, settings = _resumed_config(experiment, opts, rest)
         if finished(out):
             console.print(f"{out} holds a finished run (summary.json, no {MARKER}); nothing "
                           "to resume, nothing written", soft_wrap=True)
             return 0
-        level = settings.pop("llvm_opt_level")  # the level it started with
     else:
         base = _config_file(experiment, opts.config) if opts.config is not None else None
         given = _parse_config(experiment.config, rest, f"metalab run {name}",
                               experiment.description, default=base)
-        level = compile_level.QUICK if getattr(given, "quick", False) else None
         config = given.resolved()
         refuse_overrides(given, config, rest)
         if "--out=" in argv or any(a == "--out" and not v.strip()
@@ -396,9 +399,6 @@ def _run(name: str, argv: list[str]) -> int:
                            "for runs/NAME-TIME)")
         out = opts.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         settings = _run_settings(opts)
-    compile_level.request(level)  # before the backend starts
-    check_platform()
-    use_cpu_threads(small=experiment.small)
     check_values(config)
     max_loss = settings["max_loss"]
     if max_loss is not None and not 0 < max_loss < math.inf:
@@ -503,12 +503,21 @@ def _unique_keys(pairs: list[tuple[Any, Any]]) -> dict:
     return out
 
 
+def _started_level(folder: Path) -> int | None:
+    """The LLVM level the run in ``folder`` started with (``config.json``'s environment), so
+    it resumes at that level; None if unreadable (``_resumed_config`` then says why)."""
+    try:
+        return json.loads((folder / "config.json").read_text())["environment"][
+            "llvm_opt_level"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _resumed_config(experiment: Any, opts: RunOptions,
                     rest: list[str]) -> tuple[Any, Path, dict[str, Any]]:
     """The configuration and ``open_run``'s settings (loss bound, sinks and their options,
-    figure format) saved in the run folder being resumed, with the LLVM level it compiled at
-    (``llvm_opt_level``, not ``open_run``'s); its checkpoints are checked readable before
-    anything is written."""
+    figure format) saved in the run folder being resumed; its checkpoints are checked
+    readable before anything is written."""
     from metalab.runs.experiment import config_from_json
     from metalab.training.checkpoint import Checkpointer
 
@@ -540,9 +549,7 @@ def _resumed_config(experiment: Any, opts: RunOptions,
     return config, folder, {"max_loss": payload.get("max_loss"),
                             "log": tuple(payload.get("log", ())),
                             "log_options": payload.get("log_options", {}),
-                            "figure_format": payload.get("figure_format", "png"),
-                            "llvm_opt_level": payload.get("environment", {}).get(
-                                "llvm_opt_level")}
+                            "figure_format": payload.get("figure_format", "png")}
 
 
 def _print_summary(name: str, summary: dict[str, float], seconds: float, out: Path) -> None:

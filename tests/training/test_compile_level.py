@@ -4,6 +4,8 @@ resumed run for the level it started with; a level already in XLA_FLAGS wins."""
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -55,3 +57,14 @@ def test_a_level_in_xla_flags_wins_and_a_started_backend_keeps_its_own(monkeypat
     monkeypatch.setattr(compile_level, "backend_started", lambda: True)
     monkeypatch.setenv("XLA_FLAGS", "")
     assert compile_level.request(1) is None
+
+
+def test_the_level_is_asked_for_before_anything_starts_the_backend(tmp_path):
+    """Parsing some configurations computes (where-to-learn's does): the CLI asks first."""
+    code = ("import os, sys\nfrom metalab.training import compile_level, threads\n"
+            "def spy(level):\n    print(level, threads.backend_started(), flush=True)\n"
+            "    os._exit(0)\ncompile_level.request = spy\nfrom metalab.cli import main\n"
+            "main(['run', 'where-to-learn', '--quick', '--out', sys.argv[1]])\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == ["1", "False"], out.stderr[-2000:]
