@@ -64,12 +64,12 @@ def test_a_level_in_xla_flags_wins_and_a_started_backend_keeps_its_own(monkeypat
 
 def test_the_level_is_asked_for_before_anything_starts_the_backend(tmp_path):
     """Parsing some configurations computes (where-to-learn's does): the CLI asks first."""
+    if not compile_level.trusted():
+        pytest.skip("this JAX keeps the default level (compile_level.TRUSTED_FROM)")
     code = ("import os, sys\nfrom metalab.training import compile_level, threads\n"
             "def spy(level):\n    print(level, threads.backend_started(), flush=True)\n"
             "    os._exit(0)\ncompile_level.request = spy\nfrom metalab.cli import main\n"
             "main(['run', 'where-to-learn', '--quick', '--out', sys.argv[1]])\n")
-    if not compile_level.trusted():
-        pytest.skip("this JAX keeps the default level (compile_level.TRUSTED_FROM)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")],
                          capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["1", "False"], out.stderr[-2000:]
