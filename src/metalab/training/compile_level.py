@@ -1,18 +1,19 @@
-"""LLVM's optimisation level for XLA's CPU code: -O1 where compiling, not running, is the cost.
+"""LLVM's optimisation level for XLA's CPU code: -O2 where compiling, not running, is the cost.
 
 A ``--quick`` run compiles hundreds of small programs and runs each for seconds, and XLA spends
-most of their compile time in LLVM's -O3 pipeline. At -O1 they compile 1.2-3.7 times faster
-(a VS-ML evaluation program: 4.8 s at -O3, 1.3 s at -O1; the six programs of ``metalab bench
-compile``: 84 s, 53 s), while a long-running program loses speed (sinusoid MAML's meta-step:
-1.6 ms at -O3, 2.4 ms at -O1), so default-budget runs and every bench keep XLA's -O3. The
-level changes each operation only in rounding, but a long training run can then follow another
-trajectory, as another seed would. XLA reads its flags once, when the backend starts, so the level
-is asked for through ``XLA_FLAGS`` before then; a level already in ``XLA_FLAGS`` wins, and a
-resumed run uses the level it started with (``runs.environment`` records it).
+most of their compile time in LLVM's -O3 pipeline (XLA's default). At -O2 they compile up to
+2.7 times faster (the six programs of ``metalab bench compile``: 80 s at -O3, 54 s at -O2; the
+VS-ML one 21.0 s against 7.7 s), while a long-running program loses some speed, so
+default-budget runs and every bench keep XLA's -O3. The level changes each operation only in
+rounding, but a long training run can then follow another trajectory, as another seed would.
+XLA reads its flags once, when the backend starts, so the level is asked for through
+``XLA_FLAGS`` before then; a level already in ``XLA_FLAGS`` wins, and a resumed run uses the
+level it started with (``runs.environment`` records it).
 
-Only on JAX 0.10 or later, where the whole test suite passes at -O1: JAX 0.4.35's XLA computes
-a first-order meta-gradient wrong at -O1 (``tests/learners/test_sparse.py``, sparse-ReLU-MAML
-through 35 steps), so older versions keep the default level.
+Not -O1, though it compiles as fast: on an AMD EPYC (AVX-512) XLA's -O1 and -O0 code computed
+the conv net's second-order MAML meta-gradient as NaN where -O2 and -O3 agree to rounding
+(``tests/training/test_compile_level.py`` checks it). Only on JAX 0.10 or later: JAX 0.4.35's
+XLA computed a first-order meta-gradient wrong at -O1, and older versions keep the default.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ import jax
 from metalab.training.threads import backend_started
 
 FLAG = "--xla_backend_optimization_level"
-QUICK = 1
+QUICK = 2
 """the level of ``metalab run NAME --quick``"""
 TRUSTED_FROM = (0, 10)
-"""the first JAX version whose XLA passes the whole suite at -O1"""
+"""the first JAX version whose XLA passes the whole suite at ``QUICK``"""
 
 
 def requested() -> int | None:
@@ -47,5 +48,5 @@ def request(level: int | None) -> int | None:
 
 
 def trusted() -> bool:
-    """Whether this JAX is one whose -O1 code the suite has checked (``TRUSTED_FROM``)."""
+    """Whether this JAX is one whose ``QUICK`` code the suite has checked (``TRUSTED_FROM``)."""
     return tuple(int(part) for part in re.findall(r"\d+", jax.__version__)[:2]) >= TRUSTED_FROM
