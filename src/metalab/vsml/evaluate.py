@@ -1,8 +1,10 @@
 """Online accuracy of trained learned rules and baselines on held-out streams.
 
 Many meta-parameter sets of one learner (seeds, training families, learning rates) are stacked
-on a leading axis and evaluated in one compiled program per (learner, family), which keeps
-compilation, not evaluation, from dominating a quick run. Hand-made baselines' rates are
+on a leading axis and evaluated in one compiled program, on streams drawn beforehand and
+passed in as arguments: the learner's program is compiled once and loaded from the
+compilation cache for every other family of the same stream shape, which keeps compilation,
+not evaluation, from dominating a quick run. Hand-made baselines' rates are
 chosen on validation streams (``tune_rate``) and scored on the reported ones
 (``rate_curves``).
 """
@@ -30,19 +32,43 @@ def stream_keys(key: jax.Array, seeds: int, groups: int = 1) -> jax.Array:
     return jnp.tile(keys, (groups, 1))
 
 
+def draw_streams(family: Family, keys: jax.Array, streams: int, steps: int, classes: int,
+                 n_in: int) -> tuple[Stream, np.ndarray]:
+    """The ``streams`` held-out streams of ``classes`` classes drawn from each key of ``keys``
+    ([members] keys) and the learners' start keys: (Stream [members, streams, steps, ...],
+    keys [members, streams]) as numpy arrays. A key that repeats (``stream_keys`` gives every
+    block of members the same keys) is drawn once, so the program depends on the family and
+    the number of distinct keys, not on how many learners share them."""
+    raw = jax.random.key_data(keys) if jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key) \
+        else keys
+    _, first, inverse = np.unique(np.asarray(raw).reshape(len(raw), -1), axis=0,
+                                  return_index=True, return_inverse=True)
+
+    def per_key(key: jax.Array) -> tuple[Stream, jax.Array]:
+        pairs = jax.vmap(jax.random.split)(jax.random.split(key, streams))
+        drawn = jax.vmap(lambda k: draw_stream(family, k, steps, classes, n_in))(pairs[:, 0])
+        return drawn, pairs[:, 1]
+
+    drawn = jax.jit(jax.vmap(per_key))(keys[np.sort(first)])
+    order = np.argsort(np.argsort(first))  # position of each unique key in keys[sort(first)]
+    return jax.tree.map(lambda a: np.asarray(a)[order[inverse.ravel()]], drawn)
+
+
 def over_streams(run: Callable[[Meta, jax.Array, Stream], Any], metas: Meta, keys: jax.Array,
                  family: Family, streams: int, steps: int, classes: int, n_in: int) -> Any:
     """``run(meta, start_key, stream)`` of each member of ``metas`` (leading axis) on
-    ``streams`` held-out streams of ``classes`` classes drawn from its key in ``keys``, as one
-    compiled program: numpy arrays [members, streams, ...]."""
-    def per_member(meta: Meta, member_key: jax.Array) -> Any:
-        def per_stream(k: jax.Array) -> Any:
-            k_stream, k_start = jax.random.split(k)
-            return run(meta, k_start, draw_stream(family, k_stream, steps, classes, n_in))
+    ``streams`` held-out streams of ``classes`` classes drawn from its key in ``keys``: numpy
+    arrays [members, streams, ...].
 
-        return jax.lax.map(per_stream, jax.random.split(member_key, streams), batch_size=16)
+    The streams are drawn first (``draw_streams``) and passed to the learner's program as
+    arguments, so that program is the same for every family of one stream shape: compiled
+    once per learner, then loaded from the compilation cache for the other families, instead
+    of compiled once per (learner, family) with the family's data as constants."""
+    def per_member(meta: Meta, drawn: Stream, starts: jax.Array) -> Any:
+        return jax.lax.map(lambda a: run(meta, a[1], a[0]), (drawn, starts), batch_size=16)
 
-    return jax.tree.map(np.asarray, jax.jit(jax.vmap(per_member))(metas, keys))
+    drawn, starts = draw_streams(family, keys, streams, steps, classes, n_in)
+    return jax.tree.map(np.asarray, jax.jit(jax.vmap(per_member))(metas, drawn, starts))
 
 
 def online_curves(learner: OnlineLearner, metas: Meta, keys: jax.Array, family: Family,
