@@ -39,7 +39,7 @@ from metalab.tasks.base import Task
 
 
 def contrastive(
-    beta: float = 0.01,
+    beta: float | jax.Array = 0.01,
     lam: float = 1.0,
     symmetric: bool = False,
     tol: float = 0.0,
@@ -55,8 +55,10 @@ def contrastive(
     nudged_steps: step budget of each nudged phase (default: the free phase's ``inner_steps``).
     nudged_lr_scale: the nudged phases' inner learning rate relative to the free phase's.
     Every nudged phase starts from phi_0 with a fresh inner optimiser state.
+    ``beta`` may be a traced scalar (one compiled program for a sweep over betas); a number is
+    checked here.
     """
-    require(beta > 0, "--beta", "must be positive")
+    require(isinstance(beta, jax.Array) or beta > 0, "--beta", "must be positive")
     require(lam > 0, "--lam", "must be positive")
     require(tol >= 0, "--tol", "must be non-negative")
     require(nudged_steps is None or nudged_steps >= 1, "--nudged-steps", "must be at least 1")

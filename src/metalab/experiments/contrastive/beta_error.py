@@ -12,20 +12,25 @@ the same tolerance, so only the free phase's length varies.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from metalab.errors import require
 from metalab.estimators import ESTIMATORS
 from metalab.estimators.accuracy import flat_gradient, gradient_accuracy
 from metalab.learners import LEARNERS
+from metalab.learners.base import Learner, Meta
 from metalab.models import mlp
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.progress import progress_bar
 from metalab.runs.rundir import RunDir
 from metalab.tasks import Sinusoid
+from metalab.tasks.base import Task
 
 
 @dataclass(frozen=True)
@@ -80,21 +85,18 @@ def _run(cfg: BetaErrorConfig, rundir: RunDir) -> dict[str, float]:
     meta = learner.init(jax.random.PRNGKey(cfg.seed))
     tasks = Sinusoid(10, 10).sample(jax.random.PRNGKey(cfg.seed + 1), cfg.tasks)
 
-    def estimate(est, steps):
-        return flat_gradient(est, learner, meta, tasks, steps, jax.random.PRNGKey(0))
-
-    exact, ref = estimate(ESTIMATORS["implicit"](tol=cfg.tol, solver_steps=cfg.cg_steps),
-                          cfg.max_steps)
+    exact, ref = flat_gradient(ESTIMATORS["implicit"](tol=cfg.tol, solver_steps=cfg.cg_steps),
+                               learner, meta, tasks, cfg.max_steps, jax.random.PRNGKey(0))
     errors = np.zeros((2, len(cfg.free_steps), len(cfg.betas)))
     residual = np.zeros(len(cfg.free_steps))
     with progress_bar("beta x free steps", errors.size) as advance:
         for r, symmetric in enumerate((False, True)):
             for i, t in enumerate(cfg.free_steps):
+                at_beta = jax.jit(partial(_contrastive_gradient, learner, meta, tasks, t,
+                                          symmetric, cfg))  # one program for every beta
                 for j, beta in enumerate(cfg.betas):
-                    est = ESTIMATORS["contrastive"](beta=beta, symmetric=symmetric,
-                                                    nudged_steps=cfg.max_steps, tol=cfg.tol)
-                    g, metrics = estimate(est, t)
-                    errors[r, i, j] = gradient_accuracy(g, exact)[1]
+                    g, metrics = at_beta(jnp.asarray(beta))
+                    errors[r, i, j] = gradient_accuracy(np.asarray(g, np.float64), exact)[1]
                     residual[i] = float(metrics["free_grad_norm"])
                     rundir.log({"symmetric": symmetric, "free_steps": t, "beta": beta,
                                 "rel_error": errors[r, i, j],
@@ -127,6 +129,16 @@ def _run(cfg: BetaErrorConfig, rundir: RunDir) -> dict[str, float]:
     rundir.write_report("Contrastive rule: error versus beta and free-phase length", what,
                         summary, sections=notes)
     return summary
+
+
+def _contrastive_gradient(learner: Learner, meta: Meta, tasks: Task, free_steps: int,
+                          symmetric: bool, cfg: BetaErrorConfig, beta: jax.Array
+                          ) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """The contrastive meta-gradient (flattened) and metrics at a traced ``beta``."""
+    est = ESTIMATORS["contrastive"](beta=beta, symmetric=symmetric, nudged_steps=cfg.max_steps,
+                                    tol=cfg.tol)
+    _, grad, metrics = est.estimate(learner, meta, tasks, jax.random.PRNGKey(0), free_steps)
+    return ravel_pytree(grad)[0], metrics
 
 
 def figure(rundir: RunDir, cfg: BetaErrorConfig, errors: np.ndarray, residual: np.ndarray,
