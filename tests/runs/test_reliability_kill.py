@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-KILLS = 10  # per worker; two workers
+KILLS = 6  # per worker; two workers (12 random kill points; each process costs ~2 s)
 ARGS = ["--steps", "24", "--log-every", "2", "--checkpoint-every", "4", "--hidden", "8", "8",
         "--eval-tasks", "100", "--eval-query", "20", "--meta-batch", "4", "--methods", "maml"]
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
@@ -75,6 +76,24 @@ def accuracy_over_steps(ests: dict[str, Estimator], learner: Learner, lam: float
     return out
 
 
+def contrastive_at_beta(learner: Learner, meta: Meta, tasks: Task, steps: int, key: jax.Array,
+                        **settings: Any) -> Callable[[float], tuple[np.ndarray, dict]]:
+    """The contrastive rule's (flattened float64 meta-gradient, metrics) on ``learner`` as a
+    function of beta, compiled once for every beta (beta is traced, ``settings`` fixed)."""
+    def at(beta: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+        est = ESTIMATORS["contrastive"](beta=beta, **settings)
+        _, grad, metrics = est.estimate(learner, meta, tasks, key, steps)
+        return ravel_pytree(grad)[0], metrics
+
+    compiled = jax.jit(at)
+
+    def gradient(beta: float) -> tuple[np.ndarray, dict]:
+        grad, metrics = compiled(jnp.asarray(beta))
+        return np.asarray(grad, np.float64), metrics
+
+    return gradient
+
+
 def contrastive_error_over_beta(betas: Sequence[float], lam: float, learner: Learner,
                                 meta: Meta, tasks: Task, exact: np.ndarray, steps: int,
                                 key: jax.Array, tol: float,
@@ -84,11 +103,11 @@ def contrastive_error_over_beta(betas: Sequence[float], lam: float, learner: Lea
     ``{estimator name: [len(betas)]}``: O(beta) and O(beta^2) (Zucchet et al. 2022)."""
     out = {}
     for symmetric in (False, True):
+        gradient = contrastive_at_beta(with_proximal(learner, lam), meta, tasks, steps, key,
+                                       lam=lam, symmetric=symmetric, tol=tol)
         errors = []
         for beta in betas:
-            est = ESTIMATORS["contrastive"](beta=beta, lam=lam, symmetric=symmetric, tol=tol)
-            grad = proximal_gradient(est, learner, lam, meta, tasks, steps, key)
-            errors.append(gradient_accuracy(grad, exact)[1])
+            errors.append(gradient_accuracy(gradient(beta)[0], exact)[1])
             advance(1)
-        out[est.name] = np.array(errors)
+        out["contrastive-symmetric" if symmetric else "contrastive"] = np.array(errors)
     return out

@@ -12,25 +12,20 @@ the same tolerance, so only the free phase's length varies.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from metalab.errors import require
 from metalab.estimators import ESTIMATORS
-from metalab.estimators.accuracy import flat_gradient, gradient_accuracy
+from metalab.estimators.accuracy import contrastive_at_beta, flat_gradient, gradient_accuracy
 from metalab.learners import LEARNERS
-from metalab.learners.base import Learner, Meta
 from metalab.models import mlp
 from metalab.runs.experiment import Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.progress import progress_bar
 from metalab.runs.rundir import RunDir
 from metalab.tasks import Sinusoid
-from metalab.tasks.base import Task
 
 
 @dataclass(frozen=True)
@@ -92,11 +87,12 @@ def _run(cfg: BetaErrorConfig, rundir: RunDir) -> dict[str, float]:
     with progress_bar("beta x free steps", errors.size) as advance:
         for r, symmetric in enumerate((False, True)):
             for i, t in enumerate(cfg.free_steps):
-                at_beta = jax.jit(partial(_contrastive_gradient, learner, meta, tasks, t,
-                                          symmetric, cfg))  # one program for every beta
+                gradient = contrastive_at_beta(learner, meta, tasks, t, jax.random.PRNGKey(0),
+                                               symmetric=symmetric, nudged_steps=cfg.max_steps,
+                                               tol=cfg.tol)
                 for j, beta in enumerate(cfg.betas):
-                    g, metrics = at_beta(jnp.asarray(beta))
-                    errors[r, i, j] = gradient_accuracy(np.asarray(g, np.float64), exact)[1]
+                    g, metrics = gradient(beta)
+                    errors[r, i, j] = gradient_accuracy(g, exact)[1]
                     residual[i] = float(metrics["free_grad_norm"])
                     rundir.log({"symmetric": symmetric, "free_steps": t, "beta": beta,
                                 "rel_error": errors[r, i, j],
@@ -129,16 +125,6 @@ def _run(cfg: BetaErrorConfig, rundir: RunDir) -> dict[str, float]:
     rundir.write_report("Contrastive rule: error versus beta and free-phase length", what,
                         summary, sections=notes)
     return summary
-
-
-def _contrastive_gradient(learner: Learner, meta: Meta, tasks: Task, free_steps: int,
-                          symmetric: bool, cfg: BetaErrorConfig, beta: jax.Array
-                          ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """The contrastive meta-gradient (flattened) and metrics at a traced ``beta``."""
-    est = ESTIMATORS["contrastive"](beta=beta, symmetric=symmetric, nudged_steps=cfg.max_steps,
-                                    tol=cfg.tol)
-    _, grad, metrics = est.estimate(learner, meta, tasks, jax.random.PRNGKey(0), free_steps)
-    return ravel_pytree(grad)[0], metrics
 
 
 def figure(rundir: RunDir, cfg: BetaErrorConfig, errors: np.ndarray, residual: np.ndarray,
