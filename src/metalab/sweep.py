@@ -206,6 +206,7 @@ def main(name: str, argv: list[str]) -> int:
     """``metalab sweep NAME ...``: parse, validate every point, claim the folder, run."""
     from metalab.experiments import EXPERIMENTS, load_plugins
     from metalab.runs.claim import MARKER, finished, open_run
+    from metalab.training import compile_level
     from metalab.training.threads import check_platform, use_cpu_threads
 
     load_plugins()
@@ -231,6 +232,8 @@ def main(name: str, argv: list[str]) -> int:
         spec = {"experiment": name, "grid": parse_sets(opts.sets), "base": rest,
                 "seeds": opts.seeds}
         out = opts.out or Path("runs") / f"sweep-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    # a quick sweep compiles at the quick level, like `metalab run NAME --quick`
+    compile_level.request(compile_level.QUICK if "--quick" in spec["base"] else None)
     use_cpu_threads(small=experiment.small)
     check_platform()
     for point in points(spec["grid"]):  # every point valid before anything is written

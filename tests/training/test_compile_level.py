@@ -49,6 +49,12 @@ def test_quick_asks_for_o2_default_for_nothing_resume_for_its_own(monkeypatch, t
         assert _asked(monkeypatch, ["run", "sinusoid", "--resume", str(run)]) == level
 
 
+def test_a_quick_sweep_asks_for_the_quick_level(monkeypatch, tmp_path):
+    args = ["sweep", "sinusoid", "--set", "steps=1,2", "--out", str(tmp_path / "s")]
+    assert _asked(monkeypatch, [*args, "--quick"]) == compile_level.QUICK
+    assert _asked(monkeypatch, args) is None
+
+
 def test_a_level_in_xla_flags_wins_and_a_started_backend_keeps_its_own(monkeypatch):
     monkeypatch.setattr(compile_level, "backend_started", lambda: False)
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
