@@ -413,7 +413,7 @@ EXPERIMENT = Experiment(
     description="VS-ML learned learning rules: meta-train on one family, learn others online, "
                 "against validation-tuned, capacity-matched and meta-learned baselines",
     expected_time="60 min",  # measured: 58 min on one core (benchmarks/RESULTS.md)
-    quick_time="10 min",
+    quick_time="6 min",  # 338 s on one core, cold cache (benchmarks/RESULTS.md)
     config=VSMLConfig,
     run=run,
     seeding="vmapped",
