@@ -292,7 +292,7 @@ EXPERIMENT = Experiment(
     description="VS-ML rule cloned from online backprop (two layers, backward messages), run "
                 "forward-only for 2,000 examples, compared with backprop",
     expected_time="1-1.5 h",  # 13x the quick run's fitting, 4x its evaluation; estimated, not run
-    quick_time="11 min",  # 4.3 min fit + 6.1 min evaluation at load average 14-16
+    quick_time="3 min",  # 158 s on one core, cold cache, -O2 (benchmarks/RESULTS.md)
     config=CloneConfig,
     run=run,
     seeding="vmapped",
