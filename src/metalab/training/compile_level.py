@@ -3,9 +3,11 @@
 A ``--quick`` run compiles hundreds of small programs and runs each for seconds, and XLA spends
 most of their compile time in LLVM's -O3 pipeline (XLA's default). At -O2 they compile up to
 2.7 times faster (the six programs of ``metalab bench compile``: 80 s at -O3, 54 s at -O2; the
-VS-ML one 21.0 s against 7.7 s), while a long-running program loses some speed, so
-default-budget runs and every bench keep XLA's -O3. The level changes each operation only in
-rounding, but a long training run can then follow another trajectory, as another seed would.
+VS-ML one 21.0 s against 7.7 s). Sinusoid MAML and the conv net ran no slower at -O2 (0.30
+against 0.32 ms and 800 against 828 ms a meta-step), but default-budget runs and every bench
+keep XLA's -O3 until the other lines of work are timed at -O2. The level changes each
+operation only in rounding, but a long training run can then follow another trajectory, as
+another seed would.
 XLA reads its flags once, when the backend starts, so the level is asked for through
 ``XLA_FLAGS`` before then; a level already in ``XLA_FLAGS`` wins, and a resumed run uses the
 level it started with (``runs.environment`` records it).
