@@ -34,6 +34,22 @@ def adaptation_curves(rundir: RunDir, curves: dict[str, np.ndarray]) -> None:
     rundir.save_figure(fig, "adaptation_curves")
 
 
+def _clip_to_truth(ax, truth: np.ndarray, preds: dict[int, np.ndarray]) -> None:
+    """Keep the panel on the true function's range; a prediction that leaves it by far (a
+    learned rate that diverges over more steps than it was trained for) is named in words."""
+    lo, hi = float(truth.min()), float(truth.max())
+    far = {t: float(np.max(np.abs(y))) for t, y in preds.items()
+           if not np.all(np.abs(y) < 10 * (hi - lo + 1.0))}
+    near = [truth, *(y for t, y in preds.items() if t not in far)]
+    lo, hi = min(float(y.min()) for y in near), max(float(y.max()) for y in near)
+    ax.set_ylim(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
+    if far:
+        ax.text(0.02, 0.03, "; ".join(
+            f"{t} steps: diverged (max |y| {m:.1e})" if np.isfinite(m) else
+            f"{t} steps: diverged (non-finite)" for t, m in far.items()),
+            transform=ax.transAxes, fontsize=7, color="C3")
+
+
 def example_fits(rundir, cfg, learners, metas, tasks, amp, phase, n_tasks: int = 3) -> None:
     """For three held-out tasks: the true function, the support points, and each method's
     prediction before adaptation and after 1 and 10 inner steps."""
@@ -62,6 +78,7 @@ def example_fits(rundir, cfg, learners, metas, tasks, amp, phase, n_tasks: int =
                        label="support")
             for t, style in zip(marks, (":", "--", "-"), strict=True):
                 ax.plot(grid[:, 0], preds[method][i, t, :, 0], style, label=f"{t} steps")
+            _clip_to_truth(ax, truth[i, :, 0], {t: preds[method][i, t, :, 0] for t in marks})
             if i == 0:
                 ax.set_title(method)
     axes[0, 0].legend(fontsize=7)
