@@ -49,9 +49,8 @@ def draw_streams(family: Family, keys: jax.Array, streams: int, steps: int, clas
         drawn = jax.vmap(lambda k: draw_stream(family, k, steps, classes, n_in))(pairs[:, 0])
         return drawn, pairs[:, 1]
 
-    drawn = jax.jit(jax.vmap(per_key))(keys[np.sort(first)])
-    order = np.argsort(np.argsort(first))  # position of each unique key in keys[sort(first)]
-    return jax.tree.map(lambda a: np.asarray(a)[order[inverse.ravel()]], drawn)
+    drawn = jax.jit(jax.vmap(per_key))(keys[first])  # one draw per distinct key
+    return jax.tree.map(lambda a: np.asarray(a)[inverse.ravel()], drawn)
 
 
 def over_streams(run: Callable[[Meta, jax.Array, Stream], Any], metas: Meta, keys: jax.Array,

@@ -37,9 +37,9 @@ def adaptation_curves(rundir: RunDir, curves: dict[str, np.ndarray]) -> None:
 def _clip_to_truth(ax, truth: np.ndarray, preds: dict[int, np.ndarray]) -> None:
     """Keep the panel on the true function's range; a prediction that leaves it by far (a
     learned rate that diverges over more steps than it was trained for) is named in words."""
-    lo, hi = float(truth.min()), float(truth.max())
+    span = float(np.ptp(truth))
     far = {t: float(np.max(np.abs(y))) for t, y in preds.items()
-           if not np.all(np.abs(y) < 10 * (hi - lo + 1.0))}
+           if not np.all(np.abs(y) < 10 * (span + 1.0))}
     near = [truth, *(y for t, y in preds.items() if t not in far)]
     lo, hi = min(float(y.min()) for y in near), max(float(y.max()) for y in near)
     ax.set_ylim(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
