@@ -7,7 +7,11 @@ import pytest
 from metalab.experiments.contrastive.claims import estimator_claims
 from metalab.experiments.dynamics.claims import mode_order_claims, near_bayes_claims, slopes
 from metalab.experiments.vsml.claims import LOO, unseen_claims
-from metalab.experiments.where_to_learn.claims import interference_claims, over_maml_claims
+from metalab.experiments.where_to_learn.claims import (
+    controls_claims,
+    interference_claims,
+    over_maml_claims,
+)
 
 SPREAD = np.array([0.01, -0.02, 0.0, 0.02, -0.01])  # mean 0: differences are exact
 
@@ -76,6 +80,24 @@ def test_sparse_maml_against_maml_in_the_direction_of_each_metric():
     assert got["less-interference/omniglot/sparse-maml/retained_accuracy"]["verdict"] == \
         "inconclusive"
 
+
+
+def test_controls_pair_the_learned_mask_with_each_seeds_mean_random_mask_and_the_sweep_ends():
+    rows = {"transferred mask": list(1.0 + SPREAD),  # seeds 0..4
+            # two random masks per seed, mask-major: each seed's mean is 1.5 + SPREAD
+            "random masks, same per-tensor sparsity": [*(1.4 + SPREAD), *(1.6 + SPREAD)],
+            "sweep 0.1": list(0.2 + SPREAD), "sweep 0.5": list(0.3 + SPREAD),
+            "sweep 0.9": list(0.2 + SPREAD[::-1]),
+            "sweep 0.1 final fraction": list(0.2 + SPREAD),
+            "sweep 0.9 final fraction": list(0.5 + SPREAD)}
+    got = _by_id(controls_claims(rows, 2, (0.1, 0.5, 0.9), None))
+    assert got["patterned-sparsity"]["difference"] == pytest.approx(-0.5)
+    assert got["patterned-sparsity"]["verdict"] == "supported"
+    # the starts were 0.8 apart and end 0.3 apart: the mask settles on its own level
+    assert got["initial-sparsity/level"]["difference"] == pytest.approx(0.3 - 0.8)
+    assert got["initial-sparsity/level"]["verdict"] == "supported"
+    assert got["initial-sparsity/mse"]["verdict"] == "inconclusive"  # equal means
+    assert set(_by_id(controls_claims(rows, 2, (0.5,), None))) == {"patterned-sparsity"}
 
 def test_mode_order_slopes_of_staggered_and_concurrent_learners():
     s = np.array([3.0, 1.0, 0.3])

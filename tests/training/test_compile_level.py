@@ -1,6 +1,6 @@
-"""``metalab run NAME --quick`` asks XLA for LLVM -O2, a default run asks for nothing, a
-resumed run for the level it started with; a level already in XLA_FLAGS wins; the quick level
-computes what XLA's default level computes."""
+"""``metalab run NAME --quick`` asks XLA for LLVM -O2 (and the classic fusion emitters), a
+default run asks for nothing, a resumed run for the level it started with; a level already in
+XLA_FLAGS wins; the quick level computes what XLA's default level computes."""
 
 import dataclasses
 import inspect
@@ -63,8 +63,12 @@ def test_a_level_in_xla_flags_wins_and_a_started_backend_keeps_its_own(monkeypat
     monkeypatch.setattr(compile_level, "trusted", lambda: True)
     assert compile_level.request(None) is None
     assert compile_level.request(1) == 1
+    assert os.environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=false " \
+        "--xla_backend_optimization_level=1 --xla_cpu_use_fusion_emitters=false"
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=true")  # named: kept
+    assert compile_level.request(2) == 2
     assert os.environ["XLA_FLAGS"] == \
-        "--xla_cpu_multi_thread_eigen=false --xla_backend_optimization_level=1"
+        "--xla_cpu_use_fusion_emitters=true --xla_backend_optimization_level=2"
     monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=3")
     assert compile_level.request(1) == 3
     monkeypatch.setattr(compile_level, "backend_started", lambda: True)
@@ -105,10 +109,12 @@ def _conv_meta_gradient() -> list[list[float]]:
 
 
 def test_the_quick_level_computes_the_default_levels_conv_net_meta_gradient():
-    """The suite runs at the quick level; a child at XLA's -O3 computes the same gradient."""
+    """The suite runs at the quick level; a child with XLA's defaults (-O3, MLIR emitters)
+    computes the same gradient."""
     if compile_level.requested() is None:
         pytest.skip("this JAX keeps the default level (compile_level.TRUSTED_FROM)")
-    flags = re.sub(rf"{compile_level.FLAG}=\d+", "", os.environ["XLA_FLAGS"])
+    flags = re.sub(rf"({compile_level.FLAG}|{compile_level.EMITTERS})=\w+", "",
+                   os.environ["XLA_FLAGS"]).strip()  # XLA's defaults (blank: read as a file)
     code = f"import json\n{inspect.getsource(_conv_meta_gradient)}\n" \
            "print(json.dumps(_conv_meta_gradient()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -1,9 +1,12 @@
 """Claims of "Learning where to learn" (Zhao, von Oswald et al. 2021) decided from paired
-seeds: ``sparse-maml-over-maml`` (where-to-learn) and ``less-interference`` (continual)."""
+seeds: ``sparse-maml-over-maml`` (where-to-learn), ``less-interference`` (continual),
+``patterned-sparsity`` and ``initial-sparsity`` (where-to-learn-controls)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from metalab.analysis.paired import paired
 from metalab.runs.scoreboard import record_claim, regime
@@ -49,4 +52,45 @@ def interference_claims(per_seed: dict[str, dict[str, list[float]]], stream: str
                 metric=f"{metric.replace('_', ' ')} on the held-out {stream} streams, "
                        f"{method} - maml", regime=regime(config),
                 means=(sum(a) / len(a), sum(b) / len(b))))
+    return claims
+
+
+def controls_claims(rows: dict[str, list[float]], random_masks: int,
+                    fractions: tuple[float, ...], config: Any) -> list[dict]:
+    """The claims of ``where-to-learn-controls`` from its per-seed ``rows``, Student-t over
+    seeds. ``patterned-sparsity``: target query MSE with the mask sparse-MAML learned on
+    sinusoids minus with random masks of exactly its per-tensor counts (each seed's mean over
+    its ``random_masks``): which weights learn matters, not only how many.
+    ``initial-sparsity/level``: how far apart the final plastic fractions of the sparsest and
+    the densest start end, minus how far apart they started (below 0: the mask moves towards
+    a level of its own); ``initial-sparsity/mse``: sinusoid query MSE of the sparsest start
+    minus the densest (below 0: starting sparse generalises better). Empty where the sweep
+    has fewer than two fractions."""
+    transferred = rows["transferred mask"]
+    seeds = len(transferred)
+    random = np.asarray(rows["random masks, same per-tensor sparsity"]).reshape(
+        random_masks, seeds).mean(axis=0)
+    claims = [record_claim(
+        "patterned-sparsity", paired(transferred, random, direction="less"), paper=PAPER,
+        claim="sparse-MAML learns which weights to adapt, not only how many",
+        metric="target query MSE, mask learned on sinusoids - random masks of its per-tensor "
+               "counts (Fourier series)", regime=regime(config),
+        means=(float(np.mean(transferred)), float(random.mean())))]
+    if len(fractions) < 2:
+        return claims
+    lo, hi = f"sweep {min(fractions):g}", f"sweep {max(fractions):g}"
+    spread = np.subtract(rows[f"{hi} final fraction"], rows[f"{lo} final fraction"])
+    start = max(fractions) - min(fractions)
+    claims.append(record_claim(
+        "initial-sparsity/level", paired(spread, np.full(seeds, start), direction="less"),
+        paper=PAPER, claim="the learned mask settles at a sparsity of its own, not its start",
+        metric=f"final plastic fraction, start {max(fractions):g} - start {min(fractions):g}, "
+               "minus the same difference at the start", regime=regime(config),
+        means=(float(spread.mean()), start)))
+    claims.append(record_claim(
+        "initial-sparsity/mse", paired(rows[lo], rows[hi], direction="less"), paper=PAPER,
+        claim="starting sparse generalises at least as well as starting dense",
+        metric=f"sinusoid query MSE, initial plastic fraction {min(fractions):g} - "
+               f"{max(fractions):g}", regime=regime(config),
+        means=(float(np.mean(rows[lo])), float(np.mean(rows[hi])))))
     return claims
