@@ -89,7 +89,7 @@ def controls_claims(rows: dict[str, list[float]], random_masks: int,
         means=(float(spread.mean()), start)))
     claims.append(record_claim(
         "initial-sparsity/mse", paired(rows[lo], rows[hi], direction="less"), paper=PAPER,
-        claim="starting sparse generalises at least as well as starting dense",
+        claim="starting sparse generalises better than starting dense",
         metric=f"sinusoid query MSE, initial plastic fraction {min(fractions):g} - "
                f"{max(fractions):g}", regime=regime(config),
         means=(float(np.mean(rows[lo])), float(np.mean(rows[hi])))))

@@ -200,7 +200,7 @@ def _describe(cfg: ControlsConfig) -> str:
 EXPERIMENT = Experiment(
     name="where-to-learn-controls",
     description="Learned vs random masks of equal sparsity vs no mask; initial-sparsity sweep",
-    expected_time="60 min",
+    expected_time="6 min",  # 6.1 min on one core (benchmarks/RESULTS.md)
     quick_time="1 min",  # 50 s on 2 idle cores, cold compile cache (181 programs, 29 s compiling)
     config=ControlsConfig,
     run=run,
