@@ -81,8 +81,9 @@ class SparseContinualConfig:
     outer_lr: float = 1e-3
     mask_lr: float = 3e-3
     """outer learning rate of sparse-MAML's mask logits"""
-    steps: int = 3000
-    """meta-steps per method"""
+    steps: int = 10000
+    """meta-steps per method (on the sine stream every method's training loss is flat by
+    5000: benchmarks/RESULTS.md)"""
     meta_batch: int = 8
     """streams per meta-step"""
     hidden: tuple[int, ...] = (40, 40)
@@ -274,7 +275,7 @@ def _plot_retention(rundir: RunDir, matrices: dict[str, np.ndarray], accuracy: b
 EXPERIMENT = Experiment(
     name="continual",
     description="MAML vs sparse-MAML on sine and Omniglot class streams: retention, forgetting",
-    expected_time="35 min",
+    expected_time="10 min",  # 10.3 min on one core, sine stream (benchmarks/RESULTS.md)
     quick_time="1 min",  # 57 s on one core, cold cache, -O2 (benchmarks/RESULTS.md)
     config=SparseContinualConfig,
     run=run,
