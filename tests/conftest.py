@@ -6,8 +6,8 @@ in pytest's cache folder (``.pytest_cache``, cleared by ``--cache-clear``), neve
 The suite compiles at LLVM's -O2 with XLA:CPU's classic fusion emitters, like ``metalab run
 --quick`` (``training.compile_level``): a cold suite run is compile-bound (about 5,000 small
 programs), and these settings compile them faster than XLA's defaults (the cold suite on 2
-cores: 9 min, 12.5 with -O2 alone). Results differ only in rounding; each bit-for-bit test compares two
-programs built the same way. Child processes inherit the level through XLA_FLAGS."""
+cores: 9 min, 12.5 with -O2 alone). Results differ only in rounding; each bit-for-bit test
+compares two programs built the same way. Child processes inherit the level through XLA_FLAGS."""
 
 import os
 from pathlib import Path
