@@ -81,7 +81,6 @@ def test_sparse_maml_against_maml_in_the_direction_of_each_metric():
         "inconclusive"
 
 
-
 def test_controls_pair_the_learned_mask_with_each_seeds_mean_random_mask_and_the_sweep_ends():
     rows = {"transferred mask": list(1.0 + SPREAD),  # seeds 0..4
             # two random masks per seed, mask-major: each seed's mean is 1.5 + SPREAD
@@ -98,6 +97,7 @@ def test_controls_pair_the_learned_mask_with_each_seeds_mean_random_mask_and_the
     assert got["initial-sparsity/level"]["verdict"] == "supported"
     assert got["initial-sparsity/mse"]["verdict"] == "inconclusive"  # equal means
     assert set(_by_id(controls_claims(rows, 2, (0.5,), None))) == {"patterned-sparsity"}
+
 
 def test_mode_order_slopes_of_staggered_and_concurrent_learners():
     s = np.array([3.0, 1.0, 0.3])
