@@ -40,9 +40,10 @@ from metalab.runs.stage import train_seeds
 from metalab.stats import mean_ci95
 from metalab.tasks import Sinusoid
 from metalab.tasks.episodes import Episodes
-from metalab.tasks.fewshot import DEFAULT_DATA, check_classes, load_classes
+from metalab.tasks.fewshot import DEFAULT_DATA, check_classes, load_split
 from metalab.training.optimizers import per_entry_adam
-from metalab.training.seeds import meta_training
+from metalab.training.seeds import meta_training, seed_keys, stack_states
+from metalab.training.trainer import init_state
 
 Problem = Literal["sinusoid", "omniglot-5w1s", "omniglot-20w1s"]
 PROBLEMS: tuple[Problem, ...] = ("sinusoid", "omniglot-5w1s", "omniglot-20w1s")
@@ -50,21 +51,30 @@ SYNAPSES = ("complex-synapse-fixed-lambda", "complex-synapse-learned-lambda")
 ESTIMATOR_NAMES = ("contrastive-symmetric", "contrastive", "implicit", "truncated",
                    "first-order")
 """the estimators the comparison drives, in table order"""
-PAPER = {"problems": ("omniglot-5w1s", "omniglot-20w1s"), "omniglot_steps": 3750,
-         "inner_steps": 200, "nudged_steps": 100, "inner_lr": 0.01, "outer_lr": 0.01,
-         "lam": 0.5, "beta_5way": 0.1, "beta_20way": 0.03, "meta_batch_5way": 32,
-         "meta_batch_20way": 16, "q_query": 15, "width": 64, "eval_episodes": 300}
+PAPER = {"problems": ("omniglot-5w1s", "omniglot-20w1s"), "synapses": SYNAPSES,
+         "omniglot_steps": 3750, "inner_steps": 200, "nudged_steps": 100, "inner_lr": 0.01,
+         "outer_lr": 0.01, "lam": 0.5, "beta_5way": 0.1, "beta_20way": 0.03,
+         "meta_batch_5way": 32, "meta_batch_20way": 16, "q_query": 15, "width": 64,
+         "truncate": 20, "eval_episodes": 300}
 """``--regime paper``: the authors' released Omniglot settings (``fewshot/commands.sh``:
 Nesterov SGD 0.01, 200 free and 100 nudged steps, wd 0.5, beta 0.1 / 0.03, Adam 0.01,
 meta-batch 32 / 16, 3,750 outer steps, 15 queries per class, 64 filters, 300 test tasks)"""
+QUICK = {"sinusoid_steps": 200, "sinusoid_meta_batch": 10, "sinusoid_inner_steps": 30,
+         "sinusoid_nudged_steps": 15, "eval_tasks": 100, "omniglot_steps": 60,
+         "inner_steps": 10, "nudged_steps": 5, "inner_lr": 0.1, "meta_batch_5way": 4,
+         "meta_batch_20way": 2, "q_query": 2, "width": 8, "truncate": 3, "eval_episodes": 100,
+         "log_every": 20, "checkpoint_every": 60}
+"""``--quick`` (minutes on 2 CPU cores, where compiling ~20 programs is most of the time):
+short sinusoid phases; on Omniglot a conv net 8 filters wide, 10 free and 5 nudged steps,
+60 meta-steps of 4 episodes, the inner rate chosen on validation characters"""
 
 
 @dataclass(frozen=True)
 class ContrastiveConfig:
-    """Settings of ``metalab run contrastive`` (Omniglot defaults: the paper's, except the
-    meta-step budget, 500 instead of 3,750, and 5 training queries per class instead of 15)."""
+    """Settings of ``metalab run contrastive``. The Omniglot defaults are the largest 5-way
+    1-shot regime a 90-minute run allows on 2 CPU cores (``PAPER`` is the authors')."""
 
-    problems: tuple[Problem, ...] = PROBLEMS
+    problems: tuple[Problem, ...] = PROBLEMS[:2]
     estimators: tuple[str, ...] = ESTIMATOR_NAMES
     """meta-gradient estimators compared on every learner"""
     seeds: int = 3
@@ -83,34 +93,40 @@ class ContrastiveConfig:
     """CAVIA's context entries"""
     eval_tasks: int = 500
     """held-out sinusoid tasks (100 query points each)"""
-    synapses: tuple[str, ...] = SYNAPSES
-    """complex-synapse variants compared on Omniglot (fixed and learned lambda)"""
-    omniglot_steps: int = 500
+    synapses: tuple[str, ...] = SYNAPSES[:1]
+    """complex-synapse variants compared on Omniglot (fixed lambda; or learned lambda too)"""
+    omniglot_steps: int = 250
     """meta-steps per Omniglot setting (the paper: 3,750)"""
-    inner_steps: int = 200
+    inner_steps: int = 20
     """free-phase inner steps on Omniglot, in training and at test (the paper: 200)"""
-    nudged_steps: int = 100
+    nudged_steps: int = 10
     """steps of each nudged phase on Omniglot (the paper: 100)"""
-    inner_lr: float = 0.01
+    inner_lr: float = 0.1
+    """Omniglot inner rate, chosen on validation characters (the paper: 0.01 for 200 steps)"""
     outer_lr: float = 0.01
     lam: float = 0.5
     """the complex synapse's consolidation strength (its initial value when learned)"""
     beta_5way: float = 0.1
     beta_20way: float = 0.03
-    meta_batch_5way: int = 32
-    meta_batch_20way: int = 16
+    meta_batch_5way: int = 8
+    meta_batch_20way: int = 4
     q_query: int = 5
     """query images per class in training episodes (test: 15)"""
-    width: int = 64
-    """filters per conv block"""
+    width: int = 16
+    """filters per conv block (the paper: 64)"""
     nudged_lr_scale: float = 1.0
     """nudged phases' inner learning rate relative to the free phase's"""
-    truncate: int = 20
+    truncate: int = 5
     """exact steps of truncated backprop (Omniglot; sinusoid: a fifth of its inner steps)"""
     eval_episodes: int = 300
     data: str = DEFAULT_DATA
     cache_dir: str = ""
     test_alphabets: int = 3
+    val_characters: int = 20
+    """training characters held out for validation: the settings of this experiment were
+    chosen on them (``--evaluate-on validation``), never on the test alphabets"""
+    evaluate_on: Literal["test", "validation"] = "test"
+    """score on the test alphabets, or on the validation characters (to choose settings)"""
     conv: str = "auto"
     task_map: str = "auto"
     log_every: int = 50
@@ -120,8 +136,8 @@ class ContrastiveConfig:
     """`paper`: the authors' Omniglot run (``PAPER``; a GPU job), for every option left at
     its default"""
     quick: bool = False
-    """reduced budget (minutes on 2 CPU cores): shorter phases, Omniglot 5-way 1-shot with
-    fixed lambda only, a narrow conv net (see ``resolved``)"""
+    """reduced budget (minutes on 2 CPU cores): ``QUICK`` for every option left at its
+    default"""
 
     def __post_init__(self) -> None:
         require(len(self.problems) > 0, "--problems", "give at least one problem")
@@ -145,7 +161,9 @@ class ContrastiveConfig:
             positive=("sinusoid_inner_lr", "sinusoid_outer_lr", "sinusoid_beta", "sinusoid_lam",
                       "inner_lr", "outer_lr", "lam", "beta_5way", "beta_20way",
                       "nudged_lr_scale"),
-            at_least={"eval_tasks": 10, "eval_episodes": 10})
+            at_least={"eval_tasks": 10, "eval_episodes": 10, "val_characters": 0})
+        require(self.evaluate_on == "test" or self.val_characters > 0, "--evaluate-on",
+                "validation needs --val-characters above 0")
         require(self.conv in CONVS, "--conv", f"choose from {CONVS}")
         require(self.task_map in STRATEGIES, "--task-map", f"choose from {STRATEGIES}")
         require_cadence(self.log_every, self.checkpoint_every)
@@ -155,23 +173,10 @@ class ContrastiveConfig:
                     require_support(name, learner, "--estimators")
 
     def resolved(self) -> ContrastiveConfig:
-        """``regime`` paper sets ``PAPER``; ``quick`` (minutes on 2 CPU cores, where compiling
-        ~20 programs is most of the time): sinusoid with short phases; Omniglot 5-way 1-shot
-        only, fixed lambda only (unless ``problems`` or ``synapses`` were chosen), a conv net
-        8 filters wide, 10 free and 5 nudged steps at 0.1 instead of 0.01, 60 meta-steps of 4
-        episodes."""
+        """``regime`` paper fills ``PAPER``, ``quick`` fills ``QUICK``, each into the options
+        left at their defaults."""
         cfg = preset(self, PAPER) if self.regime == "paper" else self
-        if not cfg.quick:
-            return cfg
-        problems = (("sinusoid", "omniglot-5w1s") if cfg.problems == PROBLEMS
-                    else cfg.problems)
-        synapses = SYNAPSES[:1] if cfg.synapses == SYNAPSES else cfg.synapses
-        return replace(cfg, quick=False, problems=problems, synapses=synapses,
-                       sinusoid_steps=200, sinusoid_meta_batch=10, sinusoid_inner_steps=30,
-                       sinusoid_nudged_steps=15, eval_tasks=100, omniglot_steps=60,
-                       inner_steps=10, nudged_steps=5, inner_lr=0.1, meta_batch_5way=4,
-                       meta_batch_20way=2, q_query=2, width=8, truncate=3, eval_episodes=100,
-                       log_every=20, checkpoint_every=60)
+        return replace(preset(cfg, QUICK), quick=False) if cfg.quick else cfg
 
 
 def learners(cfg: ContrastiveConfig, problem: str) -> dict[str, Learner]:
@@ -221,7 +226,9 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
     scores_per_seed: dict[str, np.ndarray] = {}  # paired across estimators (same seeds, tasks)
     data = None
     if any(p.startswith("omniglot") for p in cfg.problems):
-        data = load_classes("omniglot", cfg.data, cfg.cache_dir, cfg.test_alphabets, 0)
+        split = load_split("omniglot", "small", cfg.data, cfg.cache_dir, cfg.test_alphabets, 0,
+                           cfg.val_characters)
+        data = split.train, split.val if cfg.evaluate_on == "validation" else split.test
     for problem in cfg.problems:
         s = settings(cfg, problem)
         if problem == "sinusoid":
@@ -231,12 +238,16 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
             train, test = data
             n_way = n_way_of(problem)
             check_classes(train, "training", n_way, 1 + cfg.q_query)
-            check_classes(test, "test", n_way, 1 + 15)
+            check_classes(test, cfg.evaluate_on, n_way, 1 + 15)
             tasks = Episodes.of(train, n_way, 1, cfg.q_query)
             held_out, n_eval = Episodes.of(test, n_way, 1, 15), cfg.eval_episodes
             task_map, metric = cfg.task_map, "test_accuracy"
         optimizer = per_entry_adam(s["outer_lr"])
         for lname, learner in learners(cfg, problem).items():
+            untrained = untrained_scores(cfg, learner, optimizer, held_out.sample,
+                                         s["inner_steps"], n_eval, task_map)
+            summary[f"{problem}/{lname}/untrained/{metric}"], \
+                summary[f"{problem}/{lname}/untrained/{metric}_ci95"] = mean_ci95(untrained)
             for ename in cfg.estimators:
                 est = make_estimator(ename, beta=s["beta"], lam=s["lam"],
                                      nudged_steps=s["nudged_steps"],
@@ -258,11 +269,8 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
                     notes.append(f"`{key}` {failure}.")
                     continue
                 start = time.perf_counter()
-                # every seed's mean score on the same held-out tasks, one program for all
-                per_seed = seed_scores(learner, state.meta, held_out.sample,
-                                       steps=s["inner_steps"], n=n_eval, chunk=25,
-                                       key=jax.random.PRNGKey(cfg.seed + 10**6),
-                                       task_map=task_map).mean(axis=1)
+                per_seed = held_out_scores(cfg, learner, state.meta, held_out.sample,
+                                           s["inner_steps"], n_eval, task_map)
                 record = {"stage": "result", "key": key, "compile_s": cost.compile_s,
                           "train_s": cost.run_s, "eval_s": time.perf_counter() - start,
                           "ms_per_meta_step": cost.ms_per_meta_step(),
@@ -293,6 +301,22 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
     return summary
 
 
+def held_out_scores(cfg: ContrastiveConfig, learner: Learner, meta, sample, steps: int,
+                    n: int, task_map: str) -> np.ndarray:
+    """Every seed's mean score on the same held-out tasks (one program for all seeds)."""
+    return seed_scores(learner, meta, sample, steps=steps, n=n, chunk=25,
+                       key=jax.random.PRNGKey(cfg.seed + 10**6), task_map=task_map).mean(axis=1)
+
+
+def untrained_scores(cfg: ContrastiveConfig, learner: Learner, optimizer, sample, steps: int,
+                     n: int, task_map: str) -> np.ndarray:
+    """Every seed's score from the initialisation its meta-training starts at (the same for
+    every estimator): the floor that meta-training must rise above."""
+    meta = stack_states(lambda key: init_state(learner, optimizer, key),
+                        seed_keys(cfg.seed, cfg.seeds)[0]).meta
+    return held_out_scores(cfg, learner, meta, sample, steps, n, task_map)
+
+
 def timing(seconds: dict[str, float]) -> str:
     """The report's section on where the run's time went (wall seconds, all seeds)."""
     total = sum(seconds.values())
@@ -317,9 +341,10 @@ def describe(cfg: ContrastiveConfig) -> str:
         f"{cfg.meta_batch_20way} (20-way), {cfg.inner_steps} free steps (also at test) and "
         f"{cfg.nudged_steps} nudged, beta {cfg.beta_5way} / {cfg.beta_20way}, truncated "
         f"backprop through the last {cfg.truncate}, outer Adam {cfg.outer_lr}; accuracy on "
-        f"{cfg.eval_episodes} test episodes (15 queries per class) from "
-        f"{cfg.test_alphabets} held-out alphabets. ms per meta-step and XLA temporary memory "
-        "are for one seed's compiled meta-step."
+        f"{cfg.eval_episodes} {cfg.evaluate_on} episodes (15 queries per class): test from "
+        f"{cfg.test_alphabets} held-out alphabets, validation from {cfg.val_characters} "
+        "training characters held out (where the settings were chosen). ms per meta-step and "
+        "XLA temporary memory are for one seed's compiled meta-step."
     )
 
 

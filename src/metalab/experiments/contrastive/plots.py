@@ -62,7 +62,8 @@ def training(rundir: RunDir, problems) -> None:
 
 
 def table(problems, summary: dict[str, float]) -> str:
-    """A markdown table: score with CI, ms per meta-step and temp memory per estimator."""
+    """A markdown table: score with CI, ms per meta-step and temp memory per estimator (and
+    the untrained initialisation's score, the floor)."""
     lines = ["## Results", "",
              "| problem | learner | estimator | score (95% CI over seeds) | ms / meta-step "
              "| XLA temp MiB |", "| --- | --- | --- | ---: | ---: | ---: |"]
@@ -72,8 +73,9 @@ def table(problems, summary: dict[str, float]) -> str:
             for est, f in by_est.items():
                 score = (f"{f[metric]:.4g} ± {f[f'{metric}_ci95']:.2g}" if metric in f
                          else "diverged")
-                lines.append(f"| {problem} | {learner} | {est} | {score} | "
-                             f"{f['ms_per_meta_step']:.1f} | {f['xla_temp_mb']:.1f} |")
+                cost = (" | |" if est == "untrained" else
+                        f" {f['ms_per_meta_step']:.1f} | {f['xla_temp_mb']:.1f} |")
+                lines.append(f"| {problem} | {learner} | {est} | {score} |{cost}")
     return "\n".join(lines)
 
 
