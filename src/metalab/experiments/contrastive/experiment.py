@@ -51,8 +51,7 @@ SYNAPSES = ("complex-synapse-fixed-lambda", "complex-synapse-learned-lambda")
 ESTIMATOR_NAMES = ("contrastive-symmetric", "contrastive", "implicit", "truncated",
                    "first-order")
 """the estimators the comparison drives, in table order"""
-PAPER = {"problems": ("omniglot-5w1s", "omniglot-20w1s"), "synapses": SYNAPSES,
-         "omniglot_steps": 3750, "inner_steps": 200, "nudged_steps": 100, "inner_lr": 0.01,
+PAPER = {"problems": ("omniglot-5w1s", "omniglot-20w1s"), "omniglot_steps": 3750, "inner_steps": 200, "nudged_steps": 100, "inner_lr": 0.01,
          "outer_lr": 0.01, "lam": 0.5, "beta_5way": 0.1, "beta_20way": 0.03,
          "meta_batch_5way": 32, "meta_batch_20way": 16, "q_query": 15, "width": 64,
          "truncate": 20, "eval_episodes": 300}
