@@ -51,10 +51,11 @@ SYNAPSES = ("complex-synapse-fixed-lambda", "complex-synapse-learned-lambda")
 ESTIMATOR_NAMES = ("contrastive-symmetric", "contrastive", "implicit", "truncated",
                    "first-order")
 """the estimators the comparison drives, in table order"""
-PAPER = {"problems": ("omniglot-5w1s", "omniglot-20w1s"), "omniglot_steps": 3750, "inner_steps": 200, "nudged_steps": 100, "inner_lr": 0.01,
-         "outer_lr": 0.01, "lam": 0.5, "beta_5way": 0.1, "beta_20way": 0.03,
-         "meta_batch_5way": 32, "meta_batch_20way": 16, "q_query": 15, "width": 64,
-         "truncate": 20, "eval_episodes": 300}
+PAPER = {"problems": ("omniglot-5w1s", "omniglot-20w1s"), "omniglot_steps": 3750,
+         "inner_steps": 200, "nudged_steps": 100, "inner_lr": 0.01, "outer_lr": 0.01,
+         "lam": 0.5, "beta_5way": 0.1, "beta_20way": 0.03, "meta_batch_5way": 32,
+         "meta_batch_20way": 16, "q_query": 15, "width": 64, "truncate": 20,
+         "eval_episodes": 300}
 """``--regime paper``: the authors' released Omniglot settings (``fewshot/commands.sh``:
 Nesterov SGD 0.01, 200 free and 100 nudged steps, wd 0.5, beta 0.1 / 0.03, Adam 0.01,
 meta-batch 32 / 16, 3,750 outer steps, 15 queries per class, 64 filters, 300 test tasks)"""
