@@ -162,7 +162,8 @@ def run(cfg: ControlsConfig, rundir: RunDir) -> dict[str, float]:
             for m in metas]
     for name, values in rows.items():
         summary[f"{name}/mean"], summary[f"{name}/ci95"] = mean_ci95(values)
-    claims = controls_claims(rows, cfg.random_masks, cfg.initial_fractions, cfg)
+    claims = (controls_claims(rows, cfg.random_masks, cfg.initial_fractions, cfg)
+              if cfg.evaluate_on == "test" else [])  # validation runs choose, never decide
     _plot(rundir, summary, cfg)
     rundir.write_summary("where-to-learn-controls", summary, claims=claims)
     rundir.write_report("Learning where to learn: controls", _describe(cfg), summary,
