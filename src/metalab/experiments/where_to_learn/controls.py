@@ -52,10 +52,10 @@ class ControlsConfig:
     """meta-steps of every training run"""
     meta_batch: int = 25
     k_shot: int = 10
-    inner_lr: float = 0.05
-    inner_steps: int = 5
-    """the inner setting where MAML (no mask) does best on validation Fourier series
-    (``--evaluate-on validation``; benchmarks/RESULTS.md)"""
+    inner_lr: float = 0.01
+    inner_steps: int = 10
+    """the inner setting where MAML (no mask) does best on validation Fourier series, of
+    1-10 steps at 0.003-0.2 (``--evaluate-on validation``; benchmarks/RESULTS.md)"""
     outer_lr: float = 1e-3
     mask_lr: float = 5e-3
     random_masks: int = 3
