@@ -136,6 +136,15 @@ def _stored(c: jax.Array, w: jax.Array, b: jax.Array, scale: float) -> LayerStat
     return LayerState(jnp.zeros_like(c), c)
 
 
+def _forced(state: LayerState, w: jax.Array, b: jax.Array, scale: float) -> LayerState:
+    """``state`` with its weight channels set to (w, b) / scale: the rest of the cell and h
+    carry on, as they will when the clone runs freely (resetting them too trains the rule only
+    on states it never meets then)."""
+    c = state.c.at[..., 0].set(w / scale).at[..., 1].set(jnp.broadcast_to(b[None], w.shape)
+                                                        / scale)
+    return LayerState(state.h, c)
+
+
 class Bank(NamedTuple):
     """Long teacher runs to fit over: streams [S, steps + window, ...] and the teacher's
     weights every ``every`` examples (leaves [S, steps // every, ...])."""
@@ -206,8 +215,8 @@ def deep_scan(rule: Rule, layers: Layers, stream: Stream, alpha: float, scale: f
         states, taught = carry
         x, label = xl
         if forced:
-            states = tuple(_stored(st.c, w, b, scale) for st, (w, b) in zip(states, taught,
-                                                                            strict=True))
+            states = tuple(_forced(st, w, b, scale) for st, (w, b) in zip(states, taught,
+                                                                          strict=True))
         states = jax.lax.stop_gradient(states)
         stored = [(scale * st.c[..., 0], scale * st.c[..., 1]) for st in states]
         fwd, inputs, after, reads, misses_r, losses = embed(x, m), [], [], [], [], []
