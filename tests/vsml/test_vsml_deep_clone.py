@@ -13,6 +13,7 @@ from metalab.tasks.online import Stream
 from metalab.vsml import vsml
 from metalab.vsml.clone import open_forget
 from metalab.vsml.deep_clone import (
+    _forced,
     deep_clone_start,
     deep_scan,
     deep_teacher,
@@ -23,6 +24,7 @@ from metalab.vsml.deep_clone import (
     teacher_step,
     window_loss,
 )
+from metalab.vsml.layer import LayerState
 
 SIZES = (5, 4, 3)
 
@@ -88,3 +90,16 @@ def test_bank_snapshots_are_the_teachers_weights_along_its_runs():
     loss, grad = jax.value_and_grad(window_loss)(rule, bank, jax.random.PRNGKey(2), 4, 3, 0.5,
                                                  10.0, 0.3)
     assert np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grad))
+
+
+def test_forcing_sets_the_weight_channels_and_keeps_the_rest_of_the_state():
+    """Teacher forcing writes (w, b) / scale into cell channels 0 and 1 only: h and the other
+    channels carry on, as in a free run (resetting them fitted the rule to h = 0 alone)."""
+    k_h, k_c, k_w = jax.random.split(jax.random.PRNGKey(0), 3)
+    state = LayerState(jax.random.normal(k_h, (3, 2, 16)), jax.random.normal(k_c, (3, 2, 16)))
+    w, b = jax.random.normal(k_w, (3, 2)), jnp.array([0.5, -1.0])
+    forced = _forced(state, w, b, 10.0)
+    np.testing.assert_array_equal(forced.h, state.h)
+    np.testing.assert_array_equal(forced.c[..., 2:], state.c[..., 2:])
+    np.testing.assert_allclose(forced.c[..., 0], w / 10.0)
+    np.testing.assert_allclose(forced.c[..., 1], jnp.broadcast_to(b, (3, 2)) / 10.0)
