@@ -206,8 +206,8 @@ def _describe(cfg: ControlsConfig) -> str:
 EXPERIMENT = Experiment(
     name="where-to-learn-controls",
     description="Learned vs random masks of equal sparsity vs no mask; initial-sparsity sweep",
-    expected_time="6 min",  # 6.1 min on one core (benchmarks/RESULTS.md)
-    quick_time="1.5 min",  # 80 s on one core, cold compile cache (181 programs, 32 s compiling)
+    expected_time="15 min",  # 28 min sharing one core with another run (RESULTS.md)
+    quick_time="2 min",  # 80 s on one core at 5 inner steps, cold cache; 10 steps now
     config=ControlsConfig,
     run=run,
     seeding="vmapped",
