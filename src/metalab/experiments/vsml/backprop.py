@@ -291,7 +291,7 @@ EXPERIMENT = Experiment(
     name="vsml-backprop",
     description="VS-ML rule cloned from online backprop (two layers, backward messages), run "
                 "forward-only for 2,000 examples, compared with backprop",
-    expected_time="1-1.5 h",  # 13x the quick run's fitting, 4x its evaluation; estimated, not run
+    expected_time="25 min",  # 24 min on one core, the other busy (benchmarks/RESULTS.md)
     quick_time="3 min",  # 158 s on one core, cold cache, -O2 (benchmarks/RESULTS.md)
     config=CloneConfig,
     run=run,
