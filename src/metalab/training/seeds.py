@@ -46,6 +46,14 @@ def stack_states(init: Callable[..., TrainState], keys: jax.Array, *per_seed: An
     return shard_seeds(state._replace(step=jnp.zeros((), jnp.int32)))
 
 
+def initial_metas(learner: Learner, optimizer: optax.GradientTransformation, seed: int,
+                  seeds: int) -> Any:
+    """The seeds' meta-parameters before any training, stacked: where ``meta_training`` (and
+    ``runs.stage.train_seeds``) starts them for the same ``seed``; e.g. an untrained floor."""
+    init = lambda key: init_state(learner, optimizer, key)  # noqa: E731
+    return stack_states(init, seed_keys(seed, seeds)[0]).meta
+
+
 def vmap_seeds(make_step: Callable[..., Step], run_keys: jax.Array, *per_seed: Any) -> Step:
     """One meta-step of every seed: ``make_step(run_key, *args)`` (e.g. ``make_meta_step``
     with that seed's run key) vmapped over the seed axis of the state, of ``run_keys`` and of

@@ -42,8 +42,7 @@ from metalab.tasks import Sinusoid
 from metalab.tasks.episodes import Episodes
 from metalab.tasks.fewshot import DEFAULT_DATA, check_classes, load_split
 from metalab.training.optimizers import per_entry_adam
-from metalab.training.seeds import meta_training, seed_keys, stack_states
-from metalab.training.trainer import init_state
+from metalab.training.seeds import initial_metas, meta_training
 
 Problem = Literal["sinusoid", "omniglot-5w1s", "omniglot-20w1s"]
 PROBLEMS: tuple[Problem, ...] = ("sinusoid", "omniglot-5w1s", "omniglot-20w1s")
@@ -64,8 +63,7 @@ QUICK = {"sinusoid_steps": 200, "sinusoid_meta_batch": 10, "sinusoid_inner_steps
          "inner_steps": 10, "nudged_steps": 5, "inner_lr": 0.1, "meta_batch_5way": 4,
          "meta_batch_20way": 2, "q_query": 2, "width": 8, "truncate": 3, "eval_episodes": 100,
          "log_every": 20, "checkpoint_every": 60}
-"""``--quick`` (minutes on 2 CPU cores, where compiling ~20 programs is most of the time):
-short sinusoid phases; on Omniglot a conv net 8 filters wide, 10 free and 5 nudged steps,
+"""``--quick`` (minutes on 2 CPU cores, mostly compiling): short phases; on Omniglot 8 filters,
 60 meta-steps of 4 episodes, the inner rate chosen on validation characters"""
 
 
@@ -123,8 +121,7 @@ class ContrastiveConfig:
     cache_dir: str = ""
     test_alphabets: int = 3
     val_characters: int = 20
-    """training characters held out for validation: the settings of this experiment were
-    chosen on them (``--evaluate-on validation``), never on the test alphabets"""
+    """training characters held out: the settings were chosen on them, never on test ones"""
     evaluate_on: Literal["test", "validation"] = "test"
     """score on the test alphabets, or on the validation characters (to choose settings)"""
     conv: str = "auto"
@@ -136,8 +133,7 @@ class ContrastiveConfig:
     """`paper`: the authors' Omniglot run (``PAPER``; a GPU job), for every option left at
     its default"""
     quick: bool = False
-    """reduced budget (minutes on 2 CPU cores): ``QUICK`` for every option left at its
-    default"""
+    """reduced budget (minutes on 2 CPU cores): ``QUICK`` in every option left at default"""
 
     def __post_init__(self) -> None:
         require(len(self.problems) > 0, "--problems", "give at least one problem")
@@ -244,8 +240,9 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
             task_map, metric = cfg.task_map, "test_accuracy"
         optimizer = per_entry_adam(s["outer_lr"])
         for lname, learner in learners(cfg, problem).items():
-            untrained = untrained_scores(cfg, learner, optimizer, held_out.sample,
-                                         s["inner_steps"], n_eval, task_map)
+            untrained = held_out_scores(  # the floor: where every estimator starts
+                cfg, learner, initial_metas(learner, optimizer, cfg.seed, cfg.seeds),
+                held_out.sample, s["inner_steps"], n_eval, task_map)
             summary[f"{problem}/{lname}/untrained/{metric}"], \
                 summary[f"{problem}/{lname}/untrained/{metric}_ci95"] = mean_ci95(untrained)
             for ename in cfg.estimators:
@@ -307,15 +304,6 @@ def held_out_scores(cfg: ContrastiveConfig, learner: Learner, meta, sample, step
     """Every seed's mean score on the same held-out tasks (one program for all seeds)."""
     return seed_scores(learner, meta, sample, steps=steps, n=n, chunk=25,
                        key=jax.random.PRNGKey(cfg.seed + 10**6), task_map=task_map).mean(axis=1)
-
-
-def untrained_scores(cfg: ContrastiveConfig, learner: Learner, optimizer, sample, steps: int,
-                     n: int, task_map: str) -> np.ndarray:
-    """Every seed's score from the initialisation its meta-training starts at (the same for
-    every estimator): the floor that meta-training must rise above."""
-    meta = stack_states(lambda key: init_state(learner, optimizer, key),
-                        seed_keys(cfg.seed, cfg.seeds)[0]).meta
-    return held_out_scores(cfg, learner, meta, sample, steps, n, task_map)
 
 
 def timing(seconds: dict[str, float]) -> str:

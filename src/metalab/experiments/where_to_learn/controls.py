@@ -64,8 +64,7 @@ class ControlsConfig:
     """initial fraction of plastic weights in the sparsity sweep (empty: no sweep)"""
     eval_tasks: int = 500
     evaluate_on: Literal["test", "validation"] = "test"
-    """held-out tasks to score on: validation tasks (another draw) are where settings are
-    chosen, test tasks where every reported number is computed"""
+    """held-out tasks: validation (another draw) to choose settings on, test to report"""
     seeds: int = 3
     """training seeds per control, trained as one vmapped program (mean +- 95% CI)"""
     seed: int = 0
