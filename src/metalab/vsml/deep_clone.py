@@ -131,9 +131,8 @@ def deep_clone_start(learner: OnlineLearner, hidden: tuple[int, ...], scale: flo
 
 def _stored(c: jax.Array, w: jax.Array, b: jax.Array, scale: float) -> LayerState:
     """A layer state with (w, b) / scale in cell channels 0 and 1, all else zero."""
-    c = jnp.zeros_like(c).at[..., 0].set(w / scale).at[..., 1].set(
-        jnp.broadcast_to(b[None], w.shape) / scale)
-    return LayerState(jnp.zeros_like(c), c)
+    zeros = jnp.zeros_like(c)
+    return _forced(LayerState(zeros, zeros), w, b, scale)
 
 
 def _forced(state: LayerState, w: jax.Array, b: jax.Array, scale: float) -> LayerState:
