@@ -39,3 +39,17 @@ def test_contrastive_reports_the_query_loss_at_the_free_solution(x64, name):
     other = float(jnp.mean(jax.vmap(nudged)(tasks)))
     assert abs(want - other) > 1e-3 * want  # the two differ enough to tell apart
     np.testing.assert_allclose(float(loss), want, rtol=1e-8)
+
+
+def test_the_free_phase_never_reads_the_query_set():
+    """phi_0 minimises the inner loss alone: with a poisoned (NaN) query set the free phase's
+    gradient norm is the one of the clean run (the query enters the nudged phases only)."""
+    learner = LEARNERS["cavia"](mlp((1 + 2, 16, 1), "tanh"), 0.1, context=2, lam=0.5)
+    meta = learner.init(jax.random.PRNGKey(0))
+    tasks = Sinusoid(5, 10).sample(jax.random.PRNGKey(1), 3)
+    poisoned = tasks._replace(query_x=jnp.full_like(tasks.query_x, jnp.nan))
+    est = ESTIMATORS["contrastive"](beta=0.1)
+    stats = [est.estimate(learner, meta, t, jax.random.PRNGKey(2), 10)[2]["free_grad_norm"]
+             for t in (tasks, poisoned)]
+    assert np.isfinite(float(stats[1]))
+    np.testing.assert_allclose(float(stats[1]), float(stats[0]), rtol=1e-6)

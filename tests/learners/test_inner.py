@@ -12,6 +12,7 @@ from metalab.learners import (
     INNER_OPTIMIZERS,
     LEARNERS,
     inner_loop,
+    solve,
     trajectory,
 )
 from metalab.models import mlp
@@ -133,3 +134,18 @@ def test_every_estimator_drives_every_learner_with_an_inner_optimiser(learner_na
 def test_unknown_inner_optimiser_is_named():
     with pytest.raises(ValueError, match="inner optimiser must be one of"):
         LEARNERS["maml"](mlp((1, 4, 1)), inner_opt="lbfgs").optimizer({})
+
+
+def test_solve_fixed_steps_equals_the_stopping_loop_and_inner_loop(x64):
+    """``solve`` at tol 0 (a scan) takes the steps the stopping loop takes with a tolerance
+    never reached, and lands where ``inner_loop`` does; a reachable tolerance stops early."""
+    learner, meta, tasks = _problem(inner_opt="nesterov", n=1)
+    task = jax.tree.map(lambda a: a[0], tasks)
+    args = (learner, meta, task.support_x, task.support_y, 15)
+    fixed, looped = solve(*args), solve(*args, tol=1e-30)
+    assert int(fixed.steps) == int(looped.steps) == 15
+    want = inner_loop(learner, meta, task.support_x, task.support_y, 15).phi
+    for got in (fixed, looped):
+        np.testing.assert_allclose(ravel_pytree(got.phi)[0], ravel_pytree(want)[0], rtol=1e-10)
+    np.testing.assert_allclose(float(fixed.grad_norm), float(looped.grad_norm), rtol=1e-10)
+    assert int(solve(*args, tol=float(looped.grad_norm) * 2).steps) < 15

@@ -74,8 +74,10 @@ def contrastive(
             learner.optimizer(m), optax.scale(nudged_lr_scale)))
 
         def per_task(task: Task) -> Estimate:
-            def total(m: Meta, p: Fast, b: float, *_: jax.Array) -> jax.Array:
+            def total(m: Meta, p: Fast, b: float | jax.Array, *_: jax.Array) -> jax.Array:
                 inner = learner.inner_loss(m, p, task.support_x, task.support_y)
+                if isinstance(b, float) and b == 0.0:  # F_0: the query set is not touched
+                    return inner
                 return inner + b * learner.loss(m, p, task.query_x, task.query_y)
 
             def phase(b: float, start: Fast | None, steps: int) -> Solution:

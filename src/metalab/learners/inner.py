@@ -144,10 +144,20 @@ def solve(
     tol: float = 0.0,
 ) -> Solution:
     """Descend ``objective`` (default ``learner.inner_loss``) with the learner's inner optimiser
-    for ``max_steps`` steps, or until the gradient norm falls to ``tol`` (a ``while_loop``,
-    never differentiated: implicit and contrastive estimators only need the solution)."""
+    for ``max_steps`` steps, or until the gradient norm falls to ``tol`` (never differentiated:
+    implicit and contrastive estimators only need the solution). At ``tol`` 0 the steps are a
+    ``scan``: a ``while_loop`` whose stopping test differs per seed or task runs every step
+    under ``select`` once vmapped, 1.1-1.4x slower on the conv net (``benchmarks/RESULTS.md``)."""
     objective = objective or learner.inner_loss
     grad = jax.grad(objective, argnums=1)
+    state = inner_start(learner, meta) if state is None else state
+    if tol == 0.0:
+        def descend(s: InnerState, _: None) -> tuple[InnerState, None]:
+            return apply_gradient(learner, meta, s, grad(meta, s.phi, x, y)), None
+
+        state = jax.lax.scan(descend, state, None, length=max_steps)[0]
+        g = grad(meta, state.phi, x, y)
+        return Solution(state.phi, jnp.asarray(max_steps, jnp.int32), optax.tree.norm(g))
 
     def cond(carry: tuple) -> jax.Array:
         _, g, i = carry
@@ -158,7 +168,6 @@ def solve(
         s = apply_gradient(learner, meta, s, g)
         return s, grad(meta, s.phi, x, y), i + 1
 
-    state = inner_start(learner, meta) if state is None else state
     carry = (state, grad(meta, state.phi, x, y), jnp.zeros((), jnp.int32))
     state, g, steps = jax.lax.while_loop(cond, body, carry)
     return Solution(state.phi, steps, optax.tree.norm(g))
