@@ -9,9 +9,12 @@ import pytest
 
 from metalab.analysis.paired import paired
 from metalab.cli import main
+from metalab.experiments.contrastive.experiment import ContrastiveConfig
+from metalab.experiments.contrastive.hyperparameters import HyperConfig
+from metalab.experiments.where_to_learn.controls import ControlsConfig
 from metalab.runs.claim import MARKER
 from metalab.runs.rundir import RunDir
-from metalab.runs.scoreboard import record_claim, regime
+from metalab.runs.scoreboard import decides, record_claim, regime
 
 
 def _run(folder: Path, claim_id: str, shift: float, *, finished: bool = True) -> None:
@@ -114,3 +117,11 @@ def test_claims_of_two_tiny_experiment_runs(tmp_path, capsys):
     assert any("`sparse-maml-over-maml/sinusoid/sparse-maml`" in r and "where-to-learn" in r
                for r in rows)
     assert sum("`less-interference/sine/sparse-maml/" in r for r in rows) == 2
+
+
+@pytest.mark.parametrize("config", [ContrastiveConfig, ControlsConfig])
+def test_a_run_scored_on_validation_data_decides_no_claim(config):
+    """Runs that choose settings (``--evaluate-on validation``) never decide a claim; test
+    runs and experiments without validation scoring do."""
+    assert decides(config()) and decides(HyperConfig())
+    assert not decides(config(evaluate_on="validation"))

@@ -39,6 +39,12 @@ def regime(config: Any) -> str:
     return "paper" if getattr(config, "regime", "") == "paper" else "default"
 
 
+def decides(config: Any) -> bool:
+    """False for a run scored on validation data (``evaluate_on``): such runs choose settings,
+    and a claim decided on them would be decided on the data that tuned it."""
+    return getattr(config, "evaluate_on", "test") != "validation"
+
+
 def record_claim(claim_id: str, stat: Paired, *, paper: str, claim: str, metric: str,
                  regime: str, figure: str = "",
                  means: tuple[float, float] | None = None) -> dict[str, Any]:

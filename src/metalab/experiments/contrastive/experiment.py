@@ -35,7 +35,7 @@ from metalab.models import mlp
 from metalab.models.convnet import CONVS, convnet
 from metalab.runs.experiment import SMOKE_CADENCE, Experiment, preset
 from metalab.runs.rundir import RunDir
-from metalab.runs.scoreboard import report_section
+from metalab.runs.scoreboard import decides, report_section
 from metalab.runs.stage import train_seeds
 from metalab.stats import mean_ci95
 from metalab.tasks import Sinusoid
@@ -289,8 +289,7 @@ def run(cfg: ContrastiveConfig, rundir: RunDir) -> dict[str, float]:
 
     plots.comparison(rundir, cfg.problems, summary)
     plots.training(rundir, cfg.problems)
-    # a run that chooses settings on validation characters decides no claim
-    claims = estimator_claims(scores_per_seed, cfg) if cfg.evaluate_on == "test" else []
+    claims = estimator_claims(scores_per_seed, cfg) if decides(cfg) else []
     rundir.write_summary("contrastive", summary, claims=claims)
     rundir.write_report("Contrastive meta-learning", describe(cfg), summary,
                         sections=[plots.table(cfg.problems, summary), timing(seconds), *(

@@ -35,7 +35,7 @@ from metalab.models.base import Params
 from metalab.runs.experiment import SMOKE_CADENCE, Experiment
 from metalab.runs.figures import subplots
 from metalab.runs.rundir import RunDir
-from metalab.runs.scoreboard import report_section
+from metalab.runs.scoreboard import decides, report_section
 from metalab.runs.stage import train_seeds
 from metalab.stats import mean_ci95
 from metalab.tasks import FourierSeries, Sinusoid
@@ -162,7 +162,7 @@ def run(cfg: ControlsConfig, rundir: RunDir) -> dict[str, float]:
     for name, values in rows.items():
         summary[f"{name}/mean"], summary[f"{name}/ci95"] = mean_ci95(values)
     claims = (controls_claims(rows, cfg.random_masks, cfg.initial_fractions, cfg)
-              if cfg.evaluate_on == "test" else [])  # validation runs choose, never decide
+              if decides(cfg) else [])
     _plot(rundir, summary, cfg)
     rundir.write_summary("where-to-learn-controls", summary, claims=claims)
     rundir.write_report("Learning where to learn: controls", _describe(cfg), summary,
