@@ -216,7 +216,7 @@ EXPERIMENT = Experiment(
     name="hyperparameter-learning",
     description="per-parameter L2 strengths (100 noisy-label digits, 5 x 256 MLP): contrastive "
                 "vs implicit, T1-T2, TBPTT and the best single strength",
-    expected_time="1 h",  # from a first seed at rate 0.1: 25 min, before the free-phase fix
+    expected_time="1 h",  # 59 min on one core, the other core busy (RESULTS.md)
     quick_time="3 min",  # 3.2 min wall, 2.5 min CPU at load ~10 on 2 cores
     config=HyperConfig,
     run=run,
