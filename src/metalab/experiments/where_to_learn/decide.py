@@ -238,9 +238,9 @@ def _describe(cfg: SparseMamlConfig, split) -> str:
         f"images per class. {cfg.seeds} seeds from {cfg.seed}. MAML trains until its mean "
         f"validation accuracy ({cfg.val_episodes} episodes every {cfg.val_every} meta-steps) "
         f"has not improved for {cfg.patience} validations, at most {cfg.max_steps} "
-        "meta-steps (`maml_stopped_early` 0: it hit the cap); the other methods train as many "
-        "meta-steps. Every seed keeps its best validation checkpoint; `test_accuracy` is its "
-        f"accuracy on the same {cfg.test_episodes} test episodes for every method, mean and "
+        "meta-steps (`maml_stopped_early` is 0 where it hit the cap); the other methods train "
+        "as many meta-steps. Every seed keeps its best validation checkpoint; `test_accuracy` "
+        f"is its accuracy on the same {cfg.test_episodes} test episodes for every method, mean and "
         "`_err` the 95% CI half-width over seeds. `switched_off/<layer>`: fraction of rates "
         "<= 0 (`all`: every rate), mean and CI over seeds."
     )
