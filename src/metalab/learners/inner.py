@@ -145,17 +145,15 @@ def solve(
 ) -> Solution:
     """Descend ``objective`` (default ``learner.inner_loss``) with the learner's inner optimiser
     for ``max_steps`` steps, or until the gradient norm falls to ``tol`` (never differentiated:
-    implicit and contrastive estimators only need the solution). At ``tol`` 0 the steps are a
-    ``scan``: a ``while_loop`` whose stopping test differs per seed or task runs every step
-    under ``select`` once vmapped, 1.1-1.4x slower on the conv net (``benchmarks/RESULTS.md``)."""
+    implicit and contrastive estimators only need the solution). At ``tol`` 0 the steps are
+    ``inner_loop``'s ``scan``: a ``while_loop`` whose stopping test differs per seed or task
+    runs every step under ``select`` once vmapped, 1.1-1.4x slower on the conv net
+    (``benchmarks/RESULTS.md``)."""
     objective = objective or learner.inner_loss
     grad = jax.grad(objective, argnums=1)
     state = inner_start(learner, meta) if state is None else state
     if tol == 0.0:
-        def descend(s: InnerState, _: None) -> tuple[InnerState, None]:
-            return apply_gradient(learner, meta, s, grad(meta, s.phi, x, y)), None
-
-        state = jax.lax.scan(descend, state, None, length=max_steps)[0]
+        state = inner_loop(learner, meta, x, y, max_steps, state=state, objective=objective)
         g = grad(meta, state.phi, x, y)
         return Solution(state.phi, jnp.asarray(max_steps, jnp.int32), optax.tree.norm(g))
 
